@@ -1,0 +1,142 @@
+"""The whole set of definitions: every schema's graph plus the release catalogue."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Mapping
+
+from .definitions import is_schema_dir, load_schema
+from .errors import DefinitionError, Finding, UsageError
+from .graph import SchemaGraph
+from .releases import Release, ReleaseCatalogue, parse_releases
+from .validate import check_graph, check_migration, check_releases, introduced_in, lint, sort_findings
+from .yamlfile import YamlError, load_yaml
+
+
+@dataclass(frozen=True)
+class DatabaseVersion:
+    """What a database's applied sets say about its release (DESIGN §4)."""
+
+    release: Release | None
+    # applied migrations beyond `release`, grouped by the release that introduces them
+    extra: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    extra_release: Release | None = None
+
+    @property
+    def label(self) -> str:
+        base = self.release.version if self.release else "none"
+        n = sum(len(v) for v in self.extra.values())
+        if n:
+            of = f" of {self.extra_release.version}" if self.extra_release else " (unreleased)"
+            return f"{base} + {n} migration{'s' if n != 1 else ''}{of}"
+        return base
+
+
+@dataclass(frozen=True)
+class Definitions:
+    root: str
+    schemas: Mapping[str, SchemaGraph]
+    releases: ReleaseCatalogue
+    warnings: tuple[Finding, ...] = ()
+
+    def schema(self, name: str) -> SchemaGraph:
+        try:
+            return self.schemas[name]
+        except KeyError:
+            raise UsageError(f"unknown schema {name!r}", hint=f"known schemas: {', '.join(self.schemas)}") from None
+
+    def required(self, release: Release, schema: str) -> frozenset[int]:
+        leaves = release.leaves.get(schema)
+        return self.schemas[schema].ancestors(leaves) if leaves else frozenset()
+
+    def release(self, version: str) -> Release:
+        r = self.releases.find(version)
+        if r is None:
+            known = ", ".join(x.version for x in self.releases.releases[-5:])
+            raise UsageError(f"unknown release {version!r}", hint=f"newest releases: {known}")
+        return r
+
+    def version_of(self, applied: Mapping[str, Iterable[int]]) -> DatabaseVersion:
+        done = {s: self.schemas[s].normalize(applied.get(s, ())) for s in self.schemas}
+        best: Release | None = None
+        for r in self.releases.releases:
+            if all(self.required(r, s) <= done[s] for s in r.leaves if s in self.schemas):
+                best = r
+        extra: dict[str, tuple[int, ...]] = {}
+        for s, ids in done.items():
+            base = self.required(best, s) if best else frozenset()
+            more = set(ids) - base - set(self.schemas[s].squashes)
+            if more:
+                extra[s] = tuple(self.schemas[s].order(more))
+        extra_release = None
+        if extra:
+            for r in self.releases.releases:
+                if all(set(ids) <= self.required(r, s) for s, ids in extra.items()):
+                    extra_release = r
+                    break
+        return DatabaseVersion(best, extra, extra_release)
+
+
+def bundled_migrations_dir() -> Path:
+    """The product's own definitions: beside the source tree, or installed as data."""
+    here = Path(__file__).resolve().parent.parent / "migrations"
+    if here.is_dir():
+        return here
+    import importlib.util
+
+    spec = importlib.util.find_spec("migrations")
+    if spec and spec.submodule_search_locations:
+        return Path(list(spec.submodule_search_locations)[0])
+    return here
+
+
+def load_definitions(path: str | Path) -> tuple[Definitions | None, list[Finding]]:
+    """Load and validate everything; return the definitions (None if unusable) and all findings."""
+    root = Path(path)
+    findings: list[Finding] = []
+    if not root.is_dir():
+        findings.append(Finding(str(root), None, "migrations directory not found", "pass --migrations DIR pointing at your definitions", rule="missing-dir"))
+        return None, findings
+    graphs: dict[str, SchemaGraph] = {}
+    for entry in sorted(root.iterdir()):
+        if is_schema_dir(entry):
+            loaded = load_schema(entry, root, findings)
+            graphs[loaded.name] = SchemaGraph(loaded.name, loaded.migrations)
+    rel = f"{root.name}/releases.yaml"
+    catalogue = ReleaseCatalogue(path=rel)
+    rpath = root / "releases.yaml"
+    if rpath.exists():
+        try:
+            parsed = parse_releases(load_yaml(rpath.read_text(encoding="utf-8")), rel)
+            catalogue = parsed.catalogue
+            findings += parsed.findings
+        except YamlError as exc:
+            findings.append(Finding(rel, exc.line, exc.message, "fix the YAML syntax", rule="yaml-syntax"))
+    else:
+        findings.append(Finding(rel, None, "missing releases.yaml", "add releases.yaml listing every release (DESIGN §4)", rule="missing-file"))
+    for graph in graphs.values():
+        for m in graph.migrations.values():
+            findings += check_migration(m)
+    healthy: dict[str, SchemaGraph] = {}
+    for name, graph in graphs.items():
+        graph_findings = check_graph(graph)
+        findings += graph_findings
+        if not graph_findings:
+            healthy[name] = graph
+    findings += check_releases(catalogue, healthy)
+    if not any(f.severity == "error" for f in findings):
+        for graph in healthy.values():
+            findings += lint(graph, introduced_in(graph, catalogue))
+    findings = sort_findings(findings)
+    if any(f.severity == "error" for f in findings):
+        return None, findings
+    warnings = tuple(f for f in findings if f.severity == "warning")
+    return Definitions(str(root), graphs, catalogue, warnings), findings
+
+
+def load(path: str | Path) -> Definitions:
+    """Strict loading for commands that act: any error stops with exit code 2."""
+    defs, findings = load_definitions(path)
+    if defs is None:
+        raise DefinitionError(findings)
+    return defs

@@ -1,0 +1,136 @@
+"""Errors the engine raises, each tied to the command line's exit code (DESIGN §11)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    FAILURE = 1
+    USAGE = 2  # usage error or invalid definitions
+    PRIVILEGED = 3  # a privileged step needs someone else
+    DIRTY = 4
+    DRIFT = 5
+    CONNECT = 6
+
+
+class PgferryError(Exception):
+    """Base class: a message fit for an operator, plus the exit code it maps to."""
+
+    exit_code: ExitCode = ExitCode.FAILURE
+
+    def __init__(self, message: str, *, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(PgferryError):
+    exit_code = ExitCode.USAGE
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One validation result: an error or a lint warning, pointing at a file and line."""
+
+    path: str
+    line: int | None
+    message: str
+    hint: str | None = None
+    severity: str = "error"  # "error" | "warning"
+    rule: str = ""
+
+    def location(self) -> str:
+        return f"{self.path}:{self.line}" if self.line else self.path
+
+    def as_dict(self) -> dict:
+        return {
+            "path": self.path,
+            "line": self.line,
+            "message": self.message,
+            "hint": self.hint,
+            "rule": self.rule,
+        }
+
+
+class DefinitionError(PgferryError):
+    """The migration definitions on disk are invalid (exit 2)."""
+
+    exit_code = ExitCode.USAGE
+
+    def __init__(self, findings: list[Finding]):
+        self.findings = [f for f in findings if f.severity == "error"]
+        first = self.findings[0] if self.findings else None
+        text = f"{first.location()}: {first.message}" if first else "invalid definitions"
+        if len(self.findings) > 1:
+            text += f" (and {len(self.findings) - 1} more; run `pgferry validate`)"
+        super().__init__(text, hint=first.hint if first else None)
+
+
+class ConnectError(PgferryError):
+    exit_code = ExitCode.CONNECT
+
+
+class DirtyDatabase(PgferryError):
+    exit_code = ExitCode.DIRTY
+
+
+class PrivilegeRequired(PgferryError):
+    exit_code = ExitCode.PRIVILEGED
+
+
+class DriftFound(PgferryError):
+    exit_code = ExitCode.DRIFT
+
+
+@dataclass
+class StatementFailure:
+    """Where and why a statement failed: enough to point an operator at the file line."""
+
+    schema: str
+    migration_id: int
+    path: str
+    line: int
+    statement: str
+    sqlstate: str | None
+    message: str
+    detail: str | None = None
+    hint: str | None = None
+    extra: dict = field(default_factory=dict)
+
+    def describe(self) -> str:
+        parts = [f"{self.path}:{self.line}: {self.message}"]
+        if self.sqlstate:
+            parts[0] += f" (SQLSTATE {self.sqlstate})"
+        if self.detail:
+            parts.append(f"DETAIL: {self.detail}")
+        if self.hint:
+            parts.append(f"HINT: {self.hint}")
+        return "\n".join(parts)
+
+
+class MigrationFailed(PgferryError):
+    """A migration's statement failed; its transaction was rolled back."""
+
+    exit_code = ExitCode.FAILURE
+
+    def __init__(self, failure: StatementFailure, *, rolled_back: bool = True):
+        self.failure = failure
+        self.rolled_back = rolled_back
+        head = f"{failure.schema} migration {failure.migration_id} failed at {failure.describe()}"
+        tail = (
+            "The migration's transaction was rolled back: nothing of it is applied."
+            if rolled_back
+            else "The step ran outside a transaction; run `pgferry recover` to inspect it."
+        )
+        super().__init__(f"{head}\n{tail}")
+
+
+class LockTimeout(PgferryError):
+    """DDL could not get its lock within lock_timeout after every retry."""
+
+    exit_code = ExitCode.FAILURE

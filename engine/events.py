@@ -1,0 +1,206 @@
+"""Typed events the runner emits; a CLI or a UI renders them. The engine never prints."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Callable, Union
+
+
+@dataclass(frozen=True)
+class Session:
+    """Another database session, as pg_stat_activity shows it."""
+
+    pid: int
+    application: str = ""
+    client: str = ""
+    state: str = ""
+    query: str = ""
+    age_seconds: float = 0.0
+    since: datetime | None = None
+
+    def describe(self) -> str:
+        app = f" ({self.application})" if self.application else ""
+        q = " ".join(self.query.split())
+        q = q[:117] + "..." if len(q) > 120 else q
+        return f"pid {self.pid}{app}, {self.state or 'unknown'} for {self.age_seconds:.0f}s: {q}"
+
+
+@dataclass(frozen=True)
+class RunStarted:
+    schema: str
+    steps: int
+    database: str
+
+
+@dataclass(frozen=True)
+class WaitingForLock:
+    """Another migrator holds the schema's lock; we poll until it is free."""
+
+    schema: str
+    holder: Session | None
+    waited_seconds: float
+
+
+@dataclass(frozen=True)
+class LockAcquired:
+    schema: str
+    waited_seconds: float
+
+
+@dataclass(frozen=True)
+class MigrationStarted:
+    schema: str
+    migration_id: int
+    name: str
+    up: bool
+    index: int  # 1-based position in this run
+    total: int
+    concurrent_index: bool = False
+    attempt: int = 1
+
+
+@dataclass(frozen=True)
+class StatementStarted:
+    schema: str
+    migration_id: int
+    line: int
+    number: int  # 1-based statement number in the file
+    count: int
+    text: str
+
+
+@dataclass(frozen=True)
+class LockWait:
+    """A statement is waiting on a lock held by these sessions."""
+
+    schema: str
+    migration_id: int
+    line: int
+    blockers: tuple[Session, ...]
+    waited_seconds: float
+
+
+@dataclass(frozen=True)
+class LockRetry:
+    """lock_timeout expired; the migration was rolled back and will be retried."""
+
+    schema: str
+    migration_id: int
+    attempt: int
+    attempts: int
+    delay_seconds: float
+    blockers: tuple[Session, ...] = ()
+
+
+@dataclass(frozen=True)
+class IndexProgress:
+    schema: str
+    migration_id: int
+    index: str
+    phase: str
+    blocks_done: int = 0
+    blocks_total: int = 0
+    tuples_done: int = 0
+    tuples_total: int = 0
+    lockers_done: int = 0
+    lockers_total: int = 0
+    builder_pid: int | None = None
+
+    @property
+    def fraction(self) -> float | None:
+        if self.blocks_total:
+            return self.blocks_done / self.blocks_total
+        if self.tuples_total:
+            return self.tuples_done / self.tuples_total
+        return None
+
+
+@dataclass(frozen=True)
+class IndexRepaired:
+    """An invalid index left by an interrupted build was dropped before rebuilding."""
+
+    schema: str
+    migration_id: int
+    index: str
+    sql: str
+
+
+@dataclass(frozen=True)
+class WaitingForBuild:
+    """Another live backend is building this migration's index; we wait for it."""
+
+    schema: str
+    migration_id: int
+    index: str
+    builder_pid: int
+
+
+@dataclass(frozen=True)
+class StaleAttempt:
+    """A pending attempt row whose backend is gone: resolved from the catalog, not 'dirty'."""
+
+    schema: str
+    migration_id: int
+    backend_pid: int | None
+    resolution: str
+
+
+@dataclass(frozen=True)
+class Retrying:
+    """The last attempt of this migration failed and rolled back; trying it again."""
+
+    schema: str
+    migration_id: int
+    previous_error: str
+
+
+@dataclass(frozen=True)
+class MigrationFinished:
+    schema: str
+    migration_id: int
+    up: bool
+    seconds: float
+    backfilled: tuple[int, ...] = ()
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class MigrationFailedEvent:
+    schema: str
+    migration_id: int
+    up: bool
+    message: str
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class RunFinished:
+    schema: str
+    applied: int
+    reverted: int
+    seconds: float
+
+
+Event = Union[
+    RunStarted, WaitingForLock, LockAcquired, MigrationStarted, StatementStarted, LockWait, LockRetry,
+    IndexProgress, IndexRepaired, WaitingForBuild, StaleAttempt, Retrying, MigrationFinished,
+    MigrationFailedEvent, RunFinished,
+]
+EventSink = Callable[[Event], None]
+
+
+def discard(_: Event) -> None:
+    pass
+
+
+@dataclass
+class Collector:
+    """An event sink that keeps everything (tests and transcripts)."""
+
+    events: list = field(default_factory=list)
+
+    def __call__(self, event: Event) -> None:
+        self.events.append(event)
+
+    def of(self, kind: type) -> list:
+        return [e for e in self.events if isinstance(e, kind)]

@@ -1,0 +1,103 @@
+"""One migrator per schema: a session advisory lock taken by polling (DESIGN §7.3).
+
+`pg_try_advisory_lock` in autocommit mode holds no snapshot between polls, so a waiting
+migrator can never block another's CREATE INDEX CONCURRENTLY, which waits for every older
+transaction to end. A blocking `pg_advisory_lock` (or a transaction-level lock) is exactly
+the reference migrator's deadlock.
+"""
+from __future__ import annotations
+
+import hashlib
+import time
+from typing import Callable
+
+import psycopg
+
+from .events import EventSink, LockAcquired, Session, WaitingForLock, discard
+from .errors import PgferryError
+
+
+def lock_key(*parts: str) -> int:
+    """A stable signed 64-bit key for pg_advisory_lock(bigint)."""
+    digest = hashlib.blake2b(":".join(("pgferry",) + parts).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def _split(key: int) -> tuple[int, int]:
+    # pg_locks shows a bigint key as classid = high 32 bits, objid = low 32 bits (objsubid 1).
+    unsigned = key & 0xFFFFFFFFFFFFFFFF
+    return unsigned >> 32, unsigned & 0xFFFFFFFF
+
+
+class LockWaitTimeout(PgferryError):
+    pass
+
+
+HOLDER_SQL = """
+SELECT a.pid, coalesce(a.application_name, ''), coalesce(host(a.client_addr), 'local'), coalesce(a.state, ''),
+       coalesce(a.query, ''), extract(epoch FROM now() - a.backend_start)::float8, a.backend_start
+FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+WHERE l.locktype = 'advisory' AND l.granted AND l.classid = %s::oid AND l.objid = %s::oid AND l.objsubid = 1
+  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+LIMIT 1
+"""
+
+
+class AdvisoryLock:
+    def __init__(self, conn: psycopg.Connection, key: int, name: str, *, poll: float = 0.2,
+                 timeout: float | None = None, on_event: EventSink = discard,
+                 sleep: Callable[[float], None] = time.sleep):
+        self.conn = conn
+        self.key = key
+        self.name = name
+        self.poll = poll
+        self.timeout = timeout
+        self.on_event = on_event
+        self.sleep = sleep
+        self.held = False
+
+    def holder(self) -> Session | None:
+        classid, objid = _split(self.key)
+        row = self.conn.execute(HOLDER_SQL, [classid, objid]).fetchone()
+        if not row:
+            return None
+        pid, app, client, state, query, age, since = row
+        return Session(pid, app, client, state, query, age or 0.0, since)
+
+    def try_acquire(self) -> bool:
+        got = self.conn.execute("SELECT pg_try_advisory_lock(%s)", [self.key]).fetchone()[0]
+        self.held = bool(got)
+        return self.held
+
+    def acquire(self) -> None:
+        start = time.monotonic()
+        last_report = -10.0
+        while not self.try_acquire():
+            waited = time.monotonic() - start
+            if self.timeout is not None and waited >= self.timeout:
+                h = self.holder()
+                who = h.describe() if h else "a session that has since gone"
+                raise LockWaitTimeout(
+                    f"gave up after {waited:.0f}s waiting for the {self.name} migration lock, held by {who}",
+                    hint="wait for the other migrator to finish (pgferry watch), or raise --lock-wait",
+                )
+            if waited - last_report >= 1.0:
+                self.on_event(WaitingForLock(self.name, self.holder(), waited))
+                last_report = waited
+            self.sleep(self.poll)
+        self.on_event(LockAcquired(self.name, time.monotonic() - start))
+
+    def release(self) -> None:
+        if self.held:
+            try:
+                self.conn.execute("SELECT pg_advisory_unlock(%s)", [self.key])
+            finally:
+                self.held = False
+
+    def __enter__(self) -> "AdvisoryLock":
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if not self.conn.closed:
+            self.release()

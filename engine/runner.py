@@ -1,0 +1,350 @@
+"""Applying and reverting one schema's migrations in one database (DESIGN §7).
+
+The seven rules, and where they live:
+1. a transactional migration writes its success row in its own transaction (`_run_in_transaction`);
+2. only CREATE INDEX CONCURRENTLY commits an attempt row first, and the index's catalog
+   state settles an interrupted attempt (`_run_concurrent_index`);
+3. one migrator per schema, by polling a session advisory lock released during CIC (`locks.py`);
+4. a pending row whose backend is gone is stale, not dirty (`MigrationLog.state`);
+5. DDL runs under lock_timeout with retries and backoff, blockers reported (`Monitor`);
+6. statements run one at a time, so progress and errors point at a file line;
+7. a failure carries SQLSTATE, message, detail, hint and the line.
+"""
+from __future__ import annotations
+
+import random
+import time
+from datetime import datetime, timezone
+from dataclasses import dataclass, field
+from typing import Callable
+
+import psycopg
+from psycopg import errors as pgerrors
+from psycopg import sql
+
+from .bookkeeping import MigrationLog, SchemaState
+from .connection import connect, describe_target, scrub
+from .errors import MigrationFailed, PgferryError, StatementFailure
+from .events import (
+    EventSink, IndexRepaired, LockRetry, MigrationFailedEvent, MigrationFinished, MigrationStarted, Retrying,
+    RunFinished, RunStarted, StaleAttempt, StatementStarted, WaitingForBuild, discard,
+)
+from .graph import SchemaGraph, Step
+from .locks import AdvisoryLock, lock_key
+from .monitor import Monitor, index_progress
+from .sqlfile import Statement, line_of
+
+RETRYABLE = (pgerrors.LockNotAvailable, pgerrors.DeadlockDetected)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    bookkeeping_schema: str = "public"
+    lock_timeout: float = 3.0  # seconds a DDL statement may wait for its lock
+    lock_retries: int = 5  # retries after a lock timeout, with exponential backoff
+    retry_backoff: float = 0.5
+    retry_backoff_max: float = 10.0
+    cic_lock_timeout: float = 300.0  # CIC waits for older transactions: a longer policy
+    statement_timeout: float | None = None
+    lock_wait: float | None = None  # how long to wait for another migrator; None = as long as it takes
+    poll: float = 0.2
+
+
+@dataclass
+class RunResult:
+    schema: str
+    applied: list[int] = field(default_factory=list)
+    reverted: list[int] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+class ConnectionLost(PgferryError):
+    pass
+
+
+def _ms(seconds: float | None) -> str:
+    return "0" if not seconds else f"{int(seconds * 1000)}ms"
+
+
+def _failure(step: Step, st: Statement | None, exc: psycopg.Error, extra: str = "") -> StatementFailure:
+    diag = exc.diag
+    line = st.line if st else 1
+    if st is not None and diag.statement_position:
+        try:
+            line = st.line + line_of(st.text, int(diag.statement_position) - 1) - 1
+        except ValueError:
+            pass
+    message = (diag.message_primary or str(exc).strip().splitlines()[0]) + extra
+    return StatementFailure(
+        schema=step.schema, migration_id=step.id, path=step.script.path, line=line,
+        statement=st.text if st else "", sqlstate=exc.sqlstate, message=message,
+        detail=diag.message_detail, hint=diag.message_hint,
+    )
+
+
+def cic_index(step: Step) -> tuple[str, str]:
+    """(display name, name for to_regclass) of a CIC migration's index."""
+    node = step.script.statements[0].node
+    parts = [node.relation.schemaname, node.idxname] if node.relation.schemaname else [node.idxname]
+    return ".".join(parts), ".".join(f'"{p.replace(chr(34), chr(34) * 2)}"' for p in parts)
+
+
+INDEX_STATE_SQL = """
+SELECT i.indisvalid, p.pid
+FROM pg_index i
+LEFT JOIN pg_stat_progress_create_index p ON p.index_relid = i.indexrelid AND p.pid <> pg_backend_pid()
+WHERE i.indexrelid = to_regclass(%s)
+"""
+
+
+class Migrator:
+    """Runs steps for one schema against one database. Use as a context manager."""
+
+    def __init__(self, dsn: str, graph: SchemaGraph, options: RunOptions = RunOptions(),
+                 on_event: EventSink = discard, run_id: int | None = None):
+        self.dsn = dsn
+        self.graph = graph
+        self.options = options
+        self.on_event = on_event
+        self.run_id = run_id
+        self.conn: psycopg.Connection | None = None
+        self.log: MigrationLog | None = None
+        self.monitor: Monitor | None = None
+        self.lock: AdvisoryLock | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def __enter__(self) -> "Migrator":
+        self.conn = connect(self.dsn)
+        o = self.options
+        self.conn.execute(sql.SQL("SET lock_timeout = {}").format(sql.Literal(_ms(o.lock_timeout))))
+        if self.conn.info.server_version >= 140000:
+            # If this process dies mid-statement, the server aborts the transaction (and frees the
+            # migrator lock) within a second instead of when the statement would have ended.
+            self.conn.execute("SET client_connection_check_interval = '1s'")
+        if o.statement_timeout:
+            self.conn.execute(sql.SQL("SET statement_timeout = {}").format(sql.Literal(_ms(o.statement_timeout))))
+        self.log = MigrationLog(self.conn, o.bookkeeping_schema)
+        self.lock = AdvisoryLock(self.conn, lock_key(o.bookkeeping_schema, self.graph.name), self.graph.name,
+                                 poll=o.poll, timeout=o.lock_wait, on_event=self.on_event)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.monitor:
+            self.monitor.close()
+            self.monitor = None
+        if self.conn is not None:
+            if not self.conn.closed and not self.conn.broken:
+                try:
+                    self.lock.release()
+                except psycopg.Error:
+                    pass
+            self.conn.close()
+            self.conn = None
+
+    @property
+    def pid(self) -> int:
+        return self.conn.info.backend_pid
+
+    def state(self) -> SchemaState:
+        return self.log.state(self.graph.name)
+
+    def ensure_bookkeeping(self) -> None:
+        if not self.log.missing_columns():
+            return
+        lock = AdvisoryLock(self.conn, lock_key(self.options.bookkeeping_schema, "bookkeeping"), "bookkeeping",
+                            poll=self.options.poll, timeout=self.options.lock_wait, on_event=discard)
+        with lock:
+            self.log.ensure()
+
+    # -- the run loop ----------------------------------------------------------------------
+
+    def run(self, compute: Callable[[frozenset[int]], list[Step]]) -> RunResult:
+        """Take the lock, then apply `compute(applied)` step by step, recomputing after CIC."""
+        start = time.monotonic()
+        result = RunResult(self.graph.name)
+        self.ensure_bookkeeping()
+        self.monitor = Monitor(self.dsn, self.on_event)
+        self.lock.acquire()
+        try:
+            announced = False
+            while True:
+                state = self.state()
+                steps = compute(state.applied)
+                if not announced:
+                    self.on_event(RunStarted(self.graph.name, len(steps), describe_target(self.dsn)))
+                    announced = True
+                if not steps:
+                    break
+                if state.in_progress:
+                    self._wait_for_others(state)
+                    continue
+                total = len(result.applied) + len(result.reverted) + len(steps)
+                for step in steps:
+                    done = len(result.applied) + len(result.reverted)
+                    if step.id in state.failed:
+                        self.on_event(Retrying(step.schema, step.id, state.failed[step.id].error_message or ""))
+                    if step.up and step.migration.create_index_concurrently:
+                        self._run_concurrent_index(step, done + 1, total, state)
+                        result.applied.append(step.id)
+                        break  # the lock was released meanwhile: re-read the state
+                    self._run_in_transaction(step, done + 1, total)
+                    (result.applied if step.up else result.reverted).append(step.id)
+                else:
+                    continue
+        finally:
+            self.lock.release()
+        result.seconds = time.monotonic() - start
+        self.on_event(RunFinished(self.graph.name, len(result.applied), len(result.reverted), result.seconds))
+        return result
+
+    def _wait_for_others(self, state: SchemaState) -> None:
+        """A live backend is mid-way through a CIC of this schema: let it finish."""
+        self.lock.release()
+        try:
+            while True:
+                state = self.state()
+                if not state.in_progress:
+                    return
+                for version, attempt in state.in_progress.items():
+                    step = Step(self.graph.migrations[version]) if version in self.graph.migrations else None
+                    name = cic_index(step)[0] if step and step.migration.create_index_concurrently else "?"
+                    self.on_event(WaitingForBuild(self.graph.name, version, name, attempt.backend_pid or 0))
+                    if attempt.backend_pid:
+                        p = index_progress(self.conn, attempt.backend_pid, self.graph.name, version, name)
+                        if p:
+                            self.on_event(p)
+                time.sleep(max(self.options.poll, 0.5))
+        finally:
+            self.lock.acquire()
+
+    # -- transactional steps ---------------------------------------------------------------
+
+    def _backoff(self, attempt: int) -> float:
+        base = min(self.options.retry_backoff * (2 ** (attempt - 1)), self.options.retry_backoff_max)
+        return base * (0.5 + random.random() / 2)  # jitter, so retrying migrators do not align
+
+    def _run_in_transaction(self, step: Step, index: int, total: int) -> None:
+        script = step.script
+        statements = script.statements
+        attempts = self.options.lock_retries + 1
+        for attempt in range(1, attempts + 1):
+            self.on_event(MigrationStarted(step.schema, step.id, step.migration.name, step.up, index, total,
+                                           attempt=attempt))
+            t0 = time.monotonic()
+            wall = datetime.now(timezone.utc)
+            current: Statement | None = None
+            self.monitor.reset_blockers()
+            try:
+                with self.conn.transaction():
+                    for n, st in enumerate(statements, 1):
+                        current = st
+                        self.on_event(StatementStarted(step.schema, step.id, st.line, n, len(statements), st.text))
+                        self.monitor.watch(step.schema, step.id, st.line, self.pid)
+                        self.conn.execute(st.text)
+                        self.monitor.clear()
+                    self.log.record_success(step.schema, step.id, step.up, None, script.checksum,
+                                            step.backfill, self.run_id)
+            except RETRYABLE as exc:
+                self.monitor.clear()
+                blockers = self.monitor.last_blockers
+                if attempt < attempts:
+                    delay = self._backoff(attempt)
+                    self.on_event(LockRetry(step.schema, step.id, attempt, attempts, delay, blockers))
+                    time.sleep(delay)
+                    continue
+                who = "; blocked by " + "; ".join(b.describe() for b in blockers) if blockers else ""
+                self._fail(step, current, exc, wall, f" after {attempts} attempts{who}")
+            except psycopg.Error as exc:
+                self.monitor.clear()
+                self._fail(step, current, exc, wall)
+            self.on_event(MigrationFinished(step.schema, step.id, step.up, time.monotonic() - t0, step.backfill))
+            return
+
+    def _fail(self, step: Step, st: Statement | None, exc: psycopg.Error, wall: datetime, extra: str = "") -> None:
+        if self.conn.closed or self.conn.broken:
+            raise ConnectionLost(
+                f"lost the connection to {describe_target(self.dsn)} during {step.schema} migration {step.id}"
+                f" ({scrub(str(exc).strip(), self.dsn)}). The server rolled its transaction back; "
+                "run the same command again to continue."
+            ) from None
+        failure = _failure(step, st, exc, extra)
+        self.on_event(MigrationFailedEvent(step.schema, step.id, step.up, failure.describe(), failure.line))
+        self.log.record_failure(step.schema, step.id, step.up, wall, step.script.checksum,
+                                failure.message, failure.sqlstate, failure.line, failure.statement, self.run_id)
+        raise MigrationFailed(failure) from None
+
+    # -- CREATE INDEX CONCURRENTLY ---------------------------------------------------------
+
+    def _index_state(self, regclass: str) -> tuple[bool | None, int | None]:
+        row = self.conn.execute(INDEX_STATE_SQL, [regclass]).fetchone()
+        return (None, None) if row is None else (bool(row[0]), row[1])
+
+    def _drop_invalid(self, step: Step, name: str, regclass: str) -> None:
+        drop = f"DROP INDEX CONCURRENTLY IF EXISTS {regclass}"
+        self.on_event(IndexRepaired(step.schema, step.id, name, drop))
+        self.conn.execute(drop)
+
+    def _run_concurrent_index(self, step: Step, index: int, total: int, state: SchemaState) -> None:
+        name, regclass = cic_index(step)
+        st = step.script.statements[0]
+        stale = state.stale.get(step.id)
+        valid, builder = self._index_state(regclass)
+        if stale is not None:
+            resolution = "index valid: recorded as applied" if valid else (
+                "index invalid: dropped and rebuilt" if valid is False else "index absent: built again")
+            self.on_event(StaleAttempt(step.schema, step.id, stale.backend_pid, resolution))
+            self.log.finish_attempt(stale.log_id, False, f"stale attempt: backend {stale.backend_pid} ended before "
+                                    f"recording a result; {resolution}")
+        if valid:
+            with self.conn.transaction():
+                self.log.record_success(step.schema, step.id, True, None, step.script.checksum, (), self.run_id)
+            self.on_event(MigrationFinished(step.schema, step.id, True, 0.0, note="index already valid"))
+            return
+        attempts = self.options.lock_retries + 1
+        for attempt in range(1, attempts + 1):
+            valid, builder = self._index_state(regclass)
+            if valid is False and builder is None:
+                self._drop_invalid(step, name, regclass)
+            self.on_event(MigrationStarted(step.schema, step.id, step.migration.name, True, index, total,
+                                           concurrent_index=True, attempt=attempt))
+            t0 = time.monotonic()
+            log_id = self.log.begin_attempt(step.schema, step.id, True, step.script.checksum, self.run_id)
+            self.lock.release()  # DESIGN §7.3: never hold the migrator lock across a CIC
+            try:
+                self.conn.execute(sql.SQL("SET lock_timeout = {}").format(sql.Literal(_ms(self.options.cic_lock_timeout))))
+                self.on_event(StatementStarted(step.schema, step.id, st.line, 1, 1, st.text))
+                self.monitor.reset_blockers()
+                self.monitor.watch(step.schema, step.id, st.line, self.pid, name)
+                self.conn.execute(st.text)
+                self.monitor.clear()
+            except psycopg.Error as exc:
+                self.monitor.clear()
+                if self.conn.closed or self.conn.broken:
+                    raise ConnectionLost(
+                        f"lost the connection to {describe_target(self.dsn)} while building index {name} "
+                        f"({scrub(str(exc).strip(), self.dsn)}). The next run checks the index and finishes or "
+                        "rebuilds it."
+                    ) from None
+                failure = _failure(step, st, exc)
+                self.log.finish_attempt(log_id, False, failure.message, failure.sqlstate, failure.line, failure.statement)
+                valid, builder = self._index_state(regclass)
+                if valid is False and builder is None:
+                    self._drop_invalid(step, name, regclass)
+                self._reset_lock_timeout()
+                self.lock.acquire()
+                if isinstance(exc, RETRYABLE) and attempt < attempts:
+                    delay = self._backoff(attempt)
+                    self.on_event(LockRetry(step.schema, step.id, attempt, attempts, delay, self.monitor.last_blockers))
+                    time.sleep(delay)
+                    continue
+                self.on_event(MigrationFailedEvent(step.schema, step.id, True, failure.describe(), failure.line))
+                raise MigrationFailed(failure, rolled_back=True) from None
+            self._reset_lock_timeout()
+            self.log.finish_attempt(log_id, True)
+            self.lock.acquire()
+            self.on_event(MigrationFinished(step.schema, step.id, True, time.monotonic() - t0))
+            return
+
+    def _reset_lock_timeout(self) -> None:
+        self.conn.execute(sql.SQL("SET lock_timeout = {}").format(sql.Literal(_ms(self.options.lock_timeout))))

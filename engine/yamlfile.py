@@ -1,0 +1,54 @@
+"""YAML loading that remembers which line each key came from, so errors can name it."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import yaml
+
+
+class YamlError(Exception):
+    def __init__(self, line: int, message: str):
+        super().__init__(message)
+        self.line = line
+        self.message = message
+
+
+@dataclass
+class YamlDoc:
+    data: object
+    lines: dict[tuple, int] = field(default_factory=dict)
+
+    def line(self, *path) -> int:
+        """Line of the deepest known prefix of `path` (1-based); 1 if nothing matches."""
+        for n in range(len(path), -1, -1):
+            if path[:n] in self.lines:
+                return self.lines[path[:n]]
+        return 1
+
+
+def _walk(node: yaml.Node, path: tuple, lines: dict[tuple, int]) -> None:
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            k = key.value if isinstance(key, yaml.ScalarNode) else None
+            lines[path + (k,)] = key.start_mark.line + 1
+            _walk(value, path + (k,), lines)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _walk(item, path + (i,), lines)
+
+
+def load_yaml(text: str) -> YamlDoc:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        raise YamlError(line, f"invalid YAML: {exc.problem or exc}") from None
+    except yaml.YAMLError as exc:
+        raise YamlError(1, f"invalid YAML: {exc}") from None
+    lines: dict[tuple, int] = {}
+    if node is not None:
+        _walk(node, (), lines)
+    return YamlDoc(data, lines)

@@ -1,0 +1,1 @@
+"""pgferry's faces: the command line and the terminal UI."""

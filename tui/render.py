@@ -1,0 +1,164 @@
+"""Rendering engine events on a terminal: a live rich display, or plain lines for logs and CI."""
+from __future__ import annotations
+
+import sys
+import threading
+import time
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from engine import events as ev
+
+
+def _first_line(text: str, width: int = 70) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def describe(e) -> str | None:
+    """One plain line per event worth telling a person; None for chatty ones."""
+    if isinstance(e, ev.RunStarted):
+        return f"{e.schema}: {e.steps} step(s) to run on {e.database}" if e.steps else f"{e.schema}: up to date"
+    if isinstance(e, ev.WaitingForLock):
+        who = e.holder.describe() if e.holder else "another session"
+        return f"{e.schema}: waiting {e.waited_seconds:.0f}s for the migration lock held by {who}"
+    if isinstance(e, ev.MigrationStarted):
+        arrow = "applying" if e.up else "reverting"
+        extra = " (concurrent index)" if e.concurrent_index else ""
+        again = f", attempt {e.attempt}" if e.attempt > 1 else ""
+        return f"[{e.index}/{e.total}] {e.schema}: {arrow} {e.migration_id} {e.name}{extra}{again}"
+    if isinstance(e, ev.MigrationFinished):
+        note = f" ({e.note})" if e.note else ""
+        back = f", recorded {len(e.backfilled)} squashed id(s)" if e.backfilled and e.up else ""
+        return f"  ✓ {e.migration_id} in {e.seconds:.2f}s{back}{note}"
+    if isinstance(e, ev.MigrationFailedEvent):
+        return f"  ✗ {e.migration_id} failed: {e.message}"
+    if isinstance(e, ev.LockWait):
+        who = "; ".join(b.describe() for b in e.blockers)
+        return f"  ! {e.schema} {e.migration_id} line {e.line} waiting {e.waited_seconds:.1f}s for a lock held by {who}"
+    if isinstance(e, ev.LockRetry):
+        return f"  ! lock timeout; rolled back, retry {e.attempt + 1}/{e.attempts} in {e.delay_seconds:.1f}s"
+    if isinstance(e, ev.IndexRepaired):
+        return f"  ! dropping invalid index {e.index} left by an interrupted build: {e.sql}"
+    if isinstance(e, ev.WaitingForBuild):
+        return f"  … {e.schema} {e.migration_id}: pid {e.builder_pid} is building {e.index}; waiting"
+    if isinstance(e, ev.StaleAttempt):
+        who = f"backend {e.backend_pid}" if e.backend_pid else "a backend"
+        return f"  ! {e.schema} {e.migration_id}: stale attempt of {who} (gone): {e.resolution}"
+    if isinstance(e, ev.Retrying):
+        return f"  ! {e.schema} {e.migration_id} failed last time ({_first_line(e.previous_error)}); retrying"
+    if isinstance(e, ev.RunFinished):
+        return f"{e.schema}: done, {e.applied} applied, {e.reverted} reverted in {e.seconds:.1f}s"
+    return None
+
+
+class PlainRenderer:
+    """Line by line, for pipes, CI logs and `--no-progress`."""
+
+    def __init__(self, stream=None):
+        self.stream = stream or sys.stderr
+        self._lock = threading.Lock()
+        self._last_progress = 0.0
+
+    def __call__(self, e) -> None:
+        if isinstance(e, ev.IndexProgress):
+            now = time.monotonic()
+            if now - self._last_progress < 2:
+                return
+            self._last_progress = now
+            frac = e.fraction
+            pct = f" {frac:.0%}" if frac is not None else ""
+            line = f"  … {e.index}: {e.phase}{pct}"
+        else:
+            line = describe(e)
+        if line is None:
+            return
+        with self._lock:
+            print(line, file=self.stream, flush=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return None
+
+
+class RichRenderer:
+    """A live display: overall bar with ETA, the current migration and statement, CIC progress."""
+
+    def __init__(self, console: Console | None = None):
+        self.console = console or Console(stderr=True)
+        self.progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(bar_width=24),
+            TextColumn("{task.completed:.0f}/{task.total:.0f}"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=self.console,
+            transient=False,
+        )
+        self.overall: TaskID | None = None
+        self.index_task: TaskID | None = None
+        self._lock = threading.Lock()
+
+    def __enter__(self):
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.progress.stop()
+
+    def _log(self, text: str, style: str = "") -> None:
+        self.progress.console.print(escape(text), style=style, highlight=False)
+
+    def __call__(self, e) -> None:
+        with self._lock:
+            self._handle(e)
+
+    def _handle(self, e) -> None:
+        p = self.progress
+        if isinstance(e, ev.RunStarted):
+            if self.overall is not None:
+                p.remove_task(self.overall)
+            self.overall = p.add_task(escape(f"{e.schema}"), total=max(e.steps, 1), completed=0 if e.steps else 1)
+            self._log(describe(e))
+        elif isinstance(e, ev.MigrationStarted):
+            if self.overall is not None:
+                p.update(self.overall, total=e.total, description=escape(f"{e.schema} {e.migration_id} {_first_line(e.name, 40)}"))
+            if e.concurrent_index:
+                self.index_task = p.add_task("  index build", total=None)
+        elif isinstance(e, ev.StatementStarted):
+            if self.overall is not None and e.count > 1:
+                p.update(self.overall, description=escape(f"{e.schema} {e.migration_id} line {e.line}: {_first_line(e.text, 36)}"))
+        elif isinstance(e, ev.IndexProgress):
+            if self.index_task is not None:
+                total = e.blocks_total or e.tuples_total or None
+                done = e.blocks_done if e.blocks_total else e.tuples_done
+                p.update(self.index_task, total=total, completed=done, description=escape(f"  {e.index}: {e.phase}"))
+        elif isinstance(e, ev.MigrationFinished):
+            if self.index_task is not None:
+                p.remove_task(self.index_task)
+                self.index_task = None
+            if self.overall is not None:
+                p.advance(self.overall)
+            self._log(describe(e), "green")
+        elif isinstance(e, (ev.MigrationFailedEvent,)):
+            if self.index_task is not None:
+                p.remove_task(self.index_task)
+                self.index_task = None
+            self._log(describe(e), "bold red")
+        elif isinstance(e, ev.RunFinished):
+            self._log(describe(e))
+        else:
+            line = describe(e)
+            if line:
+                self._log(line, "yellow")
+
+
+def renderer(plain: bool):
+    if plain or not sys.stderr.isatty():
+        return PlainRenderer()
+    return RichRenderer()
