@@ -89,16 +89,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("upto", help="apply the target migrations and their ancestors",
                        description="Apply the targets and every unapplied ancestor, in topological order.")
     _common(p)
-    p.add_argument("--schema", required=True, metavar="NAME")
-    p.add_argument("--target", required=True, action="append", metavar="ID[,ID]", help="migration id(s)")
+    p.add_argument("--schema", required=True, metavar="NAME", help="the schema (migration graph) to move")
+    p.add_argument("--target", required=True, action="append", metavar="ID[,ID]", help="migration id(s) to apply")
     _run_flags(p)
 
     p = sub.add_parser("downto", help="revert every applied descendant of the target migrations",
                        description="Revert every applied descendant of the targets (the targets stay applied), "
                        "newest first. Asks for confirmation unless --yes.")
     _common(p)
-    p.add_argument("--schema", required=True, metavar="NAME")
-    p.add_argument("--target", required=True, action="append", metavar="ID[,ID]", help="migration id(s)")
+    p.add_argument("--schema", required=True, metavar="NAME", help="the schema (migration graph) to move")
+    p.add_argument("--target", required=True, action="append", metavar="ID[,ID]",
+                   help="migration id(s) that stay applied; their applied descendants are reverted")
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     _run_flags(p)
 
