@@ -8,6 +8,7 @@ from typing import Iterable, Mapping
 from .definitions import is_schema_dir, load_schema
 from .errors import DefinitionError, Finding, UsageError
 from .graph import SchemaGraph
+from .outofband import OutOfBand, check_out_of_band, load_out_of_band
 from .releases import Release, ReleaseCatalogue, parse_releases
 from .validate import check_graph, check_migration, check_releases, introduced_in, lint, sort_findings
 from .yamlfile import YamlError, load_yaml
@@ -38,6 +39,7 @@ class Definitions:
     schemas: Mapping[str, SchemaGraph]
     releases: ReleaseCatalogue
     warnings: tuple[Finding, ...] = ()
+    out_of_band: Mapping[int, OutOfBand] = field(default_factory=dict)
 
     def schema(self, name: str) -> SchemaGraph:
         try:
@@ -98,10 +100,12 @@ def load_definitions(path: str | Path) -> tuple[Definitions | None, list[Finding
         findings.append(Finding(str(root), None, "migrations directory not found", "pass --migrations DIR pointing at your definitions", rule="missing-dir"))
         return None, findings
     graphs: dict[str, SchemaGraph] = {}
+    broken: dict[str, frozenset[int]] = {}
     for entry in sorted(root.iterdir()):
         if is_schema_dir(entry):
             loaded = load_schema(entry, root, findings)
             graphs[loaded.name] = SchemaGraph(loaded.name, loaded.migrations)
+            broken[loaded.name] = loaded.broken
     rel = f"{root.name}/releases.yaml"
     catalogue = ReleaseCatalogue(path=rel)
     rpath = root / "releases.yaml"
@@ -119,11 +123,14 @@ def load_definitions(path: str | Path) -> tuple[Definitions | None, list[Finding
             findings += check_migration(m)
     healthy: dict[str, SchemaGraph] = {}
     for name, graph in graphs.items():
-        graph_findings = check_graph(graph)
+        graph_findings = check_graph(graph, broken[name])
         findings += graph_findings
-        if not graph_findings:
+        if not graph_findings and not broken[name]:
             healthy[name] = graph
-    findings += check_releases(catalogue, healthy)
+    # An unhealthy schema's errors are reported already; do not call it unknown in releases.
+    findings += check_releases(catalogue, healthy, set(graphs) - set(healthy))
+    oobs = load_out_of_band(root, findings)
+    findings += check_out_of_band(oobs, graphs, catalogue)
     if not any(f.severity == "error" for f in findings):
         for graph in healthy.values():
             findings += lint(graph, introduced_in(graph, catalogue))
@@ -131,7 +138,7 @@ def load_definitions(path: str | Path) -> tuple[Definitions | None, list[Finding
     if any(f.severity == "error" for f in findings):
         return None, findings
     warnings = tuple(f for f in findings if f.severity == "warning")
-    return Definitions(str(root), graphs, catalogue, warnings), findings
+    return Definitions(str(root), graphs, catalogue, warnings, oobs), findings
 
 
 def load(path: str | Path) -> Definitions:

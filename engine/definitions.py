@@ -40,7 +40,7 @@ class Migration:
     parents: tuple[int, ...]
     up: SqlScript
     down: SqlScript
-    path: str
+    path: str  # the folder, relative like the SQL files' paths, so findings read the same
     privileged: bool = False
     non_idempotent: bool = False
     create_index_concurrently: bool = False
@@ -68,6 +68,9 @@ class LoadedSchema:
     name: str
     path: str
     migrations: Mapping[int, Migration]
+    # ids of folders that could not be loaded: their errors are reported already, so the
+    # graph checks must not report them again as unknown parents
+    broken: frozenset[int] = frozenset()
 
 
 def _rel(path: Path, root: Path) -> str:
@@ -179,7 +182,7 @@ def load_migration(schema: str, path: Path, root: Path, findings: list[Finding])
         parents=tuple(data.get("parents") or ()),
         up=up,
         down=down,
-        path=str(path),
+        path=rel,
         privileged=bool(data.get("privileged", False)),
         non_idempotent=bool(data.get("nonIdempotent", False)),
         create_index_concurrently=bool(data.get("createIndexConcurrently", False)),
@@ -199,6 +202,7 @@ def is_schema_dir(path: Path) -> bool:
 def load_schema(path: Path, root: Path, findings: list[Finding]) -> LoadedSchema:
     migrations: dict[int, Migration] = {}
     seen: dict[int, str] = {}
+    broken: set[int] = set()
     for entry in sorted(path.iterdir()):
         if not entry.is_dir() or entry.name.startswith("."):
             continue
@@ -219,4 +223,6 @@ def load_schema(path: Path, root: Path, findings: list[Finding]) -> LoadedSchema
         migration = load_migration(path.name, entry, root, findings)
         if migration is not None:
             migrations[migration.id] = migration
-    return LoadedSchema(path.name, str(path), MappingProxyType(migrations))
+        elif (loose := LOOSE_MIGRATION_DIR.match(entry.name)) and int(loose.group(1)) > 0:
+            broken.add(int(loose.group(1)))
+    return LoadedSchema(path.name, str(path), MappingProxyType(migrations), frozenset(broken - set(migrations)))

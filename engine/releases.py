@@ -82,6 +82,11 @@ def parse_releases(doc: YamlDoc, rel: str) -> ParsedReleases:
         unknown = set(item) - {"version", "leaves", "notes", "postgres", "pulled", "channel"}
         for key in sorted(unknown, key=str):
             findings.append(Finding(rel, doc.line("releases", i, key), f"unknown release key {key!r}", "known keys: version, leaves, notes, postgres, pulled, channel", rule="releases-format"))
+        if isinstance(item.get("version"), float):
+            # YAML reads `3.10` as the number 3.1: the release would silently change its version.
+            findings.append(Finding(rel, doc.line("releases", i, "version"), f"version {item['version']!r} is a number, not a version string",
+                                    'quote it, e.g. version: "3.10.0"', rule="releases-format"))
+            continue
         version = str(item.get("version", "")).strip()
         try:
             parsed = Version(version)

@@ -123,6 +123,8 @@ class Statement:
 
     @property
     def non_transactional(self) -> str | None:
+        if isinstance(self.node, ast.VacuumStmt) and not self.node.is_vacuumcmd:
+            return None  # plain ANALYZE shares VacuumStmt but runs fine in a transaction
         for cls, what in _NON_TRANSACTIONAL_NODES.items():
             if isinstance(self.node, cls):
                 return what

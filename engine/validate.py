@@ -6,7 +6,7 @@ reason (`waivers: {rule: reason}`).
 """
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from typing import Collection, Iterable, Mapping
 
 import networkx as nx
 from pglast import ast
@@ -51,7 +51,7 @@ def check_migration(m: Migration) -> list[Finding]:
                 if st.is_create_index_concurrently:
                     out.append(_err(m, which, st.line, "CREATE INDEX CONCURRENTLY in a migration without createIndexConcurrently",
                                     "put it alone in its own migration with `createIndexConcurrently: true`", "cic-unmarked"))
-                elif which == "up":
+                else:  # down migrations run in a transaction too
                     out.append(_err(m, which, st.line, f"{st.non_transactional} cannot run inside a transaction",
                                     "remove it; pgferry runs each migration in one transaction", "non-transactional"))
     if m.privileged:
@@ -65,7 +65,8 @@ def check_migration(m: Migration) -> list[Finding]:
                             "move the ordinary statements to a child migration so the objects are owned by the application role",
                             "privileged-mixed"))
         plain_down = [s for s in m.down.statements if not s.privileged]
-        if plain_down and m.down.statements:
+        # Only an actual mix: a down.sql without privileged statements mixes nothing.
+        if plain_down and len(plain_down) < len(m.down.statements):
             out.append(_err(m, "down", plain_down[0].line, "privileged migration's down.sql mixes privileged and ordinary statements",
                             "keep only the privileged statements here", "privileged-mixed"))
     if m.create_index_concurrently:
@@ -86,18 +87,21 @@ def check_migration(m: Migration) -> list[Finding]:
 # -- graph rules -------------------------------------------------------------------------
 
 
-def check_graph(graph: SchemaGraph) -> list[Finding]:
+def check_graph(graph: SchemaGraph, broken: Collection[int] = ()) -> list[Finding]:
+    """`broken`: ids whose folders failed to load (already reported; not unknown here)."""
     out: list[Finding] = []
     ms = graph.migrations
     for m in ms.values():
         for p in m.parents:
-            if p not in ms:
+            if p not in ms and p not in broken:
                 out.append(Finding(m.metadata_path, m.line_of("parents"), f"unknown parent {p}",
                                    f"use an existing id of schema {graph.name} or add migration {p}", "error", "unknown-parent"))
             if p == m.id:
                 out.append(Finding(m.metadata_path, m.line_of("parents"), "a migration cannot be its own parent",
                                    "remove its own id from parents", "error", "cycle"))
         for r in m.replaces:
+            if r in broken:
+                continue
             if r not in ms:
                 out.append(Finding(m.metadata_path, m.line_of("replaces"), f"replaces unknown migration {r}",
                                    "list only ids that exist in this schema", "error", "unknown-replaced"))
@@ -114,7 +118,7 @@ def check_graph(graph: SchemaGraph) -> list[Finding]:
                 out.append(Finding(m.metadata_path, m.line_of("replaces"), f"migration {r} is also replaced by {by_replaced[r]}",
                                    "a migration may be replaced by one squash only", "error", "double-squash"))
             by_replaced[r] = m.id
-    if out:
+    if out or broken:
         return out  # the graph is not well-formed enough for the rest
     g = nx.DiGraph((u, v) for u, v in graph.requirement.edges if u in ms and v in ms)
     g.add_nodes_from(ms)
@@ -122,13 +126,18 @@ def check_graph(graph: SchemaGraph) -> list[Finding]:
         cycle = nx.find_cycle(g)
     except nx.NetworkXNoCycle:
         cycle = None
+    roots = set(graph.roots())
     if cycle:
         ids = [u for u, _ in cycle] + [cycle[-1][1]]
         first = ms[cycle[0][1]]
         out.append(Finding(first.metadata_path, first.line_of("parents"), "cycle: " + " -> ".join(map(str, ids)),
                            "remove one of these parent links", "error", "cycle"))
+        if not roots:
+            # Every migration having a parent always closes a cycle; say what is missing too.
+            m = ms[min(ms)]
+            out.append(Finding(m.metadata_path, m.line_of("parents"), f"schema {graph.name} has no root",
+                               "the first migration needs `parents: []`", "error", "no-root"))
         return out
-    roots = set(graph.roots())
     # A squash and the root it replaces count as one.
     for s, replaced in graph.squashes.items():
         if s in roots and roots & replaced:
@@ -138,20 +147,20 @@ def check_graph(graph: SchemaGraph) -> list[Finding]:
         m = ms[max(roots)]
         out.append(Finding(m.metadata_path, m.line_of("parents"), f"schema {graph.name} has {len(roots)} roots ({names})",
                            "give every migration but the first a parent", "error", "multiple-roots"))
-    elif not roots and ms:
-        m = ms[min(ms)]
-        out.append(Finding(m.metadata_path, m.line_of("parents"), f"schema {graph.name} has no root",
-                           "the first migration needs `parents: []`", "error", "no-root"))
     return out
 
 
-def check_releases(catalogue: ReleaseCatalogue, graphs: Mapping[str, SchemaGraph]) -> list[Finding]:
+def check_releases(catalogue: ReleaseCatalogue, graphs: Mapping[str, SchemaGraph],
+                   broken: Collection[str] = ()) -> list[Finding]:
+    """`broken`: schemas that exist but whose errors are reported already; their leaves are not checked."""
     out: list[Finding] = []
     previous: dict[str, frozenset[int]] = {}
     prev_version: dict[str, str] = {}
     for r in catalogue.releases:
         for schema, leaves in r.leaves.items():
             graph = graphs.get(schema)
+            if schema in broken:
+                continue
             if graph is None:
                 out.append(Finding(catalogue.path, r.line, f"release {r.version} names unknown schema {schema!r}",
                                    f"known schemas: {', '.join(sorted(graphs)) or 'none'}", "error", "release-leaves"))
@@ -245,6 +254,8 @@ def lint(graph: SchemaGraph, intro: Mapping[int, str]) -> list[Finding]:
     out: list[Finding] = []
     creators: dict[str, list[int]] = {}
     for m in graph.migrations.values():
+        if m.replaces:
+            continue  # a squash re-creates tables its originals created, in earlier releases
         for t in _created_tables(m):
             creators.setdefault(t, []).append(m.id)
 

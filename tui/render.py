@@ -9,7 +9,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from engine import background as bg
 from engine import events as ev
+from engine import upgrade as upg
 
 
 def _first_line(text: str, width: int = 70) -> str:
@@ -51,7 +53,31 @@ def describe(e) -> str | None:
         return f"  ! {e.schema} {e.migration_id} failed last time ({_first_line(e.previous_error)}); retrying"
     if isinstance(e, ev.RunFinished):
         return f"{e.schema}: done, {e.applied} applied, {e.reverted} reverted in {e.seconds:.1f}s"
+    if isinstance(e, upg.UpgradeStarted):
+        stops = f", stops at {', '.join(e.stops)}" if e.stops else ""
+        resumed = f" (continues run {e.resumed_from})" if e.resumed_from else ""
+        return f"run {e.run_id}: {e.direction} {e.from_label} → {e.to_version}, {e.steps} step(s){stops}{resumed}"
+    if isinstance(e, upg.StopReached):
+        return f"stop at {e.release}: finishing out-of-band {', '.join(map(str, e.out_of_band))} ({e.reason})"
+    if isinstance(e, upg.UpgradeFinished):
+        return f"run {e.run_id}: {e.status} in {e.seconds:.1f}s, now at {e.to_version}" if e.status == "succeeded" \
+            else f"run {e.run_id}: {e.status} after {e.seconds:.1f}s"
+    if isinstance(e, bg.OobStarted):
+        way = "undoing" if e.reverse else "running"
+        return f"out-of-band {e.migration_id}: {way} '{e.description}' from {e.progress:.1%} (batch {e.batch_size})"
+    if isinstance(e, bg.OobFinished):
+        return f"  ✓ out-of-band {e.migration_id} at {e.progress:.0%} in {e.seconds:.1f}s ({e.rows_done} rows)"
+    if isinstance(e, bg.OobPaused):
+        return f"  ⏸ out-of-band {e.migration_id} paused at {e.progress:.1%}"
+    if isinstance(e, bg.OobBatchFailed):
+        return f"  ! out-of-band {e.migration_id} batch failed ({e.consecutive} in a row): {e.message}"
     return None
+
+
+def oob_line(e) -> str:
+    eta = f", ETA {e.eta_seconds:.0f}s" if e.eta_seconds is not None else ""
+    return (f"  … out-of-band {e.migration_id}: {e.progress:.1%}, {e.rows_per_second:,.0f} rows/s, "
+            f"batch {e.batch_size}{eta}")
 
 
 class PlainRenderer:
@@ -63,7 +89,13 @@ class PlainRenderer:
         self._last_progress = 0.0
 
     def __call__(self, e) -> None:
-        if isinstance(e, ev.IndexProgress):
+        if isinstance(e, bg.OobProgress):
+            now = time.monotonic()
+            if now - self._last_progress < 2:
+                return
+            self._last_progress = now
+            line = oob_line(e)
+        elif isinstance(e, ev.IndexProgress):
             now = time.monotonic()
             if now - self._last_progress < 2:
                 return
@@ -102,6 +134,8 @@ class RichRenderer:
         )
         self.overall: TaskID | None = None
         self.index_task: TaskID | None = None
+        self.upgrade_task: TaskID | None = None
+        self.oob_tasks: dict[int, TaskID] = {}
         self._lock = threading.Lock()
 
     def __enter__(self):
@@ -120,6 +154,31 @@ class RichRenderer:
 
     def _handle(self, e) -> None:
         p = self.progress
+        if isinstance(e, upg.UpgradeStarted):
+            self.upgrade_task = p.add_task(escape(f"{e.direction} → {e.to_version}"), total=max(e.steps, 1))
+            self._log(describe(e))
+            return
+        if isinstance(e, bg.OobStarted):
+            self.oob_tasks[e.migration_id] = p.add_task(escape(f"  oob {e.migration_id}"), total=100,
+                                                         completed=e.progress * 100)
+            self._log(describe(e))
+            return
+        if isinstance(e, bg.OobProgress):
+            task = self.oob_tasks.get(e.migration_id)
+            if task is not None:
+                p.update(task, completed=e.progress * 100,
+                         description=escape(f"  oob {e.migration_id} {e.rows_per_second:,.0f} rows/s"))
+            return
+        if isinstance(e, bg.OobFinished):
+            task = self.oob_tasks.pop(e.migration_id, None)
+            if task is not None:
+                p.update(task, completed=100)
+            if self.upgrade_task is not None:
+                p.advance(self.upgrade_task)
+            self._log(describe(e), "green")
+            return
+        if isinstance(e, ev.MigrationFinished) and self.upgrade_task is not None:
+            p.advance(self.upgrade_task)
         if isinstance(e, ev.RunStarted):
             if self.overall is not None:
                 p.remove_task(self.overall)

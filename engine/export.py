@@ -1,0 +1,79 @@
+"""A plan rendered for people: the whole SQL in run order, or Markdown for a ticket."""
+from __future__ import annotations
+
+from .planner import Plan
+
+
+def _badges(step) -> list[str]:
+    if step.kind != "schema":
+        return ["out-of-band" + (" (reverse)" if step.reverse else "")]
+    m = step.step.migration
+    return [b for b, on in (("privileged", m.privileged), ("concurrent index", m.create_index_concurrently),
+                            ("non-idempotent", m.non_idempotent)) if on]
+
+
+def to_sql(plan: Plan) -> str:
+    out = [
+        f"-- pgferry plan: {plan.from_label} -> {plan.to_version} ({plan.direction})",
+        "-- Each migration runs in its own transaction with its bookkeeping row; a concurrent index",
+        "-- build runs outside any transaction. Out-of-band migrations run their batch repeatedly.",
+        "",
+    ]
+    current_stop = None
+    for s in plan.steps:
+        if s.stop != current_stop:
+            current_stop = s.stop
+            out += [f"-- ===== towards {s.stop}: {s.reason}", ""]
+        if s.kind == "schema":
+            m = s.step.migration
+            script = s.step.script
+            badge = f" [{', '.join(_badges(s))}]" if _badges(s) else ""
+            out.append(f"-- {m.schema} {m.id} {'up' if s.step.up else 'down'}: {m.name}{badge}")
+            out.append(f"-- file: {script.path}")
+            if s.step.backfill and s.step.up:
+                out.append(f"-- also records {', '.join(map(str, s.step.backfill))} as applied (squashed)")
+            transactional = not (s.step.up and m.create_index_concurrently)
+            if transactional:
+                out.append("BEGIN;")
+            out += [st.text.rstrip() + ";" for st in script.statements]
+            if transactional:
+                out.append("COMMIT;")
+            out.append("")
+        else:
+            o = s.oob
+            script = o.down if s.reverse else o.up
+            out.append(f"-- out-of-band {o.id} {'down' if s.reverse else 'up'}: {o.description}")
+            out.append(f"-- repeat this batch until progress.sql returns {'0' if s.reverse else '1'}:")
+            out += ["--   " + line for line in (script.text if script else "(no down.sql)").strip().splitlines()]
+            out.append("-- progress:")
+            out += ["--   " + line for line in o.progress.text.strip().splitlines()]
+            out.append("")
+    if not plan.steps:
+        out.append("-- nothing to do")
+    return "\n".join(out) + "\n"
+
+
+def to_markdown(plan: Plan) -> str:
+    out = [f"# Upgrade plan: {plan.from_label} → {plan.to_version}", ""]
+    schema_steps = plan.schema_steps()
+    out.append(f"- direction: **{plan.direction}**")
+    out.append(f"- schema migrations: {len(schema_steps)}"
+               f" ({sum(1 for s in schema_steps if s.step.migration.privileged)} privileged,"
+               f" {sum(1 for s in schema_steps if s.step.migration.create_index_concurrently)} concurrent index builds)")
+    out.append(f"- out-of-band migrations: {len(plan.steps) - len(schema_steps)}")
+    out.append(f"- stops: {', '.join(s.release.version for s in plan.stops) or 'none'}")
+    for w in plan.warnings:
+        out.append(f"- ⚠ {w}")
+    out.append("")
+    if plan.stops:
+        out += ["## Stops", "", "| release | out-of-band | why |", "|---|---|---|"]
+        out += [f"| {s.release.version} | {', '.join(map(str, s.out_of_band))} | {s.reason} |" for s in plan.stops]
+        out.append("")
+    out += ["## Steps", "", "| # | towards | kind | schema | id | name | badges |", "|---|---|---|---|---|---|---|"]
+    for n, s in enumerate(plan.steps, 1):
+        if s.kind == "schema":
+            m = s.step.migration
+            out.append(f"| {n} | {s.stop} | {'up' if s.step.up else 'down'} | {m.schema} | {m.id} | {m.name} | {', '.join(_badges(s))} |")
+        else:
+            out.append(f"| {n} | {s.stop} | out-of-band | {s.oob.schema} | {s.oob.id} | {s.oob.description} | {', '.join(_badges(s))} |")
+    return "\n".join(out) + "\n"

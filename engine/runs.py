@@ -1,0 +1,140 @@
+"""upgrade_runs: each upgrade's persisted plan, operator, status and position (DESIGN §7)."""
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+from dataclasses import dataclass
+from datetime import datetime
+
+import psycopg
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from . import __version__
+from .locks import AdvisoryLock, lock_key
+
+COLUMNS = {
+    "id": "bigserial PRIMARY KEY",
+    "started_at": "timestamptz NOT NULL DEFAULT now()",
+    "finished_at": "timestamptz",
+    "heartbeat": "timestamptz",
+    "operator": "text",
+    "host": "text",
+    "os_pid": "integer",
+    "backend_pid": "integer",
+    "pgferry_version": "text",
+    "direction": "text NOT NULL",
+    "from_version": "text",
+    "to_version": "text NOT NULL",
+    "plan": "jsonb NOT NULL",
+    "status": "text NOT NULL",
+    "position": "integer NOT NULL DEFAULT 0",
+    "total": "integer NOT NULL DEFAULT 0",
+    "current_step": "text",
+    "error": "text",
+    "resumed_from": "bigint",
+}
+
+UNFINISHED = ("running", "failed", "paused")
+
+
+@dataclass(frozen=True)
+class UpgradeRun:
+    id: int
+    started_at: datetime
+    finished_at: datetime | None
+    heartbeat: datetime | None
+    operator: str | None
+    host: str | None
+    os_pid: int | None
+    backend_pid: int | None
+    direction: str
+    from_version: str | None
+    to_version: str
+    plan: dict
+    status: str
+    position: int
+    total: int
+    current_step: str | None
+    error: str | None
+    resumed_from: int | None
+    alive: bool = False
+
+    @property
+    def effective_status(self) -> str:
+        """A 'running' run whose process is gone was interrupted (a crash, a kill, a lost SSH)."""
+        return "interrupted" if self.status == "running" and not self.alive else self.status
+
+
+def operator_name() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no passwd entry in some containers
+        return os.environ.get("USER", "unknown")
+
+
+class RunStore:
+    def __init__(self, conn: psycopg.Connection, schema: str = "public"):
+        self.conn = conn
+        self.schema = schema
+        self.table = sql.Identifier(schema, "upgrade_runs")
+
+    def exists(self) -> bool:
+        return self.conn.execute("SELECT to_regclass(%s) IS NOT NULL", [self.table.as_string(self.conn)]).fetchone()[0]
+
+    def ensure(self) -> None:
+        if self.exists():
+            return
+        with AdvisoryLock(self.conn, lock_key(self.schema, "bookkeeping"), "bookkeeping"), self.conn.transaction():
+            self.conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema)))
+            cols = sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(t)) for c, t in COLUMNS.items())
+            self.conn.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} ({})").format(self.table, cols))
+
+    def create(self, plan: dict, direction: str, from_version: str | None, to_version: str, total: int,
+               resumed_from: int | None) -> int:
+        return self.conn.execute(
+            sql.SQL(
+                "INSERT INTO {} (heartbeat, operator, host, os_pid, backend_pid, pgferry_version, direction, from_version, "
+                "to_version, plan, status, total, resumed_from) VALUES (now(), %s, %s, %s, pg_backend_pid(), %s, %s, %s, %s, "
+                "%s, 'running', %s, %s) RETURNING id"
+            ).format(self.table),
+            [operator_name(), socket.gethostname(), os.getpid(), __version__, direction, from_version, to_version,
+             Jsonb(plan), total, resumed_from],
+        ).fetchone()[0]
+
+    def progress(self, run_id: int, position: int, current: str | None) -> None:
+        self.conn.execute(
+            sql.SQL("UPDATE {} SET position = %s, current_step = %s, heartbeat = now() WHERE id = %s").format(self.table),
+            [position, current, run_id])
+
+    def finish(self, run_id: int, status: str, error: str | None = None) -> None:
+        self.conn.execute(
+            sql.SQL("UPDATE {} SET status = %s, error = %s, finished_at = now(), heartbeat = now() WHERE id = %s")
+            .format(self.table), [status, error, run_id])
+
+    def _rows(self, where: sql.Composable, params: list) -> list[UpgradeRun]:
+        if not self.exists():
+            return []
+        names = ", ".join(c for c in COLUMNS if c != "pgferry_version")
+        rows = self.conn.execute(
+            sql.SQL("SELECT " + names + ", EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = r.backend_pid "
+                    "AND a.backend_start <= r.started_at) FROM {} r ").format(self.table) + where, params).fetchall()
+        return [UpgradeRun(*row) for row in rows]
+
+    def latest(self) -> UpgradeRun | None:
+        rows = self._rows(sql.SQL("ORDER BY id DESC LIMIT 1"), [])
+        return rows[0] if rows else None
+
+    def unfinished(self) -> UpgradeRun | None:
+        rows = self._rows(sql.SQL("WHERE status = ANY(%s) ORDER BY id DESC LIMIT 1"), [list(UNFINISHED)])
+        return rows[0] if rows else None
+
+    def get(self, run_id: int) -> UpgradeRun | None:
+        rows = self._rows(sql.SQL("WHERE id = %s"), [run_id])
+        return rows[0] if rows else None
+
+    def supersede(self, run_id: int, by: int) -> None:
+        self.conn.execute(
+            sql.SQL("UPDATE {} SET status = 'resumed', error = coalesce(error, '') || %s, finished_at = coalesce(finished_at, now()) "
+                    "WHERE id = %s").format(self.table), [f"continued by run {by}", run_id])

@@ -1,0 +1,247 @@
+"""Multi-version upgrades and downgrades: plan from the live state, persist, run, resume.
+
+Resuming needs no special path: every segment ("bring each schema to release R's leaves,
+then finish R's out-of-band migrations") is computed from the database's state under the
+schema lock, so a segment that already ran is a no-op. The persisted run (upgrade_runs)
+records what was planned, who ran it, how far it got, and links a resumed run to the one it
+continues.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Mapping
+
+import psycopg
+
+from .background import BackgroundOptions, BackgroundRunner, OutOfBandStore
+from .bookkeeping import MigrationLog
+from .catalog import Definitions
+from .connection import connect
+from .errors import PgferryError, UsageError
+from .events import EventSink, MigrationFinished, discard
+from .locks import AdvisoryLock, lock_key
+from .outofband import OutOfBand
+from .planner import Plan, Planner, PlanError
+from .releases import Release
+from .runner import Migrator, RunOptions
+from .runs import RunStore
+
+
+@dataclass(frozen=True)
+class UpgradeStarted:
+    run_id: int
+    direction: str
+    from_label: str
+    to_version: str
+    steps: int
+    stops: tuple[str, ...]
+    resumed_from: int | None
+
+
+@dataclass(frozen=True)
+class StopReached:
+    release: str
+    out_of_band: tuple[int, ...]
+    reason: str
+
+
+@dataclass(frozen=True)
+class UpgradeFinished:
+    run_id: int
+    status: str
+    seconds: float
+    to_version: str
+
+
+class OutOfBandPaused(PgferryError):
+    pass
+
+
+@dataclass(frozen=True)
+class Connections:
+    """Which database each schema lives in; the first schema's database is the primary one."""
+
+    dsns: Mapping[str, str]
+    bookkeeping_schema: str = "public"
+
+    @property
+    def primary(self) -> str:
+        return next(iter(self.dsns.values()))
+
+    def distinct(self) -> list[str]:
+        return list(dict.fromkeys(self.dsns.values()))
+
+
+def read_applied(defs: Definitions, conns: Connections) -> dict[str, frozenset[int]]:
+    out: dict[str, frozenset[int]] = {}
+    cache: dict[str, psycopg.Connection] = {}
+    try:
+        for name in defs.schemas:
+            dsn = conns.dsns[name]
+            if dsn not in cache:
+                cache[dsn] = connect(dsn, role="status")
+            out[name] = MigrationLog(cache[dsn], conns.bookkeeping_schema).state(name).applied
+    finally:
+        for c in cache.values():
+            c.close()
+    return out
+
+
+def read_oob_progress(defs: Definitions, conns: Connections, applied: Mapping[str, frozenset[int]]) -> dict[int, float | None]:
+    """Recorded progress; for a migration never run but live at the current release, measure it."""
+    oobs: Mapping[int, OutOfBand] = getattr(defs, "out_of_band", {}) or {}
+    out: dict[int, float | None] = {}
+    if not oobs:
+        return out
+    version = defs.version_of(applied).release
+    for o in oobs.values():
+        dsn = conns.dsns.get(o.schema)
+        if dsn is None:
+            continue
+        with connect(dsn, role="status") as conn:
+            rec = OutOfBandStore(conn, conns.bookkeeping_schema).get(o.id)
+            if rec is not None:
+                out[o.id] = rec.progress
+                continue
+            live = version is not None and defs.releases.find(o.introduced).key <= version.key and (
+                o.deprecated is None or version.key < defs.releases.find(o.deprecated).key)
+            if not live:
+                out[o.id] = None
+                continue
+            try:
+                with conn.transaction():
+                    value = conn.execute(o.progress.statements[0].text).fetchone()[0]
+                out[o.id] = min(1.0, max(0.0, float(value or 0)))
+            except psycopg.Error:
+                out[o.id] = None
+    return out
+
+
+def server_version(dsn: str) -> str:
+    with connect(dsn, role="status") as conn:
+        v = conn.info.server_version
+    return f"{v // 10000}.{v % 10000}"
+
+
+def check_server(release: Release, version: str) -> None:
+    if not release.supports_server(version):
+        raise PlanError(
+            f"release {release.version} supports PostgreSQL {release.postgres}; the server runs {version}",
+            hint="upgrade the PostgreSQL server first, or pick a release that supports it")
+
+
+def resolve_target(defs: Definitions, to: str, channel: str = "stable") -> Release:
+    if to == "latest":
+        r = defs.releases.latest(channel)
+        if r is None:
+            raise UsageError("no release to upgrade to", hint="releases.yaml lists none that is not pulled")
+        return r
+    r = defs.release(to)
+    if r.channel != "stable" and r.channel != channel:
+        raise UsageError(f"release {r.version} is on the {r.channel} channel", hint=f"add --channel {r.channel}")
+    return r
+
+
+def make_plan(defs: Definitions, conns: Connections, to: str, *, downgrade: bool | None = None,
+              channel: str = "stable") -> Plan:
+    """downgrade: True only down, False only up, None either way."""
+    target = resolve_target(defs, to, channel)
+    check_server(target, server_version(conns.primary))
+    applied = read_applied(defs, conns)
+    progress = read_oob_progress(defs, conns, applied)
+    return Planner(defs).plan(applied, target.version, progress=progress,
+                              allow_downgrade=downgrade is not False, allow_upgrade=downgrade is not True)
+
+
+class Upgrade:
+    """Runs a plan headless. Events go to `on_event`; the engine never prints."""
+
+    def __init__(self, defs: Definitions, conns: Connections, *, options: RunOptions = RunOptions(),
+                 background: BackgroundOptions | None = None, on_event: EventSink = discard):
+        self.defs = defs
+        self.conns = conns
+        self.options = options
+        self.background = background or BackgroundOptions(bookkeeping_schema=conns.bookkeeping_schema)
+        self.on_event = on_event
+
+    def run(self, to: str, *, downgrade: bool | None = None, channel: str = "stable") -> tuple[Plan, int]:
+        start = time.monotonic()
+        with connect(self.conns.primary, role="upgrade") as conn:
+            store = RunStore(conn, self.conns.bookkeeping_schema)
+            store.ensure()
+            # One upgrade at a time per product: later ones wait, then find their work done.
+            with AdvisoryLock(conn, lock_key(self.conns.bookkeeping_schema, "upgrade"), "upgrade",
+                              poll=self.options.poll, timeout=self.options.lock_wait, on_event=self.on_event):
+                plan = make_plan(self.defs, self.conns, to, downgrade=downgrade, channel=channel)
+                previous = store.unfinished()
+                run_id = store.create(plan.as_dict(), plan.direction, plan.from_version, plan.to_version,
+                                      len(plan.steps), previous.id if previous else None)
+                if previous:
+                    store.supersede(previous.id, run_id)
+                self.on_event(UpgradeStarted(run_id, plan.direction, plan.from_label, plan.to_version, len(plan.steps),
+                                             tuple(s.release.version for s in plan.stops), previous.id if previous else None))
+                try:
+                    self._execute(plan, store, run_id)
+                except OutOfBandPaused as exc:
+                    store.finish(run_id, "paused", exc.message)
+                    self.on_event(UpgradeFinished(run_id, "paused", time.monotonic() - start, plan.to_version))
+                    raise
+                except BaseException as exc:
+                    message = exc.message if isinstance(exc, PgferryError) else f"{type(exc).__name__}: {exc}"
+                    if not conn.broken:
+                        store.finish(run_id, "failed", message)
+                    raise
+                store.finish(run_id, "succeeded")
+                self.on_event(UpgradeFinished(run_id, "succeeded", time.monotonic() - start, plan.to_version))
+                return plan, run_id
+
+    def _execute(self, plan: Plan, store: RunStore, run_id: int) -> None:
+        position = 0
+
+        def track(event) -> None:
+            nonlocal position
+            if isinstance(event, MigrationFinished):
+                position += 1
+                store.progress(run_id, position, f"{event.schema} {event.migration_id}")
+            self.on_event(event)
+
+        up = plan.direction in ("upgrade", "install")
+        segments: list[tuple[Release, tuple[int, ...], str]] = [(s.release, s.out_of_band, s.reason) for s in plan.stops]
+        segments.append((self.defs.release(plan.to_version), (), f"{plan.direction} to {plan.to_version}"))
+        for release, oob_ids, reason in segments:
+            if oob_ids:
+                self.on_event(StopReached(release.version, oob_ids, reason))
+            names = list(self.defs.schemas) if up else list(reversed(list(self.defs.schemas)))
+            for name in names:
+                graph = self.defs.schemas[name]
+                leaves = release.leaves.get(name, ())
+                if up and not leaves:
+                    continue
+                compute = (lambda g, lv: (lambda applied: g.up(applied, lv)))(graph, leaves) if up else \
+                    (lambda g, lv: (lambda applied: g.to_set(applied, lv)))(graph, leaves)
+                with Migrator(self.conns.dsns[name], graph, self.options, on_event=track, run_id=run_id) as m:
+                    m.run(compute)
+            for oid in oob_ids:
+                o = self.defs.out_of_band[oid]
+                store.progress(run_id, position, f"out-of-band {oid}")
+                runner = BackgroundRunner(self.conns.dsns[o.schema], o, self.background, on_event=self.on_event)
+                if runner.run(reverse=not up) == "paused":
+                    raise OutOfBandPaused(
+                        f"out-of-band {oid} was paused at the stop {release.version}",
+                        hint=f"resume it with `pgferry oob resume {oid}`, then run the same upgrade command again")
+                position += 1
+        if plan.direction == "install":
+            self._record_fresh_install(self.defs.release(plan.to_version))
+
+    def _record_fresh_install(self, target: Release) -> None:
+        """A fresh install has no old data to rewrite: record its live out-of-band migrations as done."""
+        oobs = getattr(self.defs, "out_of_band", {}) or {}
+        for o in oobs.values():
+            if self.defs.releases.find(o.introduced).key > target.key:
+                continue
+            with connect(self.conns.dsns[o.schema], role="oob") as conn:
+                store = OutOfBandStore(conn, self.conns.bookkeeping_schema)
+                store.ensure()
+                store.sync(o)
+                store.update(o.id, progress=1.0, batch_size=o.batch_size, rows=0, rate=None, reverse=False, finished=True)
