@@ -280,6 +280,11 @@ class BackgroundRunner:
                             step_rate = abs(progress - last_prog) / dt
                             prog_rate = step_rate if prog_rate is None else 0.5 * prog_rate + 0.5 * step_rate
                         last_prog, last_prog_t = progress, last_measure
+                    if rows <= 0 and reverse:
+                        # Undoing: a batch with nothing left to undo is the end, whatever progress.sql
+                        # reports (an empty table counts as "done" both ways).
+                        progress = 0.0
+                        break
                     if rows <= 0 and not self._done(progress, reverse):
                         stalls += 1
                         if stalls >= opts.max_stalled_batches:

@@ -129,6 +129,9 @@ def load_definitions(path: str | Path) -> tuple[Definitions | None, list[Finding
             healthy[name] = graph
     # An unhealthy schema's errors are reported already; do not call it unknown in releases.
     findings += check_releases(catalogue, healthy, set(graphs) - set(healthy))
+    # Schemas in the order releases introduce them (frontend before codeintel ...), not by folder name.
+    first_seen = {name: i for i, name in enumerate(dict.fromkeys(n for r in catalogue.releases for n in r.leaves))}
+    graphs = dict(sorted(graphs.items(), key=lambda kv: (first_seen.get(kv[0], len(first_seen)), kv[0])))
     oobs = load_out_of_band(root, findings)
     findings += check_out_of_band(oobs, graphs, catalogue)
     if not any(f.severity == "error" for f in findings):

@@ -91,7 +91,8 @@ class SchemaGraph:
     def order(self, ids: Iterable[int]) -> list[int]:
         """Deterministic topological order (ties by ascending id) of the given ids."""
         index = self._order_index
-        return sorted(ids, key=lambda i: index[i])
+        # Ids the definitions do not know (applied by a newer release) sort last, by id.
+        return sorted(ids, key=lambda i: (index.get(i, len(index)), i))
 
     def leaves(self) -> frozenset[int]:
         """The schema's heads: migrations nothing depends on."""

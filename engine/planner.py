@@ -173,6 +173,11 @@ class Planner:
     def _check_within(self, current: Mapping[str, frozenset[int]], target: Release) -> None:
         for name, done in current.items():
             g = self.defs.schemas[name]
+            unknown = sorted(set(done) - set(g.migrations))
+            if unknown:
+                raise DriftFound(
+                    f"{name} has applied migration(s) these definitions do not know: {', '.join(map(str, unknown[:3]))}",
+                    hint="a newer release ran against this database, or --migrations points at the wrong definitions")
             extra = set(done) - self.defs.required(target, name) - set(g.squashes)
             if extra:
                 sample = ", ".join(map(str, sorted(extra)[:3]))

@@ -3,12 +3,31 @@ from __future__ import annotations
 
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
+from rich.text import Text
 
 from engine.planner import Plan
 
-BADGES = (("privileged", "⚿ privileged"), ("create_index_concurrently", "⧗ concurrent index"),
-          ("non_idempotent", "! non-idempotent"))
+# A glyph column, explained by a legend line: meaning never by colour alone, and it fits 80 columns.
+BADGES = (("privileged", "⚿"), ("create_index_concurrently", "⧗"), ("non_idempotent", "!"))
+LEGEND = "⚿ privileged  ⧗ concurrent index  ! non-idempotent  ⟳ out-of-band  ⟲ undo  ↑ apply  ↓ revert"
+
+
+def step_line(n: int, s) -> Text:
+    if s.kind == "schema":
+        m = s.step.migration
+        glyphs = "".join(g if getattr(m, attr) else " " for attr, g in BADGES)
+        arrow = "↑" if s.step.up else "↓"
+        line = Text(f"{n:>4} {arrow} ")
+        line.append(glyphs, style="yellow")
+        line.append(f" {m.schema:<12} {m.id:<11} ")
+        line.append(m.name)
+        if s.step.backfill and s.step.up:
+            line.append(f"  (squash of {len(s.step.backfill)})", style="dim")
+        return line
+    o = s.oob
+    line = Text(f"{n:>4} {'⟲' if s.reverse else '⟳'}     {'out-of-band':<12} {o.id:<11} ", style="cyan")
+    line.append(o.description)
+    return line
 
 
 def print_plan(plan: Plan, console: Console | None = None) -> None:
@@ -24,28 +43,14 @@ def print_plan(plan: Plan, console: Console | None = None) -> None:
         f"[bold]{plan.direction}[/] {escape(plan.from_label)} → [bold]{escape(plan.to_version)}[/]: "
         f"{len(schema_steps)} schema migration(s) ({priv} privileged, {cic} concurrent index), "
         f"{oob} out-of-band, {len(plan.stops)} stop(s)", highlight=False)
-    for stop in plan.stops:
-        console.print(f"  stop at {escape(stop.release.version)}: {escape(stop.reason)}", highlight=False)
+    console.print(Text(LEGEND, style="dim"), no_wrap=True, overflow="ellipsis")
     for w in plan.warnings:
         console.print(f"  [yellow]! {escape(w)}[/]", highlight=False)
-    table = Table(show_edge=False, pad_edge=False, expand=False)
-    for col in ("#", "towards", "step", "schema", "id", "name", "notes"):
-        table.add_column(col, overflow="fold")
     current = None
     for n, s in enumerate(plan.steps, 1):
         if s.stop != current:
-            if current is not None:
-                table.add_section()
             current = s.stop
-        if s.kind == "schema":
-            m = s.step.migration
-            notes = [label for attr, label in BADGES if getattr(m, attr)]
-            if s.step.backfill and s.step.up:
-                notes.append(f"squash of {len(s.step.backfill)}")
-            table.add_row(str(n), s.stop, "up" if s.step.up else "down", m.schema, str(m.id), escape(m.name),
-                          ", ".join(notes))
-        else:
-            o = s.oob
-            table.add_row(str(n), s.stop, "⟳ oob" + (" undo" if s.reverse else ""), o.schema, str(o.id),
-                          escape(o.description), escape(s.reason))
-    console.print(table)
+            stop = next((x for x in plan.stops if x.release.version == s.stop), None)
+            head = f"── stop at {s.stop}: {stop.reason}" if stop else f"── {plan.direction} to {s.stop}"
+            console.print(Text(head, style="bold"), overflow="fold")
+        console.print(step_line(n, s), no_wrap=True, overflow="ellipsis")

@@ -1,0 +1,216 @@
+"""The bundled product on a real server: every upgrade path, fresh-vs-upgraded schema equality,
+round trips, and resuming after a kill (out-of-band run and multi-stop upgrade)."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import psycopg
+import pytest
+from psycopg import conninfo, sql
+
+from engine.catalog import bundled_migrations_dir, load
+from engine.describe import describe
+from engine.upgrade import Connections, Upgrade, read_applied
+from tests.conftest import ROOT, query, run_cli
+
+DEFS = load(bundled_migrations_dir())
+RELEASES = [r.version for r in DEFS.releases.releases]
+OLDEST = RELEASES[0]
+NEWEST = DEFS.releases.latest().version
+TARGETS = [r.version for r in DEFS.releases.releases if not r.pulled and r.channel == "stable"]
+
+
+def upgrade(dsn: str, to: str, downgrade=None):
+    conns = Connections({s: dsn for s in DEFS.schemas})
+    return Upgrade(DEFS, conns).run(to, downgrade=downgrade)
+
+
+def expected(version: str) -> dict[str, set[int]]:
+    r = DEFS.release(version)
+    return {s: set(DEFS.schemas[s].normalize(DEFS.required(r, s))) for s in DEFS.schemas}
+
+
+def applied(dsn: str) -> dict[str, set[int]]:
+    got = read_applied(DEFS, Connections({s: dsn for s in DEFS.schemas}))
+    return {s: set(DEFS.schemas[s].normalize(ids)) for s, ids in got.items()}
+
+
+def shape(dsn: str) -> dict:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        return describe(conn)
+
+
+@pytest.fixture(scope="module")
+def templates(pg_server):
+    """Template databases: the oldest release installed once, cloned per test."""
+    made: dict[str, str] = {}
+
+    def get(version: str) -> str:
+        if version not in made:
+            dsn = pg_server.create_database("tpl")
+            upgrade(dsn, version)
+            made[version] = conninfo.conninfo_to_dict(dsn)["dbname"]
+        return made[version]
+
+    yield get
+
+
+def clone(pg_server, template: str) -> str:
+    dsn = pg_server.create_database("c")
+    name = conninfo.conninfo_to_dict(dsn)["dbname"]
+    with psycopg.connect(pg_server.admin_dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE {}").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template)))
+    return dsn
+
+
+def test_bundled_product_is_valid_and_realistic():
+    n = sum(len(g.migrations) for g in DEFS.schemas.values())
+    assert n >= 150 and len(DEFS.releases.releases) >= 12
+    assert set(DEFS.schemas) == {"frontend", "codeintel", "codeinsights"}
+    assert "codeinsights" not in DEFS.releases.releases[0].leaves
+    ms = [m for g in DEFS.schemas.values() for m in g.migrations.values()]
+    assert any(len(m.parents) > 1 for m in ms)
+    assert any(m.replaces for m in ms) and any(m.privileged for m in ms)
+    assert any(m.create_index_concurrently for m in ms) and any(m.non_idempotent for m in ms)
+    assert len(DEFS.out_of_band) >= 4
+
+
+@pytest.mark.parametrize("target", TARGETS[1:])
+def test_oldest_to_each_release_then_newest(pg_server, templates, target):
+    dsn = clone(pg_server, templates(OLDEST))
+    plan, _ = upgrade(dsn, target)
+    assert applied(dsn) == expected(target)
+    assert DEFS.version_of(applied(dsn)).label == target
+    if target != NEWEST:
+        upgrade(dsn, NEWEST)
+        assert applied(dsn) == expected(NEWEST)
+    pg_server.drop_database(dsn)
+
+
+def test_upgraded_schema_equals_fresh_install(pg_server, templates):
+    upgraded = clone(pg_server, templates(OLDEST))
+    upgrade(upgraded, NEWEST)
+    fresh = pg_server.create_database("fresh")
+    plan, _ = upgrade(fresh, NEWEST)
+    assert plan.direction == "install"
+    assert any(s.step.backfill for s in plan.schema_steps()), "a fresh install uses the squashed migrations"
+    a, b = shape(upgraded), shape(fresh)
+    assert a["tables"] and a == b
+
+
+def test_downgrade_and_reupgrade_round_trip(pg_server, templates):
+    dsn = clone(pg_server, templates(OLDEST))
+    upgrade(dsn, NEWEST)
+    before = shape(dsn)
+    plan, _ = upgrade(dsn, OLDEST, downgrade=True)
+    assert plan.direction == "downgrade"
+    assert applied(dsn) == expected(OLDEST)
+    assert shape(dsn) == shape(clone(pg_server, templates(OLDEST)))
+    upgrade(dsn, NEWEST)
+    assert applied(dsn) == expected(NEWEST)
+    assert shape(dsn) == before
+
+
+def test_plan_cli_formats_and_refusals(pg_server, templates):
+    dsn = clone(pg_server, templates(OLDEST))
+    r = run_cli("plan", "--to", NEWEST, "--dsn", dsn, "--json")
+    assert r.returncode == 0, r.stderr
+    import json
+
+    data = json.loads(r.stdout)
+    assert data["from"] == OLDEST and data["to"] == NEWEST and len(data["stops"]) >= 2
+    r = run_cli("plan", "--to", NEWEST, "--dsn", dsn, "--sql")
+    assert r.returncode == 0 and "BEGIN;" in r.stdout and "CREATE INDEX CONCURRENTLY" in r.stdout
+    r = run_cli("plan", "--to", NEWEST, "--dsn", dsn, "--markdown")
+    assert r.returncode == 0 and r.stdout.startswith("# Upgrade plan")
+    assert run_cli("plan", "--to", "9.9.9", "--dsn", dsn).returncode == 2
+    pulled = next(x.version for x in DEFS.releases.releases if x.pulled)
+    r = run_cli("plan", "--to", pulled, "--dsn", dsn)
+    assert r.returncode == 2 and "pulled" in r.stderr
+    upgrade(dsn, TARGETS[3])
+    r = run_cli("plan", "--to", OLDEST, "--dsn", dsn)
+    assert r.returncode == 2 and "downgrade" in r.stderr
+    # a stray migration that belongs to no release on the way is drift
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("INSERT INTO migration_logs (schema, version, up, success, finished_at) "
+                      "VALUES ('frontend', 1, true, true, now())")
+    r = run_cli("plan", "--to", NEWEST, "--dsn", dsn)
+    assert r.returncode == 5 and "do not know" in r.stderr
+
+
+def _repo_rows(dsn: str, n: int) -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO repo (name, uri, metadata) SELECT 'github.com/x/r' || g, 'github.com/x/r' || g, "
+            "jsonb_build_object('stargazerCount', mod(g, 1000)) FROM generate_series(1, %s) g", [n])
+
+
+def _wait(predicate, timeout=60.0, interval=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("condition not reached in time")
+
+
+def _popen(*args):
+    return subprocess.Popen([sys.executable, "-m", "tui", *args], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+
+def test_killed_out_of_band_run_resumes_from_recorded_progress(pg_server, templates):
+    dsn = clone(pg_server, templates(OLDEST))
+    upgrade(dsn, "3.21.0")  # out-of-band 1 (repo stars) is live from 3.21.0
+    _repo_rows(dsn, 60_000)
+    proc = _popen("oob", "run", "1", "--dsn", dsn, "--batch-seconds", "0.01", "--no-progress")
+
+    def midway():
+        rows = query(dsn, "SELECT progress FROM out_of_band_migrations WHERE id = 1") if query(
+            dsn, "SELECT to_regclass('out_of_band_migrations')")[0][0] else []
+        return rows and 0.05 < rows[0][0] < 0.9 and rows[0][0]
+
+    recorded = _wait(midway)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    filled = query(dsn, "SELECT count(stars) FROM repo")[0][0]
+    assert 0 < filled < 60_000
+    r = run_cli("oob", "run", "1", "--dsn", dsn, "--no-progress")
+    assert r.returncode == 0, r.stderr
+    started = next(line for line in r.stderr.splitlines() if "out-of-band 1: running" in line)
+    resumed_at = float(started.rsplit(" from ", 1)[1].split("%")[0]) / 100
+    assert resumed_at >= recorded - 0.01  # resumed, not restarted
+    assert query(dsn, "SELECT count(*) FROM repo WHERE stars IS NULL") == [(0,)]
+    assert query(dsn, "SELECT count(*) FROM repo WHERE stars <> (metadata->>'stargazerCount')::int") == [(0,)]
+    assert query(dsn, "SELECT progress FROM out_of_band_migrations WHERE id = 1") == [(1.0,)]
+
+
+def test_kill_at_a_stop_resumes_the_persisted_plan(pg_server, templates):
+    dsn = clone(pg_server, templates(OLDEST))
+    upgrade(dsn, "3.21.0")
+    _repo_rows(dsn, 60_000)
+    proc = _popen("upgrade", "--to", NEWEST, "--dsn", dsn, "--yes", "--no-progress", "--batch-seconds", "0.01")
+
+    def at_stop():
+        if not query(dsn, "SELECT to_regclass('upgrade_runs')")[0][0]:
+            return False
+        rows = query(dsn, "SELECT id, current_step FROM upgrade_runs ORDER BY id DESC LIMIT 1")
+        return rows and rows[0][1] and rows[0][1].startswith("out-of-band") and rows[0][0]
+
+    run_id = _wait(at_stop)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    assert query(dsn, "SELECT status FROM upgrade_runs WHERE id = %s", [run_id]) == [("running",)]
+    r = run_cli("upgrade", "--to", NEWEST, "--dsn", dsn, "--yes", "--no-progress")
+    assert r.returncode == 0, r.stderr
+    assert f"continues run {run_id}" in r.stderr
+    assert applied(dsn) == expected(NEWEST)
+    statuses = dict(query(dsn, "SELECT id, status FROM upgrade_runs"))
+    assert statuses[run_id] == "resumed" and list(statuses.values())[-1] == "succeeded"
+    assert query(dsn, "SELECT count(*) FROM repo WHERE stars IS NULL") == [(0,)]
