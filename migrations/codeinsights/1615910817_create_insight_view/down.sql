@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS insight_view;
+DROP TYPE IF EXISTS insight_presentation_type;

@@ -1,0 +1,2 @@
+ALTER TABLE insight_series DROP COLUMN IF EXISTS repositories;
+ALTER TABLE insight_series DROP COLUMN IF EXISTS builtin;

@@ -1,0 +1,1 @@
+DELETE FROM insight_series WHERE builtin;

@@ -1,0 +1,1 @@
+DROP INDEX IF EXISTS insight_series_points_series_id_time_idx;

@@ -1,0 +1,1 @@
+DROP INDEX IF EXISTS insight_series_backfill_pending_idx;

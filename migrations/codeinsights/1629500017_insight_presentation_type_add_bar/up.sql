@@ -1,0 +1,1 @@
+ALTER TYPE insight_presentation_type ADD VALUE IF NOT EXISTS 'bar';

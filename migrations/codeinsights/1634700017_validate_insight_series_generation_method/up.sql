@@ -1,0 +1,1 @@
+ALTER TABLE insight_series VALIDATE CONSTRAINT insight_series_generation_method_check;

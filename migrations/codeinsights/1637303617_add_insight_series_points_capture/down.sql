@@ -1,0 +1,1 @@
+ALTER TABLE insight_series_points DROP COLUMN IF EXISTS capture;

@@ -1,0 +1,1 @@
+ALTER TABLE insight_view RENAME COLUMN name TO title;

@@ -1,0 +1,1 @@
+DROP VIEW IF EXISTS insight_series_latest;

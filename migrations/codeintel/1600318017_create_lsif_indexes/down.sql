@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS lsif_indexes;
+DROP TYPE IF EXISTS lsif_index_state;

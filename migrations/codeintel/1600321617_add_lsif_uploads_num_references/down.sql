@@ -1,0 +1,1 @@
+ALTER TABLE lsif_uploads DROP COLUMN IF EXISTS num_references;

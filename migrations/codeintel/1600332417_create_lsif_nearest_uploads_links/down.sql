@@ -1,0 +1,1 @@
+DROP TABLE IF EXISTS lsif_nearest_uploads_links;

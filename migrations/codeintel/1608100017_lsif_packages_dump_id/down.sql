@@ -1,0 +1,1 @@
+DROP INDEX IF EXISTS lsif_packages_dump_id;

@@ -1,0 +1,1 @@
+DROP TABLE IF EXISTS lsif_configuration_policies;

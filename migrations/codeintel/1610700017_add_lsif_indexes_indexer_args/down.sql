@@ -1,0 +1,2 @@
+ALTER TABLE lsif_indexes DROP COLUMN IF EXISTS outfile;
+ALTER TABLE lsif_indexes DROP COLUMN IF EXISTS indexer_args;

@@ -1,0 +1,9 @@
+DROP VIEW IF EXISTS lsif_dumps;
+DROP TABLE IF EXISTS lsif_indexes;
+DROP TABLE IF EXISTS lsif_dirty_repositories;
+DROP TABLE IF EXISTS lsif_nearest_uploads;
+DROP TABLE IF EXISTS lsif_references;
+DROP TABLE IF EXISTS lsif_packages;
+DROP TABLE IF EXISTS lsif_uploads;
+DROP TYPE IF EXISTS lsif_index_state;
+DROP TYPE IF EXISTS lsif_upload_state;

@@ -1,0 +1,1 @@
+ALTER TABLE lsif_uploads ADD COLUMN IF NOT EXISTS committed_at timestamp with time zone;

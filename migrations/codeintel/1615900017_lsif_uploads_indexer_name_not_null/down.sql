@@ -1,0 +1,1 @@
+ALTER TABLE lsif_uploads DROP CONSTRAINT IF EXISTS lsif_uploads_indexer_name_not_null;

@@ -1,0 +1,1 @@
+ALTER TABLE lsif_uploads VALIDATE CONSTRAINT lsif_uploads_indexer_name_not_null;

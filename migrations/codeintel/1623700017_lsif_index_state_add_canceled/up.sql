@@ -1,0 +1,1 @@
+ALTER TYPE lsif_index_state ADD VALUE IF NOT EXISTS 'canceled';

@@ -1,0 +1,1 @@
+DROP VIEW IF EXISTS codeintel_ranked_repositories;

@@ -1,0 +1,1 @@
+ALTER TABLE codeintel_retention_configuration RENAME TO lsif_retention_configuration;

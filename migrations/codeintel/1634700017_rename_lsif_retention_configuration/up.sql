@@ -1,0 +1,1 @@
+ALTER TABLE lsif_retention_configuration RENAME TO codeintel_retention_configuration;

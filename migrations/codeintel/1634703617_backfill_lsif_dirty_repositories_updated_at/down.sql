@@ -1,0 +1,1 @@
+COMMENT ON COLUMN lsif_dirty_repositories.updated_at IS NULL;

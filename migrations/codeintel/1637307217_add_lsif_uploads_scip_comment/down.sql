@@ -1,0 +1,1 @@
+COMMENT ON COLUMN lsif_uploads.content_type IS NULL;

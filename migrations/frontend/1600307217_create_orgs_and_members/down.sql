@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS org_members;
+DROP TABLE IF EXISTS orgs;

@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS critical_and_site_config;
+DROP TYPE IF EXISTS critical_or_site;

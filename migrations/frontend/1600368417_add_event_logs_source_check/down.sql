@@ -1,0 +1,1 @@
+ALTER TABLE event_logs DROP CONSTRAINT IF EXISTS event_logs_check_source_not_empty;

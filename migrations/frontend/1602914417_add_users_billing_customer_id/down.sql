@@ -1,0 +1,1 @@
+ALTER TABLE users DROP COLUMN IF EXISTS billing_customer_id;

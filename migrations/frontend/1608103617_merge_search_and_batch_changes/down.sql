@@ -1,0 +1,1 @@
+DROP INDEX IF EXISTS batch_changes_name_trgm;

@@ -1,0 +1,1 @@
+ALTER TABLE settings DROP CONSTRAINT IF EXISTS settings_author_user_id_fkey;

@@ -1,0 +1,1 @@
+ALTER TABLE settings ADD CONSTRAINT settings_author_user_id_fkey FOREIGN KEY (author_user_id) REFERENCES users (id) ON DELETE RESTRICT NOT VALID;

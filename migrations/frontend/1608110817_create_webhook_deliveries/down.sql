@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS webhook_deliveries;
+DROP TYPE IF EXISTS webhook_delivery_state;

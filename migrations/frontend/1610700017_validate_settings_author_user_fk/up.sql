@@ -1,0 +1,1 @@
+ALTER TABLE settings VALIDATE CONSTRAINT settings_author_user_id_fkey;

@@ -1,0 +1,1 @@
+CREATE INDEX IF NOT EXISTS repo_stars_null_idx ON repo (id) WHERE stars IS NULL;

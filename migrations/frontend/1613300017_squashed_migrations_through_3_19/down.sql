@@ -1,0 +1,15 @@
+DROP VIEW IF EXISTS active_repos;
+DROP TABLE IF EXISTS critical_and_site_config;
+DROP TYPE IF EXISTS critical_or_site;
+DROP TABLE IF EXISTS event_logs;
+DROP TABLE IF EXISTS access_tokens;
+DROP TABLE IF EXISTS saved_searches;
+DROP TABLE IF EXISTS settings;
+DROP TABLE IF EXISTS external_service_repos;
+DROP TABLE IF EXISTS external_services;
+DROP TABLE IF EXISTS repo;
+DROP TABLE IF EXISTS org_members;
+DROP TABLE IF EXISTS orgs;
+DROP TABLE IF EXISTS user_emails;
+DROP TABLE IF EXISTS users;
+DROP FUNCTION IF EXISTS set_updated_at();

@@ -1,0 +1,1 @@
+ALTER TABLE nps_responses RENAME TO survey_responses;

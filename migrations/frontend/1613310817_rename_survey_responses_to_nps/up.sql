@@ -1,0 +1,1 @@
+ALTER TABLE survey_responses RENAME TO nps_responses;

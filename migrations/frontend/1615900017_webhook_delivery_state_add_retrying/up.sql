@@ -1,0 +1,1 @@
+ALTER TYPE webhook_delivery_state ADD VALUE IF NOT EXISTS 'retrying' AFTER 'pending';

@@ -1,0 +1,1 @@
+DROP INDEX IF EXISTS user_emails_email_lower_null_idx;

@@ -1,0 +1,1 @@
+ALTER TABLE repo ADD COLUMN IF NOT EXISTS topics text[] NOT NULL DEFAULT '{}'::text[];

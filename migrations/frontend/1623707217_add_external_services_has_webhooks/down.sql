@@ -1,0 +1,1 @@
+ALTER TABLE external_services DROP COLUMN IF EXISTS has_webhooks;

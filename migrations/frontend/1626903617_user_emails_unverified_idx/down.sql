@@ -1,0 +1,1 @@
+DROP INDEX IF EXISTS user_emails_unverified_idx;

@@ -1,0 +1,1 @@
+ALTER TABLE site_configs RENAME TO critical_and_site_config;

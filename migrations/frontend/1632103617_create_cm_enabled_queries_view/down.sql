@@ -1,0 +1,1 @@
+DROP VIEW IF EXISTS cm_enabled_queries;

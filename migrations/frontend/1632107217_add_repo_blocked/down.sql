@@ -1,0 +1,2 @@
+ALTER TABLE repo DROP CONSTRAINT IF EXISTS repo_blocked_check;
+ALTER TABLE repo DROP COLUMN IF EXISTS blocked;

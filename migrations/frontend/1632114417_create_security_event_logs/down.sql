@@ -1,0 +1,1 @@
+DROP TABLE IF EXISTS security_event_logs;

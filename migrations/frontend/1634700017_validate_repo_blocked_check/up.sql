@@ -1,0 +1,1 @@
+ALTER TABLE repo VALIDATE CONSTRAINT repo_blocked_check;

@@ -1,0 +1,1 @@
+ALTER TABLE phabricator_repos RENAME COLUMN uri TO url;
