@@ -21,7 +21,8 @@ from engine.runner import Migrator, RunOptions
 EPILOG = """\
 exit codes: 0 success, 1 failure, 2 usage error or invalid definitions, 3 a privileged
 step needs someone else, 4 dirty database, 5 drift found, 6 cannot connect.
-connection: --dsn, else PGFERRY_DSN, else libpq's PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE.
+connection: --schema-dsn NAME=DSN, else --dsn, else PGFERRY_DSN_<NAME> (e.g. PGFERRY_DSN_CODEINTEL),
+else PGFERRY_DSN, else libpq's PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE.
 """
 
 
@@ -155,9 +156,15 @@ def _definitions(args) -> Definitions:
     return load(args.migrations or bundled_migrations_dir())
 
 
+def schema_env(name: str) -> str:
+    return "PGFERRY_DSN_" + "".join(c if c.isalnum() else "_" for c in name.upper())
+
+
 def _dsns(args, defs: Definitions) -> dict[str, str]:
+    """Flags beat the environment, the specific beats the general:
+    --schema-dsn NAME=DSN > --dsn > PGFERRY_DSN_<NAME> > PGFERRY_DSN > libpq PG* variables."""
     base = resolve_dsn(args.dsn)
-    out = {name: base for name in defs.schemas}
+    out = {name: args.dsn or os.environ.get(schema_env(name)) or base for name in defs.schemas}
     for item in args.schema_dsn:
         name, sep, dsn = item.partition("=")
         if not sep or not name or not dsn:
@@ -529,7 +536,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return ExitCode.OK
     dsns = [getattr(args, "dsn", None) or os.environ.get("PGFERRY_DSN", "")] + [
         d.partition("=")[2] for d in getattr(args, "schema_dsn", [])
-    ]
+    ] + [v for k, v in os.environ.items() if k.startswith("PGFERRY_DSN_")]
     try:
         return int(COMMANDS[args.command](args))
     except PgferryError as exc:

@@ -7,7 +7,9 @@ import time
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import BarColumn, Progress, ProgressColumn, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Column
+from rich.text import Text
 
 from engine import background as bg
 from engine import events as ev
@@ -34,9 +36,9 @@ def describe(e) -> str | None:
     if isinstance(e, ev.MigrationFinished):
         note = f" ({e.note})" if e.note else ""
         back = f", recorded {len(e.backfilled)} squashed id(s)" if e.backfilled and e.up else ""
-        return f"  ✓ {e.migration_id} in {e.seconds:.2f}s{back}{note}"
+        return f"  ✓ {e.schema} {e.migration_id} in {e.seconds:.2f}s{back}{note}"
     if isinstance(e, ev.MigrationFailedEvent):
-        return f"  ✗ {e.migration_id} failed: {e.message}"
+        return f"  ✗ {e.schema} {e.migration_id} failed: {e.message}"
     if isinstance(e, ev.LockWait):
         who = "; ".join(b.describe() for b in e.blockers)
         return f"  ! {e.schema} {e.migration_id} line {e.line} waiting {e.waited_seconds:.1f}s for a lock held by {who}"
@@ -117,6 +119,26 @@ class PlainRenderer:
         return None
 
 
+class CountColumn(ProgressColumn):
+    """done/total for steps, a percentage for index builds and out-of-band bars."""
+
+    def render(self, task) -> Text:
+        if task.total is None:
+            return Text("…", style="dim")
+        if task.fields.get("percent"):
+            return Text(f"{task.percentage:>3.0f}%")
+        return Text(f"{task.completed:.0f}/{task.total:.0f}")
+
+
+class EtaColumn(ProgressColumn):
+    def render(self, task) -> Text:
+        remaining = task.time_remaining
+        if remaining is None or task.finished:
+            return Text("")
+        m, sec = divmod(int(remaining), 60)
+        return Text(f"ETA {m}:{sec:02d}", style="dim")
+
+
 class RichRenderer:
     """A live display: overall bar with ETA, the current migration and statement, CIC progress."""
 
@@ -124,11 +146,12 @@ class RichRenderer:
         self.console = console or Console(stderr=True)
         self.progress = Progress(
             SpinnerColumn(),
-            TextColumn("{task.description}"),
-            BarColumn(bar_width=24),
-            TextColumn("{task.completed:.0f}/{task.total:.0f}"),
+            # Fixed widths so a line never wraps at 80 columns.
+            TextColumn("{task.description}", table_column=Column(width=36, no_wrap=True, overflow="ellipsis")),
+            BarColumn(bar_width=12),
+            CountColumn(),
             TimeElapsedColumn(),
-            TimeRemainingColumn(),
+            EtaColumn(),
             console=self.console,
             transient=False,
         )
@@ -136,6 +159,7 @@ class RichRenderer:
         self.index_task: TaskID | None = None
         self.upgrade_task: TaskID | None = None
         self.oob_tasks: dict[int, TaskID] = {}
+        self.names: dict[tuple[str, int], str] = {}
         self._lock = threading.Lock()
 
     def __enter__(self):
@@ -160,7 +184,7 @@ class RichRenderer:
             return
         if isinstance(e, bg.OobStarted):
             self.oob_tasks[e.migration_id] = p.add_task(escape(f"  oob {e.migration_id}"), total=100,
-                                                         completed=e.progress * 100)
+                                                         completed=e.progress * 100, percent=True)
             self._log(describe(e))
             return
         if isinstance(e, bg.OobProgress):
@@ -182,34 +206,41 @@ class RichRenderer:
         if isinstance(e, ev.RunStarted):
             if self.overall is not None:
                 p.remove_task(self.overall)
-            self.overall = p.add_task(escape(f"{e.schema}"), total=max(e.steps, 1), completed=0 if e.steps else 1)
+            self.overall = p.add_task(escape(_first_line(e.schema, 30)), total=max(e.steps, 1),
+                                      completed=0 if e.steps else 1)
             self._log(describe(e))
         elif isinstance(e, ev.MigrationStarted):
+            self.names[(e.schema, e.migration_id)] = e.name
             if self.overall is not None:
-                p.update(self.overall, total=e.total, description=escape(f"{e.schema} {e.migration_id} {_first_line(e.name, 40)}"))
+                p.update(self.overall, total=e.total, description=escape(f"{e.schema} {e.migration_id} {_first_line(e.name, 22)}"))
             if e.concurrent_index:
-                self.index_task = p.add_task("  index build", total=None)
+                self.index_task = p.add_task("  index build", total=None, percent=True)
         elif isinstance(e, ev.StatementStarted):
             if self.overall is not None and e.count > 1:
-                p.update(self.overall, description=escape(f"{e.schema} {e.migration_id} line {e.line}: {_first_line(e.text, 36)}"))
+                p.update(self.overall, description=escape(f"{e.schema} {e.migration_id} l.{e.line}: {_first_line(e.text, 20)}"))
         elif isinstance(e, ev.IndexProgress):
             if self.index_task is not None:
                 total = e.blocks_total or e.tuples_total or None
                 done = e.blocks_done if e.blocks_total else e.tuples_done
-                p.update(self.index_task, total=total, completed=done, description=escape(f"  {e.index}: {e.phase}"))
+                p.update(self.index_task, total=total, completed=done,
+                         description=escape(f"  {_first_line(e.index, 16)}: {_first_line(e.phase, 22)}"))
         elif isinstance(e, ev.MigrationFinished):
             if self.index_task is not None:
                 p.remove_task(self.index_task)
                 self.index_task = None
             if self.overall is not None:
                 p.advance(self.overall)
-            self._log(describe(e), "green")
+            name = self.names.get((e.schema, e.migration_id), "")
+            self._log(f"{describe(e)}  {_first_line(name, 40)}", "green")
         elif isinstance(e, (ev.MigrationFailedEvent,)):
             if self.index_task is not None:
                 p.remove_task(self.index_task)
                 self.index_task = None
             self._log(describe(e), "bold red")
         elif isinstance(e, ev.RunFinished):
+            if self.overall is not None:
+                p.remove_task(self.overall)
+                self.overall = None
             self._log(describe(e))
         else:
             line = describe(e)
