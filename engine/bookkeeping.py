@@ -193,7 +193,10 @@ class MigrationLog:
             "SELECT pid, backend_start FROM pg_stat_activity WHERE pid = ANY(%s)", [[a.backend_pid for a in attempts]]
         ).fetchall()
         started = {pid: start for pid, start in rows}
-        return {a.log_id for a in attempts if a.backend_pid in started and started[a.backend_pid] <= a.started_at}
+        # backend_start is hidden (NULL) for another role's session without pg_read_all_stats:
+        # a session that cannot be proven to be a newer one reusing the pid counts as alive.
+        return {a.log_id for a in attempts
+                if a.backend_pid in started and (started[a.backend_pid] is None or started[a.backend_pid] <= a.started_at)}
 
     # -- writing ---------------------------------------------------------------------------
 

@@ -90,7 +90,10 @@ class AdvisoryLock:
     def release(self) -> None:
         if self.held:
             try:
-                self.conn.execute("SELECT pg_advisory_unlock(%s)", [self.key])
+                # A session lock ends with its session: on a lost connection there is nothing to
+                # release, and trying would hide the error that lost it.
+                if not self.conn.closed and not self.conn.broken:
+                    self.conn.execute("SELECT pg_advisory_unlock(%s)", [self.key])
             finally:
                 self.held = False
 

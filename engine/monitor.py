@@ -52,6 +52,18 @@ class Watched:
     since: float
 
 
+def timing_for(lock_timeout: float | None) -> dict[str, float]:
+    """Monitor timing for statements that give up after `lock_timeout` seconds.
+
+    Blockers can only be seen while the statement waits (pg_blocking_pids is empty once
+    lock_timeout has cancelled it), so a short lock timeout needs an early, frequent look:
+    several looks fit in the wait whatever the timeout.
+    """
+    if not lock_timeout:
+        return {"interval": 0.25, "after": 0.5}
+    return {"interval": min(0.25, lock_timeout / 5), "after": min(0.5, lock_timeout / 4)}
+
+
 class Monitor:
     def __init__(self, dsn: str, on_event: EventSink, *, interval: float = 0.25, after: float = 0.5):
         self.dsn = dsn
@@ -72,6 +84,7 @@ class Monitor:
         self.current = None
 
     def reset_blockers(self) -> None:
+        """Forget the blockers seen so far (at the start of a migration, not of each retry)."""
         self.last_blockers = ()
 
     def close(self) -> None:
@@ -83,14 +96,21 @@ class Monitor:
             except psycopg.Error:
                 pass
 
+    def _connect(self) -> None:
+        if self._conn is None or self._conn.closed:
+            self._conn = connect(self.dsn, role="monitor")
+
     def _loop(self) -> None:
+        try:
+            self._connect()  # now, so that the first look at a blocked statement is not spent connecting
+        except Exception:  # noqa: BLE001 - retried at the first look
+            self._conn = None
         while not self._stop.wait(self.interval):
             w = self.current
             if w is None or time.monotonic() - w.since < self.after:
                 continue
             try:
-                if self._conn is None or self._conn.closed:
-                    self._conn = connect(self.dsn, role="monitor")
+                self._connect()
                 found = blockers(self._conn, w.pid)
                 if self.current is not w:
                     continue

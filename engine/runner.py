@@ -30,8 +30,8 @@ from .events import (
     RunFinished, RunStarted, StaleAttempt, StatementStarted, WaitingForBuild, discard,
 )
 from .graph import SchemaGraph, Step
-from .locks import AdvisoryLock, lock_key
-from .monitor import Monitor, index_progress
+from .locks import AdvisoryLock, LockWaitTimeout, lock_key
+from .monitor import Monitor, index_progress, timing_for
 from .sqlfile import Statement, line_of
 
 RETRYABLE = (pgerrors.LockNotAvailable, pgerrors.DeadlockDetected)
@@ -164,9 +164,10 @@ class Migrator:
         start = time.monotonic()
         result = RunResult(self.graph.name)
         self.ensure_bookkeeping()
-        self.monitor = Monitor(self.dsn, self.on_event)
-        self.lock.acquire()
+        # Timed to the lock timeout: blockers are visible only while a statement still waits.
+        self.monitor = Monitor(self.dsn, self.on_event, **timing_for(self.options.lock_timeout))
         try:
+            self.lock.acquire()
             announced = False
             while True:
                 state = self.state()
@@ -194,29 +195,44 @@ class Migrator:
                     continue
         finally:
             self.lock.release()
+            self.monitor.close()
+            self.monitor = None
         result.seconds = time.monotonic() - start
         self.on_event(RunFinished(self.graph.name, len(result.applied), len(result.reverted), result.seconds))
         return result
 
     def _wait_for_others(self, state: SchemaState) -> None:
-        """A live backend is mid-way through a CIC of this schema: let it finish."""
+        """A live backend is mid-way through a CIC of this schema: let it finish.
+
+        Bounded by `lock_wait` like waiting for the lock itself: the other migrator holds this
+        schema just as surely while its build runs without the lock.
+        """
         self.lock.release()
-        try:
-            while True:
-                state = self.state()
-                if not state.in_progress:
-                    return
-                for version, attempt in state.in_progress.items():
-                    step = Step(self.graph.migrations[version]) if version in self.graph.migrations else None
-                    name = cic_index(step)[0] if step and step.migration.create_index_concurrently else "?"
-                    self.on_event(WaitingForBuild(self.graph.name, version, name, attempt.backend_pid or 0))
-                    if attempt.backend_pid:
-                        p = index_progress(self.conn, attempt.backend_pid, self.graph.name, version, name)
-                        if p:
-                            self.on_event(p)
-                time.sleep(max(self.options.poll, 0.5))
-        finally:
-            self.lock.acquire()
+        start = time.monotonic()
+        while True:
+            state = self.state()
+            if not state.in_progress:
+                break
+            self._give_up_after(start, "the index build of another migrator", state.in_progress.values())
+            for version, attempt in state.in_progress.items():
+                step = Step(self.graph.migrations[version]) if version in self.graph.migrations else None
+                name = cic_index(step)[0] if step and step.migration.create_index_concurrently else "?"
+                self.on_event(WaitingForBuild(self.graph.name, version, name, attempt.backend_pid or 0))
+                if attempt.backend_pid:
+                    p = index_progress(self.conn, attempt.backend_pid, self.graph.name, version, name)
+                    if p:
+                        self.on_event(p)
+            time.sleep(max(self.options.poll, 0.5))
+        self.lock.acquire()
+
+    def _give_up_after(self, start: float, what: str, attempts) -> None:
+        waited = time.monotonic() - start
+        if self.options.lock_wait is None or waited < self.options.lock_wait:
+            return
+        who = "; ".join(f"{a.schema} {a.version} by backend {a.backend_pid} on {a.host or '?'} since "
+                        f"{a.started_at:%H:%M:%S}" for a in attempts)
+        raise LockWaitTimeout(f"gave up after {waited:.0f}s waiting for {what} ({who})",
+                              hint="wait for it to finish (pgferry watch), or raise --lock-wait")
 
     # -- transactional steps ---------------------------------------------------------------
 
@@ -228,13 +244,15 @@ class Migrator:
         script = step.script
         statements = script.statements
         attempts = self.options.lock_retries + 1
+        # Kept across retries: if the monitor misses a short wait, the blockers it saw on an
+        # earlier attempt of this migration are still the best answer to "who is in the way?".
+        self.monitor.reset_blockers()
         for attempt in range(1, attempts + 1):
             self.on_event(MigrationStarted(step.schema, step.id, step.migration.name, step.up, index, total,
                                            attempt=attempt))
             t0 = time.monotonic()
             wall = datetime.now(timezone.utc)
             current: Statement | None = None
-            self.monitor.reset_blockers()
             try:
                 with self.conn.transaction():
                     for n, st in enumerate(statements, 1):
@@ -280,6 +298,22 @@ class Migrator:
         row = self.conn.execute(INDEX_STATE_SQL, [regclass]).fetchone()
         return (None, None) if row is None else (bool(row[0]), row[1])
 
+    def _wait_for_builder(self, step: Step, name: str, regclass: str) -> bool | None:
+        """DESIGN §7.2: an index being built by a live backend is waited for, showing its progress.
+
+        A migrator's build is already waited for in `run()` (its pending row is in progress);
+        this covers a build nobody recorded, e.g. a DBA's. Returns the index's validity after it.
+        """
+        valid, builder = self._index_state(regclass)
+        while builder is not None:
+            self.on_event(WaitingForBuild(step.schema, step.id, name, builder))
+            progress = index_progress(self.conn, builder, step.schema, step.id, name)
+            if progress:
+                self.on_event(progress)
+            time.sleep(max(self.options.poll, 0.5))
+            valid, builder = self._index_state(regclass)
+        return valid
+
     def _drop_invalid(self, step: Step, name: str, regclass: str) -> None:
         drop = f"DROP INDEX CONCURRENTLY IF EXISTS {regclass}"
         self.on_event(IndexRepaired(step.schema, step.id, name, drop))
@@ -289,7 +323,7 @@ class Migrator:
         name, regclass = cic_index(step)
         st = step.script.statements[0]
         stale = state.stale.get(step.id)
-        valid, builder = self._index_state(regclass)
+        valid = self._wait_for_builder(step, name, regclass)
         if stale is not None:
             resolution = "index valid: recorded as applied" if valid else (
                 "index invalid: dropped and rebuilt" if valid is False else "index absent: built again")
@@ -302,6 +336,7 @@ class Migrator:
             self.on_event(MigrationFinished(step.schema, step.id, True, 0.0, note="index already valid"))
             return
         attempts = self.options.lock_retries + 1
+        self.monitor.reset_blockers()
         for attempt in range(1, attempts + 1):
             valid, builder = self._index_state(regclass)
             if valid is False and builder is None:
@@ -314,7 +349,6 @@ class Migrator:
             try:
                 self.conn.execute(sql.SQL("SET lock_timeout = {}").format(sql.Literal(_ms(self.options.cic_lock_timeout))))
                 self.on_event(StatementStarted(step.schema, step.id, st.line, 1, 1, st.text))
-                self.monitor.reset_blockers()
                 self.monitor.watch(step.schema, step.id, st.line, self.pid, name)
                 self.conn.execute(st.text)
                 self.monitor.clear()
@@ -341,6 +375,20 @@ class Migrator:
                 self.on_event(MigrationFailedEvent(step.schema, step.id, True, failure.describe(), failure.line))
                 raise MigrationFailed(failure, rolled_back=True) from None
             self._reset_lock_timeout()
+            valid, _ = self._index_state(regclass)
+            if not valid:
+                # IF NOT EXISTS returns quietly when any relation of that name exists, usable or not:
+                # only an index the catalog says is valid is recorded as applied.
+                failure = StatementFailure(
+                    schema=step.schema, migration_id=step.id, path=step.script.path, line=st.line, statement=st.text,
+                    sqlstate=None, message=f"index {name} is {'still invalid' if valid is False else 'not there'} "
+                    "after CREATE INDEX CONCURRENTLY returned: a relation of that name already existed",
+                    hint=f"check what {name} is; drop it if it is not the index this migration creates",
+                )
+                self.log.finish_attempt(log_id, False, failure.message, None, failure.line, failure.statement)
+                self.lock.acquire()
+                self.on_event(MigrationFailedEvent(step.schema, step.id, True, failure.describe(), failure.line))
+                raise MigrationFailed(failure, rolled_back=False)
             self.log.finish_attempt(log_id, True)
             self.lock.acquire()
             self.on_event(MigrationFinished(step.schema, step.id, True, time.monotonic() - t0))
