@@ -373,7 +373,9 @@ class Migrator:
                     time.sleep(delay)
                     continue
                 self.on_event(MigrationFailedEvent(step.schema, step.id, True, failure.describe(), failure.line))
-                raise MigrationFailed(failure, rolled_back=True) from None
+                # "Nothing applied" holds only if no invalid index is left behind.
+                leftover, _ = self._index_state(regclass)
+                raise MigrationFailed(failure, rolled_back=leftover is None) from None
             self._reset_lock_timeout()
             valid, _ = self._index_state(regclass)
             if not valid:

@@ -43,7 +43,8 @@ def describe(e) -> str | None:
         who = "; ".join(b.describe() for b in e.blockers)
         return f"  ! {e.schema} {e.migration_id} line {e.line} waiting {e.waited_seconds:.1f}s for a lock held by {who}"
     if isinstance(e, ev.LockRetry):
-        return f"  ! lock timeout; rolled back, retry {e.attempt + 1}/{e.attempts} in {e.delay_seconds:.1f}s"
+        who = f" (blocked by {'; '.join(b.describe() for b in e.blockers)})" if e.blockers else ""
+        return f"  ! lock timeout{who}; rolled back, retry {e.attempt + 1}/{e.attempts} in {e.delay_seconds:.1f}s"
     if isinstance(e, ev.IndexRepaired):
         return f"  ! dropping invalid index {e.index} left by an interrupted build: {e.sql}"
     if isinstance(e, ev.WaitingForBuild):
