@@ -21,6 +21,7 @@ from .errors import PgferryError
 from .events import EventSink, discard
 from .locks import AdvisoryLock, lock_key
 from .outofband import OutOfBand
+from .pgschema import ensure_schema
 
 MIN_BATCH, MAX_BATCH = 1, 1_000_000
 
@@ -135,7 +136,7 @@ class OutOfBandStore:
             return
         lock = AdvisoryLock(self.conn, lock_key(self.schema, "bookkeeping"), "bookkeeping")
         with lock, self.conn.transaction():
-            self.conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema)))
+            ensure_schema(self.conn, self.schema)
             cols = sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(t)) for c, t in self.COLUMNS.items())
             self.conn.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} ({})").format(self.table, cols))
             self.conn.execute(sql.SQL(

@@ -15,6 +15,7 @@ import psycopg
 from psycopg import sql
 
 from . import __version__
+from .pgschema import ensure_schema
 
 LOG_SCHEMA_VERSION = 1
 
@@ -117,7 +118,7 @@ class MigrationLog:
         if not missing:
             return
         with self.conn.transaction():
-            self.conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema)))
+            ensure_schema(self.conn, self.schema)
             if len(missing) == len(LOG_COLUMNS):
                 cols = sql.SQL(", ").join(
                     sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(t)) for c, t in LOG_COLUMNS.items()

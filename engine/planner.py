@@ -148,12 +148,20 @@ class Planner:
                             hint="pick another target; a pulled release can only be passed through")
         progress = dict(progress or {})
         current = {s: self.defs.schemas[s].normalize(applied.get(s, ())) for s in self.defs.schemas}
+        self._check_known(current)
         version = self.defs.version_of(current)
         empty = not any(current.values())
         t = self.releases.index(target)
         if empty:
             steps = self._schema_steps(dict(current), target, True, f"install {target.version}")
             return Plan("empty", None, target.version, "install", (), tuple(steps))
+        if version.release is None and all(
+                set(ids) <= self.defs.required(target, s) | set(self.defs.schemas[s].squashes)
+                for s, ids in current.items()):
+            # A partial install on its way to the target (an interrupted install, or privileged
+            # steps a DBA already ran and `privileged verify` recorded): finish installing.
+            steps = self._schema_steps(dict(current), target, True, f"install {target.version}")
+            return Plan(version.label, None, target.version, "install", (), tuple(steps))
         if version.release is None:
             oldest = self.releases[0].version if self.releases else "?"
             raise PlanError(f"unsupported source version: the database predates the oldest supported release {oldest}",
@@ -170,14 +178,26 @@ class Planner:
             return self._downgrade(current, version.label, f, t, progress)
         return Plan(version.label, version.release.version, target.version, "none", (), ())
 
-    def _check_within(self, current: Mapping[str, frozenset[int]], target: Release) -> None:
+    def _check_known(self, current: Mapping[str, frozenset[int]]) -> None:
+        """Applied ids the definitions do not know: older than the oldest supported release, or drift."""
         for name, done in current.items():
             g = self.defs.schemas[name]
             unknown = sorted(set(done) - set(g.migrations))
-            if unknown:
-                raise DriftFound(
-                    f"{name} has applied migration(s) these definitions do not know: {', '.join(map(str, unknown[:3]))}",
-                    hint="a newer release ran against this database, or --migrations points at the wrong definitions")
+            if not unknown:
+                continue
+            if g.migrations and max(unknown) < min(g.migrations):
+                oldest = self.releases[0].version if self.releases else "?"
+                raise PlanError(
+                    f"unsupported source version: {name} has migrations older than the oldest supported release "
+                    f"{oldest} ({', '.join(map(str, unknown[:3]))})",
+                    hint=f"upgrade it to {oldest} with the pgferry release that shipped it, then come back")
+            raise DriftFound(
+                f"{name} has applied migration(s) these definitions do not know: {', '.join(map(str, unknown[:3]))}",
+                hint="a newer release ran against this database, or --migrations points at the wrong definitions")
+
+    def _check_within(self, current: Mapping[str, frozenset[int]], target: Release) -> None:
+        for name, done in current.items():
+            g = self.defs.schemas[name]
             extra = set(done) - self.defs.required(target, name) - set(g.squashes)
             if extra:
                 sample = ", ".join(map(str, sorted(extra)[:3]))

@@ -48,6 +48,8 @@ class RunOptions:
     statement_timeout: float | None = None
     lock_wait: float | None = None  # how long to wait for another migrator; None = as long as it takes
     poll: float = 0.2
+    # A separate (superuser) connection used only for privileged migrations (DESIGN §8).
+    privileged_dsn: str | None = None
 
 
 @dataclass
@@ -189,7 +191,10 @@ class Migrator:
                         self._run_concurrent_index(step, done + 1, total, state)
                         result.applied.append(step.id)
                         break  # the lock was released meanwhile: re-read the state
-                    self._run_in_transaction(step, done + 1, total)
+                    if step.migration.privileged and self.options.privileged_dsn:
+                        self._run_privileged_elsewhere(step, done + 1, total)
+                    else:
+                        self._run_in_transaction(step, done + 1, total)
                     (result.applied if step.up else result.reverted).append(step.id)
                 else:
                     continue
@@ -278,6 +283,37 @@ class Migrator:
                 self._fail(step, current, exc, wall)
             self.on_event(MigrationFinished(step.schema, step.id, step.up, time.monotonic() - t0, step.backfill))
             return
+
+    def _run_privileged_elsewhere(self, step: Step, index: int, total: int) -> None:
+        """Run a privileged migration on the superuser connection, then record it here.
+
+        The two cannot share a transaction. A crash between them leaves the effect without its row;
+        privileged statements are written idempotently (IF [NOT] EXISTS), so the next run simply
+        repeats them and records the result."""
+        script = step.script
+        self.on_event(MigrationStarted(step.schema, step.id, step.migration.name, step.up, index, total))
+        t0 = time.monotonic()
+        wall = datetime.now(timezone.utc)
+        current: Statement | None = None
+        try:
+            with connect(self.options.privileged_dsn, role="privileged") as su:
+                who = su.execute("SELECT current_user").fetchone()[0]
+                with su.transaction():
+                    for n, st in enumerate(script.statements, 1):
+                        current = st
+                        self.on_event(StatementStarted(step.schema, step.id, st.line, n, len(script.statements), st.text))
+                        su.execute(st.text)
+        except psycopg.Error as exc:
+            failure = _failure(step, current, exc)
+            self.on_event(MigrationFailedEvent(step.schema, step.id, step.up, failure.describe(), failure.line))
+            self.log.record_failure(step.schema, step.id, step.up, wall, script.checksum, failure.message,
+                                    failure.sqlstate, failure.line, failure.statement, self.run_id)
+            raise MigrationFailed(failure) from None
+        with self.conn.transaction():
+            self.log.record_success(step.schema, step.id, step.up, wall, script.checksum, step.backfill, self.run_id,
+                                    manual=True, confirmed_by=f"superuser connection as {who}")
+        self.on_event(MigrationFinished(step.schema, step.id, step.up, time.monotonic() - t0, step.backfill,
+                                        note=f"ran as {who}"))
 
     def _fail(self, step: Step, st: Statement | None, exc: psycopg.Error, wall: datetime, extra: str = "") -> None:
         if self.conn.closed or self.conn.broken:

@@ -13,6 +13,7 @@ from psycopg.types.json import Jsonb
 
 from . import __version__
 from .locks import AdvisoryLock, lock_key
+from .pgschema import ensure_schema
 
 COLUMNS = {
     "id": "bigserial PRIMARY KEY",
@@ -87,7 +88,7 @@ class RunStore:
         if self.exists():
             return
         with AdvisoryLock(self.conn, lock_key(self.schema, "bookkeeping"), "bookkeeping"), self.conn.transaction():
-            self.conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema)))
+            ensure_schema(self.conn, self.schema)
             cols = sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(t)) for c, t in COLUMNS.items())
             self.conn.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} ({})").format(self.table, cols))
 

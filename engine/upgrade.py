@@ -18,7 +18,7 @@ from .background import BackgroundOptions, BackgroundRunner, OutOfBandStore
 from .bookkeeping import MigrationLog
 from .catalog import Definitions
 from .connection import connect
-from .errors import PgferryError, UsageError
+from .errors import PgferryError, PrivilegeRequired, UsageError
 from .events import EventSink, MigrationFinished, discard
 from .locks import AdvisoryLock, lock_key
 from .outofband import OutOfBand
@@ -165,8 +165,31 @@ class Upgrade:
         self.background = background or BackgroundOptions(bookkeeping_schema=conns.bookkeeping_schema)
         self.on_event = on_event
 
+    def check_privileges(self, plan: Plan) -> None:
+        """Stop before touching anything when a privileged step needs someone else (exit 3)."""
+        if self.options.privileged_dsn:
+            return
+        from .privileges import build_bundle, describe_items, needs_someone_else
+
+        bundle = build_bundle(plan, dict(self.conns.dsns))
+        pending = needs_someone_else(bundle, dict(self.conns.dsns)) if not bundle.empty else []
+        if not pending:
+            return
+        verb = "downgrade" if plan.direction == "downgrade" else "upgrade"
+        if plan.direction == "downgrade":
+            hint = (f"Re-run with --superuser-dsn so pgferry runs just those steps as a superuser at the right "
+                    f"moment; `pgferry privileged --to {plan.to_version} --allow-downgrade` shows them.")
+        else:
+            hint = (f"Hand `pgferry privileged --to {plan.to_version} --out privileged.sql` to a DBA to run as a "
+                    f"superuser, then run `pgferry privileged verify --to {plan.to_version}` and this {verb} again "
+                    "(or pass --superuser-dsn to let pgferry run just those steps).")
+        raise PrivilegeRequired(
+            f"This {verb} has {len(pending)} privileged step(s) that role {bundle.role} cannot run: "
+            f"{describe_items(pending)}. Nothing was changed.", hint=hint)
+
     def run(self, to: str, *, downgrade: bool | None = None, channel: str = "stable") -> tuple[Plan, int]:
         start = time.monotonic()
+        self.check_privileges(make_plan(self.defs, self.conns, to, downgrade=downgrade, channel=channel))
         with connect(self.conns.primary, role="upgrade") as conn:
             store = RunStore(conn, self.conns.bookkeeping_schema)
             store.ensure()

