@@ -61,9 +61,12 @@ class Definitions:
     def version_of(self, applied: Mapping[str, Iterable[int]]) -> DatabaseVersion:
         done = {s: self.schemas[s].normalize(applied.get(s, ())) for s in self.schemas}
         best: Release | None = None
-        for r in self.releases.releases:
-            if all(self.required(r, s) <= done[s] for s in r.leaves if s in self.schemas):
+        # Newest first: a release the database has not reached fails at once on a missing leaf.
+        for r in reversed(self.releases.releases):
+            if all(self.schemas[s].has_all_ancestors(leaves, done[s]) for s, leaves in r.leaves.items()
+                   if s in self.schemas):
                 best = r
+                break
         extra: dict[str, tuple[int, ...]] = {}
         for s, ids in done.items():
             base = self.required(best, s) if best else frozenset()

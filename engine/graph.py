@@ -12,6 +12,7 @@ Two graphs are involved:
 """
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Iterable, Mapping
@@ -60,6 +61,8 @@ class SchemaGraph:
             m.id: frozenset(m.replaces) for m in self.migrations.values() if m.replaces
         }
         self.replaced_by: dict[int, int] = {r: s for s, rs in self.squashes.items() for r in rs}
+        # The graph never changes, so ancestor sets (release requirements, mostly) are cached.
+        self._ancestors: dict[frozenset[int], frozenset[int]] = {}
 
     # -- structure -------------------------------------------------------------------------
 
@@ -104,16 +107,42 @@ class SchemaGraph:
 
     def ancestors(self, ids: Iterable[int]) -> frozenset[int]:
         """Everything that must be applied for `ids` to be applied, `ids` included."""
-        out: set[int] = set()
+        key = frozenset(ids)
+        cached = self._ancestors.get(key)
+        if cached is None:
+            cached = self._ancestors[key] = self._walk_up(key)
+        return cached
+
+    def _walk_up(self, ids: frozenset[int]) -> frozenset[int]:
         g = self.requirement
+        out: set[int] = set()
+        stack = []
         for i in ids:
             if i not in g:
                 raise UnknownMigration(i)
-            if i in out:
+            stack.append(i)
+        while stack:
+            n = stack.pop()
+            if n in out:
                 continue
-            out.add(i)
-            out |= nx.ancestors(g, i)
+            out.add(n)
+            stack.extend(p for p in g.predecessors(n) if p not in out)
         return frozenset(out)
+
+    def has_all_ancestors(self, ids: Iterable[int], done: frozenset[int]) -> bool:
+        """ancestors(ids) <= done, stopping at the first one missing (cheap when the answer is no)."""
+        g = self.requirement
+        seen: set[int] = set()
+        stack = list(ids)
+        while stack:
+            n = stack.pop()
+            if n in seen:
+                continue
+            if n not in done:
+                return False
+            seen.add(n)
+            stack.extend(p for p in g.predecessors(n) if p not in seen)
+        return True
 
     def descendants(self, ids: Iterable[int]) -> frozenset[int]:
         out: set[int] = set()
@@ -135,14 +164,50 @@ class SchemaGraph:
 
     # -- traversals ------------------------------------------------------------------------
 
-    def _contract(self, nodes: set[int], drop: set[int]) -> nx.DiGraph:
-        """Subgraph of `nodes`, with `drop` removed but paths through them kept as edges."""
-        g = self.requirement.subgraph(nodes | drop).copy()
-        for x in self.order(drop):
-            preds, succs = list(g.predecessors(x)), list(g.successors(x))
-            g.add_edges_from((p, s) for p in preds for s in succs if p != s)
-            g.remove_node(x)
-        return g
+    @cached_property
+    def _succ(self) -> dict[int, tuple[int, ...]]:
+        # Plain tuples: traversals below run over thousands of nodes per plan, and networkx's
+        # views cost more than the work itself.
+        g = self.requirement
+        return {n: tuple(g.successors(n)) for n in g}
+
+    def _ordered(self, nodes: set[int], drop: set[int]) -> list[int]:
+        """`nodes` in deterministic topological order (ties by id); paths through `drop` still count."""
+        succ = self._succ
+        keep = nodes - drop
+        edges: dict[int, set[int]] = {n: set() for n in keep}
+        for n in keep:
+            for c in succ.get(n, ()):
+                if c in keep:
+                    edges[n].add(c)
+                elif c in drop:
+                    # follow the dropped node's successors until kept ones are reached
+                    stack, seen = [c], set()
+                    while stack:
+                        x = stack.pop()
+                        if x in seen:
+                            continue
+                        seen.add(x)
+                        for y in succ.get(x, ()):
+                            if y in keep:
+                                edges[n].add(y)
+                            elif y in drop:
+                                stack.append(y)
+        indegree = {n: 0 for n in keep}
+        for n, cs in edges.items():
+            for c in cs:
+                indegree[c] += 1
+        ready = [n for n, d in indegree.items() if d == 0]
+        heapq.heapify(ready)
+        out: list[int] = []
+        while ready:
+            n = heapq.heappop(ready)
+            out.append(n)
+            for c in edges[n]:
+                indegree[c] -= 1
+                if indegree[c] == 0:
+                    heapq.heappush(ready, c)
+        return out
 
     def up(self, applied: Iterable[int], targets: Iterable[int]) -> list[Step]:
         """Steps that apply `targets` and their unapplied ancestors, in order."""
@@ -157,8 +222,7 @@ class SchemaGraph:
                 in_use.add(s)
         drop = {r for s in in_use for r in self.squashes[s]}
         drop |= {s for s in self.squashes if s in required and s not in in_use}
-        g = self._contract((set(required) | in_use) - drop, drop & set(required))
-        todo = [n for n in nx.lexicographical_topological_sort(g, key=lambda n: n) if n not in done]
+        todo = [n for n in self._ordered(set(required) | in_use, drop & set(required)) if n not in done]
         return [
             Step(self.migrations[n], True, tuple(sorted(self.squashes[n])) if n in in_use else ())
             for n in todo
@@ -166,8 +230,7 @@ class SchemaGraph:
 
     def _revert(self, done: frozenset[int], revert: set[int]) -> list[Step]:
         squashes = {s for s in self.squashes if s in done}
-        g = self._contract(set(done) - squashes, squashes)
-        order = list(nx.lexicographical_topological_sort(g, key=lambda n: n))
+        order = self._ordered(set(done) & set(self.migrations) | squashes, squashes)
         steps = []
         for n in reversed(order):
             if n in revert:

@@ -294,14 +294,19 @@ def _lint_fix(rule: str) -> str:
 
 
 def introduced_in(graph: SchemaGraph, catalogue: ReleaseCatalogue) -> dict[int, str]:
-    """The first release whose leaves need each migration; unreleased ones map to 'unreleased'."""
+    """The first release whose leaves need each migration; unreleased ones map to 'unreleased'.
+
+    One walk over the whole history: each release only visits what no earlier release reached."""
     intro: dict[int, str] = {}
+    g = graph.requirement
     for r in catalogue.releases:
-        leaves = [i for i in r.leaves.get(graph.name, ()) if i in graph.migrations]
-        if not leaves:
-            continue
-        for i in graph.ancestors(leaves):
-            intro.setdefault(i, r.version)
+        stack = [i for i in r.leaves.get(graph.name, ()) if i in graph.migrations and i not in intro]
+        while stack:
+            n = stack.pop()
+            if n in intro:
+                continue
+            intro[n] = r.version
+            stack.extend(p for p in g.predecessors(n) if p not in intro)
     for i in graph.migrations:
         intro.setdefault(i, "unreleased")
     return intro

@@ -41,9 +41,13 @@ def _walk(node: yaml.Node, path: tuple, lines: dict[tuple, int]) -> None:
             _walk(item, path + (i,), lines)
 
 
+# libyaml's parser when PyYAML was built with it: several times faster on thousands of files.
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def load_yaml(text: str) -> YamlDoc:
     # One parse for both the node tree (lines) and the data: YAML parsing dominates loading.
-    loader = yaml.SafeLoader(text)
+    loader = _Loader(text)
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
