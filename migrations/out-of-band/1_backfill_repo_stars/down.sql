@@ -1,5 +1,6 @@
 UPDATE repo
 SET stars = NULL
-WHERE id IN (
+-- = ANY(ARRAY(...)): the ids become index lookups, not a join against a scan of the table
+WHERE id = ANY (ARRAY(
     SELECT id FROM repo WHERE stars IS NOT NULL ORDER BY id DESC LIMIT %(batch_size)s
-);
+));
