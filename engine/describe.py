@@ -11,6 +11,10 @@ import psycopg
 
 BOOKKEEPING = ("migration_logs", "out_of_band_migrations", "out_of_band_migrations_errors", "upgrade_runs")
 
+# Objects an extension created belong to the extension (its version), not to the schema.
+_NOT_EXT = ("NOT EXISTS (SELECT 1 FROM pg_depend x WHERE x.classid = '{}'::regclass AND x.objid = {} "
+            "AND x.deptype = 'e')")
+
 
 def describe(conn: psycopg.Connection, schema: str = "public", *, exclude: tuple[str, ...] = BOOKKEEPING) -> dict:
     q = conn.execute
@@ -23,7 +27,8 @@ def describe(conn: psycopg.Connection, schema: str = "public", *, exclude: tuple
     enums: dict[str, list[str]] = {}
     for name, label in q(
         "SELECT t.typname, e.enumlabel FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid "
-        "WHERE t.typnamespace = %s ORDER BY t.typname, e.enumsortorder", [nsoid]).fetchall():
+        "WHERE t.typnamespace = %s AND " + _NOT_EXT.format("pg_type", "t.oid") + " ORDER BY t.typname, e.enumsortorder",
+        [nsoid]).fetchall():
         enums.setdefault(name, []).append(label)
     functions = {
         f"{name}({args})": " ".join(body.split())
@@ -39,12 +44,13 @@ def describe(conn: psycopg.Connection, schema: str = "public", *, exclude: tuple
             "(SELECT t.relname || '.' || a.attname FROM pg_depend d JOIN pg_class t ON t.oid = d.refobjid "
             " JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid "
             " WHERE d.objid = c.oid AND d.deptype IN ('a', 'i') LIMIT 1) "
-            "FROM pg_class c JOIN pg_sequence s ON s.seqrelid = c.oid WHERE c.relnamespace = %s", [nsoid]).fetchall()
+            "FROM pg_class c JOIN pg_sequence s ON s.seqrelid = c.oid WHERE c.relnamespace = %s AND "
+            + _NOT_EXT.format("pg_class", "c.oid"), [nsoid]).fetchall()
         if not (owner and owner.split(".")[0] in exclude)
     }
     tables: dict[str, dict] = {}
-    for (name,) in q("SELECT relname FROM pg_class WHERE relnamespace = %s AND relkind IN ('r', 'p') "
-                     "AND NOT (relname = ANY(%s))", [nsoid, excluded]).fetchall():
+    for (name,) in q("SELECT relname FROM pg_class c WHERE relnamespace = %s AND relkind IN ('r', 'p') "
+                     "AND NOT (relname = ANY(%s)) AND " + _NOT_EXT.format("pg_class", "c.oid"), [nsoid, excluded]).fetchall():
         tables[name] = {"columns": {}, "constraints": {}, "indexes": {}, "triggers": {}, "comment": None}
     for table, col, typ, notnull, default, comment in q(
         "SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, "
@@ -77,7 +83,8 @@ def describe(conn: psycopg.Connection, schema: str = "public", *, exclude: tuple
     views = {
         name: " ".join(definition.split())
         for name, definition in q("SELECT c.relname, pg_get_viewdef(c.oid, true) FROM pg_class c "
-                                  "WHERE c.relnamespace = %s AND c.relkind IN ('v', 'm')", [nsoid]).fetchall()
+                                  "WHERE c.relnamespace = %s AND c.relkind IN ('v', 'm') AND "
+                                  + _NOT_EXT.format("pg_class", "c.oid"), [nsoid]).fetchall()
     }
     return _sorted({"schema": schema, "extensions": extensions, "enums": enums, "functions": functions,
                     "sequences": sequences, "tables": tables, "views": views})

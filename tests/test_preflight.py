@@ -14,7 +14,7 @@ import yaml
 from engine.backup import dump_command, find_tool
 from engine.catalog import bundled_migrations_dir, load
 from engine.locks import lock_key
-from engine.preflight import (PreflightFailed, Thresholds, classify_collations, preflight_failures, preflight_plan,
+from engine.preflight import (Thresholds, classify_collations, preflight_failures, preflight_plan,
                               run_preflight)
 from engine.upgrade import Connections, Upgrade
 from tests.conftest import query, run_cli
@@ -125,21 +125,22 @@ def test_long_query_warns(product):
         conn.close()
 
 
-def test_another_migrator_fails_with_its_pid(product):
+def test_another_migrator_warns_with_its_pid(product):
+    # A warning, not a failure: a second run waits for the locks and then finds its work done.
     with psycopg.connect(product, autocommit=True) as holder, \
             psycopg.connect(product, autocommit=True, application_name="pgferry 9.9.9 upgrade elsewhere:42") as named:
         holder.execute("SELECT pg_advisory_lock(%s)", [lock_key("public", "codeintel")])
         c = checks(product)["other migrators"]
-        assert c.status == "fail", c
+        assert c.status == "warn", c
         for pid in (holder.info.backend_pid, named.info.backend_pid):
             assert str(pid) in c.reason and any(f"pid {pid} from local since" in d for d in c.details)
         assert any("holds the codeintel lock" in d for d in c.details)
+        assert "will wait" in c.reason
         failed = preflight_failures(DEFS, conns(product), preflight_plan(DEFS, conns(product), NEWEST))
-        assert [f.name for f in failed] == ["other migrators"]
-        assert PreflightFailed(failed, NEWEST).message.startswith("preflight failed: other migrators: 2 other")
+        assert failed == []
         r = run_cli("preflight", "--to", NEWEST, "--dsn", product)
-        assert r.returncode == 1, r.stdout + r.stderr
-        assert "✗ fail other migrators: 2 other migrator(s) alive" in r.stdout
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "! warn other migrators: 2 other migrator(s) alive" in r.stdout
         assert "✓ pass server version" in r.stdout and "fix: -- wait for it" in r.stdout
     assert checks(product)["other migrators"].status == "pass"
 
@@ -192,6 +193,17 @@ def test_missing_extension_and_unsupported_server_fail(database, tmp_path):
     data = json.loads(r.stdout)
     assert data["ok"] is False
     assert {c["name"] for c in data["checks"] if c["status"] == "fail"} == {"server version", "extensions"}
+
+
+def test_upgrade_runs_preflight_first_and_stops_before_any_change(database, tmp_path):
+    _synthetic(tmp_path / "m")
+    m = ["--dsn", database, "--migrations", str(tmp_path / "m"), "--yes", "--no-progress"]
+    r = run_cli("upgrade", "--to", "2.0.0", *m)
+    assert r.returncode == 1 and "preflight failed: extensions" in r.stderr and "--skip-preflight" in r.stderr
+    assert query(database, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == [(0,)]
+    # skipping it is possible, and then the server's own error stops the run at that migration
+    r = run_cli("upgrade", "--to", "2.0.0", "--skip-preflight", *m)
+    assert r.returncode != 0 and "no_such_ext" in r.stderr
 
 
 def test_backup_writes_a_private_restorable_dump(product, tmp_path):

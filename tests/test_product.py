@@ -135,12 +135,19 @@ def test_plan_cli_formats_and_refusals(pg_server, templates):
     upgrade(dsn, TARGETS[3])
     r = run_cli("plan", "--to", OLDEST, "--dsn", dsn)
     assert r.returncode == 2 and "downgrade" in r.stderr
-    # a stray migration that belongs to no release on the way is drift
+    # a migration newer than anything the definitions know: drift (a newer release ran here)
     with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("INSERT INTO migration_logs (schema, version, up, success, finished_at) "
+                      "VALUES ('frontend', 9999999999, true, true, now())")
+    r = run_cli("plan", "--to", NEWEST, "--dsn", dsn)
+    assert r.returncode == 5 and "do not know" in r.stderr
+    # one older than the oldest supported release: an unsupported source version
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("DELETE FROM migration_logs WHERE version = 9999999999")
         conn.execute("INSERT INTO migration_logs (schema, version, up, success, finished_at) "
                       "VALUES ('frontend', 1, true, true, now())")
     r = run_cli("plan", "--to", NEWEST, "--dsn", dsn)
-    assert r.returncode == 5 and "do not know" in r.stderr
+    assert r.returncode == 2 and "unsupported source version" in r.stderr
 
 
 def _repo_rows(dsn: str, n: int) -> None:
@@ -214,3 +221,16 @@ def test_kill_at_a_stop_resumes_the_persisted_plan(pg_server, templates):
     statuses = dict(query(dsn, "SELECT id, status FROM upgrade_runs"))
     assert statuses[run_id] == "resumed" and list(statuses.values())[-1] == "succeeded"
     assert query(dsn, "SELECT count(*) FROM repo WHERE stars IS NULL") == [(0,)]
+
+
+def test_upgrade_checks_drift_first(pg_server, templates):
+    dsn = clone(pg_server, templates(OLDEST))
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("ALTER TABLE repo ADD COLUMN hand_made int")
+    before = applied(dsn)
+    r = run_cli("upgrade", "--to", TARGETS[2], "--dsn", dsn, "--yes", "--no-progress")
+    assert r.returncode == 5 and "repo.hand_made" in r.stderr and "--skip-drift-check" in r.stderr
+    assert applied(dsn) == before
+    r = run_cli("upgrade", "--to", TARGETS[2], "--dsn", dsn, "--yes", "--no-progress", "--skip-drift-check")
+    assert r.returncode == 0, r.stderr
+    assert applied(dsn) == expected(TARGETS[2])

@@ -132,6 +132,12 @@ def build_parser() -> argparse.ArgumentParser:
         _run_flags(p)
         p.add_argument("--batch-seconds", type=float, default=None, metavar="SEC",
                        help="target duration of one out-of-band batch (default: each migration's own, 0.5)")
+        p.add_argument("--skip-drift-check", action="store_true",
+                       help="do not compare the schema with its release first (risks migrations failing, or "
+                       "succeeding on a schema that is not what they were written for)")
+        p.add_argument("--skip-preflight", action="store_true",
+                       help="do not run the preflight checks first (risks blocked DDL, a second migrator, "
+                       "a missing extension)")
 
     p = sub.add_parser("oob", help="out-of-band migrations: status, run, pause, resume",
                        description="Out-of-band (background) data migrations. `run` runs them in batches until done; "
@@ -501,6 +507,14 @@ def cmd_move(args) -> int:
         else:
             print(f"already at {plan.to_version}: nothing to do", file=sys.stderr)
         return ExitCode.OK
+    if not args.skip_drift_check and plan.direction in ("upgrade", "downgrade"):
+        _check_drift_before(args, defs, conns, plan)
+    if not args.skip_preflight:
+        from engine.preflight import PreflightFailed, preflight_failures
+
+        failed = preflight_failures(defs, conns, plan)
+        if failed:
+            raise PreflightFailed(failed, plan.to_version)
     if not args.yes:
         if not sys.stdin.isatty():
             raise UsageError(f"{args.command} changes the database and needs confirmation",
@@ -517,6 +531,38 @@ def cmd_move(args) -> int:
     if args.json:
         _emit_json({"run_id": run_id, "status": "succeeded", "plan": plan.as_dict()})
     return ExitCode.OK
+
+
+def _check_drift_before(args, defs, conns, plan) -> None:
+    """A database that does not look like its release is refused before anything runs (exit 5)."""
+    from pathlib import Path
+
+    from engine.drift import check, load_ignore
+    from engine.errors import DriftFound
+
+    if " + " in plan.from_label:
+        # A half-finished move (e.g. resuming after a crash) has objects of the next release:
+        # they would all show up as drift. The per-step checks of the run itself still apply.
+        print(f"note: skipping the drift check: the database is between releases ({plan.from_label})",
+              file=sys.stderr)
+        return
+    from engine.expected import expected_path
+
+    if plan.from_version and not expected_path(defs, plan.from_version).is_file():
+        print(f"note: no expected shape shipped for {plan.from_version}: drift not checked "
+              "(`pgferry describe --expected --write` makes them)", file=sys.stderr)
+        return
+    default = Path(defs.root) / "drift-ignore.yaml"
+    rules = [r for f in ([default] if default.is_file() else []) for r in load_ignore(f)]
+    reports = [r for r in check(defs, dict(conns.dsns), bookkeeping_schema=conns.bookkeeping_schema, rules=rules)
+               if r.differences]
+    if reports:
+        n = sum(len(r.differences) for r in reports)
+        first = reports[0].differences[0]
+        raise DriftFound(
+            f"{reports[0].database} does not match release {reports[0].version}: {n} difference(s), e.g. "
+            f"{first.kind} {first.object} {first.problem}. Nothing was changed.",
+            hint="`pgferry drift` lists each difference with a fix; --skip-drift-check runs anyway")
 
 
 def cmd_oob(args) -> int:
@@ -706,7 +752,8 @@ def cmd_recover(args) -> int:
     defs = _definitions(args)
     dsns = _dsns(args, defs)
     out = sys.stderr if args.json else sys.stdout
-    before = diagnose(defs, dsns, args.bookkeeping_schema, [args.schema] if args.schema else None)
+    schemas = [args.schema] if args.schema else None
+    before = diagnose(defs, dsns, args.bookkeeping_schema, schemas)
     print("\n".join(view.diagnosis_lines(before)), file=out)
     kind, target = next(((k, v) for k in ("retry", "down", "mark-applied", "mark-reverted", "repair-index")
                          if (v := getattr(args, k.replace("-", "_"))) is not None), (None, None))
@@ -730,7 +777,7 @@ def cmd_recover(args) -> int:
                     return ExitCode.FAILURE
                 confirmed = f"typed {action.confirm!r}, by {operator}"
             with renderer(True) as render:
-                result = run_action(action, defs, dsns, args.bookkeeping_schema, on_event=render)
+                result = run_action(action, defs, dsns, args.bookkeeping_schema, on_event=render, schemas=schemas)
             done.append((confirmed, result))
             print("\n".join(view.result_lines(result)), file=out)
             code = ExitCode.OK if result.ok and result.verified else ExitCode.FAILURE

@@ -1,0 +1,336 @@
+"""Drift (DESIGN §10): what differs between a database's expected and live shape, and how to fix it.
+
+`compare` works on two `describe` outputs, so it needs no connection; `check` reads a
+database's applied migrations to know which release to expect. Every difference carries the
+SQL that would fix it; statements carry a rank so that a whole script can run removals in
+reverse dependency order, then additions in dependency order.
+"""
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Mapping
+
+from .fixes import Fixer, KINDS
+
+
+@dataclass
+class Difference:
+    kind: str
+    object: str
+    problem: str
+    expected: object = None
+    actual: object = None
+    steps: list[tuple[float, str]] = field(default_factory=list)
+
+    @property
+    def fix(self) -> list[str]:
+        return [text for _, text in sorted(self.steps, key=lambda s: s[0])]
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}:{self.object}"
+
+    def as_dict(self) -> dict:
+        return {"kind": self.kind, "object": self.object, "problem": self.problem,
+                "expected": self.expected, "actual": self.actual, "fix": self.fix}
+
+
+def compare(expected: dict, actual: dict) -> list[Difference]:
+    """Differences from `expected` to `actual`, in dependency order of their kinds."""
+    f = Fixer(actual.get("schema") or expected.get("schema") or "public")
+    out: list[Difference] = []
+    out += _extensions(f, expected.get("extensions", []), actual.get("extensions", []))
+    out += _enums(f, expected.get("enums", {}), actual.get("enums", {}))
+    out += _keyed(f, "function", expected.get("functions", {}), actual.get("functions", {}))
+    et, at = expected.get("tables", {}), actual.get("tables", {})
+    es, as_ = expected.get("sequences", {}), actual.get("sequences", {})
+    # A sequence owned by a missing or unexpected table comes and goes with that table.
+    owned = {n: s for n, s in es.items() if n not in as_ and _owner(s) in set(et) - set(at)}
+    gone = {n for n, s in as_.items() if n not in es and _owner(s) in set(at) - set(et)}
+    out += _sequences(f, {n: s for n, s in es.items() if n not in owned}, {n: s for n, s in as_.items() if n not in gone})
+    out += _tables(f, et, at, owned)
+    out += _keyed(f, "view", expected.get("views", {}), actual.get("views", {}))
+    return sorted(out, key=lambda d: (KINDS.index(d.kind), d.object, d.problem))
+
+
+def fix_script(diffs: Iterable[Difference]) -> list[str]:
+    """Every fix statement, removals first (dependents before what they depend on), then additions."""
+    steps = [s for d in diffs for s in d.steps]
+    return [text for _, text in sorted(steps, key=lambda s: s[0])]
+
+
+def _pairs(expected: Mapping, actual: Mapping):
+    for name in sorted(set(expected) | set(actual)):
+        yield name, expected.get(name), actual.get(name)
+
+
+def _extensions(f: Fixer, expected: list, actual: list) -> list[Difference]:
+    out = []
+    for name in sorted(set(expected) - set(actual)):
+        out.append(Difference("extension", name, "missing", name, None, f.create_extension(name)))
+    for name in sorted(set(actual) - set(expected)):
+        out.append(Difference("extension", name, "unexpected", None, name, f.drop_extension(name)))
+    return out
+
+
+def _enums(f: Fixer, expected: Mapping, actual: Mapping) -> list[Difference]:
+    out = []
+    for name, e, a in _pairs(expected, actual):
+        if e == a:
+            continue
+        problem = "missing" if a is None else "unexpected" if e is None else "different"
+        out.append(Difference("enum", name, problem, e, a, f.enum(name, e, a)))
+    return out
+
+
+def _keyed(f: Fixer, kind: str, expected: Mapping, actual: Mapping) -> list[Difference]:
+    """Functions and views: one definition each, replaced as a whole."""
+    out = []
+    for name, e, a in _pairs(expected, actual):
+        if e == a:
+            continue
+        problem = "missing" if a is None else "unexpected" if e is None else "different"
+        steps = f.drop_keyed(kind, name) if e is None else f.replace_keyed(kind, name, e)
+        out.append(Difference(kind, name, problem, e, a, steps))
+    return out
+
+
+def _sequences(f: Fixer, expected: Mapping, actual: Mapping) -> list[Difference]:
+    out = []
+    for name, e, a in _pairs(expected, actual):
+        if e == a:
+            continue
+        problem = "missing" if a is None else "unexpected" if e is None else "different"
+        out.append(Difference("sequence", name, problem, e, a, f.sequence(name, e, a)))
+    return out
+
+
+def _owner(seq: dict) -> str | None:
+    return (seq.get("owned_by") or "").partition(".")[0] or None
+
+
+def _tables(f: Fixer, expected: Mapping, actual: Mapping, owned: Mapping) -> list[Difference]:
+    out = []
+    for name, e, a in _pairs(expected, actual):
+        if a is None:
+            steps = [st for n, s in owned.items() if _owner(s) == name for st in f.sequence(n, s, None)]
+            out.append(Difference("table", name, "missing", e, None, steps + f.create_table(name, e)))
+        elif e is None:
+            out.append(Difference("table", name, "unexpected", None, {"columns": sorted(a["columns"])}, f.drop_table(name)))
+        elif e != a:
+            out += _table_parts(f, name, e, a)
+    return out
+
+
+def _changed(e: dict, a: dict, keys: Iterable[str]) -> tuple[dict, dict]:
+    keys = [k for k in keys if e.get(k) != a.get(k)]
+    return {k: e.get(k) for k in keys}, {k: a.get(k) for k in keys}
+
+
+def _table_parts(f: Fixer, table: str, e: dict, a: dict) -> list[Difference]:
+    out = []
+    for col, ec, ac in _pairs(e["columns"], a["columns"]):
+        obj = f"{table}.{col}"
+        if ac is None:
+            out.append(Difference("column", obj, "missing", ec, None, f.add_column(table, col, ec)))
+            continue
+        if ec is None:
+            out.append(Difference("column", obj, "unexpected", None, ac, f.drop_column(table, col)))
+            continue
+        want, got = _changed(ec, ac, ("type", "not_null", "default"))
+        if want:
+            out.append(Difference("column", obj, "different", want, got, f.alter_column(table, col, want)))
+        if ec.get("comment") != ac.get("comment"):
+            out.append(Difference("comment", obj, "different", ec.get("comment"), ac.get("comment"),
+                                  f.comment_column(table, col, ec.get("comment"))))
+    for con, ed, ad in _pairs(e["constraints"], a["constraints"]):
+        if ed == ad:
+            continue
+        problem = "missing" if ad is None else "unexpected" if ed is None else "different"
+        out.append(Difference("constraint", f"{table}.{con}", problem, ed, ad, f.constraint(table, con, ed, ad)))
+    # An index that backs a PRIMARY KEY, UNIQUE or EXCLUDE constraint comes and goes with it.
+    backing = {n for cons in (e["constraints"], a["constraints"]) for n, d in cons.items()
+               if d.startswith(("PRIMARY KEY", "UNIQUE", "EXCLUDE"))}
+    for idx, ei, ai in _pairs(e["indexes"], a["indexes"]):
+        if ei == ai:
+            continue
+        obj = f"{table}.{idx}"
+        if ei and ai and ei["definition"] == ai["definition"]:
+            if ei["valid"] and not ai["valid"]:
+                out.append(Difference("index", obj, "invalid index", ei, ai, f.reindex(idx)))
+            continue
+        if idx in backing:
+            continue
+        problem = "missing" if ai is None else "unexpected" if ei is None else "different"
+        out.append(Difference("index", obj, problem, ei and ei["definition"], ai and ai["definition"],
+                              f.index(idx, ei and ei["definition"], ai is not None)))
+    for trg, ed, ad in _pairs(e["triggers"], a["triggers"]):
+        if ed == ad:
+            continue
+        problem = "missing" if ad is None else "unexpected" if ed is None else "different"
+        out.append(Difference("trigger", f"{table}.{trg}", problem, ed, ad, f.trigger(table, trg, ed, ad)))
+    if e.get("comment") != a.get("comment"):
+        out.append(Difference("comment", table, "different", e.get("comment"), a.get("comment"),
+                              f.comment_table(table, e.get("comment"))))
+    return out
+
+
+# -- the ignore list -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IgnoreRule:
+    pattern: str
+    reason: str
+    source: str  # file:line, so a report says which rule hid a difference
+
+    def matches(self, diff: Difference) -> bool:
+        return fnmatch.fnmatchcase(diff.key, self.pattern)
+
+
+def load_ignore(path: str | Path) -> list[IgnoreRule]:
+    """`- pattern: "index:*_tmp"` / `reason: ...` entries, at the top level or under `ignore:`."""
+    from .errors import UsageError
+    from .yamlfile import YamlError, load_yaml
+
+    path = Path(path)
+    try:
+        doc = load_yaml(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"cannot read ignore file {path}: {exc.strerror}") from None
+    except YamlError as exc:
+        raise UsageError(f"{path}:{exc.line}: {exc.message}") from None
+    data, prefix = doc.data, ()
+    if isinstance(data, dict) and "ignore" in data:
+        data, prefix = data["ignore"], ("ignore",)
+    if data is None:
+        return []
+    if not isinstance(data, list):
+        raise UsageError(f"{path}: expected a list of `- pattern: ...` / `reason: ...` entries")
+    rules = []
+    for i, item in enumerate(data):
+        line = doc.line(*prefix, i)
+        if not isinstance(item, dict) or not isinstance(item.get("pattern"), str) or not str(item.get("reason") or "").strip():
+            raise UsageError(f"{path}:{line}: each entry needs a `pattern` (kind:object, shell wildcards) and a `reason`",
+                             hint='e.g. - pattern: "index:*_tmp"\n        reason: temporary indexes of the nightly job')
+        rules.append(IgnoreRule(item["pattern"], str(item["reason"]).strip(), f"{path.name}:{line}"))
+    return rules
+
+
+def split_ignored(diffs: list[Difference], rules: list[IgnoreRule]) -> tuple[list[Difference], list[tuple[Difference, IgnoreRule]]]:
+    kept, ignored = [], []
+    for d in diffs:
+        rule = next((r for r in rules if r.matches(d)), None)
+        if rule is None:
+            kept.append(d)
+        else:
+            ignored.append((d, rule))
+    return kept, ignored
+
+
+# -- a live database against its release -----------------------------------------------------
+
+
+@dataclass
+class DatabaseDrift:
+    database: str  # user@host/db, never a password
+    schemas: list[str]  # the schemas compared: those with migrations applied here
+    versions: dict[str, str]
+    differences: list[Difference] = field(default_factory=list)
+    ignored: list[tuple[Difference, IgnoreRule]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    exempt: list[str] = field(default_factory=list)  # schemas with nothing applied here
+
+    @property
+    def version(self) -> str | None:
+        distinct = set(self.versions.values())
+        if len(distinct) <= 1:
+            return next(iter(distinct), None)
+        return ", ".join(f"{s} {v}" for s, v in self.versions.items())
+
+    def as_dict(self) -> dict:
+        return {"database": self.database, "schemas": self.schemas, "version": self.version,
+                "versions": self.versions, "exempt": self.exempt, "warnings": self.warnings,
+                "differences": [d.as_dict() for d in self.differences],
+                "ignored": [{**d.as_dict(), "reason": r.reason, "pattern": r.pattern, "rule": r.source}
+                            for d, r in self.ignored]}
+
+
+def check(defs, dsns: Mapping[str, str], *, bookkeeping_schema: str = "public", schemas: list[str] | None = None,
+          version: str | None = None, rules: list[IgnoreRule] = (), pg_schema: str = "public",
+          load=None) -> list[DatabaseDrift]:
+    """Compare each database holding a selected schema with the expected shape of its release.
+
+    A database's expected shape is the merge of the shapes of every schema applied in it, each
+    at its own version (derived from migration_logs unless `version` says otherwise).
+    """
+    from .bookkeeping import MigrationLog
+    from .connection import connect, describe_target
+    from .describe import describe
+    from .expected import load_expected, merge
+    from .status import schema_version
+
+    load = load or load_expected
+    cache: dict[str, dict] = {}
+    wanted = schemas or list(defs.schemas)
+    for name in wanted:
+        defs.schema(name)
+    out = []
+    for dsn in dict.fromkeys(dsns[s] for s in wanted):
+        here = [s for s in defs.schemas if dsns[s] == dsn]  # every schema sharing the database
+        report = DatabaseDrift(describe_target(dsn), [], {})
+        with connect(dsn, role="drift") as conn:
+            shapes = []
+            for s in here:
+                state = MigrationLog(conn, bookkeeping_schema).state(s)
+                if not state.applied:
+                    report.exempt.append(s)
+                    continue
+                report.warnings += _state_warnings(s, state)
+                v = defs.release(version).version if version else schema_version(defs, s, state.applied)
+                if v is None:
+                    report.warnings.append(f"{s}: its applied migrations match no release; its objects show as "
+                                           "unexpected (pass --version to compare with a release)")
+                    continue
+                if v not in cache:
+                    cache[v] = load(defs, v)
+                if s not in cache[v]:
+                    report.warnings.append(f"{s}: release {v} does not have this schema; its objects show as unexpected")
+                    continue
+                report.warnings += _beyond(defs, s, v, state.applied)
+                report.schemas.append(s)
+                report.versions[s] = v
+                shapes.append(cache[v][s])
+            if shapes:
+                diffs = compare(merge(shapes), describe(conn, pg_schema))
+                report.differences, report.ignored = split_ignored(diffs, list(rules))
+        out.append(report)
+    return out
+
+
+def _state_warnings(schema: str, state) -> list[str]:
+    out = []
+    if state.failed or state.stale:
+        ids = sorted(set(state.failed) | set(state.stale))
+        out.append(f"{schema}: migration(s) {', '.join(map(str, ids))} failed or were interrupted; "
+                   "their partial effects show as drift (see `pgferry recover`)")
+    if state.in_progress:
+        out.append(f"{schema}: migration(s) {', '.join(map(str, sorted(state.in_progress)))} are running right now")
+    return out
+
+
+def _beyond(defs, schema: str, version: str, applied) -> list[str]:
+    graph = defs.schemas[schema]
+    done = graph.normalize(applied)
+    required = defs.required(defs.release(version), schema)
+    extra = sorted(done - required - set(graph.squashes))
+    missing = sorted(required - done)
+    out = []
+    if extra:
+        out.append(f"{schema}: {len(extra)} migration(s) applied beyond {version} ({', '.join(map(str, extra[:5]))}"
+                   f"{', ...' if len(extra) > 5 else ''}): their changes show as drift")
+    if missing:
+        out.append(f"{schema}: {len(missing)} migration(s) of {version} are not applied; their absence shows as drift")
+    return out

@@ -1,0 +1,65 @@
+"""Plain-text rendering of drift reports for `pgferry drift` (the JSON form is DatabaseDrift.as_dict)."""
+from __future__ import annotations
+
+import json
+
+from engine.fixes import Fixer
+
+
+def _text(value) -> str:
+    if value is None:
+        return "(none)"
+    if isinstance(value, dict) and "columns" in value:
+        n = len(value["columns"])
+        return f"a table with {n} column{'s' if n != 1 else ''}"
+    if isinstance(value, dict) and set(value) == {"type", "not_null", "default", "comment"}:
+        return Fixer.column_def("", value).strip()
+    return " ".join((value if isinstance(value, str) else json.dumps(value, sort_keys=True)).split())
+
+
+def _pair(expected, actual, width: int = 110) -> tuple[str, str]:
+    """Both values, cut to `width` around where they start to differ (long definitions)."""
+    e, a = _text(expected), _text(actual)
+    start = 0
+    if len(e) > width and len(a) > width:
+        common = next((i for i, (x, y) in enumerate(zip(e, a)) if x != y), min(len(e), len(a)))
+        start = max(0, common - 30)
+
+    def cut(t: str) -> str:
+        t = ("…" + t[start:]) if start else t
+        return t if len(t) <= width else t[: width - 1] + "…"
+
+    return cut(e), cut(a)
+
+
+def render(reports, out=print) -> None:
+    for r in reports:
+        if not r.schemas:
+            why = "nothing applied" if r.exempt else "no schema to compare"
+            out(f"{r.database}: skipped ({why})")
+        else:
+            out(f"{r.database}: {', '.join(r.schemas)} at {r.version}")
+        for w in r.warnings:
+            out(f"  warning: {w}")
+        for d in r.differences:
+            out(f"  {d.kind} {d.object}: {d.problem}")
+            e, a = _pair(d.expected, d.actual)
+            if d.problem in ("different", "missing"):
+                out(f"    expected: {e}")
+            if d.problem in ("different", "unexpected", "invalid index"):
+                out(f"    actual:   {a}")
+            out("    fix:")
+            for statement in d.fix:
+                for line in statement.splitlines():
+                    out(f"      {line}")
+        for d, rule in r.ignored:
+            out(f"  ignored: {d.kind} {d.object} ({d.problem}): {rule.reason} [{rule.source}]")
+    found = sum(len(r.differences) for r in reports)
+    ignored = sum(len(r.ignored) for r in reports)
+    tail = f"; {ignored} ignored" if ignored else ""
+    if found:
+        dbs = sum(1 for r in reports if r.differences)
+        out(f"drift: {found} difference{'s' if found != 1 else ''} in {dbs} of {len(reports)} database(s){tail}")
+        out("each fix is a suggestion: review it; statements with CONCURRENTLY must run outside a transaction")
+    else:
+        out(f"no drift: {len(reports)} database(s) match their release{tail}")
