@@ -48,6 +48,35 @@ def test_bundled_upgrade_stops_with_exit_3_before_any_change(app_db, database):
     assert tables(database) == 0, "not even bookkeeping tables were created"
 
 
+def test_bundled_product_bundle_verify_upgrade(app_db, database):
+    from engine.catalog import bundled_migrations_dir, load
+
+    defs = load(bundled_migrations_dir())
+    newest = defs.releases.latest().version
+    r = run_cli("privileged", "--to", newest, "--json", "--dsn", app_db)
+    assert r.returncode == 0, r.stderr
+    bundle = json.loads(r.stdout)
+    plan = json.loads(run_cli("plan", "--to", newest, "--json", "--dsn", app_db).stdout)
+    privileged = [(s["schema"], s["id"]) for s in plan["steps"] if s["kind"] == "schema" and s["privileged"]]
+    # every privileged statement of the plan, and nothing else
+    assert [(s["schema"], s["id"]) for s in bundle["steps"]] == privileged and len(privileged) >= 3
+    for step in bundle["steps"]:
+        m = defs.schemas[step["schema"]].migrations[step["id"]]
+        assert step["sql"] == "\n".join(st.text + ";" for st in m.up.statements)
+        assert all(st.privileged for st in m.up.statements)
+    sql_text = run_cli("privileged", "--to", newest, "--dsn", app_db).stdout
+    with psycopg.connect(database, autocommit=True) as su:
+        su.execute(sql_text)
+    r = run_cli("privileged", "verify", "--to", newest, "--dsn", app_db)
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = run_cli("upgrade", "--to", newest, "--yes", "--no-progress", "--dsn", app_db)
+    assert r.returncode == 0, r.stderr
+    status = json.loads(run_cli("status", "--json", "--dsn", app_db).stdout)
+    assert status["version"] == newest and all(not s["failed"] and not s["dirty"] for s in status["schemas"])
+    manual = query(database, "SELECT schema, version FROM migration_logs WHERE manual ORDER BY schema, version")
+    assert sorted(manual) == sorted(privileged)
+
+
 def test_bundle_then_dba_then_verify_then_upgrade(app_db, database):
     m = ["--migrations", str(SMALL), "--dsn", app_db]
     r = run_cli("privileged", "--to", "1.2.0", "--json", *m)
