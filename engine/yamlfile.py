@@ -54,7 +54,12 @@ def load_yaml(text: str) -> YamlDoc:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
-        raise YamlError(line, f"invalid YAML: {exc.problem or exc}") from None
+        message = f"invalid YAML: {exc.problem or exc}"
+        lines = text.splitlines()
+        if 0 < line <= len(lines) and "\t" in lines[line - 1] and "'\\t'" not in message:
+            # libyaml does not say what the offending character is; a tab is the usual culprit.
+            message += " ('\\t': a tab; YAML indents with spaces)"
+        raise YamlError(line, message) from None
     except yaml.YAMLError as exc:
         raise YamlError(1, f"invalid YAML: {exc}") from None
     finally:
