@@ -48,6 +48,13 @@ def status(capsys, dsn, migrations, schema):
     return {s["name"]: s for s in json.loads(capsys.readouterr().out)["schemas"]}[schema]
 
 
+def no_drift(capsys, dsn, migrations, admin_dsn):
+    """The database has exactly its release's shape (replayed into scratch databases on the test server)."""
+    rc = main(["drift", "--dsn", dsn, "--migrations", str(migrations), "--replay", "--admin-dsn", admin_dsn])
+    out, err = capsys.readouterr()
+    assert rc == 0, out + err
+
+
 def failed_aux_4(dsn, migrations):
     """aux at 3, then migration 4 fails on its third statement (line 5): rolled back, recorded as failed."""
     add_migration(migrations, "aux", 4, "failing", FAILING_UP, "DROP TABLE IF EXISTS fail_a, fail_b, fail_c;\n",
@@ -124,7 +131,7 @@ def test_failed_migration_is_diagnosed_then_marked_applied_with_a_transcript(cap
     assert "## Findings after the action" in text and "nothing to recover" in text
 
 
-def test_retry_after_fixing_the_sql_then_down_reverts(capsys, database, small_copy):
+def test_retry_after_fixing_the_sql_then_down_reverts(capsys, database, small_copy, pg_server):
     failed_aux_4(database, small_copy)
     up_sql = small_copy / "aux" / "4_failing" / "up.sql"
     up_sql.write_text(FAILING_UP.replace("no_such_column", "id AS fixed"))
@@ -147,6 +154,7 @@ def test_retry_after_fixing_the_sql_then_down_reverts(capsys, database, small_co
     assert 4 not in applied(database, "aux") and not exists(database, "fail_a")
     s = status(capsys, database, small_copy, "aux")
     assert not s["dirty"] and s["pending"] == [4]
+    no_drift(capsys, database, small_copy, pg_server.admin_dsn)
 
 
 def test_mark_reverted_after_a_typed_confirmation(capsys, database, small_copy, monkeypatch):
@@ -177,7 +185,7 @@ def test_mark_reverted_after_a_typed_confirmation(capsys, database, small_copy, 
 
 
 def test_index_build_killed_mid_way_is_listed_stale_and_retry_rebuilds_it(capsys, database, small_defs, session,
-                                                                         spawn):
+                                                                         spawn, pg_server):
     g = small_defs.schemas["main"]
     migrate(database, g, up_to(g, [15]))
     blocker = old_snapshot(session)  # holds the build in 'waiting for old snapshots' until we kill it
@@ -207,6 +215,7 @@ def test_index_build_killed_mid_way_is_listed_stale_and_retry_rebuilds_it(capsys
     assert query(database, "SELECT count(*) FROM migration_logs WHERE success IS NULL") == [(0,)]
     assert recover(capsys, database, SMALL)[0] == 0
     assert not status(capsys, database, SMALL, "main")["dirty"]
+    no_drift(capsys, database, SMALL, pg_server.admin_dsn)
 
 
 def test_unowned_invalid_index_is_listed_and_repaired(capsys, database, small_defs):
