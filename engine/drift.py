@@ -75,36 +75,28 @@ def _extensions(f: Fixer, expected: list, actual: list) -> list[Difference]:
     return out
 
 
-def _enums(f: Fixer, expected: Mapping, actual: Mapping) -> list[Difference]:
-    out = []
+def _changes(expected: Mapping, actual: Mapping):
+    """(name, problem, expected, actual) for every object that differs."""
     for name, e, a in _pairs(expected, actual):
-        if e == a:
-            continue
-        problem = "missing" if a is None else "unexpected" if e is None else "different"
-        out.append(Difference("enum", name, problem, e, a, f.enum(name, e, a)))
-    return out
+        if e != a:
+            yield name, "missing" if a is None else "unexpected" if e is None else "different", e, a
+
+
+def _enums(f: Fixer, expected: Mapping, actual: Mapping) -> list[Difference]:
+    return [Difference("enum", name, problem, e, a, f.enum(name, e, a))
+            for name, problem, e, a in _changes(expected, actual)]
 
 
 def _keyed(f: Fixer, kind: str, expected: Mapping, actual: Mapping) -> list[Difference]:
     """Functions and views: one definition each, replaced as a whole."""
-    out = []
-    for name, e, a in _pairs(expected, actual):
-        if e == a:
-            continue
-        problem = "missing" if a is None else "unexpected" if e is None else "different"
-        steps = f.drop_keyed(kind, name) if e is None else f.replace_keyed(kind, name, e)
-        out.append(Difference(kind, name, problem, e, a, steps))
-    return out
+    return [Difference(kind, name, problem, e, a,
+                       f.drop_keyed(kind, name) if e is None else f.replace_keyed(kind, name, e))
+            for name, problem, e, a in _changes(expected, actual)]
 
 
 def _sequences(f: Fixer, expected: Mapping, actual: Mapping) -> list[Difference]:
-    out = []
-    for name, e, a in _pairs(expected, actual):
-        if e == a:
-            continue
-        problem = "missing" if a is None else "unexpected" if e is None else "different"
-        out.append(Difference("sequence", name, problem, e, a, f.sequence(name, e, a)))
-    return out
+    return [Difference("sequence", name, problem, e, a, f.sequence(name, e, a))
+            for name, problem, e, a in _changes(expected, actual)]
 
 
 def _owner(seq: dict) -> str | None:

@@ -77,6 +77,11 @@ def describe(e) -> str | None:
     return None
 
 
+def index_line(e) -> str:
+    frac = e.fraction
+    return f"  … {e.index}: {e.phase}" + (f" {frac:.0%}" if frac is not None else "")
+
+
 def oob_line(e) -> str:
     eta = f", ETA {e.eta_seconds:.0f}s" if e.eta_seconds is not None else ""
     return (f"  … out-of-band {e.migration_id}: {e.progress:.1%}, {e.rows_per_second:,.0f} rows/s, "
@@ -92,20 +97,13 @@ class PlainRenderer:
         self._last_progress = 0.0
 
     def __call__(self, e) -> None:
-        if isinstance(e, bg.OobProgress):
+        if isinstance(e, (bg.OobProgress, ev.IndexProgress)):
+            # Progress arrives several times a second; a log wants a line every few seconds.
             now = time.monotonic()
             if now - self._last_progress < 2:
                 return
             self._last_progress = now
-            line = oob_line(e)
-        elif isinstance(e, ev.IndexProgress):
-            now = time.monotonic()
-            if now - self._last_progress < 2:
-                return
-            self._last_progress = now
-            frac = e.fraction
-            pct = f" {frac:.0%}" if frac is not None else ""
-            line = f"  … {e.index}: {e.phase}{pct}"
+            line = oob_line(e) if isinstance(e, bg.OobProgress) else index_line(e)
         else:
             line = describe(e)
         if line is None:
