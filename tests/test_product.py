@@ -234,3 +234,27 @@ def test_upgrade_checks_drift_first(pg_server, templates):
     r = run_cli("upgrade", "--to", TARGETS[2], "--dsn", dsn, "--yes", "--no-progress", "--skip-drift-check")
     assert r.returncode == 0, r.stderr
     assert applied(dsn) == expected(TARGETS[2])
+
+
+def test_check_release_for_readiness_probes(pg_server, templates):
+    dsn = clone(pg_server, templates(OLDEST))
+    logs_before = query(dsn, "SELECT count(*) FROM migration_logs")
+    r = run_cli("check", "--release", OLDEST, "--dsn", dsn)
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = run_cli("check", "--release", NEWEST, "--dsn", dsn, "--json")
+    import json
+
+    data = json.loads(r.stdout)
+    assert r.returncode == 1 and not data["ok"] and any(s["missing"] for s in data["schemas"])
+    assert query(dsn, "SELECT count(*) FROM migration_logs") == logs_before  # strictly read-only
+    upgrade(dsn, NEWEST)
+    assert run_cli("check", "--release", NEWEST, "--dsn", dsn, "--quiet").returncode == 0
+    # an out-of-band migration the release needs, not complete: not ready
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("UPDATE out_of_band_migrations SET progress = 0.5 WHERE id = 1")
+    r = run_cli("check", "--release", NEWEST, "--dsn", dsn)
+    assert r.returncode == 1 and "✗ out-of-band 1: 50%" in r.stdout
+    # an empty database has no bookkeeping tables: still answered, still nothing created
+    empty = pg_server.create_database("e")
+    assert run_cli("check", "--release", OLDEST, "--dsn", empty).returncode == 1
+    assert query(empty, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == [(0,)]

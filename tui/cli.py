@@ -193,9 +193,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--admin-dsn", metavar="DSN", help="with --replay: a server where pgferry may create and drop "
                    "scratch databases (default: a temporary embedded PostgreSQL)")
 
-    from tui import cmd_privileged
+    from tui import cmd_check, cmd_privileged
 
     cmd_privileged.add_parser(sub, _common)
+    cmd_check.add_parser(sub, _common)
 
     p = sub.add_parser("recover", help="diagnose failed or stale migrations; retry, revert, mark them, repair indexes",
                        description="Without an action: list every failed or stale attempt (and those running now) with "
@@ -792,6 +793,12 @@ def cmd_recover(args) -> int:
     return code
 
 
+def cmd_check(args) -> int:
+    from tui import cmd_check as check
+
+    return check.run(args)
+
+
 COMMANDS = {
     "validate": cmd_validate,
     "status": cmd_status,
@@ -804,6 +811,7 @@ COMMANDS = {
     "downgrade": cmd_move,
     "oob": cmd_oob,
     "privileged": cmd_privileged,
+    "check": cmd_check,
     "describe": cmd_describe,
     "drift": cmd_drift,
     "preflight": cmd_preflight,
