@@ -85,10 +85,10 @@ def _failure(step: Step, st: Statement | None, exc: psycopg.Error, extra: str = 
 
 
 def cic_index(step: Step) -> tuple[str, str]:
-    """(display name, name for to_regclass) of a CIC migration's index."""
+    """(display name, quoted name for to_regclass and DROP) of a CIC migration's index."""
     node = step.script.statements[0].node
     parts = [node.relation.schemaname, node.idxname] if node.relation.schemaname else [node.idxname]
-    return ".".join(parts), ".".join(f'"{p.replace(chr(34), chr(34) * 2)}"' for p in parts)
+    return ".".join(parts), sql.Identifier(*parts).as_string(None)
 
 
 INDEX_STATE_SQL = """
@@ -351,8 +351,8 @@ class Migrator:
         return valid
 
     def _drop_invalid(self, step: Step, name: str, regclass: str) -> None:
-        drop = f"DROP INDEX CONCURRENTLY IF EXISTS {regclass}"
-        self.on_event(IndexRepaired(step.schema, step.id, name, drop))
+        drop = sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(sql.SQL(regclass))  # already quoted
+        self.on_event(IndexRepaired(step.schema, step.id, name, drop.as_string(self.conn)))
         self.conn.execute(drop)
 
     def _run_concurrent_index(self, step: Step, index: int, total: int, state: SchemaState) -> None:
