@@ -22,6 +22,7 @@ LINT_RULES = {
     "add-column-not-null": "ADD COLUMN ... NOT NULL without DEFAULT fails on a table with rows",
     "add-constraint-valid": "ADD CONSTRAINT without NOT VALID scans the table under a lock",
     "idempotency": "DDL without IF [NOT] EXISTS fails when run twice",
+    "empty-migration": "an empty up.sql or down.sql records a step that changes nothing",
 }
 
 
@@ -191,7 +192,9 @@ def _relname(rv) -> str | None:
     if rv is None:
         return None
     name = rv.relname.lower() if rv.relname else None
-    return f"{rv.schemaname.lower()}.{name}" if rv.schemaname else name
+    # public.t and t are the same table for the usual search_path; other schemas stay qualified.
+    schema = rv.schemaname.lower() if rv.schemaname else "public"
+    return name if schema == "public" else f"{schema}.{name}"
 
 
 def _created_tables(m: Migration) -> set[str]:
@@ -279,6 +282,12 @@ def lint(graph: SchemaGraph, intro: Mapping[int, str]) -> list[Finding]:
             gap = _idempotency_gap(st.node)
             if gap and not m.non_idempotent and "idempotency" not in m.waivers:
                 out.append(Finding(m.up.path, st.line, f"{gap}: running it twice fails", "add IF [NOT] EXISTS, or mark the migration `nonIdempotent: true`", "warning", "idempotency"))
+        for which in ("up", "down"):
+            script = getattr(m, which)
+            if script.empty and "empty-migration" not in m.waivers and not (which == "down" and m.replaces):
+                out.append(Finding(script.path, 1, f"{which}.sql has no statement",
+                                   "write the migration, or waive it: `waivers: {empty-migration: <reason>}`",
+                                   "warning", "empty-migration"))
         for rule in m.waivers:
             if rule not in LINT_RULES:
                 out.append(Finding(m.metadata_path, m.line_of("waivers"), f"waiver for unknown rule {rule!r}", f"known rules: {', '.join(LINT_RULES)}", "warning", "waiver"))

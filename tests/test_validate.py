@@ -403,6 +403,11 @@ def test_valid_variations(small_copy, capsys, mutate):
 
 
 LINT_CASES = [
+    ("empty-down", write("main/12_orgs_slug/down.sql", "-- nothing\n"),
+     "empty-migration", "main/12_orgs_slug/down.sql", 1, r"down\.sql has no statement"),
+    # public.orgs is the same table as orgs: still not new in this release
+    ("create-index-qualified", append(U12, "CREATE INDEX IF NOT EXISTS orgs_name ON public.orgs (name);\n"),
+     "create-index-plain", U12, 3, r"plain CREATE INDEX"),
     # orgs is created by migration 2 (release 1.0.0), 12 ships in 1.1.0. The squash 10 also
     # creates orgs and is first needed by 1.1.0, but it only replays 1..3: orgs is not new.
     ("create-index-earlier-release", append(U12, "CREATE INDEX IF NOT EXISTS orgs_name ON orgs (name);\n"),
@@ -448,6 +453,8 @@ def test_lint_warning(small_copy, capsys, name, mutate, rule, path, line, messag
 
 
 NO_WARNING_CASES = [
+    ("create-index-same-migration-qualified", append("main/15_events/up.sql",
+                                                     "CREATE INDEX IF NOT EXISTS events_user ON public.events (user_id);\n")),
     # events is created by 15 in the same release (1.2.0) as 16's plain index
     ("create-index-same-release", both(
         write(f"{CIC}/metadata.yaml", "name: index events\nparents: [15]\n"),

@@ -328,8 +328,11 @@ def cmd_status(args) -> int:
 
     console = Console()
     console.print(f"database version: [bold]{status.version.label}[/]", highlight=False)
+    # Databases on their own lines: a DSN is too wide for a table column at 80 columns.
+    for s in status.schemas:
+        console.print(f"  {s.name}: {s.database}", highlight=False, markup=False)
     table = Table(show_edge=False, pad_edge=False)
-    for col in ("schema", "database", "version", "applied", "pending", "failed", "state"):
+    for col in ("schema", "version", "applied", "pending", "failed", "state"):
         table.add_column(col)
     for s in status.schemas:
         st = s.state
@@ -344,7 +347,7 @@ def cmd_status(args) -> int:
             flags.append(f"? unknown ids: {', '.join(map(str, s.unknown))}")
         if not flags:
             flags.append("✓ up to date" if not s.pending else "· pending")
-        table.add_row(s.name, s.database, s.version or "-", str(len(s.applied)), str(len(s.pending)),
+        table.add_row(s.name, s.version or "-", str(len(s.applied)), str(len(s.pending)),
                       str(len(st.failed)), "; ".join(flags))
     console.print(table)
     for s in status.schemas:
