@@ -31,6 +31,9 @@ class EmbeddedServer:
         return self.uri(name)
 
     def stop(self) -> None:
+        # A server started with keep=True has no cleanup mode; stopping it explicitly still stops it.
+        if self._server.cleanup_mode is None:
+            self._server.cleanup_mode = "stop"
         self._server.cleanup()
 
 

@@ -36,9 +36,7 @@ def run_demo(args) -> int:
         if not (datadir / "PG_VERSION").exists():
             print(f"no demo server in {datadir}", file=sys.stderr)
             return ExitCode.OK
-        server = start(datadir, keep=True, fast=False)
-        server._server.cleanup_mode = "stop"
-        server.stop()
+        start(datadir, keep=True, fast=False).stop()
         print(f"stopped the demo server in {datadir}", file=sys.stderr)
         return ExitCode.OK
     root = Path(args.migrations) if args.migrations else bundled_migrations_dir()
