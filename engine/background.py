@@ -271,7 +271,7 @@ class BackgroundRunner:
                     rate_ema = rate if rate_ema is None else 0.7 * rate_ema + 0.3 * rate
                     # Measure progress at most every ~25x its own cost, so counting stays under ~4% of the time.
                     now = time.monotonic()
-                    if rows <= 0 or now - last_measure >= max(1.0, 25 * measure_cost):
+                    if rows <= 0 or now - last_measure >= max(0.5, 25 * measure_cost):
                         m0 = time.monotonic()
                         progress = self.measure(conn)
                         measure_cost = time.monotonic() - m0

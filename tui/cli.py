@@ -73,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"pgferry {__version__}")
+    parser.add_argument("--theme", metavar="NAME",
+                        help="theme of the terminal UI opened by `pgferry` with no command (default pgferry-dark; "
+                        "pgferry-mono under NO_COLOR)")
     sub = parser.add_subparsers(dest="command", metavar="command", parser_class=Parser)
 
     p = sub.add_parser("validate", help="check the definitions: graph, SQL (parsed by PostgreSQL's parser), releases, lint",
@@ -802,6 +805,20 @@ def cmd_check(args) -> int:
     return check.run(args)
 
 
+def cmd_app(args) -> int:
+    from tui.app import PgferryApp
+
+    try:
+        app = PgferryApp(theme=args.theme)
+    except PgferryError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        if exc.hint:
+            print(f"hint: {exc.hint}", file=sys.stderr)
+        return int(exc.exit_code)
+    app.run()
+    return int(app.return_code or 0)
+
+
 COMMANDS = {
     "validate": cmd_validate,
     "status": cmd_status,
@@ -826,8 +843,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        parser.print_help()
-        return ExitCode.OK
+        if not (sys.stdin.isatty() and sys.stdout.isatty()):
+            parser.print_help()  # no terminal to draw on
+            return ExitCode.OK
+        return cmd_app(args)
     dsns = [getattr(args, "dsn", None) or os.environ.get("PGFERRY_DSN", "")] + [
         d.partition("=")[2] for d in getattr(args, "schema_dsn", [])
     ] + [v for k, v in os.environ.items() if k.startswith("PGFERRY_DSN_")] + [getattr(args, "superuser_dsn", None) or ""]

@@ -1,0 +1,205 @@
+"""The overview screen driven by Textual's pilot on a real database, plus one SVG snapshot."""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+
+import psycopg
+import pytest
+from textual.widgets import DataTable, Static
+from textual.worker import WorkerFailed
+
+from tests.conftest import SMALL
+from tui.app import Overview, PgferryApp, Source
+from tui.app.help import HelpScreen
+from tui.app.themes import ThemeFileError, load_all, load_file
+from tui.cli import main
+
+SIZE = (80, 24)
+
+
+@pytest.fixture(autouse=True)
+def no_blink(monkeypatch):
+    """Cursor blink and animations make snapshots flaky."""
+    from textual.widgets import Input
+
+    monkeypatch.setattr(Input, "cursor_blink", False, raising=False)
+    monkeypatch.setenv("TEXTUAL_ANIMATIONS", "none")
+
+
+@pytest.fixture
+def installed(database):
+    assert main(["up", "--dsn", database, "--migrations", str(SMALL)]) == 0
+    return database
+
+
+def fail_main_16(dsn: str) -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("INSERT INTO migration_logs (schema, version, up, success, finished_at, error_message) "
+                     "VALUES ('main', 16, true, false, now(), 'boom')")
+
+
+def text_of(app, selector: str) -> str:
+    return str(app.screen.query_one(selector, Static).render())
+
+
+def rows(app) -> list[list[str]]:
+    table = app.screen.query_one("#schemas", DataTable)
+    return [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+async def loaded(app, pilot) -> None:
+    try:
+        await app.workers.wait_for_complete()
+    except WorkerFailed:  # the app shows it; the tests check the panel
+        pass
+    await pilot.pause()
+
+
+def test_overview_shows_versions_and_counts(installed):
+    async def go():
+        app = PgferryApp(Source(migrations=str(SMALL), dsn=installed))
+        async with app.run_test(size=SIZE) as pilot:
+            await loaded(app, pilot)
+            assert app.theme == "pgferry-dark"
+            got = {r[0]: r for r in rows(app)}
+            assert got["main"][:5] == ["main", "1.2.0", "10", "0", "0"]  # 1..3 (squashed into 10), 10..16
+            assert got["aux"][:5] == ["aux", "1.2.0", "3", "0", "0"]
+            assert got["main"][5] == "✓ up to date"
+            summary = text_of(app, "#summary")
+            assert "PostgreSQL" in summary and "database version: 1.2.0" in summary
+            assert "main: " in text_of(app, "#connections")
+            assert not app.screen.query_one("#banner").display
+            await pilot.press("r")
+            await loaded(app, pilot)
+            assert len(rows(app)) == 2
+
+    asyncio.run(go())
+
+
+def test_help_opens_and_escape_closes_then_q_quits(installed):
+    async def go():
+        app = PgferryApp(Source(migrations=str(SMALL), dsn=installed))
+        async with app.run_test(size=SIZE) as pilot:
+            await loaded(app, pilot)
+            for key in ("question_mark", "f1"):
+                await pilot.press(key)
+                assert isinstance(app.screen, HelpScreen)
+                assert "any other key closes" in app.screen.query_one("#help-text").source
+                await pilot.press("escape")
+                assert not isinstance(app.screen, HelpScreen)
+            await pilot.press("q")
+            await pilot.pause()
+        assert app.return_code == 0
+        assert not app.is_running
+
+    asyncio.run(go())
+
+
+def test_footer_bindings_have_ids_and_descriptions():
+    from tui.app.overview import OverviewScreen
+
+    for b in [*PgferryApp.BINDINGS, *OverviewScreen.BINDINGS]:
+        assert b.id and b.description and b.tooltip
+
+
+def test_dirty_database_shows_banner(installed):
+    fail_main_16(installed)
+
+    async def go():
+        app = PgferryApp(Source(migrations=str(SMALL), dsn=installed))
+        async with app.run_test(size=SIZE) as pilot:
+            await loaded(app, pilot)
+            banner = app.screen.query_one("#banner")
+            assert banner.display
+            text = text_of(app, "#banner")
+            assert "✗ dirty database" in text and "main 16 failed" in text and "pgferry recover" in text
+            assert rows(app)[0][4] == "1" and rows(app)[0][5].startswith("✗ failed: 16")
+
+    asyncio.run(go())
+
+
+def test_connection_error_shows_panel_without_password():
+    secret = "s3cr3t-Pa55"
+    dsn = f"postgresql://alice:{secret}@127.0.0.1:1/nowhere?connect_timeout=2"
+
+    async def go():
+        app = PgferryApp(Source(migrations=str(SMALL), dsn=dsn))
+        async with app.run_test(size=SIZE) as pilot:
+            await loaded(app, pilot)
+            panel = app.screen.query_one("#error")
+            assert panel.display
+            text = text_of(app, "#error")
+            assert "✗ cannot read the status" in text and "cannot connect" in text
+            assert "Traceback" not in text
+            screen_text = "".join(str(w.render()) for w in app.screen.query(Static))
+            assert secret not in screen_text and secret not in app.export_screenshot()
+            assert app.is_running  # the error did not end the app
+
+    asyncio.run(go())
+
+
+def test_themes_load_and_no_color_gives_mono(monkeypatch, tmp_path):
+    themes, problems = load_all()
+    assert {"pgferry-dark", "pgferry-light", "pgferry-high-contrast", "pgferry-mono"} <= {t.name for t in themes}
+    assert problems == []
+    (tmp_path / "mine.yaml").write_text("name: mine\nprimary: '#123456'\ndark: false\n")
+    (tmp_path / "bad.yaml").write_text("name: bad\nprimary: notacolour\n")
+    mine, problems = load_all([tmp_path])
+    assert [t.name for t in mine] == ["mine"] and "bad.yaml" in problems[0]
+    with pytest.raises(ThemeFileError):
+        load_file(tmp_path / "bad.yaml")
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert PgferryApp().theme == "pgferry-mono"
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    assert PgferryApp(theme="pgferry-high-contrast").theme == "pgferry-high-contrast"
+
+
+def test_user_theme_from_config_dir(monkeypatch, tmp_path):
+    monkeypatch.setattr("tui.app.themes.user_dir", lambda: tmp_path)
+    (tmp_path / "mine.yaml").write_text("name: mine\nprimary: '#123456'\n")
+    assert PgferryApp(theme="mine").theme == "mine"
+
+
+def test_unknown_theme_is_a_usage_error(capsys, monkeypatch):
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True, raising=False)
+    monkeypatch.setattr("sys.stdout.isatty", lambda: True, raising=False)
+    assert main(["--theme", "nope"]) == 2
+    assert "unknown theme 'nope'" in capsys.readouterr().err
+
+
+def fixed_overview(dsn: str) -> Overview:
+    """A real status read from the database, with the random database name replaced."""
+    from engine.status import read_status
+    from engine.catalog import load
+
+    defs = load(SMALL)
+    status = read_status(defs, {name: dsn for name in defs.schemas})
+    schemas = tuple(dataclasses.replace(s, database="app@db.example:5432/shop") for s in status.schemas)
+    return Overview(dataclasses.replace(status, schemas=schemas), None, "PostgreSQL 17.2")
+
+
+def test_overview_snapshot(installed, snap_compare):
+    fail_main_16(installed)
+    app = PgferryApp(overview=fixed_overview(installed))
+    assert snap_compare(app, terminal_size=SIZE)
+
+
+def test_interrupted_run_shows_banner(installed):
+    from engine.runs import RunStore
+
+    with psycopg.connect(installed, autocommit=True) as conn:  # its backend ends with it: the run is orphaned
+        store = RunStore(conn)
+        store.ensure()
+        run_id = store.create({}, "up", "1.1.0", "1.2.0", 5, None)
+        store.progress(run_id, 2, "main 15")
+
+    async def go():
+        app = PgferryApp(Source(migrations=str(SMALL), dsn=installed))
+        async with app.run_test(size=SIZE) as pilot:
+            await loaded(app, pilot)
+            text = text_of(app, "#banner")
+            assert f"! upgrade run {run_id} interrupted at step 2/5: 1.1.0 → 1.2.0" in text
+            assert "dirty" not in text
+
+    asyncio.run(go())

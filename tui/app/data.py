@@ -1,0 +1,60 @@
+"""What the overview shows, read from the database by the engine (no Textual here)."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import psycopg
+
+from engine.connection import connect, scrub
+from engine.errors import PgferryError
+from engine.runs import RunStore, UpgradeRun
+from engine.status import DatabaseStatus, read_status
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where the app reads from; attribute names match the CLI's so its helpers apply."""
+
+    migrations: str | None = None
+    dsn: str | None = None
+    schema_dsn: tuple[str, ...] = ()
+    bookkeeping_schema: str = "public"
+
+    def secrets(self) -> list[str]:
+        """Every DSN that may carry a password, for scrubbing messages."""
+        env = [v for k, v in os.environ.items() if k.startswith("PGFERRY_DSN")]
+        return [d for d in [self.dsn or "", *(s.partition("=")[2] for s in self.schema_dsn), *env] if d]
+
+
+@dataclass(frozen=True)
+class Overview:
+    status: DatabaseStatus
+    run: UpgradeRun | None = None
+    server: str | None = None  # "PostgreSQL 16.4"
+
+
+def load_overview(source: Source) -> Overview:
+    from tui.cli import _conns, _definitions
+
+    defs = _definitions(source)
+    conns = _conns(source, defs)
+    status = read_status(defs, conns.dsns, conns.bookkeeping_schema)
+    with connect(conns.primary, role="status") as conn:
+        v = conn.info.server_version
+        run = RunStore(conn, conns.bookkeeping_schema).latest()
+    return Overview(status, run, f"PostgreSQL {v // 10000}.{v % 10000}")
+
+
+def error_text(exc: BaseException, secrets: list[str]) -> str:
+    """One readable paragraph for any failure: never a traceback, never a password."""
+    if isinstance(exc, PgferryError):
+        text = exc.message + (f"\nhint: {exc.hint}" if exc.hint else "")
+    elif isinstance(exc, psycopg.Error):
+        diag = getattr(exc, "diag", None)
+        first = (str(exc).strip().splitlines() or ["database error"])[0]
+        text = "the database refused: " + (diag.message_primary if diag and diag.message_primary else first)
+    else:
+        text = f"internal error: {type(exc).__name__}: {exc}"
+    text = "\n".join(" ".join(line.split()) for line in text.splitlines())  # drivers indent with tabs
+    return scrub(text, *secrets)

@@ -1,0 +1,42 @@
+"""The help dialog: bundled Markdown, closed by any key."""
+from __future__ import annotations
+
+from importlib.resources import files
+
+from textual import events
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Markdown
+
+
+def help_text() -> str:
+    return files("tui.app").joinpath("help.md").read_text(encoding="utf-8")
+
+
+class HelpScreen(ModalScreen[None]):
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen > VerticalScroll {
+        width: 76; max-width: 100%; height: auto; max-height: 90%;
+        border: round $primary; background: $surface; padding: 0 1;
+    }
+    """
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Markdown(help_text(), id="help-text")
+
+    def on_key(self, event: events.Key) -> None:
+        event.stop()
+        scroll = self.query_one(VerticalScroll)
+        if event.key in ("down", "j"):
+            scroll.scroll_down(animate=False)
+        elif event.key in ("up", "k"):
+            scroll.scroll_up(animate=False)
+        elif event.key in ("pagedown", "space"):
+            scroll.scroll_page_down(animate=False)
+        elif event.key == "pageup":
+            scroll.scroll_page_up(animate=False)
+        else:  # any other key closes, Esc included
+            self.dismiss(None)
