@@ -337,21 +337,11 @@ def cmd_status(args) -> int:
     table = Table(show_edge=False, pad_edge=False)
     for col in ("schema", "version", "applied", "pending", "failed", "state"):
         table.add_column(col)
+    from tui.states import schema_state
+
     for s in status.schemas:
-        st = s.state
-        flags = []
-        if st.failed:
-            flags.append(f"✗ failed: {', '.join(map(str, sorted(st.failed)))}")
-        if st.stale:
-            flags.append(f"! stale: {', '.join(map(str, sorted(st.stale)))}")
-        if st.in_progress:
-            flags.append(f"… running: {', '.join(map(str, sorted(st.in_progress)))}")
-        if s.unknown:
-            flags.append(f"? unknown ids: {', '.join(map(str, s.unknown))}")
-        if not flags:
-            flags.append("✓ up to date" if not s.pending else "· pending")
         table.add_row(s.name, s.version or "-", str(len(s.applied)), str(len(s.pending)),
-                      str(len(st.failed)), "; ".join(flags))
+                      str(len(s.state.failed)), schema_state(s))
     console.print(table)
     for s in status.schemas:
         for v, a in sorted(s.state.failed.items()):

@@ -7,7 +7,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Static
 
-from .banner import banner_lines, schema_state
+from tui.states import banner_lines, schema_state
 from .base import PgferryScreen
 from .data import Overview, Source, load_overview
 from .messages import OverviewLoaded

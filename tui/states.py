@@ -1,4 +1,4 @@
-"""Banner and state text for the overview: every state as a glyph and a word (no Textual)."""
+"""State and banner text shared by the command line and the UI: a glyph and a word each (no Textual)."""
 from __future__ import annotations
 
 from engine.runs import UpgradeRun
