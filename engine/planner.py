@@ -260,14 +260,10 @@ class Planner:
             # For a downgrade the stop is visited top-down; any release in [i, hi] works, and the
             # cover picks the highest (first reached).
             intervals[o.id] = (i, hi)
-        # Visiting downwards, the greedy mirror: sort by the interval's low end, descending.
-        points: list[int] = []
-        for key, (lo, hi) in sorted(intervals.items(), key=lambda kv: (-kv[1][0], -kv[1][1], kv[0])):
-            if not any(lo <= p <= hi for p in points):
-                points.append(lo)
-        cover: dict[int, list[int]] = {p: [] for p in points}
-        for key, (lo, hi) in sorted(intervals.items()):
-            cover[max(p for p in points if lo <= p <= hi)].append(key)
+        # Visiting downwards is the same cover on the mirrored axis: each stop is as low as it may be
+        # (undo as late as possible), and the fewest stops still hit every interval.
+        mirrored = _interval_cover({k: (-hi, -lo) for k, (lo, hi) in intervals.items()})
+        cover = {-p: ids for p, ids in mirrored.items()}
         applied = dict(current)
         stops, steps = [], []
         for point in sorted(cover, reverse=True):

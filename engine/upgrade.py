@@ -15,7 +15,6 @@ from typing import Mapping
 import psycopg
 
 from .background import BackgroundOptions, BackgroundRunner, OutOfBandStore
-from .bookkeeping import MigrationLog
 from .catalog import Definitions
 from .connection import connect
 from .errors import PgferryError, PrivilegeRequired, UsageError
@@ -74,32 +73,24 @@ class Connections:
 
 
 def read_applied(defs: Definitions, conns: Connections) -> dict[str, frozenset[int]]:
-    out: dict[str, frozenset[int]] = {}
-    cache: dict[str, psycopg.Connection] = {}
-    try:
-        for name in defs.schemas:
-            dsn = conns.dsns[name]
-            if dsn not in cache:
-                cache[dsn] = connect(dsn, role="status")
-            out[name] = MigrationLog(cache[dsn], conns.bookkeeping_schema).state(name).applied
-    finally:
-        for c in cache.values():
-            c.close()
-    return out
+    from .status import read_status
+
+    status = read_status(defs, conns.dsns, conns.bookkeeping_schema)
+    return {s.name: s.state.applied for s in status.schemas}
 
 
 def read_oob_progress(defs: Definitions, conns: Connections, applied: Mapping[str, frozenset[int]]) -> dict[int, float | None]:
     """Recorded progress; for a migration never run but live at the current release, measure it."""
     oobs: Mapping[int, OutOfBand] = getattr(defs, "out_of_band", {}) or {}
     out: dict[int, float | None] = {}
-    if not oobs:
-        return out
-    version = defs.version_of(applied).release
-    for o in oobs.values():
-        dsn = conns.dsns.get(o.schema)
-        if dsn is None:
-            continue
-        with connect(dsn, role="status") as conn:
+    version = defs.version_of(applied).release if oobs else None
+    cache: dict[str, psycopg.Connection] = {}  # one connection per database, not per migration
+    try:
+        for o in oobs.values():
+            dsn = conns.dsns.get(o.schema)
+            if dsn is None:
+                continue
+            conn = cache.get(dsn) or cache.setdefault(dsn, connect(dsn, role="status"))
             rec = OutOfBandStore(conn, conns.bookkeeping_schema).get(o.id)
             if rec is not None:
                 out[o.id] = rec.progress
@@ -115,6 +106,9 @@ def read_oob_progress(defs: Definitions, conns: Connections, applied: Mapping[st
                 out[o.id] = min(1.0, max(0.0, float(value or 0)))
             except psycopg.Error:
                 out[o.id] = None
+    finally:
+        for c in cache.values():
+            c.close()
     return out
 
 

@@ -463,16 +463,21 @@ def cmd_plan(args) -> int:
     else:
         text = None
     if text is not None:
-        if args.out:
-            _write_private(args.out, text)
-            print(f"wrote {args.out}", file=sys.stderr)
-        else:
-            sys.stdout.write(text)
+        _output(args, text)
         return ExitCode.OK
     from tui.plan_view import print_plan
 
     print_plan(plan)
     return ExitCode.OK
+
+
+def _output(args, text: str, wrote: str = "") -> None:
+    """To --out FILE (owner-only) with a note on stderr, or to stdout."""
+    if getattr(args, "out", None):
+        _write_private(args.out, text)
+        print(f"wrote {args.out}{wrote}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
 
 
 def _write_private(path: str, text: str) -> None:
@@ -690,11 +695,7 @@ def cmd_describe(args) -> int:
         defs.schema(name)
         with connect(_dsns(args, defs)[name], role="describe") as conn:
             text = canonical_json(describe(conn, args.pg_schema))
-    if args.out:
-        _write_private(args.out, text)
-        print(f"wrote {args.out}", file=sys.stderr)
-    else:
-        sys.stdout.write(text)
+    _output(args, text)
     return ExitCode.OK
 
 

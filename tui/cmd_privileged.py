@@ -30,7 +30,7 @@ def run(args) -> int:
     from engine.privileges import build_bundle, record_manual, verify
     from engine.runs import operator_name
     from engine.upgrade import make_plan
-    from tui.cli import _conns, _definitions, _emit_json, _write_private
+    from tui.cli import _conns, _definitions, _emit_json, _output
 
     defs = _definitions(args)
     conns = _conns(args, defs)
@@ -41,11 +41,7 @@ def run(args) -> int:
         text = json.dumps(bundle.as_dict(), indent=2) + "\n" if args.json else bundle.to_sql()
         if bundle.empty and not args.json:
             text = f"-- nothing privileged to hand over for {plan.to_version}: role can run every step\n"
-        if args.out:
-            _write_private(args.out, text)
-            print(f"wrote {args.out} ({len(bundle.items)} step(s), token {bundle.token})", file=sys.stderr)
-        else:
-            sys.stdout.write(text)
+        _output(args, text, f" ({len(bundle.items)} step(s), token {bundle.token})")
         return ExitCode.OK
     everything = build_bundle(plan, dsns, include_runnable=True)
     if args.token and args.token != everything.token:
