@@ -1,11 +1,18 @@
-"""The pgferry terminal UI (DESIGN §12)."""
+"""The pgferry terminal UI (DESIGN §12).
+
+The app owns navigation between screens; each screen owns one job:
+overview → choose target → plan review → privileged steps → run → report,
+and overview → recovery walkthrough from the dirty banner.
+"""
 from __future__ import annotations
 
+from textual import work
 from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
 
 from engine.errors import UsageError
+from engine.planner import Plan
 
 from . import themes
 from .data import Overview, Source, error_text
@@ -46,3 +53,51 @@ class PgferryApp(App[None]):
     def worker_failed(self, screen: Screen, error: BaseException) -> None:
         """The one place worker failures end up: a readable message on the screen that ran it."""
         screen.show_error(error_text(error, self.source.secrets()))
+
+    # -- navigation: screens call these, so the flow lives in one place -------------------------
+
+    def choose_target(self) -> None:
+        from .target import TargetScreen
+
+        self.push_screen(TargetScreen(self.source))
+
+    def review_plan(self, plan: Plan) -> None:
+        from .plan import PlanScreen
+
+        self.push_screen(PlanScreen(self.source, plan))
+
+    def proceed(self, plan: Plan) -> None:
+        """From plan review: privileged steps first when this role cannot run them, then confirm and run."""
+        self._proceed(plan)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="proceed", description="checking privileges")
+    def _proceed(self, plan: Plan) -> None:
+        from engine.privileges import build_bundle, needs_someone_else
+
+        dsns = dict(self.source.connections().dsns)
+        bundle = build_bundle(plan, dsns)
+        pending = needs_someone_else(bundle, dsns) if not bundle.empty else []
+        self.call_from_thread(self._after_privilege_check, plan, bool(pending))
+
+    def _after_privilege_check(self, plan: Plan, needs_grant: bool) -> None:
+        if needs_grant:
+            from .privileged import PrivilegedScreen
+
+            self.push_screen(PrivilegedScreen(self.source, plan))
+        else:
+            self.confirm_and_run(plan)
+
+    def confirm_and_run(self, plan: Plan) -> None:
+        from .run import confirm_and_start
+
+        confirm_and_start(self, plan)
+
+    def attach(self, run_id: int | None = None) -> None:
+        from .run import RunScreen
+
+        self.push_screen(RunScreen(self.source, run_id))
+
+    def open_recovery(self) -> None:
+        from .recovery import RecoveryScreen
+
+        self.push_screen(RecoveryScreen(self.source))

@@ -1,11 +1,61 @@
-"""Shared base for the app's screens: worker failures go to the app's one error handler."""
+"""Shared base for the app's screens.
+
+Two things every screen does the same way:
+- worker failures go to the app's one error handler;
+- a key that cannot be used right now stays in the footer, dimmed, and a line above the footer
+  says why (a screen names the reason in `disabled_reason`), so nothing is hidden and nothing
+  is explained by colour alone.
+"""
 from __future__ import annotations
 
+from rich.text import Text
 from textual.screen import Screen
+from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
 
+class KeyReasons(Static):
+    """'dimmed: c continue — verify the privileged steps first'; empty when every key works."""
+
+    DEFAULT_CSS = """
+    KeyReasons { height: auto; padding: 0 1; color: $text-muted; display: none; }
+    KeyReasons.show { display: block; }
+    """
+
+
 class PgferryScreen(Screen):
+    def disabled_reason(self, action: str) -> str | None:
+        """Why `action` cannot run now, or None when it can. Screens override this."""
+        return None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # None = shown dimmed in the footer (Textual's convention); the reason goes on KeyReasons.
+        return None if self.disabled_reason(action) else True
+
+    def update_keys(self) -> None:
+        """Call after the state that decides `disabled_reason` changes."""
+        self.refresh_bindings()
+        lines = []
+        for binding in self._bindings_for_reasons():
+            reason = self.disabled_reason(binding.action)
+            if reason:
+                key = binding.key_display or binding.key.split(",")[0]
+                lines.append(f"dimmed: {key} {binding.description.lower()} — {reason}")
+        for widget in self.query(KeyReasons):
+            widget.update(Text("\n".join(dict.fromkeys(lines))))
+            widget.set_class(bool(lines), "show")
+
+    def _bindings_for_reasons(self):
+        seen = set()
+        for binding in self._bindings.key_to_bindings.values():
+            for b in binding:
+                if b.show and b.action not in seen:
+                    seen.add(b.action)
+                    yield b
+
+    def on_screen_resume(self) -> None:
+        self.update_keys()
+
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR and event.worker.error is not None:
             self.app.worker_failed(self, event.worker.error)

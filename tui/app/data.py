@@ -1,15 +1,18 @@
 """What the overview shows, read from the database by the engine (no Textual here)."""
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 
 import psycopg
 
+from engine.catalog import Definitions, bundled_migrations_dir, load
 from engine.connection import connect, scrub
 from engine.errors import PgferryError
 from engine.runs import RunStore, UpgradeRun
 from engine.status import DatabaseStatus, read_status
+from engine.upgrade import Connections
 
 
 @dataclass(frozen=True)
@@ -20,11 +23,42 @@ class Source:
     dsn: str | None = None
     schema_dsn: tuple[str, ...] = ()
     bookkeeping_schema: str = "public"
+    # Offered (never shown) for running privileged steps; the demo sets the embedded superuser.
+    superuser_dsn: str | None = None
+    read_only: bool = False  # `pgferry watch`: every action that writes is dimmed
 
     def secrets(self) -> list[str]:
         """Every DSN that may carry a password, for scrubbing messages."""
         env = [v for k, v in os.environ.items() if k.startswith("PGFERRY_DSN")]
-        return [d for d in [self.dsn or "", *(s.partition("=")[2] for s in self.schema_dsn), *env] if d]
+        return [d for d in [self.dsn or "", self.superuser_dsn or "", *(s.partition("=")[2] for s in self.schema_dsn),
+                            *env] if d]
+
+    def definitions(self) -> Definitions:
+        """Loaded once per directory and process: every screen plans from the same definitions."""
+        return _definitions_of(self.migrations or str(bundled_migrations_dir()))
+
+    def connections(self) -> Connections:
+        from tui.cli import _dsns
+
+        return Connections(_dsns(self, self.definitions()), self.bookkeeping_schema)
+
+    def cli_args(self) -> list[str]:
+        """The connection flags a child `pgferry` process needs, DSNs excluded (they go by environment)."""
+        args = ["--bookkeeping-schema", self.bookkeeping_schema]
+        if self.migrations:
+            args += ["--migrations", self.migrations]
+        return args
+
+    def child_env(self) -> dict[str, str]:
+        """DSNs for a child process, by environment: a command line is visible to every local user."""
+        from tui.cli import schema_env
+
+        return {schema_env(name): dsn for name, dsn in self.connections().dsns.items()}
+
+
+@functools.lru_cache(maxsize=4)
+def _definitions_of(path: str) -> Definitions:
+    return load(path)
 
 
 @dataclass(frozen=True)
@@ -35,10 +69,8 @@ class Overview:
 
 
 def load_overview(source: Source) -> Overview:
-    from tui.cli import _conns, _definitions
-
-    defs = _definitions(source)
-    conns = _conns(source, defs)
+    defs = source.definitions()
+    conns = source.connections()
     status = read_status(defs, conns.dsns, conns.bookkeeping_schema)
     with connect(conns.primary, role="status") as conn:
         v = conn.info.server_version

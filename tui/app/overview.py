@@ -8,7 +8,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Static
 
 from tui.states import banner_lines, schema_state
-from .base import PgferryScreen
+from .base import KeyReasons, PgferryScreen
 from .data import Overview, Source, load_overview
 from .messages import OverviewLoaded
 
@@ -28,6 +28,9 @@ class OverviewScreen(PgferryScreen):
     #schemas { height: auto; max-height: 1fr; margin: 1 1 0 1; }
     """
     BINDINGS = [
+        Binding("t", "choose_target", "Target", tooltip="Choose the release to upgrade or downgrade to.", id="target"),
+        Binding("x", "recover", "Recover", tooltip="Walk through recovering a dirty database.", id="recover"),
+        Binding("a", "attach", "Attach", tooltip="Open the live view of the running upgrade.", id="attach"),
         Binding("r", "refresh", "Refresh", tooltip="Read the status from the database again.", id="refresh"),
     ]
 
@@ -35,6 +38,39 @@ class OverviewScreen(PgferryScreen):
         super().__init__()
         self.source = source or Source()
         self.given = overview  # a given value is shown as is and never reloaded (snapshots, replays)
+
+    overview: Overview | None = None
+
+    def disabled_reason(self, action: str) -> str | None:
+        o = self.overview
+        if action in ("choose_target", "recover", "attach") and o is None:
+            return "the status is not read yet"
+        if action == "choose_target":
+            if self.source.read_only:
+                return "read-only view (pgferry watch)"
+            if o.status.dirty:
+                return "the database is dirty: recover first (x)"
+            if o.run is not None and o.run.effective_status == "running":
+                return "an upgrade is running: attach to it (a)"
+        if action == "recover" and not o.status.dirty:
+            return "nothing to recover: no failed or cut-off migration"
+        if action == "attach" and (o.run is None or o.run.effective_status not in ("running", "paused")):
+            return "no upgrade is running"
+        return None
+
+    def action_choose_target(self) -> None:
+        self.app.choose_target()
+
+    def action_recover(self) -> None:
+        self.app.open_recovery()
+
+    def action_attach(self) -> None:
+        self.app.attach(self.overview.run.id)
+
+    def on_screen_resume(self) -> None:
+        super().on_screen_resume()
+        if self.given is None and self.overview is not None:
+            self.load_status()  # back from another screen: the state may have changed
 
     def compose(self) -> ComposeResult:
         yield Static("pgferry · overview", id="title")
@@ -45,6 +81,7 @@ class OverviewScreen(PgferryScreen):
         table = DataTable(id="schemas", cursor_type="row", zebra_stripes=True)
         table.add_columns(*COLUMNS)
         yield table
+        yield KeyReasons()
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -66,9 +103,14 @@ class OverviewScreen(PgferryScreen):
         self.display_overview(message.overview)
 
     def display_overview(self, overview: Overview) -> None:
+        self.overview = overview
         status = overview.status
         self.query_one("#error", Static).remove_class("show")
         banner = banner_lines(status, overview.run)
+        if status.dirty:
+            banner.append("→ press x for the recovery walkthrough")
+        if overview.run is not None and overview.run.effective_status in ("running", "paused"):
+            banner.append("→ press a to attach to the run")
         self.query_one("#banner", Static).update(Text("\n".join(banner)))
         self.query_one("#banner", Static).set_class(bool(banner), "show")
         server = f"{overview.server} · " if overview.server else ""
@@ -80,6 +122,7 @@ class OverviewScreen(PgferryScreen):
         for s in status.schemas:
             table.add_row(s.name, s.version or "-", str(len(s.applied)), str(len(s.pending)),
                           str(len(s.state.failed)), schema_state(s), key=s.name)
+        self.update_keys()
 
     def show_error(self, text: str) -> None:
         panel = self.query_one("#error", Static)
