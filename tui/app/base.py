@@ -9,8 +9,9 @@ Two things every screen does the same way:
 from __future__ import annotations
 
 from rich.text import Text
+from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Static
+from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
 
 
@@ -23,7 +24,16 @@ class KeyReasons(Static):
     """
 
 
+def bottom_bar() -> Vertical:
+    """The reasons for dimmed keys above the footer, docked together (two docked widgets would overlap)."""
+    return Vertical(KeyReasons(), Footer(compact=True), id="bottom-bar")
+
+
 class PgferryScreen(Screen):
+    DEFAULT_CSS = """
+    #bottom-bar { dock: bottom; height: auto; }
+    """
+
     def disabled_reason(self, action: str) -> str | None:
         """Why `action` cannot run now, or None when it can. Screens override this."""
         return None

@@ -5,10 +5,10 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from tui.states import banner_lines, schema_state
-from .base import KeyReasons, PgferryScreen
+from .base import PgferryScreen, bottom_bar
 from .data import Overview, Source, load_overview
 from .messages import OverviewLoaded
 
@@ -81,8 +81,7 @@ class OverviewScreen(PgferryScreen):
         table = DataTable(id="schemas", cursor_type="row", zebra_stripes=True)
         table.add_columns(*COLUMNS)
         yield table
-        yield KeyReasons()
-        yield Footer(compact=True)
+        yield bottom_bar()
 
     def on_mount(self) -> None:
         if self.given is not None:
