@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import socket
 import time
+from typing import Callable
 from dataclasses import dataclass, field
 
 import psycopg
@@ -202,18 +203,21 @@ class BackgroundRunner:
     """Runs one out-of-band migration to completion (or to zero, in reverse)."""
 
     def __init__(self, dsn: str, oob: OutOfBand, options: BackgroundOptions = BackgroundOptions(),
-                 on_event: EventSink = discard):
+                 on_event: EventSink = discard, stop_check: Callable[[], bool] | None = None):
         self.dsn = dsn
         self.oob = oob
         self.options = options
         self.on_event = on_event
+        # Asked between batches: an upgrade run that was told to pause or abort stops here.
+        self.stop_check = stop_check
 
     def measure(self, conn: psycopg.Connection) -> float:
         value = conn.execute(self.oob.progress.statements[0].text).fetchone()[0]
         return min(1.0, max(0.0, float(value if value is not None else 0.0)))
 
     def run(self, *, reverse: bool = False) -> str:
-        """Returns "complete" or "paused"; raises OutOfBandFailed after repeated batch errors."""
+        """Returns "complete", "paused" (its own flag) or "stopped" (stop_check); raises OutOfBandFailed
+        after repeated batch errors."""
         o, opts = self.oob, self.options
         if reverse and o.down is None:
             if o.non_destructive:
@@ -245,6 +249,8 @@ class BackgroundRunner:
                     if store.get(o.id).paused:
                         self.on_event(OobPaused(o.id, progress))
                         return "paused"
+                    if self.stop_check is not None and self.stop_check():
+                        return "stopped"
                     t0 = time.monotonic()
                     try:
                         with conn.transaction():

@@ -81,9 +81,13 @@ def describe_target(dsn: str) -> str:
     return f"{user + '@' if user else ''}{where}/{db}"
 
 
-def application_name(role: str = "migrator") -> str:
-    # Shown in pg_stat_activity, so anyone can tell who holds a lock and from where.
-    return f"pgferry {__version__} {role} {socket.gethostname()}:{os.getpid()}"[:63]
+ROLES = ("migrator", "upgrade", "oob", "privileged", "status")
+
+
+def application_name(role: str = "migrator", *, host: str | None = None, pid: int | None = None) -> str:
+    # Shown in pg_stat_activity, so anyone can tell who holds a lock and from where (and a
+    # watcher can find the sessions of a run from its host and process id).
+    return f"pgferry {__version__} {role} {host or socket.gethostname()}:{pid or os.getpid()}"[:63]
 
 
 def connect(dsn: str, *, autocommit: bool = True, role: str = "migrator", connect_timeout: int = 10) -> psycopg.Connection:

@@ -35,9 +35,14 @@ COLUMNS = {
     "current_step": "text",
     "error": "text",
     "resumed_from": "bigint",
+    # 'pause' or 'abort', asked by anyone who can reach the database (the UI, another machine);
+    # the running process stops at its next safe point: between migrations, between batches.
+    "control": "text",
+    "control_by": "text",
 }
 
 UNFINISHED = ("running", "failed", "paused")
+CONTROLS = ("pause", "abort")
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,8 @@ class UpgradeRun:
     current_step: str | None
     error: str | None
     resumed_from: int | None
+    control: str | None = None
+    control_by: str | None = None
     alive: bool = False
 
     @property
@@ -84,13 +91,22 @@ class RunStore:
     def exists(self) -> bool:
         return self.conn.execute("SELECT to_regclass(%s) IS NOT NULL", [self.table.as_string(self.conn)]).fetchone()[0]
 
+    def missing_columns(self) -> list[str]:
+        have = {r[0] for r in self.conn.execute(
+            "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attnum > 0 AND NOT attisdropped",
+            [self.table.as_string(self.conn)])}
+        return [c for c in COLUMNS if c not in have]
+
     def ensure(self) -> None:
-        if self.exists():
+        if self.exists() and not self.missing_columns():
             return
         with AdvisoryLock(self.conn, lock_key(self.schema, "bookkeeping"), "bookkeeping"), self.conn.transaction():
             ensure_schema(self.conn, self.schema)
             cols = sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(t)) for c, t in COLUMNS.items())
             self.conn.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} ({})").format(self.table, cols))
+            for c in self.missing_columns():  # a table made by an older pgferry gains the new columns
+                self.conn.execute(sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} {}").format(
+                    self.table, sql.Identifier(c), sql.SQL(COLUMNS[c])))
 
     def create(self, plan: dict, direction: str, from_version: str | None, to_version: str, total: int,
                resumed_from: int | None) -> int:
@@ -104,10 +120,25 @@ class RunStore:
              Jsonb(plan), total, resumed_from],
         ).fetchone()[0]
 
-    def progress(self, run_id: int, position: int, current: str | None) -> None:
-        self.conn.execute(
-            sql.SQL("UPDATE {} SET position = %s, current_step = %s, heartbeat = now() WHERE id = %s").format(self.table),
-            [position, current, run_id])
+    def progress(self, run_id: int, position: int, current: str | None) -> str | None:
+        """Record the position; returns a pending 'pause'/'abort' request (one round trip for both)."""
+        row = self.conn.execute(
+            sql.SQL("UPDATE {} SET position = %s, current_step = %s, heartbeat = now() WHERE id = %s RETURNING control")
+            .format(self.table), [position, current, run_id]).fetchone()
+        return row[0] if row else None
+
+    def control(self, run_id: int) -> str | None:
+        row = self.conn.execute(sql.SQL("SELECT control FROM {} WHERE id = %s").format(self.table), [run_id]).fetchone()
+        return row[0] if row else None
+
+    def request(self, run_id: int, control: str, by: str | None = None) -> bool:
+        """Ask a running upgrade to pause or abort at its next safe point; False when it is not running."""
+        if control not in CONTROLS:
+            raise ValueError(control)
+        cur = self.conn.execute(
+            sql.SQL("UPDATE {} SET control = %s, control_by = %s WHERE id = %s AND status = 'running'").format(self.table),
+            [control, by or operator_name(), run_id])
+        return cur.rowcount == 1
 
     def finish(self, run_id: int, status: str, error: str | None = None) -> None:
         self.conn.execute(
@@ -117,7 +148,8 @@ class RunStore:
     def _rows(self, where: sql.Composable, params: list) -> list[UpgradeRun]:
         if not self.exists():
             return []
-        names = ", ".join(c for c in COLUMNS if c != "pgferry_version")
+        missing = set(self.missing_columns())  # read-only callers never ALTER: an older table reads as NULLs
+        names = ", ".join(f"NULL AS {c}" if c in missing else c for c in COLUMNS if c != "pgferry_version")
         rows = self.conn.execute(
             sql.SQL("SELECT " + names + ", EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = r.backend_pid "
                     "AND a.backend_start <= r.started_at) FROM {} r ").format(self.table) + where, params).fetchall()

@@ -57,6 +57,20 @@ class OutOfBandPaused(PgferryError):
     pass
 
 
+class RunStopped(PgferryError):
+    """Someone asked the run to pause or abort; it stopped at a safe point (no migration half-applied)."""
+
+    def __init__(self, control: str, by: str | None, position: int, total: int, to_version: str):
+        self.control = control
+        self.status = "paused" if control == "pause" else "aborted"
+        verb = "paused" if control == "pause" else "aborted"
+        super().__init__(
+            f"upgrade {verb} at step {position}/{total} as {by or 'someone'} asked; every step so far is complete "
+            "and nothing is half-applied",
+            hint=f"run the same upgrade to {to_version} again to continue" if control == "pause"
+            else "the database is between releases: pick a target and run again to finish or go back")
+
+
 @dataclass(frozen=True)
 class Connections:
     """Which database each schema lives in; the first schema's database is the primary one."""
@@ -204,6 +218,10 @@ class Upgrade:
                     store.finish(run_id, "paused", exc.message)
                     self.on_event(UpgradeFinished(run_id, "paused", time.monotonic() - start, plan.to_version))
                     raise
+                except RunStopped as exc:
+                    store.finish(run_id, exc.status, exc.message)
+                    self.on_event(UpgradeFinished(run_id, exc.status, time.monotonic() - start, plan.to_version))
+                    raise
                 except BaseException as exc:
                     message = exc.message if isinstance(exc, PgferryError) else f"{type(exc).__name__}: {exc}"
                     if not conn.broken:
@@ -216,11 +234,19 @@ class Upgrade:
     def _execute(self, plan: Plan, store: RunStore, run_id: int) -> None:
         position = 0
 
+        def stop_if_asked(control: str | None) -> None:
+            if control:
+                run = store.get(run_id)
+                raise RunStopped(control, run.control_by if run else None, position, len(plan.steps), plan.to_version)
+
         def track(event) -> None:
             nonlocal position
             if isinstance(event, MigrationFinished):
                 position += 1
-                store.progress(run_id, position, f"{event.schema} {event.migration_id}")
+                control = store.progress(run_id, position, f"{event.schema} {event.migration_id}")
+                self.on_event(event)
+                stop_if_asked(control)  # raised between migrations: the one just finished is committed
+                return
             self.on_event(event)
 
         up = plan.direction in ("upgrade", "install")
@@ -241,9 +267,13 @@ class Upgrade:
                     m.run(compute)
             for oid in oob_ids:
                 o = self.defs.out_of_band[oid]
-                store.progress(run_id, position, f"out-of-band {oid}")
-                runner = BackgroundRunner(self.conns.dsns[o.schema], o, self.background, on_event=self.on_event)
-                if runner.run(reverse=not up) == "paused":
+                stop_if_asked(store.progress(run_id, position, f"out-of-band {oid}"))
+                runner = BackgroundRunner(self.conns.dsns[o.schema], o, self.background, on_event=self.on_event,
+                                          stop_check=lambda: store.control(run_id) is not None)
+                outcome = runner.run(reverse=not up)
+                if outcome == "stopped":
+                    stop_if_asked(store.control(run_id))
+                if outcome == "paused":
                     raise OutOfBandPaused(
                         f"out-of-band {oid} was paused at the stop {release.version}",
                         hint=f"resume it with `pgferry oob resume {oid}`, then run the same upgrade command again")

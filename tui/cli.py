@@ -141,6 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--skip-preflight", action="store_true",
                        help="do not run the preflight checks first (risks blocked DDL, a second migrator, "
                        "a missing extension)")
+        p.add_argument("--journal", metavar="PATH|auto",
+                       help="also append the run's events as JSON lines to PATH (owner-only); 'auto' uses pgferry's "
+                       "state directory, where the terminal UI finds it to reattach")
 
     p = sub.add_parser("oob", help="out-of-band migrations: status, run, pause, resume",
                        description="Out-of-band (background) data migrations. `run` runs them in batches until done; "
@@ -488,6 +491,27 @@ def _write_private(path: str, text: str) -> None:
 
 
 def cmd_move(args) -> int:
+    if not getattr(args, "journal", None):
+        return _move(args, None)
+    from tui.journal import JournalWriter, new_journal_path
+
+    journal = JournalWriter(new_journal_path() if args.journal == "auto" else args.journal, _secrets(args))
+    try:
+        code = _move(args, journal)
+    except PgferryError as exc:
+        journal.exit(int(exc.exit_code), exc.message, exc.hint)
+        raise
+    except BaseException as exc:
+        journal.exit(130 if isinstance(exc, KeyboardInterrupt) else int(ExitCode.FAILURE), f"{type(exc).__name__}: {exc}")
+        raise
+    else:
+        journal.exit(code)
+        return code
+    finally:
+        journal.close()
+
+
+def _move(args, journal) -> int:
     from engine.background import BackgroundOptions
     from engine.upgrade import make_plan, Upgrade
     from tui.plan_view import print_plan
@@ -528,7 +552,8 @@ def cmd_move(args) -> int:
             return ExitCode.FAILURE
     bg = BackgroundOptions(bookkeeping_schema=args.bookkeeping_schema, target_batch_seconds=args.batch_seconds)
     with renderer(args.no_progress or args.json) as render:
-        run = Upgrade(defs, conns, options=_options(args), background=bg, on_event=render)
+        sink = render if journal is None else (lambda e: (render(e), journal(e)))
+        run = Upgrade(defs, conns, options=_options(args), background=bg, on_event=sink)
         plan, run_id = run.run(args.to, downgrade=downgrade, channel=args.channel)
     if args.json:
         _emit_json({"run_id": run_id, "status": "succeeded", "plan": plan.as_dict()})
@@ -838,9 +863,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_help()  # no terminal to draw on
             return ExitCode.OK
         return cmd_app(args)
-    dsns = [getattr(args, "dsn", None) or os.environ.get("PGFERRY_DSN", "")] + [
-        d.partition("=")[2] for d in getattr(args, "schema_dsn", [])
-    ] + [v for k, v in os.environ.items() if k.startswith("PGFERRY_DSN_")] + [getattr(args, "superuser_dsn", None) or ""]
+    dsns = _secrets(args)
     try:
         return int(COMMANDS[args.command](args))
     except PgferryError as exc:
@@ -869,6 +892,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"internal error: {type(exc).__name__}: {scrub(str(exc), *dsns)}", file=sys.stderr)
         print("hint: re-run with PGFERRY_DEBUG=1 for a traceback and report it", file=sys.stderr)
         return int(ExitCode.FAILURE)
+
+
+def _secrets(args) -> list[str]:
+    """Every DSN this invocation may know, for scrubbing what it prints or writes."""
+    return [d for d in [getattr(args, "dsn", None) or os.environ.get("PGFERRY_DSN", "")] + [
+        d.partition("=")[2] for d in getattr(args, "schema_dsn", [])
+    ] + [v for k, v in os.environ.items() if k.startswith("PGFERRY_DSN_")] + [getattr(args, "superuser_dsn", None) or ""] if d]
 
 
 def entry() -> None:

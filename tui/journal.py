@@ -1,0 +1,111 @@
+"""The local event journal of an upgrade run started from the UI (DESIGN §12).
+
+The detached run process appends one JSON line per event worth telling a person; the UI that
+started it (or reopens later on the same machine) tails the file for its log pane. Everything
+else the run screen shows comes from the database, so `watch` on another machine sees the same.
+Files are owner-only: they name tables and hosts.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import platformdirs
+
+from engine import background as bg
+from engine import events as ev
+from engine.connection import scrub
+from tui.render import describe, index_line, oob_line
+
+PROGRESS_EVERY = 2.0  # seconds between progress lines: a log, not a live display
+
+
+def journal_dir() -> Path:
+    return Path(platformdirs.user_state_dir("pgferry")) / "runs"
+
+
+def new_journal_path() -> Path:
+    d = journal_dir()
+    d.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return d / f"{socket.gethostname()}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.jsonl"
+
+
+class JournalWriter:
+    """An event sink appending JSON lines; also records how the process ended (`exit`)."""
+
+    def __init__(self, path: str | os.PathLike, secrets: list[str] | None = None):
+        self.path = Path(path)
+        self.secrets = [s for s in (secrets or []) if s]
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        self.file = os.fdopen(fd, "a", encoding="utf-8")
+        self._last_progress = 0.0
+        self.write("process", line=f"pgferry process {os.getpid()} on {socket.gethostname()} started", pid=os.getpid())
+
+    def write(self, kind: str, line: str | None = None, **data) -> None:
+        record = {"t": datetime.now(timezone.utc).isoformat(timespec="milliseconds"), "kind": kind, **data}
+        if line is not None:
+            record["line"] = scrub(line, *self.secrets)
+        self.file.write(json.dumps(record, default=str) + "\n")
+        self.file.flush()
+
+    def __call__(self, e) -> None:
+        if isinstance(e, (bg.OobProgress, ev.IndexProgress)):
+            now = time.monotonic()
+            if now - self._last_progress < PROGRESS_EVERY:
+                return
+            self._last_progress = now
+            line = oob_line(e) if isinstance(e, bg.OobProgress) else index_line(e)
+        else:
+            line = describe(e)
+        if line is not None:
+            run_id = getattr(e, "run_id", None)
+            self.write(type(e).__name__, line=line, **({"run_id": run_id} if run_id is not None else {}))
+
+    def exit(self, code: int, message: str | None = None, hint: str | None = None) -> None:
+        text = scrub(message or "", *self.secrets)
+        self.write("exit", line=f"exit {code}" + (f": {text}" if text else ""), code=int(code),
+                   message=text or None, hint=scrub(hint or "", *self.secrets) or None)
+
+    def close(self) -> None:
+        self.file.close()
+
+
+@dataclass(frozen=True)
+class JournalRecord:
+    t: str
+    kind: str
+    line: str | None
+    data: dict
+
+
+def read_from(path: str | os.PathLike, offset: int = 0) -> tuple[list[JournalRecord], int]:
+    """Complete records after `offset`, and the offset to read from next (a partial last line waits)."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            chunk = f.read()
+    except FileNotFoundError:
+        return [], offset
+    end = chunk.rfind(b"\n") + 1
+    records = []
+    for raw in chunk[:end].splitlines():
+        try:
+            d = json.loads(raw)
+        except ValueError:
+            continue  # a torn line from a killed writer
+        records.append(JournalRecord(d.pop("t", ""), d.pop("kind", "?"), d.pop("line", None), d))
+    return records, offset + end
+
+
+def find_for(pid: int | None, host: str | None) -> Path | None:
+    """The newest local journal written by process `pid` on this host, if any."""
+    if not pid or (host and host != socket.gethostname()):
+        return None
+    d = journal_dir()
+    found = sorted(d.glob(f"{socket.gethostname()}-*-{pid}.jsonl"), key=lambda p: p.stat().st_mtime) if d.is_dir() else []
+    return found[-1] if found else None
