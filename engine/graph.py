@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Iterable, Mapping
 
-import networkx as nx
+from . import digraph
+from .digraph import DiGraph
 
 from .definitions import Migration
 
@@ -67,8 +68,8 @@ class SchemaGraph:
     # -- structure -------------------------------------------------------------------------
 
     @cached_property
-    def declared(self) -> nx.DiGraph:
-        g = nx.DiGraph()
+    def declared(self) -> DiGraph:
+        g = DiGraph()
         g.add_nodes_from(self.migrations)
         for m in self.migrations.values():
             for p in m.parents:
@@ -76,7 +77,7 @@ class SchemaGraph:
         return g
 
     @cached_property
-    def requirement(self) -> nx.DiGraph:
+    def requirement(self) -> DiGraph:
         g = self.declared.copy()
         for s, replaced in self.squashes.items():
             for r in replaced:
@@ -88,7 +89,7 @@ class SchemaGraph:
 
     @cached_property
     def _order_index(self) -> dict[int, int]:
-        order = nx.lexicographical_topological_sort(self.requirement, key=lambda n: n)
+        order = digraph.topological_sort(self.requirement)
         return {n: i for i, n in enumerate(order)}
 
     def order(self, ids: Iterable[int]) -> list[int]:
@@ -149,7 +150,7 @@ class SchemaGraph:
         for i in ids:
             if i not in self.requirement:
                 raise UnknownMigration(i)
-            out |= nx.descendants(self.requirement, i)
+            out |= digraph.descendants(self.requirement, i)
         return frozenset(out)
 
     def normalize(self, applied: Iterable[int]) -> frozenset[int]:

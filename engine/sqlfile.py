@@ -5,9 +5,11 @@ import hashlib
 from dataclasses import dataclass
 from functools import cached_property
 
-from pglast import ast, parse_sql
+from pglast import ast
 from pglast.enums import ObjectType
 from pglast.parser import ParseError
+
+from .pgparse import parse_sql
 
 # Objects whose DROP/COMMENT/ALTER needs rights an ordinary owner role lacks (DESIGN §8).
 _PRIVILEGED_OBJECTS = {

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Collection, Iterable, Mapping
 
-import networkx as nx
 from pglast import ast
 from pglast.enums import AlterTableType, ConstrType
 
+from . import digraph
 from .definitions import Migration
 from .errors import Finding
 from .graph import SchemaGraph
@@ -121,12 +121,9 @@ def check_graph(graph: SchemaGraph, broken: Collection[int] = ()) -> list[Findin
             by_replaced[r] = m.id
     if out or broken:
         return out  # the graph is not well-formed enough for the rest
-    g = nx.DiGraph((u, v) for u, v in graph.requirement.edges if u in ms and v in ms)
+    g = digraph.DiGraph((u, v) for u, v in graph.requirement.edges if u in ms and v in ms)
     g.add_nodes_from(ms)
-    try:
-        cycle = nx.find_cycle(g)
-    except nx.NetworkXNoCycle:
-        cycle = None
+    cycle = digraph.find_cycle(g)
     roots = set(graph.roots())
     if cycle:
         ids = [u for u, _ in cycle] + [cycle[-1][1]]
@@ -268,7 +265,7 @@ def lint(graph: SchemaGraph, intro: Mapping[int, str]) -> list[Finding]:
         for c in creators.get(table, ()):
             if c == m.id:
                 return True
-            if intro.get(c) == intro.get(m.id) and nx.has_path(graph.requirement, c, m.id):
+            if intro.get(c) == intro.get(m.id) and digraph.has_path(graph.requirement, c, m.id):
                 return True
         return False
 

@@ -1,0 +1,103 @@
+"""engine.pgparse builds the very tree pglast.parse_sql builds, only faster; engine.digraph
+answers like networkx did."""
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pglast
+import pytest
+
+from engine import digraph, pgparse
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT / "tests" / "fixtures" / "sql" / "parser_corpus.sql"
+
+
+def full(nodes) -> list:
+    # every attribute, locations included (Node.__eq__ ignores locations)
+    return [n(None, None, False) for n in nodes]
+
+
+def sql_files() -> list[Path]:
+    files = sorted((ROOT / "migrations").rglob("*.sql")) + sorted((ROOT / "tests" / "fixtures").rglob("*.sql"))
+    assert len(files) > 100
+    return files
+
+
+@pytest.fixture
+def no_fallback(monkeypatch):
+    used = []
+    monkeypatch.setattr(pgparse, "_slow_parse_sql", lambda text: used.append(text) or pglast.parse_sql(text))
+    return used
+
+
+def test_same_tree_for_every_bundled_and_fixture_file(no_fallback):
+    compared = 0
+    for path in sql_files():
+        text = path.read_text(encoding="utf-8")
+        try:
+            expected = pglast.parse_sql(text)
+        except pglast.parser.ParseError:
+            continue  # deliberately broken fixtures: covered below
+        assert full(pgparse.parse_sql(text)) == full(expected), path
+        compared += 1
+    assert compared > 100 and not no_fallback
+
+
+def test_same_tree_for_a_corpus_of_ddl_dml_and_unicode(no_fallback):
+    text = CORPUS.read_text(encoding="utf-8")
+    assert not text.isascii()  # byte offsets must become character offsets
+    expected = pglast.parse_sql(text)
+    assert len(expected) > 70
+    assert full(pgparse.parse_sql(text)) == full(expected)
+    # and statement by statement, so each one's locations start at 0
+    for raw in expected:
+        one = text[raw.stmt_location: raw.stmt_location + raw.stmt_len] if raw.stmt_len else text[raw.stmt_location:]
+        assert full(pgparse.parse_sql(one)) == full(pglast.parse_sql(one)), one
+    assert not no_fallback
+
+
+@pytest.mark.parametrize("text", ["SELECT 1 +", "CREATE TABLE (", "SELECT 'é' FROM"])
+def test_bad_sql_raises_what_pglast_raises(text):
+    with pytest.raises(pglast.parser.ParseError) as slow:
+        pglast.parse_sql(text)
+    with pytest.raises(pglast.parser.ParseError) as fast:
+        pgparse.parse_sql(text)
+    assert fast.value.args == slow.value.args
+
+
+def test_unknown_shapes_fall_back_to_pglast(monkeypatch):
+    monkeypatch.setattr(pgparse, "parse_sql_json", lambda text: '{"stmts": [{"stmt": {"NoSuchNode": {}}}]}')
+    assert full(pgparse.parse_sql("SELECT 1")) == full(pglast.parse_sql("SELECT 1"))
+
+
+def test_digraph_matches_networkx():
+    nx = pytest.importorskip("networkx")
+    rng = random.Random(7)
+    for _ in range(50):
+        n = rng.randint(1, 30)
+        edges = {(rng.randrange(n), rng.randrange(n)) for _ in range(rng.randint(0, 60))}
+        dag_edges = [(u, v) for u, v in edges if u < v]
+        ours, theirs = digraph.DiGraph(dag_edges), nx.DiGraph(dag_edges)
+        ours.add_nodes_from(range(n))
+        theirs.add_nodes_from(range(n))
+        assert digraph.topological_sort(ours) == list(nx.lexicographical_topological_sort(theirs, key=lambda x: x))
+        for a in range(n):
+            assert digraph.descendants(ours, a) == nx.descendants(theirs, a)
+            b = rng.randrange(n)
+            assert digraph.has_path(ours, a, b) == nx.has_path(theirs, a, b)
+        assert digraph.find_cycle(ours) is None
+        cyclic = digraph.DiGraph(edges)
+        found = digraph.find_cycle(cyclic)
+        try:
+            nx.find_cycle(nx.DiGraph(edges))
+            has = True
+        except nx.NetworkXNoCycle:
+            has = False
+        assert (found is not None) == has
+        if found:
+            assert all(v == found[(i + 1) % len(found)][0] for i, (_, v) in enumerate(found))
+            assert all(cyclic._succ[u].__contains__(v) for u, v in found)
+            with pytest.raises(digraph.CycleError):
+                digraph.topological_sort(cyclic)
