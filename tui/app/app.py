@@ -28,8 +28,10 @@ class PgferryApp(App[None]):
     ]
 
     def __init__(self, source: Source | None = None, *, theme: str | None = None,
-                 overview: Overview | None = None) -> None:
+                 overview: Overview | None = None, watch_run: int | None = None) -> None:
+        """watch_run: open the run screen on that run (0 = the latest) over the overview."""
         super().__init__()
+        self.watch_run = watch_run
         self.animation_level = "none"  # calm over SSH
         self.source = source or Source()
         self.given = overview
@@ -45,6 +47,24 @@ class PgferryApp(App[None]):
         for problem in self.theme_problems:
             self.notify(problem, title="theme file skipped", severity="warning", markup=False)
         self.push_screen(OverviewScreen(self.source, self.given))
+        if self.watch_run is not None:
+            self.attach(self.watch_run or None)
+
+    async def action_quit(self) -> None:
+        """Quitting never stops a run, but say so (and ask) when one is on screen and still going."""
+        from .run import QuitWhileRunning, RunScreen
+
+        running = [s for s in self.screen_stack if isinstance(s, RunScreen) and s.status == "running"]
+        if not running or self.source.read_only or isinstance(self.screen, QuitWhileRunning):
+            self.exit()
+            return
+        run = running[-1].live.run
+
+        def answered(ok: bool | None) -> None:
+            if ok:
+                self.exit()
+
+        self.push_screen(QuitWhileRunning(run.id, run.os_pid), answered)
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
@@ -91,6 +111,24 @@ class PgferryApp(App[None]):
         from .run import confirm_and_start
 
         confirm_and_start(self, plan)
+
+    def start_run(self, plan: Plan) -> None:
+        self._launch(plan.direction, plan.to_version)
+
+    def resume_run(self, to_version: str, direction: str) -> None:
+        self._launch(direction, to_version)
+
+    def _launch(self, direction: str, to_version: str) -> None:
+        from tui.launch import start
+
+        from .run import RunScreen
+
+        release = self.source.definitions().release(to_version)
+        channel = release.channel if release.channel != "stable" else None
+        launched = start(direction, to_version, self.source.cli_args(), self.source.child_env(), channel)
+        while len(self.screen_stack) > 2:  # back to the overview, then the run on top of it
+            self.pop_screen()
+        self.push_screen(RunScreen(self.source, None, launched))
 
     def attach(self, run_id: int | None = None) -> None:
         from .run import RunScreen

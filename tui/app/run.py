@@ -1,0 +1,433 @@
+"""The run screen: a live view of an upgrade run, whoever started it (DESIGN §12).
+
+The run itself is another process (tui/launch.py). This screen reads the database every
+second (engine.live) and, on the machine that started the run, tails the run's journal for the
+log. Leaving the screen or the app never stops the run; `pgferry watch` opens it read-only.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.message import Message
+from textual.screen import ModalScreen
+from textual.widgets import ProgressBar, RichLog, Static
+from textual.worker import get_current_worker
+
+from engine.live import LiveReader, LiveRun
+from engine.planner import Plan
+from tui import journal as journal_mod
+from tui.launch import Launched
+
+from .base import PgferryScreen, bottom_bar
+from .data import Source
+
+POLL_SECONDS = 1.0
+ENDED = ("succeeded", "failed", "paused", "aborted", "resumed", "interrupted")
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    seconds = max(0, int(seconds))
+    m, s = divmod(seconds, 60)
+    h, m = divmod(m, 60)
+    return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s" if m else f"{s}s"
+
+
+def _short(text: str, width: int = 120) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+@dataclass
+class Trend:
+    """Progress per second from successive snapshots, for an out-of-band ETA."""
+
+    samples: dict[int, tuple[float, float]] = field(default_factory=dict)  # id -> (time, progress)
+    rates: dict[int, float] = field(default_factory=dict)
+
+    def eta(self, oid: int, progress: float, reverse: bool, now: float) -> float | None:
+        prev = self.samples.get(oid)
+        self.samples[oid] = (now, progress)
+        if prev and now > prev[0] and progress != prev[1]:
+            rate = abs(progress - prev[1]) / (now - prev[0])
+            self.rates[oid] = rate if oid not in self.rates else 0.6 * self.rates[oid] + 0.4 * rate
+        rate = self.rates.get(oid)
+        left = progress if reverse else 1 - progress
+        return left / rate if rate else None
+
+
+class LiveUpdate(Message):
+    def __init__(self, live: LiveRun | None, lines: list[str], launch_error: str | None = None) -> None:
+        super().__init__()
+        self.live = live
+        self.lines = lines
+        self.launch_error = launch_error
+
+
+class RunScreen(PgferryScreen):
+    DEFAULT_CSS = """
+    RunScreen { layout: vertical; }
+    #title { background: $panel; text-style: bold; padding: 0 1; }
+    #state { padding: 0 1; }
+    #overall { padding: 0 1; height: 1; }
+    #overall Bar { width: 1fr; }
+    #now { padding: 0 1; height: auto; }
+    #wait { display: none; padding: 0 1; border: heavy $warning; height: auto; }
+    #wait.show { display: block; }
+    #failure { display: none; padding: 0 1; border: heavy $error; height: auto; }
+    #failure.show { display: block; }
+    #oob { height: auto; max-height: 8; padding: 0 1; }
+    .oob-row { height: 1; }
+    .oob-row Bar { width: 24; }
+    .oob-row Static { width: 1fr; }
+    #log { height: 1fr; min-height: 4; border-top: solid $panel-lighten-2; }
+    """
+    BINDINGS = [
+        Binding("p", "pause", "Pause", tooltip="Stop after the current step; resume later.", id="pause"),
+        Binding("A", "abort", "Abort", key_display="A", tooltip="Stop after the current step for good.", id="abort"),
+        Binding("u", "resume", "Resume", tooltip="Start the same upgrade again from where it stopped.", id="resume"),
+        Binding("enter", "report", "Report", tooltip="What the run did, saved as Markdown.", id="report"),
+        Binding("escape", "back", "Back", tooltip="Back to the overview; the run goes on.", id="back"),
+    ]
+
+    def __init__(self, source: Source, run_id: int | None = None, launched: Launched | None = None) -> None:
+        super().__init__()
+        self.source = source
+        self.run_id = run_id
+        self.launched = launched
+        self.live: LiveRun | None = None
+        self.trend = Trend()
+        self.asked: str | None = None  # what this screen asked for (pause/abort), until the run says so
+        self.launch_error: str | None = None
+        self.bars: dict[int, ProgressBar] = {}
+
+    # -- layout ---------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Static("pgferry · run", id="title")
+        yield Static("starting…" if self.launched else "reading the run…", id="state")
+        yield ProgressBar(total=100, show_eta=False, id="overall")
+        yield Static(id="failure")
+        yield Static(id="now")
+        yield Static(id="wait")
+        yield VerticalScroll(id="oob")
+        yield RichLog(id="log", wrap=True, markup=False, highlight=False, max_lines=2000)
+        yield bottom_bar()
+
+    def on_mount(self) -> None:
+        if self.source.read_only:
+            self.query_one("#title", Static).update("pgferry · watch (read-only)")
+        self.poll()
+
+    # -- keys -----------------------------------------------------------------------------------
+
+    @property
+    def status(self) -> str | None:
+        live = self.live
+        return live.run.effective_status if live and live.run else None
+
+    def disabled_reason(self, action: str) -> str | None:
+        if action in ("pause", "abort", "resume") and self.source.read_only:
+            return "read-only view (pgferry watch)"
+        if action in ("pause", "abort"):
+            if self.status != "running":
+                return "the run is not running" if self.status else "the run has not started yet"
+            if self.asked or (self.live and self.live.run.control):
+                asked = self.asked or self.live.run.control
+                return f"{asked} already asked: it stops after the current step"
+        if action == "resume":
+            if self.status not in ("paused", "interrupted", "aborted"):
+                return "only a paused, aborted or interrupted run can be resumed"
+        if action == "report" and self.status not in ENDED:
+            return "the run has not ended yet"
+        return None
+
+    def action_pause(self) -> None:
+        self._request("pause")
+
+    def action_abort(self) -> None:
+        from .confirm import TypedConfirm
+
+        body = ("The run stops after the step it is on: a migration in flight (an index build included) "
+                "completes first, so nothing is left half-applied. The database stays between releases "
+                "until you choose a target again.")
+
+        def answered(ok: bool | None) -> None:
+            if ok:
+                self._request("abort")
+
+        self.app.push_screen(TypedConfirm("Abort the upgrade?", body, "abort", "Abort"), answered)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="control", description="asking the run to stop")
+    def _request(self, control: str) -> None:
+        reader = LiveReader(dict(self.source.connections().dsns), self.source.bookkeeping_schema)
+        try:
+            accepted = reader.request(self.live.run.id, control)
+        finally:
+            reader.close()
+        self.app.call_from_thread(self._requested, control, accepted)
+
+    def _requested(self, control: str, accepted: bool) -> None:
+        if accepted:
+            self.asked = control
+            self.log_line(f"{control} asked: the run stops after its current step")
+        else:
+            self.app.notify("the run is no longer running", severity="warning")
+        self.update_keys()
+
+    def action_resume(self) -> None:
+        run = self.live.run
+        self.app.resume_run(run.to_version, run.direction)
+
+    def action_report(self) -> None:
+        from .report import ReportScreen
+
+        self.app.push_screen(ReportScreen(self.source, self.live.run.id))
+
+    def action_back(self) -> None:
+        if self.status == "running":
+            self.app.notify(f"run {self.live.run.id} goes on in its own process; press a on the overview, or run "
+                            "pgferry again, to come back", title="detached")
+        self.app.pop_screen()
+
+    # -- polling --------------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="live", description="watching the run")
+    def poll(self) -> None:
+        worker = get_current_worker()
+        reader = LiveReader(dict(self.source.connections().dsns), self.source.bookkeeping_schema)
+        journal_path = None
+        offset = 0
+        run_id = self.run_id
+        try:
+            while not worker.is_cancelled:
+                launch_error = None
+                if run_id is None and self.launched is not None:
+                    run = reader.find_run(self.launched.host, self.launched.pid)
+                    if run is not None:
+                        run_id = run.id
+                    else:
+                        code = self.launched.exit_code()
+                        if code is not None:
+                            launch_error = self._launch_failure(code)
+                if run_id is None and self.launched is None:
+                    latest = reader.latest_run()
+                    run_id = latest.id if latest else None
+                live = reader.snapshot(run_id) if run_id is not None else None
+                if journal_path is None:
+                    pid = self.launched.pid if self.launched else (live.run.os_pid if live and live.run else None)
+                    host = self.launched.host if self.launched else (live.run.host if live and live.run else None)
+                    journal_path = journal_mod.find_for(pid, host)
+                lines: list[str] = []
+                if journal_path is not None:
+                    records, offset = journal_mod.read_from(journal_path, offset)
+                    lines = [r.line for r in records if r.line]
+                self.post_message(LiveUpdate(live, lines, launch_error))
+                ended = live is not None and live.run is not None and live.run.effective_status != "running"
+                if launch_error or ended:
+                    # One more read after the end for the journal's last lines, then stop polling.
+                    time.sleep(POLL_SECONDS)
+                    if journal_path is not None:
+                        records, offset = journal_mod.read_from(journal_path, offset)
+                        tail = [r.line for r in records if r.line]
+                        if tail:
+                            self.post_message(LiveUpdate(live, tail, launch_error))
+                    break
+                time.sleep(POLL_SECONDS)
+        finally:
+            reader.close()
+
+    def _launch_failure(self, code: int) -> str:
+        """Why a launched process ended before its run began: its journal's exit record, else its output."""
+        path = journal_mod.find_for(self.launched.pid, self.launched.host)
+        if path is not None:
+            records, _ = journal_mod.read_from(path)
+            for r in reversed(records):
+                if r.kind == "exit":
+                    hint = f"\nhint: {r.data['hint']}" if r.data.get("hint") else ""
+                    return f"{r.data.get('message') or 'exit ' + str(code)}{hint}"
+        try:
+            out = self.launched.output.read_text(errors="replace").strip().splitlines()
+        except OSError:
+            out = []
+        text = "\n".join(out[-4:]) or f"the process ended with exit code {code}"
+        return text
+
+    def on_live_update(self, message: LiveUpdate) -> None:
+        for line in message.lines:
+            self.log_line(line)
+        if message.launch_error:
+            self.launch_error = message.launch_error
+            panel = self.query_one("#failure", Static)
+            panel.update(Text("✗ the upgrade did not start\n" + message.launch_error))
+            panel.add_class("show")
+            self.query_one("#state", Static).update(Text("✗ not started: nothing was changed by this run"))
+        if message.live is not None:
+            self.show(message.live)
+        self.update_keys()
+
+    def log_line(self, line: str) -> None:
+        self.query_one("#log", RichLog).write(Text(line))
+
+    # -- rendering ------------------------------------------------------------------------------
+
+    def show(self, live: LiveRun) -> None:
+        previous = self.live
+        self.live = live
+        run = live.run
+        if run is None:
+            self.query_one("#state", Static).update("no upgrade run recorded yet")
+            return
+        status = run.effective_status
+        if status != "running":
+            self.asked = None
+        verb = run.direction
+        title = f"pgferry · {'watch · ' if self.source.read_only else ''}run {run.id} · {verb} " \
+                f"{run.from_version or 'none'} → {run.to_version}"
+        self.query_one("#title", Static).update(Text(title))
+        elapsed = ((run.finished_at or live.read_at) - run.started_at).total_seconds() if live.read_at else None
+        eta = None
+        if status == "running" and run.position and run.total > run.position and elapsed:
+            eta = elapsed / run.position * (run.total - run.position)
+        glyph = {"running": "●", "succeeded": "✓", "failed": "✗", "paused": "⏸", "aborted": "■",
+                 "interrupted": "!", "resumed": "→"}.get(status, "?")
+        asked = self.asked or run.control
+        state = Text(f"{glyph} {status}")
+        if asked and status == "running":
+            state.append(f" ({asked} asked by {run.control_by or 'you'}: stops after the current step)")
+        state.append(f" · step {run.position}/{run.total} · elapsed {duration(elapsed)}")
+        if eta is not None:
+            state.append(f" · ETA ~{duration(eta)}")
+        state.append(f" · by {run.operator or '?'} on {run.host or '?'}")
+        self.query_one("#state", Static).update(state)
+        self.query_one("#overall", ProgressBar).update(total=max(run.total, 1), progress=run.position)
+        if status in ("failed", "interrupted", "aborted") and run.error:
+            panel = self.query_one("#failure", Static)
+            panel.update(Text(f"{glyph} {status}: {run.error}"))
+            panel.add_class("show")
+        self._show_now(live)
+        self._show_waits(live)
+        self._show_oob(live)
+        if previous is not None and previous.run and previous.run.effective_status == "running" and status != "running":
+            self.log_line(f"run {run.id} {status}" + (": press Enter for the report" if status in ENDED else ""))
+        if not self._has_journal_lines() and previous is not None:
+            seen = {(f.schema, f.version, f.finished_at) for f in previous.recent}
+            for f in reversed(live.recent):
+                if (f.schema, f.version, f.finished_at) not in seen:
+                    mark = "✓" if f.success else "✗"
+                    self.log_line(f"  {mark} {f.schema} {f.version} in {duration(f.seconds)}")
+
+    def _has_journal_lines(self) -> bool:
+        return self.launched is not None or bool(self.live and self.live.run and
+                                                  journal_mod.find_for(self.live.run.os_pid, self.live.run.host))
+
+    def _show_now(self, live: LiveRun) -> None:
+        run = live.run
+        lines = Text()
+        if run.current_step and run.effective_status == "running":
+            lines.append(f"now: {run.current_step}", style="bold")
+        for st in live.statements:
+            lines.append(f"\n  {st.role} pid {st.pid} on {st.database}, {duration(st.seconds)}: ")
+            lines.append(_short(st.query, 200))
+            if st.wait:
+                lines.append(f"  (waiting: {st.wait})")
+        for b in live.builds:
+            frac = b.fraction
+            pct = f" {frac:.0%}" if frac is not None else ""
+            lines.append(f"\n  ⧗ index {b.index} on {b.table}: {b.phase}{pct}")
+            if b.blocks_total:
+                lines.append(f", blocks {b.blocks_done:,}/{b.blocks_total:,}")
+            if b.tuples_total:
+                lines.append(f", tuples {b.tuples_done:,}/{b.tuples_total:,}")
+        self.query_one("#now", Static).update(lines)
+
+    def _show_waits(self, live: LiveRun) -> None:
+        panel = self.query_one("#wait", Static)
+        if not live.waits:
+            panel.remove_class("show")
+            return
+        text = Text()
+        for w in live.waits:
+            text.append(f"! waiting for a lock on {w.database} (pid {w.waiter_pid}: {_short(w.waiter_query, 60)})\n")
+            for b in w.blockers:
+                app = b.application or "no application name"
+                text.append(f"  held by pid {b.pid} ({app}), {b.state or '?'} for {duration(b.age_seconds)}: "
+                            f"{_short(b.query, 100)}\n")
+        text.append("  pgferry retries after the lock timeout; end the blocking session to let it through")
+        panel.update(text)
+        panel.add_class("show")
+
+    def _show_oob(self, live: LiveRun) -> None:
+        box = self.query_one("#oob", VerticalScroll)
+        now = time.monotonic()
+        for o in live.out_of_band:
+            bar = self.bars.get(o.id)
+            label_id = f"oob-label-{o.id}"
+            if bar is None:
+                bar = ProgressBar(total=100, show_eta=False, show_percentage=True, id=f"oob-bar-{o.id}")
+                self.bars[o.id] = bar
+                from textual.containers import Horizontal
+
+                box.mount(Horizontal(bar, Static(id=label_id), classes="oob-row"))
+            bar.update(progress=round(o.progress * 100, 1))
+            eta = None if o.finished else self.trend.eta(o.id, o.progress, o.reverse, now)
+            way = "⟲" if o.reverse else "⟳"
+            state = "✓ done" if o.finished else "⏸ paused" if o.paused else \
+                f"{o.rows_per_second or 0:,.0f} rows/s" + (f", ETA ~{duration(eta)}" if eta else "")
+            errors = f", {o.errors} failed batch(es)" if o.errors else ""
+            try:
+                self.query_one(f"#{label_id}", Static).update(
+                    Text(f" {way} {o.id} {_short(o.description, 40)}: {state}{errors}"))
+            except Exception:  # noqa: BLE001 - mounted on the next refresh
+                pass
+
+
+class QuitWhileRunning(ModalScreen[bool]):
+    """y/n: the run goes on without the app; this only makes sure the user knows."""
+
+    DEFAULT_CSS = """
+    QuitWhileRunning { align: center middle; }
+    QuitWhileRunning > Static { width: 64; max-width: 100%; height: auto; border: thick $warning;
+                                background: $surface; padding: 0 1; }
+    """
+    BINDINGS = [
+        Binding("y", "answer(True)", "Quit", id="quit-yes"),
+        Binding("n,escape", "answer(False)", "Stay", id="quit-no"),
+    ]
+
+    def __init__(self, run_id: int, pid: int | None) -> None:
+        super().__init__()
+        self.run_id = run_id
+        self.pid = pid
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text(f"Quit pgferry?\n\nUpgrade run {self.run_id} keeps running in its own process"
+                          f"{f' (pid {self.pid})' if self.pid else ''}. Run pgferry again, or pgferry watch, "
+                          "to come back to it.\n\ny quit · n stay"))
+
+    def action_answer(self, ok: bool) -> None:
+        self.dismiss(ok)
+
+
+def confirm_and_start(app, plan: Plan) -> None:
+    """Ask for the target version typed out, then start the run in its own process and watch it."""
+    from .confirm import TypedConfirm
+
+    steps = plan.schema_steps()
+    oob = len(plan.steps) - len(steps)
+    body = (f"{plan.direction} {plan.from_label} → {plan.to_version}: {len(steps)} schema migration(s), "
+            f"{oob} out-of-band, {len(plan.stops)} stop(s).\n\nThe run goes on in its own process: closing pgferry "
+            "or losing the connection does not stop it. Type the target version to start.")
+
+    def answered(ok: bool | None) -> None:
+        if ok:
+            app.start_run(plan)
+
+    app.push_screen(TypedConfirm(f"Start the {plan.direction}?", body, plan.to_version, "Start"), answered)
