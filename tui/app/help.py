@@ -10,8 +10,14 @@ from textual.screen import ModalScreen
 from textual.widgets import Markdown
 
 
-def help_text() -> str:
-    return files("tui.app").joinpath("help.md").read_text(encoding="utf-8")
+def help_text(topic: str | None = None) -> str:
+    """The bundled help, with the section for `topic` (a screen's category) first."""
+    text = files("tui.app").joinpath("help.md").read_text(encoding="utf-8")
+    sections = ["## " + part.removeprefix("## ") for part in text.split("\n## ") if part.strip()]
+    if topic:
+        first = [s for s in sections if s.splitlines()[0].strip("# ").lower() == topic]
+        sections = first + [s for s in sections if s not in first]
+    return "\n\n".join(s.strip() for s in sections) + "\n"
 
 
 class HelpScreen(ModalScreen[None]):
@@ -23,9 +29,13 @@ class HelpScreen(ModalScreen[None]):
     }
     """
 
+    def __init__(self, topic: str | None = None) -> None:
+        super().__init__()
+        self.topic = topic
+
     def compose(self) -> ComposeResult:
         with VerticalScroll():
-            yield Markdown(help_text(), id="help-text")
+            yield Markdown(help_text(self.topic), id="help-text")
 
     def on_key(self, event: events.Key) -> None:
         event.stop()

@@ -1,0 +1,62 @@
+"""App-wide behaviour: the command palette, help for the screen in front, the demo's roles."""
+from __future__ import annotations
+
+import asyncio
+
+import psycopg
+
+from tests.conftest import SMALL
+from tests.test_tui_overview import fail_main_16, installed, loaded  # noqa: F401 - fixtures
+from tui.app import PgferryApp, Source
+from tui.app.help import HelpScreen
+
+SIZE = (80, 24)
+
+
+def test_palette_lists_the_screens_keys_with_reasons(installed):  # noqa: F811
+    fail_main_16(installed)
+
+    async def go():
+        app = PgferryApp(Source(migrations=str(SMALL), dsn=installed))
+        async with app.run_test(size=SIZE) as pilot:
+            await loaded(app, pilot)
+            commands = {c.title: c for c in app.get_system_commands(app.screen)}
+            target = commands["overview: target (t)"]
+            assert target.help.startswith("unavailable: the database is dirty")
+            assert commands["overview: recover (x)"].help.startswith("Walk through")
+            assert "theme: pgferry-high-contrast" in commands and "theme: textual-dark" not in commands
+            target.callback()  # a dimmed command says why instead of doing nothing
+            await pilot.pause()
+            assert any("dirty" in n.message for n in app._notifications)
+            commands["theme: pgferry-high-contrast"].callback()
+            await pilot.pause()
+            assert app.theme == "pgferry-high-contrast"
+
+    asyncio.run(go())
+
+
+def test_help_opens_at_the_screen_in_front(installed):  # noqa: F811
+    async def go():
+        app = PgferryApp(Source(migrations=str(SMALL), dsn=installed))
+        async with app.run_test(size=SIZE) as pilot:
+            await loaded(app, pilot)
+            await pilot.press("f1")
+            assert isinstance(app.screen, HelpScreen) and app.screen.topic == "overview"
+            await pilot.press("escape")
+            from tui.app.report import ReportScreen
+
+            with psycopg.connect(installed, autocommit=True) as conn:
+                from engine.runs import RunStore
+
+                store = RunStore(conn)
+                store.ensure()
+                run_id = store.create({"steps": []}, "upgrade", "1.1.0", "1.2.0", 0, None)
+                store.finish(run_id, "succeeded")
+            app.push_screen(ReportScreen(app.source, run_id))
+            await pilot.pause()
+            await pilot.press("question_mark")
+            assert app.screen.topic == "report"
+            text = app.screen.query_one("#help-text").source
+            assert text.startswith("## report")
+
+    asyncio.run(go())
