@@ -1,0 +1,83 @@
+"""Completing a privileged bundle (DESIGN §8): check the catalog, record what a DBA did, or run
+the bundle on a superuser connection someone hands us.
+
+`pgferry privileged verify` and the UI's privileged screen share these rules: record all or
+nothing (a partial record would change the plan, and with it the token the DBA holds), and
+steps the catalog cannot show need the token.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+from psycopg import conninfo
+
+from .connection import connect
+from .errors import PrivilegeRequired
+from .planner import Plan
+from .privileges import Bundle, Verification, build_bundle, record_manual, verify
+
+
+@dataclass(frozen=True)
+class BundleCheck:
+    token: str  # of every privileged step of the plan (what the DBA was handed)
+    # Steps someone else had to run, plus privileged steps already done; steps the role can run
+    # itself and that are not done yet stay for the upgrade to run.
+    results: tuple[Verification, ...]
+
+    @property
+    def missing(self) -> list[Verification]:
+        return [v for v in self.results if v.missing]
+
+    @property
+    def unknowable(self) -> list[Verification]:
+        return [v for v in self.results if v.unknowable]
+
+    def complete(self, token_confirmed: bool = False) -> bool:
+        return not self.missing and (token_confirmed or not self.unknowable)
+
+    def of(self, schema: str, migration_id: int, up: bool) -> Verification | None:
+        return next((v for v in self.results if (v.item.schema, v.item.migration_id, v.item.up)
+                     == (schema, migration_id, up)), None)
+
+
+def check_bundle(plan: Plan, dsns: Mapping[str, str]) -> BundleCheck:
+    """Read-only: which privileged steps of the plan the catalog shows done."""
+    everything = build_bundle(plan, dict(dsns), include_runnable=True)
+    results = [v for v in verify(everything, dict(dsns)) if v.verified or v.item.reasons]
+    return BundleCheck(everything.token, tuple(results))
+
+
+def record_check(check: BundleCheck, dsns: Mapping[str, str], who: str, bookkeeping_schema: str = "public",
+                 token_confirmed: bool = False) -> list[int]:
+    """Record the checked steps as applied manually, naming who confirmed them and how."""
+    if not check.complete(token_confirmed):
+        raise PrivilegeRequired(
+            f"{len(check.missing)} privileged step(s) are not done yet and {len(check.unknowable)} cannot be "
+            "checked in the catalog; nothing was recorded.",
+            hint=f"run the bundle as a superuser; confirm the steps the catalog cannot show with the token {check.token}")
+    recorded = record_manual([v.item for v in check.results if v.verified], dict(dsns),
+                             f"{who} (verified in the catalog)", bookkeeping_schema)
+    recorded += record_manual([v.item for v in check.unknowable], dict(dsns), f"{who} (token {check.token})",
+                              bookkeeping_schema)
+    return recorded
+
+
+def in_database_of(superuser_dsn: str, dsn: str) -> str:
+    """The superuser connection pointed at the database `dsn` names: each step runs where its schema lives."""
+    dbname = conninfo.conninfo_to_dict(dsn).get("dbname") if dsn else None
+    return conninfo.make_conninfo(superuser_dsn, dbname=dbname) if dbname else superuser_dsn
+
+
+def run_bundle(bundle: Bundle, dsns: Mapping[str, str], superuser_dsn: str) -> str:
+    """Run exactly the bundle's statements as the superuser, one transaction per step; returns that role.
+
+    Nothing is recorded here: the caller verifies in the catalog and records, as for a DBA's work."""
+    who = ""
+    for item in bundle.items:
+        with connect(in_database_of(superuser_dsn, dsns[item.schema]), role="privileged") as su:
+            who = su.execute("SELECT current_user").fetchone()[0]
+            with su.transaction():
+                for st in item.statements:
+                    su.execute(st.text)
+    return who

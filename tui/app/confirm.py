@@ -1,0 +1,70 @@
+"""A typed confirmation: what is hard to undo asks for a word, never just Enter (k9s, lazygit).
+
+`TypedConfirm(title, body, expected, action_label)` shows `body` (the exact SQL or command that
+will run), asks for `expected` to be typed, and dismisses with True only when it matches.
+Esc, Cancel or closing it dismiss with False.
+"""
+from __future__ import annotations
+
+from rich.console import RenderableType
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Static
+
+
+class TypedConfirm(ModalScreen[bool]):
+    DEFAULT_CSS = """
+    TypedConfirm { align: center middle; }
+    TypedConfirm #dialog { width: 90; max-width: 100%; height: auto; max-height: 100%;
+                           border: thick $warning; background: $surface; padding: 0 1; }
+    TypedConfirm #confirm-title { text-style: bold; }
+    TypedConfirm #confirm-body { height: auto; max-height: 1fr; border: round $panel-lighten-2; }
+    TypedConfirm #confirm-prompt { margin-top: 1; }
+    TypedConfirm #confirm-problem { color: $text-error; height: auto; }
+    TypedConfirm #confirm-buttons { height: auto; align-horizontal: right; margin-top: 1; }
+    TypedConfirm Button { margin-left: 1; }
+    """
+    BINDINGS = [Binding("escape", "cancel", "Cancel", tooltip="Close without doing anything.", id="confirm-cancel")]
+
+    def __init__(self, title: str, body: RenderableType | str, expected: str, action_label: str) -> None:
+        super().__init__()
+        self.title_text = title
+        self.body = Text(body) if isinstance(body, str) else body  # a str is shown as is, never as markup
+        self.expected = expected
+        self.action_label = action_label
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Static(Text(self.title_text), id="confirm-title")
+            with VerticalScroll(id="confirm-body"):
+                yield Static(self.body)
+            yield Static(Text.assemble("Type ", (self.expected, "bold"), f" to {self.action_label} (Esc cancels):"),
+                         id="confirm-prompt")
+            yield Input(id="confirm-input", compact=True)
+            yield Static("", id="confirm-problem", markup=False)
+            with Horizontal(id="confirm-buttons"):
+                yield Button(self.action_label, variant="warning", id="confirm-go", disabled=True, compact=True)
+                yield Button("Cancel", id="confirm-cancel", compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.query_one("#confirm-go", Button).disabled = event.value.strip() != self.expected
+        self.query_one("#confirm-problem", Static).update("")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.value.strip() == self.expected:
+            self.dismiss(True)
+        else:  # stay open: a typo should not silently cancel, nor act
+            self.query_one("#confirm-problem", Static).update(
+                f"✗ that is not {self.expected}: type it exactly, or press Esc to cancel")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "confirm-go")
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)

@@ -1,0 +1,75 @@
+"""'Grant it myself': a superuser connection string for running the bundle, asked for once.
+
+The string is masked as it is typed, returned to the caller and never shown, stored or logged;
+the demo (and a DBA at the same terminal) prefill it from `Source.superuser_dsn`.
+"""
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Static
+
+from engine.privileges import Bundle
+
+
+class GrantDialog(ModalScreen[str | None]):
+    DEFAULT_CSS = """
+    GrantDialog { align: center middle; }
+    GrantDialog #grant-dialog { width: 84; max-width: 100%; height: auto; max-height: 100%;
+                                border: thick $warning; background: $surface; padding: 0 1; }
+    GrantDialog #grant-title { text-style: bold; }
+    GrantDialog #grant-sql { height: auto; max-height: 8; border: round $panel-lighten-2; }
+    GrantDialog #grant-problem { color: $text-error; height: auto; }
+    GrantDialog #grant-buttons { height: auto; align-horizontal: right; }
+    GrantDialog Button { margin-left: 1; }
+    """
+    BINDINGS = [Binding("escape", "cancel", "Cancel", tooltip="Close without running anything.", id="grant-cancel")]
+
+    def __init__(self, bundle: Bundle, databases: list[str], prefill: str = "") -> None:
+        super().__init__()
+        self.bundle = bundle
+        self.databases = databases
+        self.prefill = prefill
+
+    def compose(self) -> ComposeResult:
+        n = sum(len(i.statements) for i in self.bundle.items)
+        with Vertical(id="grant-dialog"):
+            yield Static("Run the privileged bundle with a superuser connection", id="grant-title")
+            yield Static(Text(
+                f"pgferry connects as the superuser to {', '.join(self.databases)}, runs exactly these {n} "
+                "statement(s), one transaction per step, then verifies them in the catalog and records them as "
+                "applied manually. The connection string is used for this only and never shown, saved or logged."))
+            with VerticalScroll(id="grant-sql"):
+                yield Static(Text("\n".join(i.sql for i in self.bundle.items)))
+            yield Static("superuser connection string (postgresql://user:password@host:port/db or key=value):")
+            yield Input(self.prefill, password=True, placeholder="postgresql://postgres@host:5432/db",
+                        id="grant-dsn", compact=True)
+            yield Static("", id="grant-problem", markup=False)
+            with Horizontal(id="grant-buttons"):
+                yield Button("Run as superuser", variant="warning", id="grant-run", compact=True)
+                yield Button("Cancel", id="grant-cancel", compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.submit()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "grant-run":
+            self.submit()
+        else:
+            self.dismiss(None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def submit(self) -> None:
+        dsn = self.query_one(Input).value.strip()
+        if not dsn:
+            self.query_one("#grant-problem", Static).update("✗ give a connection string, or press Esc")
+            return
+        self.dismiss(dsn)

@@ -1,0 +1,91 @@
+"""Saving text to a file the owner alone can read: the fallback for a blocked clipboard, and exports.
+
+`SaveText(title, default_name, text)` asks for a path and writes it with mode 0600 (files hold
+schema details and SQL); it returns the absolute path written, or None when cancelled.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Static
+
+
+def write_private(path: str, text: str) -> Path:
+    from tui.cli import _write_private
+
+    target = Path(path).expanduser().resolve()
+    _write_private(str(target), text)
+    os.chmod(target, 0o600)  # O_CREAT's mode only applies to a new file; an old one keeps its mode
+    return target
+
+
+class SaveText(ModalScreen[Path | None]):
+    DEFAULT_CSS = """
+    SaveText { align: center middle; }
+    SaveText #save-dialog { width: 72; max-width: 100%; height: auto; border: thick $primary; background: $surface;
+                            padding: 0 1; }
+    SaveText #save-title { text-style: bold; }
+    SaveText #save-problem { color: $text-error; height: auto; }
+    SaveText #save-buttons { height: auto; align-horizontal: right; }
+    SaveText Button { margin-left: 1; }
+    """
+    BINDINGS = [Binding("escape", "cancel", "Cancel", tooltip="Close without writing.", id="save-cancel")]
+
+    def __init__(self, title: str, default_name: str, text: str) -> None:
+        super().__init__()
+        self.title_text = title
+        self.default_name = default_name
+        self.text = text
+        self.confirm_replace: str | None = None  # the path the user was warned about once
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="save-dialog"):
+            yield Static(Text(self.title_text), id="save-title")
+            yield Static("file (owner-only, 0600; relative to the current directory):")
+            yield Input(self.default_name, id="save-path", compact=True)
+            yield Static("", id="save-problem", markup=False)
+            with Horizontal(id="save-buttons"):
+                yield Button("Write", variant="primary", id="save-write", compact=True)
+                yield Button("Cancel", id="save-cancel", compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.write()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "save-write":
+            self.write()
+        else:
+            self.dismiss(None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def write(self) -> None:
+        path = self.query_one(Input).value.strip()
+        problem = self.query_one("#save-problem", Static)
+        if not path:
+            problem.update("✗ give a file name")
+            return
+        target = Path(path).expanduser()
+        if target.is_dir():
+            problem.update(f"✗ {path} is a directory: add a file name")
+            return
+        if target.exists() and self.confirm_replace != path:
+            self.confirm_replace = path
+            problem.update(f"! {path} exists: press Enter again to replace it")
+            return
+        try:
+            written = write_private(path, self.text)
+        except OSError as exc:
+            problem.update(f"✗ cannot write {path}: {exc.strerror or exc}")
+            return
+        self.dismiss(written)
