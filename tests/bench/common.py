@@ -7,6 +7,9 @@ import os
 import platform
 import statistics
 import subprocess
+import tempfile
+import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -132,3 +135,92 @@ def machine_facts(server_version: str | None = None, server_settings: dict | Non
     except Exception:
         pass
     return facts
+
+
+def run_in_pty(argv: list[str], *, env: dict | None = None, cwd=None, marks: dict[str, bytes], quit_after: str,
+               keys: bytes = b"q", size: tuple[int, int] = (120, 40), timeout: float = 120.0) -> dict:
+    """Run a terminal program on a pseudo-terminal of `size` (columns, rows), as a user would.
+
+    Returns, for each name in `marks`, the seconds from just before the spawn until its bytes
+    first appeared in what the program wrote to the terminal; then, once `quit_after` was seen,
+    sends `keys` and waits for the exit. Also returns the child's peak RSS (ru_maxrss of the
+    process itself, from wait4) in KiB, and the exit status.
+    """
+    import fcntl
+    import pty
+    import select
+    import signal
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", size[1], size[0], 0, 0))
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=cwd,
+                            start_new_session=True, close_fds=True)
+    os.close(slave)
+    seen: dict[str, float] = {}
+    buf = b""
+    sent = None
+    status = rusage = None
+    try:
+        while True:
+            elapsed = time.perf_counter() - start
+            if elapsed > timeout:
+                raise TimeoutError(f"{argv[0]}: no {sorted(set(marks) - set(seen))} within {timeout:.0f}s; "
+                                   f"last output: {buf[-300:]!r}")
+            ready, _, _ = select.select([master], [], [], 0.02)
+            if ready:
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:  # EIO: the child closed the terminal
+                    chunk = b""
+                if chunk:
+                    now = time.perf_counter() - start
+                    buf = (buf + chunk)[-200_000:]
+                    for name, pattern in marks.items():
+                        if name not in seen and pattern in buf:
+                            seen[name] = now
+                else:  # the terminal is closed: the child is gone or going
+                    _, status, rusage = os.wait4(proc.pid, 0)
+                    break
+            if sent is None and quit_after in seen:
+                time.sleep(0.3)  # let the frame settle, then leave like a user
+                os.write(master, keys)
+                sent = time.perf_counter()
+            if sent is not None and time.perf_counter() - sent > 15:
+                os.killpg(proc.pid, signal.SIGTERM)
+            pid, st, ru = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                status, rusage = st, ru
+                break
+    finally:
+        if status is None:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            _, status, rusage = os.wait4(proc.pid, 0)
+        os.close(master)
+    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped by wait4: Popen must not wait again
+    return {"marks": seen, "exit": proc.returncode, "maxrss_kib": rusage.ru_maxrss,
+            "tail": buf[-2000:].decode("utf-8", "replace")}
+
+
+def run_measured(argv: list[str], *, env: dict | None = None, cwd=None, stdout=subprocess.DEVNULL,
+                 timeout: float = 3600) -> dict:
+    """Run a process to its end: wall seconds, exit code, its own peak RSS (KiB, from wait4)."""
+    with tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=stdout, stderr=err)
+        killer = threading.Timer(timeout, proc.kill)  # a hung child must not hang the bench
+        killer.start()
+        try:
+            _, status, rusage = os.wait4(proc.pid, 0)
+        finally:
+            killer.cancel()
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait again
+        err.seek(0)
+        text = err.read().decode("utf-8", "replace")
+    return {"wall_s": wall, "exit": proc.returncode, "maxrss_kib": rusage.ru_maxrss, "stderr": text[-2000:]}

@@ -165,7 +165,7 @@ def explain(conn: psycopg.Connection, rows: int, batch_sizes: dict[str, int]) ->
     return out
 
 
-def run(*, size: str = "full", runs: int = 5, new_database=None, log=print, rows: int | None = None) -> Result:
+def run(*, size: str = "full", runs: int = 5, new_database=None, log=print, rows: int | None = None, **_) -> Result:
     assert new_database is not None, "oob-throughput needs a server"
     rows = rows or SIZES[size]
     res = Result("oob-throughput", {"size": size, "runs": runs, "rows": rows, "start_batch_size": START_BATCH,

@@ -70,7 +70,7 @@ def _profile_top(fn, n: int = 10) -> dict:
     return {"total_s": round(total, 4), "by_tottime": rows("tottime"), "by_cumtime": rows("cumulative")}
 
 
-def run(*, size: str = "full", runs: int = 5, new_database=None, log=print) -> Result:
+def run(*, size: str = "full", runs: int = 5, new_database=None, log=print, **_) -> Result:
     from engine.catalog import load_definitions
     from engine.planner import Planner
     from tests.fixtures.synthetic import make_product

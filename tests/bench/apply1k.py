@@ -1,0 +1,280 @@
+"""apply-1k: apply 1,000 small generated migrations, pgferry against the floor and the peers.
+
+Every migration i (full: 1,000, tiny: 20) is the same four statements for every tool:
+
+    CREATE TABLE t0001 (id bigserial PRIMARY KEY, name text NOT NULL, created_at timestamptz NOT NULL DEFAULT now());
+    ALTER TABLE t0001 ADD COLUMN note text;       -- every third migration adds it to the previous table instead
+    CREATE INDEX t0001_name ON t0001 (name);
+    COMMENT ON TABLE t0001 IS 'bench table 1';
+
+Contenders, each on a fresh database of the same server, each timed as the whole client process
+(start-up, reading the definitions, connecting, bookkeeping: what a user waits for):
+
+  floor    the embedded server's psql, one session, `-f` of one file: per migration BEGIN; the four
+           statements; one INSERT into a bookkeeping table; COMMIT (the bookkeeping table is created
+           first, as each tool creates its own).
+  pgferry  `pgferry up --migrations DIR --dsn DSN --no-progress` (the console script of this venv).
+  alembic  `alembic upgrade head`, one revision file per migration doing `op.execute()` of each
+           statement; env.py with transaction_per_migration=True so each migration commits on its
+           own like everyone else's; bookkeeping: alembic_version, updated per migration.
+  dbmate   `dbmate --no-dump-schema up`, one file per migration (transaction per migration is
+           dbmate's default); bookkeeping: schema_migrations.
+  sqitch   `sqitch deploy`, one change per migration whose deploy script is BEGIN; ...; COMMIT;
+           (the form `sqitch add` writes); Sqitch runs each through psql and keeps its registry.
+
+Afterwards every database is checked: all tables exist and the bookkeeping holds every migration.
+A peer that cannot be installed gets a row "not installed: why" and no number.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg
+import yaml
+
+from . import peers as peers_mod
+from .common import Result, run_measured
+
+SIZES = {"tiny": 20, "full": 1000}
+RATIO_TARGET = 1.3
+TOOLS = ("floor", "pgferry", "alembic", "dbmate", "sqitch")
+
+
+def statements(i: int) -> list[str]:
+    t = f"t{i:04d}"
+    alter = f"t{i - 1:04d}" if i % 3 == 0 and i > 1 else t
+    col = f"note_{i}" if alter != t else "note"
+    return [
+        f"CREATE TABLE {t} (id bigserial PRIMARY KEY, name text NOT NULL, created_at timestamptz NOT NULL DEFAULT now())",
+        f"ALTER TABLE {alter} ADD COLUMN {col} text",
+        f"CREATE INDEX {t}_name ON {t} (name)",
+        f"COMMENT ON TABLE {t} IS 'bench table {i}'",
+    ]
+
+
+def up_sql(i: int) -> str:
+    return ";\n".join(statements(i)) + ";\n"
+
+
+def down_sql(i: int) -> str:
+    extra = f"ALTER TABLE t{i - 1:04d} DROP COLUMN IF EXISTS note_{i};\n" if i % 3 == 0 and i > 1 else ""
+    return extra + f"DROP TABLE IF EXISTS t{i:04d};\n"
+
+
+# -- one tree per tool --------------------------------------------------------------------
+
+
+def write_pgferry(root: Path, n: int) -> Path:
+    for i in range(1, n + 1):
+        d = root / "app" / f"{i}_m{i:04d}"
+        d.mkdir(parents=True)
+        (d / "metadata.yaml").write_text(yaml.safe_dump({"name": f"migration {i}", "parents": [i - 1] if i > 1 else []}))
+        (d / "up.sql").write_text(up_sql(i))
+        (d / "down.sql").write_text(down_sql(i))
+    (root / "releases.yaml").write_text(yaml.safe_dump({"releases": [{"version": "1.0.0", "leaves": {"app": [n]}}]}))
+    return root
+
+
+def write_floor(path: Path, n: int) -> Path:
+    with path.open("w") as f:
+        f.write("CREATE TABLE floor_log (version bigint PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now());\n")
+        for i in range(1, n + 1):
+            f.write(f"BEGIN;\n{up_sql(i)}INSERT INTO floor_log (version) VALUES ({i});\nCOMMIT;\n")
+    return path
+
+
+ALEMBIC_ENV = '''\
+import os
+
+import psycopg
+from alembic import context
+from sqlalchemy import create_engine
+
+engine = create_engine("postgresql+psycopg://", creator=lambda: psycopg.connect(os.environ["BENCH_DSN"]))
+with engine.connect() as connection:
+    context.configure(connection=connection, transaction_per_migration=True)
+    with context.begin_transaction():
+        context.run_migrations()
+'''
+
+
+def write_alembic(root: Path, n: int) -> Path:
+    (root / "versions").mkdir(parents=True)
+    (root / "alembic.ini").write_text("[alembic]\nscript_location = %(here)s\n")
+    (root / "env.py").write_text(ALEMBIC_ENV)
+    for i in range(1, n + 1):
+        down = f'"r{i - 1:04d}"' if i > 1 else "None"
+        ups = "\n".join(f"    op.execute({s!r})" for s in statements(i))
+        downs = "\n".join(f"    op.execute({s!r})" for s in down_sql(i).strip().split(";\n") if s.strip().rstrip(";"))
+        (root / "versions" / f"r{i:04d}.py").write_text(
+            f'"""migration {i}"""\nfrom alembic import op\n\nrevision = "r{i:04d}"\ndown_revision = {down}\n'
+            f"branch_labels = None\ndepends_on = None\n\n\ndef upgrade():\n{ups}\n\n\ndef downgrade():\n{downs}\n")
+    return root
+
+
+def write_dbmate(root: Path, n: int) -> Path:
+    d = root / "migrations"
+    d.mkdir(parents=True)
+    for i in range(1, n + 1):
+        (d / f"{20260000000000 + i}_m{i:04d}.sql").write_text(
+            f"-- migrate:up\n{up_sql(i)}\n-- migrate:down\n{down_sql(i)}")
+    return root
+
+
+def write_sqitch(root: Path, n: int) -> Path:
+    for sub in ("deploy", "revert", "verify"):
+        (root / sub).mkdir(parents=True)
+    (root / "sqitch.conf").write_text(
+        f'[core]\n\tengine = pg\n\tplan_file = sqitch.plan\n\ttop_dir = .\n[engine "pg"]\n\tclient = {peers_mod.pg_bin("psql")}\n')
+    lines = ["%syntax-version=1.0.0", "%project=bench", ""]
+    for i in range(1, n + 1):
+        name = f"m{i:04d}"
+        lines.append(f"{name} 2026-11-22T00:00:00Z Bench <bench@example.com> # migration {i}")
+        (root / "deploy" / f"{name}.sql").write_text(f"BEGIN;\n\n{up_sql(i)}\nCOMMIT;\n")
+        (root / "revert" / f"{name}.sql").write_text(f"BEGIN;\n\n{down_sql(i)}\nCOMMIT;\n")
+        (root / "verify" / f"{name}.sql").write_text(f"SELECT 1 FROM t{i:04d} WHERE false;\n")
+    (root / "sqitch.plan").write_text("\n".join(lines) + "\n")
+    return root
+
+
+# -- running ------------------------------------------------------------------------------
+
+
+def pgferry_argv() -> list[str]:
+    script = Path(sys.executable).with_name("pgferry")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "tui"]
+
+
+def libpq_env(dsn: str) -> dict:
+    """PG* variables for tools that take no libpq DSN (Sqitch's DBD::Pg and psql read them)."""
+    from psycopg import conninfo
+
+    p = conninfo.conninfo_to_dict(dsn)
+    env = {"PGHOST": p.get("host", ""), "PGPORT": str(p.get("port") or 5432), "PGUSER": p.get("user", ""),
+           "PGDATABASE": p["dbname"]}
+    if p.get("password"):
+        env["PGPASSWORD"] = p["password"]
+    return {k: v for k, v in env.items() if v}
+
+
+def dbmate_url(dsn: str) -> str:
+    from urllib.parse import quote
+
+    e = libpq_env(dsn)
+    auth = quote(e.get("PGUSER", "postgres")) + (":" + quote(e["PGPASSWORD"]) if e.get("PGPASSWORD") else "")
+    host = e.get("PGHOST", "localhost")
+    if host.startswith("/"):
+        return f"postgres://{auth}@/{e['PGDATABASE']}?socket={quote(host)}&sslmode=disable"
+    return f"postgres://{auth}@{host}:{e['PGPORT']}/{e['PGDATABASE']}?sslmode=disable"
+
+
+def command(tool: str, trees: dict, dsn: str, found: dict) -> tuple[list[str], dict, Path | None]:
+    env = {**os.environ}
+    env.pop("PGFERRY_DSN", None)
+    if tool == "floor":
+        return [str(peers_mod.pg_bin("psql")), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", str(trees["floor"]), dsn], env, None
+    if tool == "pgferry":
+        return [*pgferry_argv(), "up", "--migrations", str(trees["pgferry"]), "--dsn", dsn, "--no-progress"], env, None
+    if tool == "alembic":
+        env["BENCH_DSN"] = dsn
+        return [str(found["alembic"].paths["alembic"]), "-c", str(trees["alembic"] / "alembic.ini"), "upgrade", "head"], env, None
+    if tool == "dbmate":
+        d = trees["dbmate"]
+        return [str(found["dbmate"].paths["dbmate"]), "--url", dbmate_url(dsn), "--migrations-dir", str(d / "migrations"),
+                "--no-dump-schema", "up"], env, d
+    if tool == "sqitch":
+        env.update(libpq_env(dsn), SQITCH_FULLNAME="Bench", SQITCH_EMAIL="bench@example.com")
+        return ["sqitch", "deploy", "--target", f"db:pg:{libpq_env(dsn)['PGDATABASE']}"], env, trees["sqitch"]
+    raise ValueError(tool)
+
+
+BOOKKEEPING = {
+    "floor": "SELECT count(*) FROM floor_log",
+    "pgferry": "SELECT count(DISTINCT version) FROM migration_logs WHERE success AND up",
+    "alembic": "SELECT CASE WHEN version_num = %(last)s THEN %(n)s ELSE 0 END FROM alembic_version",
+    "dbmate": "SELECT count(*) FROM schema_migrations",
+    "sqitch": "SELECT count(*) FROM sqitch.changes",
+}
+
+
+def verify(tool: str, dsn: str, n: int) -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        tables = conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename ~ '^t[0-9]{4}$'").fetchone()[0]
+        booked = conn.execute(BOOKKEEPING[tool], {"last": f"r{n:04d}", "n": n}).fetchone()[0]
+        comments = conn.execute("SELECT count(*) FROM pg_description d JOIN pg_class c ON c.oid = d.objoid "
+                                "WHERE c.relname ~ '^t[0-9]{4}$' AND d.objsubid = 0").fetchone()[0]
+    assert (tables, comments, booked) == (n, n, n), f"{tool}: {tables} tables, {comments} comments, {booked} booked of {n}"
+
+
+def run_one(tool: str, trees: dict, dsn: str, found: dict, n: int, logdir: Path) -> dict:
+    argv, env, cwd = command(tool, trees, dsn, found)
+    with (logdir / f"{tool}.log").open("w") as out:
+        r = run_measured(argv, env=env, cwd=cwd, stdout=out)
+    if r["exit"] != 0:
+        tail = r["stderr"].strip().splitlines()[-5:]
+        raise RuntimeError(f"{tool} exited {r['exit']}: " + " | ".join(tail))
+    verify(tool, dsn, n)
+    return r
+
+
+def run(*, size: str = "full", runs: int = 5, new_database=None, log=print, work: Path | None = None,
+        install: bool = True, n: int | None = None, **_) -> Result:
+    assert new_database is not None, "apply-1k needs a server"
+    n = n or SIZES[size]
+    res = Result("apply-1k", {"size": size, "runs": runs, "migrations": n, "statements_per_migration": 4,
+                              "example": up_sql(3)})
+    work = work or Path(tempfile.gettempdir()) / "pgferry-bench-work"
+    found = peers_mod.ensure_all(work, install, log)
+    res.info["tools"] = {"floor": {"name": "floor", "version": _psql_version(), "installed": True},
+                         "pgferry": {"name": "pgferry", "version": _pgferry_version(), "installed": True},
+                         **{k: p.as_dict() for k, p in found.items()}}
+    tools = [t for t in TOOLS if t in ("floor", "pgferry") or found[t].ok]
+    for t in TOOLS:
+        res.metric(t, {"floor": "floor: psql, 1 session, BEGIN/…/INSERT/COMMIT"}.get(t, f"{t}"), "s",
+                   note="" if t in tools else found[t].why)
+        if t != "floor":
+            res.metric(f"{t}_ratio", f"  {t} / floor", "ratio",
+                       target=RATIO_TARGET if t == "pgferry" else None)
+    tmp = Path(tempfile.mkdtemp(prefix="pgferry-bench-apply-"))
+    try:
+        trees = {"pgferry": write_pgferry(tmp / "pgferry", n), "floor": write_floor(tmp / "floor.sql", n),
+                 "alembic": write_alembic(tmp / "alembic", n), "dbmate": write_dbmate(tmp / "dbmate", n),
+                 "sqitch": write_sqitch(tmp / "sqitch", n)}
+        for i in range(runs):
+            rotated = tools[i % len(tools):] + tools[: i % len(tools)]
+            times, rss = {}, {}
+            for tool in rotated:
+                log(f"  apply-1k run {i + 1}/{runs}: {tool} ({n} migrations)")
+                r = run_one(tool, trees, new_database(), found, n, tmp)
+                times[tool], rss[tool] = r["wall_s"], r["maxrss_kib"]
+            for tool, secs in times.items():
+                res.add(tool, secs)
+                if tool != "floor":
+                    res.add(f"{tool}_ratio", secs / times["floor"])
+            res.info.setdefault("runs", []).append({"order": rotated, **{k: round(v, 4) for k, v in times.items()},
+                                                    "client_peak_rss_kib": rss})
+        floor = res.metrics["floor"]
+        pg = res.metrics["pgferry"]
+        res.info["per_migration_ms"] = {t: round(1000 * res.metrics[t].median / n, 3) for t in tools}
+        res.info["pgferry_fastest"] = all(pg.median < res.metrics[t].median for t in tools if t not in ("floor", "pgferry"))
+        res.info["floor_s"] = floor.median
+        return res
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _psql_version() -> str:
+    p = subprocess.run([str(peers_mod.pg_bin("psql")), "--version"], capture_output=True, text=True)
+    return p.stdout.strip()
+
+
+def _pgferry_version() -> str:
+    from engine import __version__
+
+    return f"pgferry {__version__}"
