@@ -17,7 +17,7 @@ from psycopg import errors as pgerrors
 from psycopg import sql
 
 from . import __version__
-from .connection import connect
+from .connection import connect, is_connection_loss, loss_reason
 from .errors import PgferryError
 from .events import EventSink, discard
 from .locks import AdvisoryLock, lock_key
@@ -217,7 +217,17 @@ class BackgroundRunner:
 
     def run(self, *, reverse: bool = False) -> str:
         """Returns "complete", "paused" (its own flag) or "stopped" (stop_check); raises OutOfBandFailed
-        after repeated batch errors."""
+        after repeated batch errors, or when the connection is lost."""
+        try:
+            return self._run(reverse)
+        except psycopg.Error as exc:
+            if not is_connection_loss(exc):
+                raise
+            raise OutOfBandFailed(
+                f"lost the connection during out-of-band {self.oob.id} ({loss_reason(exc, self.dsn)}); its last batch "
+                "was rolled back and the next run continues from the recorded progress") from None
+
+    def _run(self, reverse: bool) -> str:
         o, opts = self.oob, self.options
         if reverse and o.down is None:
             if o.non_destructive:
@@ -257,8 +267,9 @@ class BackgroundRunner:
                             rows = conn.execute(batch_sql, {"batch_size": batch}).rowcount
                     except psycopg.Error as exc:
                         if conn.broken:
-                            raise OutOfBandFailed(f"lost the connection during out-of-band {o.id}; its last batch was "
-                                                  "rolled back and the next run continues from the recorded progress") from None
+                            raise OutOfBandFailed(
+                                f"lost the connection during out-of-band {o.id} ({loss_reason(exc, self.dsn)}); its last "
+                                "batch was rolled back and the next run continues from the recorded progress") from None
                         errors += 1
                         msg = exc.diag.message_primary or str(exc)
                         store.record_error(o.id, msg, exc.sqlstate, batch, reverse)

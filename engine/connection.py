@@ -84,6 +84,31 @@ def describe_target(dsn: str) -> str:
 ROLES = ("migrator", "upgrade", "oob", "privileged", "status")
 
 
+# Server-side reasons a session ends: admin shutdown (fast shutdown, pg_terminate_backend), crash
+# shutdown, cannot connect now. Class 08 is the connection exception class; no SQLSTATE at all
+# means libpq saw the socket close (immediate shutdown, a crash, the network).
+LOST_STATES = ("57P01", "57P02", "57P03", "57P05")
+
+
+def is_connection_loss(exc: BaseException) -> bool:
+    """True for an error that means the session is gone (not a statement that failed)."""
+    from .errors import ConnectError
+
+    if isinstance(exc, ConnectError):
+        return True
+    if not isinstance(exc, psycopg.OperationalError):
+        return False
+    state = exc.sqlstate
+    return state is None or state.startswith("08") or state in LOST_STATES
+
+
+def loss_reason(exc: BaseException, *dsns: str) -> str:
+    """The server's (or libpq's) reason on one line, passwords removed."""
+    diag = getattr(exc, "diag", None)
+    text = getattr(exc, "message", None) or (diag.message_primary if diag is not None else None) or str(exc)
+    return scrub(" ".join(text.split()), *dsns) or type(exc).__name__
+
+
 def application_name(role: str = "migrator", *, host: str | None = None, pid: int | None = None) -> str:
     # Shown in pg_stat_activity, so anyone can tell who holds a lock and from where (and a
     # watcher can find the sessions of a run from its host and process id).

@@ -23,7 +23,7 @@ from psycopg import errors as pgerrors
 from psycopg import sql
 
 from .bookkeeping import MigrationLog, SchemaState
-from .connection import connect, describe_target, scrub
+from .connection import connect, describe_target, is_connection_loss, loss_reason, scrub
 from .errors import MigrationFailed, PgferryError, StatementFailure
 from .events import (
     EventSink, IndexRepaired, LockRetry, MigrationFailedEvent, MigrationFinished, MigrationStarted, Retrying,
@@ -169,42 +169,56 @@ class Migrator:
         # Timed to the lock timeout: blockers are visible only while a statement still waits.
         self.monitor = Monitor(self.dsn, self.on_event, **timing_for(self.options.lock_timeout))
         try:
-            self.lock.acquire()
-            announced = False
-            while True:
-                state = self.state()
-                steps = compute(state.applied)
-                if not announced:
-                    self.on_event(RunStarted(self.graph.name, len(steps), describe_target(self.dsn)))
-                    announced = True
-                if not steps:
-                    break
-                if state.in_progress:
-                    self._wait_for_others(state)
-                    continue
-                total = len(result.applied) + len(result.reverted) + len(steps)
-                for step in steps:
-                    done = len(result.applied) + len(result.reverted)
-                    if step.id in state.failed:
-                        self.on_event(Retrying(step.schema, step.id, state.failed[step.id].error_message or ""))
-                    if step.up and step.migration.create_index_concurrently:
-                        self._run_concurrent_index(step, done + 1, total, state)
-                        result.applied.append(step.id)
-                        break  # the lock was released meanwhile: re-read the state
-                    if step.migration.privileged and self.options.privileged_dsn:
-                        self._run_privileged_elsewhere(step, done + 1, total)
-                    else:
-                        self._run_in_transaction(step, done + 1, total)
-                    (result.applied if step.up else result.reverted).append(step.id)
-                else:
-                    continue
+            self._run_steps(compute, result)
+        except psycopg.Error as exc:
+            if not is_connection_loss(exc):
+                raise
+            raise ConnectionLost(
+                f"lost the connection to {describe_target(self.dsn)} while migrating {self.graph.name} "
+                f"({loss_reason(exc, self.dsn)}). Nothing half-done is recorded; run the same command again to continue."
+            ) from None
         finally:
-            self.lock.release()
+            if not self.conn.closed and not self.conn.broken:
+                try:
+                    self.lock.release()
+                except psycopg.Error:
+                    pass  # the session (and with it the lock) is gone
             self.monitor.close()
             self.monitor = None
         result.seconds = time.monotonic() - start
         self.on_event(RunFinished(self.graph.name, len(result.applied), len(result.reverted), result.seconds))
         return result
+
+    def _run_steps(self, compute: Callable[[frozenset[int]], list[Step]], result: RunResult) -> None:
+        self.lock.acquire()
+        announced = False
+        while True:
+            state = self.state()
+            steps = compute(state.applied)
+            if not announced:
+                self.on_event(RunStarted(self.graph.name, len(steps), describe_target(self.dsn)))
+                announced = True
+            if not steps:
+                break
+            if state.in_progress:
+                self._wait_for_others(state)
+                continue
+            total = len(result.applied) + len(result.reverted) + len(steps)
+            for step in steps:
+                done = len(result.applied) + len(result.reverted)
+                if step.id in state.failed:
+                    self.on_event(Retrying(step.schema, step.id, state.failed[step.id].error_message or ""))
+                if step.up and step.migration.create_index_concurrently:
+                    self._run_concurrent_index(step, done + 1, total, state)
+                    result.applied.append(step.id)
+                    break  # the lock was released meanwhile: re-read the state
+                if step.migration.privileged and self.options.privileged_dsn:
+                    self._run_privileged_elsewhere(step, done + 1, total)
+                else:
+                    self._run_in_transaction(step, done + 1, total)
+                (result.applied if step.up else result.reverted).append(step.id)
+            else:
+                continue
 
     def _wait_for_others(self, state: SchemaState) -> None:
         """A live backend is mid-way through a CIC of this schema: let it finish.
@@ -319,7 +333,7 @@ class Migrator:
         if self.conn.closed or self.conn.broken:
             raise ConnectionLost(
                 f"lost the connection to {describe_target(self.dsn)} during {step.schema} migration {step.id}"
-                f" ({scrub(str(exc).strip(), self.dsn)}). The server rolled its transaction back; "
+                f" ({loss_reason(exc, self.dsn)}). The server rolled its transaction back; "
                 "run the same command again to continue."
             ) from None
         failure = _failure(step, st, exc, extra)
@@ -393,7 +407,7 @@ class Migrator:
                 if self.conn.closed or self.conn.broken:
                     raise ConnectionLost(
                         f"lost the connection to {describe_target(self.dsn)} while building index {name} "
-                        f"({scrub(str(exc).strip(), self.dsn)}). The next run checks the index and finishes or "
+                        f"({loss_reason(exc, self.dsn)}). The next run checks the index and finishes or "
                         "rebuilds it."
                     ) from None
                 failure = _failure(step, st, exc)

@@ -16,14 +16,14 @@ import psycopg
 
 from .background import BackgroundOptions, BackgroundRunner, OutOfBandStore
 from .catalog import Definitions
-from .connection import connect
-from .errors import PgferryError, PrivilegeRequired, UsageError
+from .connection import connect, describe_target, is_connection_loss, loss_reason
+from .errors import ConnectError, PgferryError, PrivilegeRequired, UsageError
 from .events import EventSink, MigrationFinished, discard
 from .locks import AdvisoryLock, lock_key
 from .outofband import OutOfBand
 from .planner import Plan, Planner, PlanError
 from .releases import Release
-from .runner import Migrator, RunOptions
+from .runner import ConnectionLost, Migrator, RunOptions
 from .runs import RunStore
 
 
@@ -162,6 +162,19 @@ def make_plan(defs: Definitions, conns: Connections, to: str, *, downgrade: bool
                               allow_downgrade=downgrade is not False, allow_upgrade=downgrade is not True)
 
 
+def _as_connection_lost(exc: BaseException, conns: Connections, run_id: int) -> ConnectionLost | None:
+    """A session lost mid-run (server restart, pg_terminate_backend, network), as one clear error (exit 1)."""
+    if isinstance(exc, ConnectionLost):
+        return exc
+    if not is_connection_loss(exc):
+        return None
+    if isinstance(exc, ConnectError):
+        what = f"the server stopped answering during run {run_id}: {exc.message}"
+    else:
+        what = f"lost the connection to {describe_target(conns.primary)} during run {run_id} ({loss_reason(exc, *conns.distinct())})"
+    return ConnectionLost(f"{what}. Every step is either complete or rolled back; run the same command again to continue.")
+
+
 class Upgrade:
     """Runs a plan headless. Events go to `on_event`; the engine never prints."""
 
@@ -223,9 +236,19 @@ class Upgrade:
                     self.on_event(UpgradeFinished(run_id, exc.status, time.monotonic() - start, plan.to_version))
                     raise
                 except BaseException as exc:
-                    message = exc.message if isinstance(exc, PgferryError) else f"{type(exc).__name__}: {exc}"
+                    lost = _as_connection_lost(exc, self.conns, run_id)
+                    message = lost.message if lost else (
+                        exc.message if isinstance(exc, PgferryError) else f"{type(exc).__name__}: {exc}")
                     if not conn.broken:
-                        store.finish(run_id, "failed", message)
+                        try:
+                            store.finish(run_id, "failed", message)
+                        except psycopg.Error:
+                            # The server went away (a restart ends every session): the run stays
+                            # 'running' with a dead backend, which reads as interrupted, and the
+                            # next run continues it. The error that stopped the run is the news.
+                            pass
+                    if lost is not None and lost is not exc:
+                        raise lost from None
                     raise
                 store.finish(run_id, "succeeded")
                 self.on_event(UpgradeFinished(run_id, "succeeded", time.monotonic() - start, plan.to_version))

@@ -171,7 +171,11 @@ class OwnServer:
         name = name or f"{prefix}_{uuid.uuid4().hex[:10]}"
         q = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
         if template:
-            q += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
+            # FILE_COPY, not the default WAL_LOG: WAL_LOG copies a sequence's page with its "values
+            # already logged" count and no WAL record of its own, so after an immediate shutdown the
+            # sequence of a fresh copy can go backwards (duplicate keys). FILE_COPY checkpoints, which
+            # makes the first nextval log its value, as in any database that was not just copied.
+            q += sql.SQL(" TEMPLATE {} STRATEGY FILE_COPY").format(sql.Identifier(template))
         self.execute(q)
         return name
 
