@@ -91,7 +91,7 @@ def test_run_to_the_end_then_report(at_110, slow_product):
             # Mid-run: the live view shows the running state and the migration in flight.
             await until(pilot, lambda: screen.status == "running", what="the run to start")
             assert screen.check_action("report", ()) is None  # dimmed until the run ends
-            assert "the run has not ended yet" in str(screen.query_one("KeyReasons").render())
+            assert "the run has not ended" in str(screen.query_one("KeyReasons").render())
             await until(pilot, lambda: screen.status == "succeeded", what="the run to succeed")
             await pilot.pause(1.5)  # the journal's last lines
             log = "\n".join(str(line.text) for line in screen.query_one("#log").lines)

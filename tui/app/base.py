@@ -32,6 +32,7 @@ def bottom_bar() -> Vertical:
 class PgferryScreen(Screen):
     DEFAULT_CSS = """
     #bottom-bar { dock: bottom; height: auto; }
+    #bottom-bar Footer { dock: none; }  /* stacked under the reasons, not overlapping them */
     """
 
     def disabled_reason(self, action: str) -> str | None:
@@ -45,15 +46,15 @@ class PgferryScreen(Screen):
     def update_keys(self) -> None:
         """Call after the state that decides `disabled_reason` changes."""
         self.refresh_bindings()
-        lines = []
+        parts = []
         for binding in self._bindings_for_reasons():
             reason = self.disabled_reason(binding.action)
             if reason:
                 key = binding.key_display or binding.key.split(",")[0]
-                lines.append(f"dimmed: {key} {binding.description.lower()} — {reason}")
+                parts.append(f"{key} {binding.description.lower()}: {reason}")
         for widget in self.query(KeyReasons):
-            widget.update(Text("\n".join(dict.fromkeys(lines))))
-            widget.set_class(bool(lines), "show")
+            widget.update(Text("dimmed · " + " · ".join(dict.fromkeys(parts)) if parts else ""))
+            widget.set_class(bool(parts), "show")
 
     def _bindings_for_reasons(self):
         seen = set()

@@ -35,8 +35,10 @@ class ReportScreen(PgferryScreen):
         Binding("escape", "back", "Back", id="back"),
     ]
 
-    def __init__(self, source: Source, run_id: int) -> None:
+    def __init__(self, source: Source, run_id: int, given: str | None = None) -> None:
+        """given: Markdown shown as is, never read from the database (snapshots)."""
         super().__init__()
+        self.given = given
         self.source = source
         self.run_id = run_id
         self.markdown: str | None = None
@@ -49,7 +51,10 @@ class ReportScreen(PgferryScreen):
         yield bottom_bar()
 
     def on_mount(self) -> None:
-        self.load()
+        if self.given is not None:
+            self.post_message(ReportLoaded(self.given))
+        else:
+            self.load()
 
     def disabled_reason(self, action: str) -> str | None:
         if action == "save" and self.markdown is None:

@@ -84,10 +84,8 @@ class RunScreen(PgferryScreen):
     #failure { display: none; padding: 0 1; border: heavy $error; height: auto; }
     #failure.show { display: block; }
     #oob { height: auto; max-height: 8; padding: 0 1; }
-    .oob-row { height: 1; }
-    .oob-row Bar { width: 24; }
-    .oob-row Static { width: 1fr; }
-    #log { height: 1fr; min-height: 4; border-top: solid $panel-lighten-2; }
+    #now, #wait, #oob { text-wrap: nowrap; text-overflow: ellipsis; }
+    #log { height: 1fr; min-height: 3; border-top: solid $panel-lighten-2; }
     """
     BINDINGS = [
         Binding("p", "pause", "Pause", tooltip="Stop after the current step; resume later.", id="pause"),
@@ -97,8 +95,11 @@ class RunScreen(PgferryScreen):
         Binding("escape", "back", "Back", tooltip="Back to the overview; the run goes on.", id="back"),
     ]
 
-    def __init__(self, source: Source, run_id: int | None = None, launched: Launched | None = None) -> None:
+    def __init__(self, source: Source, run_id: int | None = None, launched: Launched | None = None,
+                 given: tuple[LiveRun, list[str]] | None = None) -> None:
+        """given: a snapshot and log lines shown as they are, never polled (snapshots, replays)."""
         super().__init__()
+        self.given = given
         self.source = source
         self.run_id = run_id
         self.launched = launched
@@ -106,25 +107,27 @@ class RunScreen(PgferryScreen):
         self.trend = Trend()
         self.asked: str | None = None  # what this screen asked for (pause/abort), until the run says so
         self.launch_error: str | None = None
-        self.bars: dict[int, ProgressBar] = {}
 
     # -- layout ---------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
         yield Static("pgferry · run", id="title")
         yield Static("starting…" if self.launched else "reading the run…", id="state")
-        yield ProgressBar(total=100, show_eta=False, id="overall")
+        yield ProgressBar(total=100, show_eta=False, show_percentage=False, id="overall")
         yield Static(id="failure")
         yield Static(id="now")
         yield Static(id="wait")
-        yield VerticalScroll(id="oob")
+        yield Static(id="oob")
         yield RichLog(id="log", wrap=True, markup=False, highlight=False, max_lines=2000)
         yield bottom_bar()
 
     def on_mount(self) -> None:
         if self.source.read_only:
             self.query_one("#title", Static).update("pgferry · watch (read-only)")
-        self.poll()
+        if self.given is not None:
+            self.post_message(LiveUpdate(self.given[0], self.given[1]))
+        else:
+            self.poll()
 
     # -- keys -----------------------------------------------------------------------------------
 
@@ -138,15 +141,15 @@ class RunScreen(PgferryScreen):
             return "read-only view (pgferry watch)"
         if action in ("pause", "abort"):
             if self.status != "running":
-                return "the run is not running" if self.status else "the run has not started yet"
+                return "not running" if self.status else "not started yet"
             if self.asked or (self.live and self.live.run.control):
                 asked = self.asked or self.live.run.control
-                return f"{asked} already asked: it stops after the current step"
+                return f"{asked} asked: stops after this step"
         if action == "resume":
             if self.status not in ("paused", "interrupted", "aborted"):
-                return "only a paused, aborted or interrupted run can be resumed"
+                return "the run has not stopped"
         if action == "report" and self.status not in ENDED:
-            return "the run has not ended yet"
+            return "the run has not ended"
         return None
 
     def action_pause(self) -> None:
@@ -290,7 +293,7 @@ class RunScreen(PgferryScreen):
             self.asked = None
         verb = run.direction
         title = f"pgferry · {'watch · ' if self.source.read_only else ''}run {run.id} · {verb} " \
-                f"{run.from_version or 'none'} → {run.to_version}"
+                f"{run.from_version or 'none'} → {run.to_version} · {run.operator or '?'}@{run.host or '?'}"
         self.query_one("#title", Static).update(Text(title))
         elapsed = ((run.finished_at or live.read_at) - run.started_at).total_seconds() if live.read_at else None
         eta = None
@@ -302,10 +305,10 @@ class RunScreen(PgferryScreen):
         state = Text(f"{glyph} {status}")
         if asked and status == "running":
             state.append(f" ({asked} asked by {run.control_by or 'you'}: stops after the current step)")
-        state.append(f" · step {run.position}/{run.total} · elapsed {duration(elapsed)}")
+        pct = f" ({run.position / run.total:.0%})" if run.total else ""
+        state.append(f" · step {run.position}/{run.total}{pct} · elapsed {duration(elapsed)}")
         if eta is not None:
             state.append(f" · ETA ~{duration(eta)}")
-        state.append(f" · by {run.operator or '?'} on {run.host or '?'}")
         self.query_one("#state", Static).update(state)
         self.query_one("#overall", ProgressBar).update(total=max(run.total, 1), progress=run.position)
         if status in ("failed", "interrupted", "aborted") and run.error:
@@ -330,7 +333,7 @@ class RunScreen(PgferryScreen):
 
     def _show_now(self, live: LiveRun) -> None:
         run = live.run
-        lines = Text()
+        lines = Text(no_wrap=True, overflow="ellipsis")  # one line each: the width decides how much of a query
         if run.current_step and run.effective_status == "running":
             lines.append(f"now: {run.current_step}", style="bold")
         for st in live.statements:
@@ -339,13 +342,14 @@ class RunScreen(PgferryScreen):
             if st.wait:
                 lines.append(f"  (waiting: {st.wait})")
         for b in live.builds:
-            frac = b.fraction
-            pct = f" {frac:.0%}" if frac is not None else ""
-            lines.append(f"\n  ⧗ index {b.index} on {b.table}: {b.phase}{pct}")
+            frac = b.fraction  # the numbers first: the index name is long and the line is cut to the width
+            lines.append(f"\n  ⧗ {frac:.0%} " if frac is not None else "\n  ⧗ ")
+            lines.append(b.phase or "starting")
             if b.blocks_total:
                 lines.append(f", blocks {b.blocks_done:,}/{b.blocks_total:,}")
             if b.tuples_total:
                 lines.append(f", tuples {b.tuples_done:,}/{b.tuples_total:,}")
+            lines.append(f" · index {b.index} on {b.table}")
         self.query_one("#now", Static).update(lines)
 
     def _show_waits(self, live: LiveRun) -> None:
@@ -353,40 +357,39 @@ class RunScreen(PgferryScreen):
         if not live.waits:
             panel.remove_class("show")
             return
-        text = Text()
+        text = Text(no_wrap=True, overflow="ellipsis")
         for w in live.waits:
-            text.append(f"! waiting for a lock on {w.database} (pid {w.waiter_pid}: {_short(w.waiter_query, 60)})\n")
+            text.append(f"! lock wait on {w.database}: pid {w.waiter_pid} {_short(w.waiter_query, 200)}\n")
             for b in w.blockers:
                 app = b.application or "no application name"
                 text.append(f"  held by pid {b.pid} ({app}), {b.state or '?'} for {duration(b.age_seconds)}: "
-                            f"{_short(b.query, 100)}\n")
-        text.append("  pgferry retries after the lock timeout; end the blocking session to let it through")
+                            f"{_short(b.query, 200)}\n")
+        text.append("  pgferry retries after its lock timeout; ending that session lets it through")
         panel.update(text)
         panel.add_class("show")
 
     def _show_oob(self, live: LiveRun) -> None:
-        box = self.query_one("#oob", VerticalScroll)
         now = time.monotonic()
-        for o in live.out_of_band:
-            bar = self.bars.get(o.id)
-            label_id = f"oob-label-{o.id}"
-            if bar is None:
-                bar = ProgressBar(total=100, show_eta=False, show_percentage=True, id=f"oob-bar-{o.id}")
-                self.bars[o.id] = bar
-                from textual.containers import Horizontal
-
-                box.mount(Horizontal(bar, Static(id=label_id), classes="oob-row"))
-            bar.update(progress=round(o.progress * 100, 1))
+        text = Text(no_wrap=True, overflow="ellipsis")
+        for n, o in enumerate(live.out_of_band):
             eta = None if o.finished else self.trend.eta(o.id, o.progress, o.reverse, now)
-            way = "⟲" if o.reverse else "⟳"
             state = "✓ done" if o.finished else "⏸ paused" if o.paused else \
                 f"{o.rows_per_second or 0:,.0f} rows/s" + (f", ETA ~{duration(eta)}" if eta else "")
             errors = f", {o.errors} failed batch(es)" if o.errors else ""
-            try:
-                self.query_one(f"#{label_id}", Static).update(
-                    Text(f" {way} {o.id} {_short(o.description, 40)}: {state}{errors}"))
-            except Exception:  # noqa: BLE001 - mounted on the next refresh
-                pass
+            if n:
+                text.append("\n")
+            text.append(f"{'⟲' if o.reverse else '⟳'} {o.id} ")
+            text.append_text(bar(o.progress))
+            text.append(f" {o.progress:6.1%}  {state}{errors}  {o.description}")
+        self.query_one("#oob", Static).update(text)
+
+
+def bar(fraction: float, width: int = 20) -> Text:
+    """A text bar: its length carries the meaning, colour only helps."""
+    filled = round(max(0.0, min(1.0, fraction)) * width)
+    out = Text("█" * filled, style="bold")
+    out.append("░" * (width - filled), style="dim")
+    return out
 
 
 class QuitWhileRunning(ModalScreen[bool]):
