@@ -95,6 +95,7 @@ class MigrationLog:
         self.schema = schema
         self.table = sql.Identifier(schema, "migration_logs")
         self.host = socket.gethostname()
+        self._success_sql: str | None = None
 
     # -- creation --------------------------------------------------------------------------
 
@@ -216,8 +217,9 @@ class MigrationLog:
         """Write the success row (and backfilled rows) in the caller's transaction."""
         versions = [version, *backfill]
         flags = [False] + [True] * (len(versions) - 1)
-        self.conn.execute(
-            sql.SQL(
+        if self._success_sql is None:
+            # Composed once: this runs once per migration, a thousand times in a long upgrade.
+            self._success_sql = sql.SQL(
                 """
                 INSERT INTO {} (migration_logs_schema_version, schema, version, up, started_at, finished_at, success,
                                 backfilled, backend_pid, host, pgferry_version, sql_checksum, run_id, manual, confirmed_by)
@@ -225,7 +227,9 @@ class MigrationLog:
                        CASE WHEN b THEN NULL ELSE %s END, %s, %s, %s
                 FROM unnest(%s::bigint[], %s::boolean[]) AS t(v, b)
                 """
-            ).format(self.table),
+            ).format(self.table).as_string(self.conn)
+        self.conn.execute(
+            self._success_sql,
             [LOG_SCHEMA_VERSION, schema, up, started_at, self.host, __version__, checksum, run_id, manual, confirmed_by,
              versions, flags],
         )

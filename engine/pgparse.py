@@ -67,27 +67,61 @@ def _plan(cls: type) -> tuple:
     return tuple(out)
 
 
-_DEFAULTS = {"bool": False, "str": None, "char": "\x00", "loc": 0, "num": 0, "list": None, "node": None,
-             "set": None, "typed": None}
-_SPECS: dict[type, tuple] = {}
+_BUILDERS: dict[type, object] = {}
 
 
-def _spec(cls: type) -> tuple:
-    """What absent keys default to (as libpg_query leaves them out) and how to convert present ones."""
-    defaults, handlers, required = [], {}, []
-    for attr, key, kind, extra in _plan(cls):
-        if kind == "unknown" or kind == "val":
+def _builder(cls: type):
+    """A function building one node of `cls` from its JSON body: generated once per class (as
+    dataclasses generate __init__), so each slot is one direct assignment, not a loop step."""
+    ns = {"NEW": _NEW, "SET": _SET, "C": cls, "Unsupported": Unsupported}
+    keys, lines = [], []
+    for i, (attr, key, kind, extra) in enumerate(_plan(cls)):
+        if kind in ("unknown", "val"):
             raise Unsupported(f"{cls.__name__}.{attr} of type {extra}")
-        handlers[key] = (attr, kind, extra)
-        if kind == "enum":
-            try:
-                defaults.append((attr, extra(0)))
-            except ValueError:  # a char-valued enum has no zero: the JSON always names it
-                required.append(key)
+        keys.append(key)
+        k, a = repr(key), repr(attr)
+        slot = next((c.__dict__[attr] for c in cls.__mro__ if attr in c.__dict__), None)
+        if slot is not None and hasattr(slot, "__set__"):
+            ns[f"S{i}"] = slot.__set__  # the slot's own setter: skips attribute lookup on every call
+            set_ = f"S{i}(n, "
         else:
-            defaults.append((attr, _DEFAULTS[kind]))
-    spec = _SPECS[cls] = (tuple(defaults), handlers, tuple(required))
-    return spec
+            set_ = f"SET(n, {a}, "
+        if kind == "bool":
+            lines.append(f"{set_}bool(g({k})))")
+        elif kind == "str":
+            lines.append(f"{set_}g({k}))")
+        elif kind == "char":
+            lines.append(f"{set_}g({k}, '\\x00'))")
+        elif kind == "num":
+            lines.append(f"{set_}g({k}, 0))")
+        elif kind == "loc":
+            lines.append(f"{set_}LOC(g({k}, 0)))")
+        elif kind == "list":
+            lines.append(f"v = g({k}); {set_}tuple([W(x) for x in v]) if v else None)")
+        elif kind == "node":
+            lines.append(f"v = g({k}); {set_}None if v is None else W(v))")
+        elif kind == "typed":
+            ns[f"T{i}"] = extra
+            lines.append(f"v = g({k}); {set_}None if v is None else T(T{i}, v))")
+        elif kind == "set":
+            lines.append(f"v = g({k}); {set_}None if v is None else set(v))")
+        elif kind == "enum":
+            ns[f"E{i}"] = extra
+            try:
+                ns[f"D{i}"] = extra(0)
+                default = f"D{i}"
+            except ValueError:  # a char-valued enum has no zero: the JSON always names it
+                lines.insert(0, f"if {k} not in body: raise Unsupported('{cls.__name__}: no {key}')")
+                default = "None"
+            lines.append(f"v = g({k}); {set_}{default} if v is None else (E{i}[v] if v.__class__ is str else E{i}(v)))")
+    ns["KEYS"] = frozenset(keys)
+    body = "\n    ".join(lines)
+    src = (f"def build(body, W, T, LOC):\n"
+           f"    if not KEYS.issuperset(body): raise Unsupported('{cls.__name__}: unexpected keys')\n"
+           f"    n = NEW(C)\n    g = body.get\n    {body}\n    return n\n")
+    exec(src, ns)  # noqa: S102 - generated from pglast's own slot declarations, no outside input
+    fn = _BUILDERS[cls] = ns["build"]
+    return fn
 
 
 class _Builder:
@@ -116,38 +150,8 @@ class _Builder:
     def typed(self, cls: type, body: dict):
         if cls is ast.A_Const:
             return self.const(body)
-        defaults, handlers, required = _SPECS.get(cls) or _spec(cls)
-        for key in required:
-            if key not in body:
-                raise Unsupported(f"{cls.__name__}: no {key!r}")
-        node = _NEW(cls)
-        for attr, value in defaults:
-            _SET(node, attr, value)
-        for key, v in body.items():
-            try:
-                attr, kind, extra = handlers[key]
-            except KeyError:
-                raise Unsupported(f"{cls.__name__}: unexpected key {key!r}") from None
-            if kind == "node":
-                v = self.wrapped(v)
-            elif kind == "list":
-                v = tuple([self.wrapped(x) for x in v]) if v else None
-            elif kind == "str":
-                if not isinstance(v, str):
-                    raise Unsupported(f"{cls.__name__}.{attr}: {v!r:.40}")
-            elif kind == "bool":
-                v = bool(v)
-            elif kind == "loc":
-                v = self.loc(v)
-            elif kind == "enum":
-                v = extra[v] if isinstance(v, str) else extra(v)
-            elif kind == "typed":
-                v = self.typed(extra, v)
-            elif kind == "set":
-                v = set(v)
-            # num and char: as written
-            _SET(node, attr, v)
-        return node
+        build = _BUILDERS.get(cls) or _builder(cls)
+        return build(body, self.wrapped, self.typed, self.loc)
 
     def const(self, body: dict):
         node = _NEW(ast.A_Const)
