@@ -18,8 +18,10 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -114,7 +116,10 @@ def render(console: Console, facts: dict, results: list[Result]) -> None:
                   f"{facts['cores']} cores ({facts['cpu']}), {facts['memory_gib']} GiB, {facts['python']}, "
                   f"PostgreSQL {facts['postgresql']}, {facts['date']}" + (f", git {facts['git']}" if facts.get("git") else "")
                   + (f", load avg start {facts['loadavg_1_5_15']['start']} end {facts['loadavg_1_5_15']['end']}"
-                     if facts.get("loadavg_1_5_15") else ""), highlight=False)
+                     if facts.get("loadavg_1_5_15") else "")
+                  + (f", 1-min load during the run: median {facts['loadavg_1min_during']['median']} "
+                     f"(min {facts['loadavg_1min_during']['min']}, max {facts['loadavg_1min_during']['max']})"
+                     if facts.get("loadavg_1min_during") else ""), highlight=False)
     table = Table(show_lines=False, header_style="bold")
     for col, kw in (("scenario", {}), ("metric", {}), ("median", {"justify": "right"}),
                     ("min–max", {"justify": "right"}), ("unit", {}), ("n", {"justify": "right"}), ("target", {})):
@@ -192,6 +197,16 @@ def main(argv: list[str] | None = None) -> int:
     results: list[Result] = []
     started = time.perf_counter()
     load_start = os.getloadavg()
+    # Other work on a shared host skews every number: sample the load average all along.
+    load_samples: list[float] = []
+    stop_sampling = threading.Event()
+
+    def sample() -> None:
+        while not stop_sampling.wait(5.0):
+            load_samples.append(os.getloadavg()[0])
+
+    sampler = threading.Thread(target=sample, name="loadavg", daemon=True)
+    sampler.start()
     try:
         for name in names:
             fn, needs_server = SCENARIOS[name]
@@ -207,12 +222,17 @@ def main(argv: list[str] | None = None) -> int:
             version, settings = oob.server_facts(server.admin)
         facts = machine_facts(version, settings)
     finally:
+        stop_sampling.set()
         if server is not None:
             server.close()
     facts["command"] = "python -m tests.bench " + " ".join(sys.argv[1:] if argv is None else argv)
     facts["elapsed_s"] = round(time.perf_counter() - started, 1)
     # Other work on the host skews every number: keep the evidence next to them.
     facts["loadavg_1_5_15"] = {"start": [round(x, 2) for x in load_start], "end": [round(x, 2) for x in os.getloadavg()]}
+    if load_samples:
+        facts["loadavg_1min_during"] = {"samples": len(load_samples), "every_s": 5, "min": round(min(load_samples), 2),
+                                        "median": round(statistics.median(load_samples), 2),
+                                        "max": round(max(load_samples), 2)}
     render(console, facts, results)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"machine": facts, "results": [r.as_dict() for r in results]}, indent=2, default=str) + "\n")

@@ -12,7 +12,8 @@ Contenders, each on a fresh database of the same server, each timed as the whole
 
   floor    the embedded server's psql, one session, `-f` of one file: per migration BEGIN; the four
            statements; one INSERT into a bookkeeping table; COMMIT (the bookkeeping table is created
-           first, as each tool creates its own).
+           first, as each tool creates its own). The floor runs right before every contender, and
+           each contender's ratio is to that floor run (the host's load drifts; ratios should not).
   pgferry  `pgferry up --migrations DIR --dsn DSN --no-progress` (the console script of this venv).
   alembic  `alembic upgrade head`, one revision file per migration doing `op.execute()` of each
            statement; env.py with transaction_per_migration=True so each migration commits on its
@@ -44,6 +45,7 @@ from .common import Result, run_measured
 SIZES = {"tiny": 20, "full": 1000}
 RATIO_TARGET = 1.3
 TOOLS = ("floor", "pgferry", "alembic", "dbmate", "sqitch")
+VIA = {"pgferry": "pgferry up", "alembic": "alembic upgrade head", "dbmate": "dbmate up", "sqitch": "sqitch deploy"}
 
 
 def statements(i: int) -> list[str]:
@@ -236,7 +238,7 @@ def run(*, size: str = "full", runs: int = 5, new_database=None, log=print, work
                          **{k: p.as_dict() for k, p in found.items()}}
     tools = [t for t in TOOLS if t in ("floor", "pgferry") or found[t].ok]
     for t in TOOLS:
-        res.metric(t, {"floor": "floor: psql, 1 session, BEGIN/…/INSERT/COMMIT"}.get(t, f"{t}"), "s",
+        res.metric(t, {"floor": "floor: psql, 1 session, BEGIN/…/INSERT/COMMIT"}.get(t, f"{t}: {VIA[t]}"), "s",
                    note="" if t in tools else found[t].why)
         if t != "floor":
             res.metric(f"{t}_ratio", f"  {t} / floor", "ratio",
@@ -246,17 +248,21 @@ def run(*, size: str = "full", runs: int = 5, new_database=None, log=print, work
         trees = {"pgferry": write_pgferry(tmp / "pgferry", n), "floor": write_floor(tmp / "floor.sql", n),
                  "alembic": write_alembic(tmp / "alembic", n), "dbmate": write_dbmate(tmp / "dbmate", n),
                  "sqitch": write_sqitch(tmp / "sqitch", n)}
+        contenders = [t for t in tools if t != "floor"]
         for i in range(runs):
-            rotated = tools[i % len(tools):] + tools[: i % len(tools)]
+            # A floor run right before each contender: its ratio compares two runs seconds apart,
+            # so a change in the host's load between contenders does not land in the ratio.
+            rotated = contenders[i % len(contenders):] + contenders[: i % len(contenders)]
             times, rss = {}, {}
             for tool in rotated:
-                log(f"  apply-1k run {i + 1}/{runs}: {tool} ({n} migrations)")
+                log(f"  apply-1k run {i + 1}/{runs}: floor, then {tool} ({n} migrations)")
+                floor = run_one("floor", trees, new_database(), found, n, tmp)
                 r = run_one(tool, trees, new_database(), found, n, tmp)
-                times[tool], rss[tool] = r["wall_s"], r["maxrss_kib"]
-            for tool, secs in times.items():
-                res.add(tool, secs)
-                if tool != "floor":
-                    res.add(f"{tool}_ratio", secs / times["floor"])
+                res.add("floor", floor["wall_s"])
+                res.add(tool, r["wall_s"])
+                res.add(f"{tool}_ratio", r["wall_s"] / floor["wall_s"])
+                times[tool], times[f"floor_before_{tool}"] = r["wall_s"], floor["wall_s"]
+                rss[tool], rss["floor"] = r["maxrss_kib"], floor["maxrss_kib"]
             res.info.setdefault("runs", []).append({"order": rotated, **{k: round(v, 4) for k, v in times.items()},
                                                     "client_peak_rss_kib": rss})
         floor = res.metrics["floor"]
