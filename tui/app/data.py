@@ -12,7 +12,7 @@ from engine.connection import connect, scrub
 from engine.errors import PgferryError
 from engine.runs import RunStore, UpgradeRun
 from engine.status import DatabaseStatus, read_status
-from engine.upgrade import Connections
+from engine.upgrade import Connections, make_plan, read_oob_progress
 
 
 @dataclass(frozen=True)
@@ -62,10 +62,26 @@ def _definitions_of(path: str) -> Definitions:
 
 
 @dataclass(frozen=True)
+class OobSummary:
+    id: int
+    description: str
+    progress: float | None  # None: not live at this release (not started, or already retired)
+    introduced: str = ""
+    deprecated: str | None = None
+
+
+@dataclass(frozen=True)
 class Overview:
     status: DatabaseStatus
     run: UpgradeRun | None = None
     server: str | None = None  # "PostgreSQL 16.4"
+    out_of_band: tuple[OobSummary, ...] = ()
+
+
+@dataclass(frozen=True)
+class PreflightSummary:
+    target: str
+    checks: tuple  # engine.preflight.Check
 
 
 def load_overview(source: Source) -> Overview:
@@ -75,7 +91,22 @@ def load_overview(source: Source) -> Overview:
     with connect(conns.primary, role="status") as conn:
         v = conn.info.server_version
         run = RunStore(conn, conns.bookkeeping_schema).latest()
-    return Overview(status, run, f"PostgreSQL {v // 10000}.{v % 10000}")
+    progress = read_oob_progress(defs, conns, {s.name: s.state.applied for s in status.schemas})
+    oob = tuple(OobSummary(oid, o.description, p, o.introduced, o.deprecated)
+                for oid, p in sorted(progress.items()) for o in [defs.out_of_band[oid]])
+    return Overview(status, run, f"PostgreSQL {v // 10000}.{v % 10000}", oob)
+
+
+def load_preflight(source: Source) -> PreflightSummary | None:
+    """The preflight checks for the newest stable release, when there is somewhere to go."""
+    from engine.preflight import run_preflight
+
+    defs = source.definitions()
+    conns = source.connections()
+    plan = make_plan(defs, conns, "latest", downgrade=False)
+    if plan.empty:
+        return None
+    return PreflightSummary(plan.to_version, tuple(run_preflight(defs, conns, plan)))
 
 
 def error_text(exc: BaseException, secrets: list[str]) -> str:

@@ -10,7 +10,8 @@ from textual.widgets import DataTable, Static
 from tui.states import banner_lines, schema_state
 from .base import PgferryScreen, bottom_bar
 from .data import Overview, Source, load_overview
-from .messages import OverviewLoaded
+from .data import load_preflight
+from .messages import OverviewLoaded, PreflightLoaded
 
 COLUMNS = ("schema", "version", "applied", "pending", "failed", "state")
 
@@ -25,6 +26,7 @@ class OverviewScreen(PgferryScreen):
     #error.show { display: block; }
     #summary { padding: 0 1; }
     #connections { padding: 0 1; color: $text-muted; }
+    #oob, #preflight { padding: 0 1; margin-top: 1; height: auto; text-wrap: nowrap; text-overflow: ellipsis; }
     #schemas { height: auto; max-height: 1fr; margin: 1 1 0 1; }
     """
     BINDINGS = [
@@ -78,12 +80,16 @@ class OverviewScreen(PgferryScreen):
         yield Static(id="error")
         yield Static("reading status…", id="summary")
         yield Static(id="connections")
+        yield Static(id="oob")
+        yield Static(id="preflight")  # filled by the worker; hidden until then
         table = DataTable(id="schemas", cursor_type="row", zebra_stripes=True)
         table.add_columns(*COLUMNS)
         yield table
         yield bottom_bar()
 
     def on_mount(self) -> None:
+        self.query_one("#preflight", Static).display = False
+        self.query_one("#oob", Static).display = False
         if self.given is not None:
             self.display_overview(self.given)
         else:
@@ -96,7 +102,24 @@ class OverviewScreen(PgferryScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="overview", description="reading status")
     def load_status(self) -> None:
-        self.post_message(OverviewLoaded(load_overview(self.source)))
+        overview = load_overview(self.source)
+        self.post_message(OverviewLoaded(overview))
+        if not overview.status.dirty and (overview.run is None or overview.run.effective_status != "running"):
+            self.post_message(PreflightLoaded(load_preflight(self.source)))
+
+    def on_preflight_loaded(self, message: PreflightLoaded) -> None:
+        summary = message.summary
+        panel = self.query_one("#preflight", Static)
+        panel.display = summary is not None
+        if summary is None:
+            return
+        text = Text(f"preflight for {summary.target}: ", style="bold")
+        passed = [c for c in summary.checks if c.status == "pass"]
+        text.append(f"✓ {len(passed)} passed")
+        for c in summary.checks:
+            if c.status != "pass":
+                text.append(f"\n{'✗' if c.status == 'fail' else '!'} {c.name}: {c.reason}")
+        panel.update(text)
 
     def on_overview_loaded(self, message: OverviewLoaded) -> None:
         self.display_overview(message.overview)
@@ -116,6 +139,14 @@ class OverviewScreen(PgferryScreen):
         self.query_one("#summary", Static).update(Text(f"{server}database version: {status.version.label}"))
         self.query_one("#connections", Static).update(
             Text("\n".join(f"{s.name}: {s.database}" for s in status.schemas)))
+        oob = Text()
+        for n, o in enumerate(overview.out_of_band):
+            span = f"{o.introduced}–{o.deprecated or ''}"
+            state = f"not live ({span})" if o.progress is None else \
+                "✓ complete" if o.progress >= 1 else f"{o.progress:.0%}"
+            oob.append(("\n" if n else "out-of-band:\n") + f"⟳ {o.id} {state} · {o.description}")
+        self.query_one("#oob", Static).update(oob)
+        self.query_one("#oob", Static).display = bool(overview.out_of_band)
         table = self.query_one("#schemas", DataTable)
         table.clear()
         for s in status.schemas:
