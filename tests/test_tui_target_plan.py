@@ -139,6 +139,7 @@ def test_target_then_plan_then_export_then_continue(at_3_20, tmp_path):
             steps = [n.data for n in _walk(tree.root) if hasattr(n.data, "n")]
             assert steps and all(s.step.step.migration.privileged for s in steps)
             assert f"{len(steps)} of {len(plan_screen.items)} steps" in text_of(app, "#summary")
+            assert tree.cursor_node.data is steps[0] and f"of frontend {steps[0].id}" in text_of(app, "#caption")
             await pilot.press("enter")  # back to the tree, filter kept
             assert tree.has_focus
             await pilot.press("escape")
@@ -160,6 +161,8 @@ def test_target_then_plan_then_export_then_continue(at_3_20, tmp_path):
                 for _ in range(downs):  # the radio set has focus: right moves, enter picks
                     await pilot.press("right")
                 await pilot.press("enter")
+                chosen = app.screen.query_one(f"#fmt-{fmt}").label
+                assert str(chosen).endswith(" ✓")  # not by colour alone
                 path_box = app.screen.query_one("#path", Input)
                 assert path_box.value.startswith("pgferry-plan-4.2.0.")
                 path_box.value = str(tmp_path / path_box.value)

@@ -77,11 +77,18 @@ class ExportScreen(ModalScreen[Path | None]):
                 yield Button("Cancel", id="cancel")
 
     def on_mount(self) -> None:
+        self._mark_choice()
         self.query_one(RadioSet).focus()
+
+    def _mark_choice(self) -> None:
+        # the pressed radio button differs from the others by colour only: add a glyph (16 colours, NO_COLOR)
+        for fmt, label, _ in FORMATS:
+            self.query_one(f"#fmt-{fmt}", RadioButton).label = f"{label} ✓" if fmt == self.fmt else label
 
     def on_radio_set_changed(self, event: RadioSet.Changed) -> None:
         old = default_name(self.plan, self.fmt)
         self.fmt = event.pressed.id.removeprefix("fmt-")
+        self._mark_choice()
         path = self.query_one("#path", Input)
         if path.value == old:  # untouched by the user: follow the format
             path.value = default_name(self.plan, self.fmt)

@@ -203,6 +203,8 @@ class PlanScreen(PgferryScreen):
             for it in seg.out_of_band:
                 head.add_leaf(step_label(it), data=it)
         # The cursor starts on the first step (stop, release, schema, step; or stop, out-of-band step).
+        # Through -1: the same line number in a rebuilt tree must still announce its (new) node.
+        tree.cursor_line = -1
         tree.cursor_line = 3 if segs[0].releases else 1
 
     def _fill(self, node: TreeNode, group: SchemaGroup) -> None:
