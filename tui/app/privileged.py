@@ -42,6 +42,7 @@ def sql_text(text: str, dark: bool) -> Text:
     (16 colours, NO_COLOR) instead of fixed RGB."""
     highlighted = Syntax(text, "sql", theme="ansi_dark" if dark else "ansi_light").highlight(text)
     highlighted.rstrip()
+    highlighted.no_wrap = False  # long lines wrap in a narrow terminal instead of hiding behind a scrollbar
     return highlighted
 
 
@@ -77,6 +78,7 @@ class PrivilegedScreen(PgferryScreen):
     PrivilegedScreen #summary.done { color: $text-success; }
     PrivilegedScreen #token { padding: 0 1; color: $text-accent; }
     PrivilegedScreen #bundle { height: 1fr; border: round $panel-lighten-2; padding: 0 1; }
+    PrivilegedScreen #bundle-text { width: 100%; }
     PrivilegedScreen #bundle:focus { border: round $primary; }
     PrivilegedScreen #error { display: none; border: heavy $error; padding: 0 1; height: auto; }
     PrivilegedScreen #error.show { display: block; }

@@ -1,0 +1,287 @@
+"""The recovery walkthrough on a real server: a migration whose SQL fails under `pgferry up`, and an
+index build killed mid-way; each is walked through from the overview's `x` to a verified, clean
+database, with the transcript exported."""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import io
+import os
+import signal
+import socket
+import stat
+from datetime import datetime, timezone
+
+import pytest
+from rich.console import Console
+from textual.widgets import Input, OptionList, RichLog, Static
+
+from engine import __version__
+from tests.conftest import SMALL, query
+from tests.test_runner import (  # noqa: F401 - session and spawn are fixtures
+    FAILING_UP, INDEX, add_migration, backend_alive, cic_waiting, cli_args, index_valid, migrate, old_snapshot,
+    session, spawn, up_to, wait_for,
+)
+from tui.app import PgferryApp, Source
+from tui.app.base import KeyReasons
+from tui.app.confirm import TypedConfirm
+from tui.app.recovery import RecoveryScreen
+from tui.app.recovery_model import load_walkthrough
+from tui.app.savefile import SaveText
+from tui.cli import main
+
+SIZE = (80, 24)
+SECRET = "hunter2-Pa55"
+
+
+@pytest.fixture(autouse=True)
+def calm(monkeypatch):
+    monkeypatch.setattr(Input, "cursor_blink", False, raising=False)
+    monkeypatch.setenv("TEXTUAL_ANIMATIONS", "none")
+    monkeypatch.setenv("PGFERRY_OPERATOR", "alice")
+
+
+def plain(renderable) -> str:
+    console = Console(width=200, file=io.StringIO(), record=True, color_system=None)
+    console.print(renderable)
+    return console.export_text()
+
+
+def shown(app, selector: str) -> str:
+    return plain(app.screen.query_one(selector, Static).content)
+
+
+def log_text(app) -> str:
+    return "\n".join(line.text for line in app.screen.query_one("#log", RichLog).lines)
+
+
+def reasons(app) -> str:
+    return str(app.screen.query_one(KeyReasons).render())
+
+
+async def settle(app, pilot) -> None:
+    for _ in range(4):
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+
+
+def failing_aux_4(dsn: str, migrations) -> None:
+    """aux 4's third statement fails: `pgferry up` exits 1, the attempt is recorded as failed."""
+    add_migration(migrations, "aux", 4, "failing", FAILING_UP, "DROP TABLE IF EXISTS fail_a, fail_b, fail_c;\n",
+                  parents=[3])
+    assert main(["up", "--dsn", dsn, "--migrations", str(migrations), "--schema", "aux", "--no-progress"]) == 1
+
+
+def log_rows(dsn: str) -> int:
+    return query(dsn, "SELECT count(*) FROM migration_logs")[0][0]
+
+
+async def open_recovery(app, pilot) -> RecoveryScreen:
+    await settle(app, pilot)
+    await pilot.press("x")  # from the overview's dirty banner
+    await settle(app, pilot)
+    assert isinstance(app.screen, RecoveryScreen)
+    return app.screen
+
+
+def test_failed_statement_fixed_then_retried_verified_and_exported(database, small_copy, tmp_path):
+    failing_aux_4(database, small_copy)
+    source = Source(migrations=str(small_copy), dsn=database + f" password={SECRET}")
+
+    async def go():
+        app = PgferryApp(source)
+        async with app.run_test(size=SIZE) as pilot:
+            screen = await open_recovery(app, pilot)
+            # step 1: what happened
+            what = shown(app, "#what-text")
+            assert "✗ FAILED  aux 4 failing (up) on" in what
+            assert 'column "no_such_column" does not exist (SQLSTATE 42703) at migrations/aux/4_failing/up.sql:5' in what
+            assert "▶ 5 │        no_such_column" in what and "  4 │ SELECT id," in what  # marked, in its statement
+            assert "backend alive: no" in what and "○ absent   table fail_a (line 1)" in what
+            why = screen.disabled_reason("choose('down')")
+            assert why.startswith("not applicable: aux 4 is not applied and its last attempt left nothing")
+            assert "d revert" in reasons(app) and why in reasons(app)  # said above the footer
+            assert screen.check_action("choose", ("repair-index",)) is False  # not an index: hidden
+
+            # step 2: the choices, the highlighted one's exact SQL
+            await pilot.press("enter")
+            assert screen.step == 2
+            sql = shown(app, "#sql-text")
+            assert "retry aux 4 (failing)" in sql and "4_failing/up.sql, in one transaction" in sql
+            assert "no_such_column" in sql
+            await pilot.press("down")  # to mark applied (revert is dimmed: skipped)
+            assert "INSERT INTO" in shown(app, "#sql-text") and "'alice'" in shown(app, "#sql-text")
+
+            # step 3: a wrong word neither acts nor cancels; Esc cancels; nothing changed
+            rows = log_rows(database)
+            await pilot.press("m")
+            assert isinstance(app.screen, TypedConfirm) and app.screen.expected == "4"
+            await pilot.press("5", "enter")
+            assert isinstance(app.screen, TypedConfirm)
+            await pilot.press("escape")
+            await pilot.pause()
+            assert app.screen is screen and screen.step == 2 and log_rows(database) == rows
+
+            # the operator fixes the file, reloads, retries
+            up_sql = small_copy / "aux" / "4_failing" / "up.sql"
+            up_sql.write_text(FAILING_UP.replace("no_such_column", "id AS fixed"))
+            await pilot.press("l")
+            await settle(app, pilot)
+            await pilot.press("r")
+            confirm = app.screen
+            assert isinstance(confirm, TypedConfirm) and "id AS fixed" in plain(confirm.body)
+            await pilot.press("4", "enter")
+            await settle(app, pilot)
+            # steps 4 and 5: acted, verified, clean
+            log = log_text(app)
+            assert "▶ retry aux 4 (failing)" in log and "typed '4', by alice" in log
+            assert "✓ retry aux 4 (failing): done" in log and "verified: yes" in log
+            assert "✓ nothing left to recover" in log
+            assert screen.step == 5 and "✓ clean after your action" in shown(app, "#state")
+            assert SECRET not in log and SECRET not in app.export_screenshot()
+
+            await pilot.press("e")
+            assert isinstance(app.screen, SaveText)
+            target = tmp_path / "recover.md"
+            app.screen.query_one(Input).value = str(target)
+            await pilot.press("enter")
+            await pilot.pause()
+            await pilot.press("escape")  # clean: back to the overview, which reads the status again
+            await settle(app, pilot)
+            assert not isinstance(app.screen, RecoveryScreen)
+            return target
+
+    target = asyncio.run(go())
+    assert 4 in {r[0] for r in query(database, "SELECT version FROM migration_logs WHERE schema = 'aux' AND success")}
+    assert query(database, "SELECT count(*) FROM fail_c") == [(0,)]
+    text = target.read_text()
+    assert stat.S_IMODE(os.stat(target).st_mode) == 0o600
+    assert SECRET not in text and "password=****" in text
+    assert "✗ FAILED  aux 4 failing" in text and "## Action: retry aux 4 (failing)" in text
+    assert "id AS fixed" in text and "typed '4', by alice" in text and "verified: yes" in text
+    assert "## Findings after the action" in text and "nothing to recover" in text
+
+
+def test_killed_index_build_is_retried_with_the_invalid_index_dropped_first(database, small_defs, session, spawn):
+    g = small_defs.schemas["main"]
+    migrate(database, g, up_to(g, [15]))
+    blocker = old_snapshot(session)  # holds the build in 'waiting for old snapshots' until we kill it
+    proc, _ = spawn("up", *cli_args("up", database, SMALL, "--schema", "main"))
+    builder, _ = wait_for("the index build to wait for the old snapshot", lambda: cic_waiting(database))
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+    wait_for("the orphaned build to be aborted", lambda: not backend_alive(database, builder), timeout=10)
+    blocker.commit()
+    assert index_valid(database, INDEX) is False
+    source = Source(migrations=str(SMALL), dsn=database)
+
+    async def go():
+        app = PgferryApp(source)
+        async with app.run_test(size=SIZE) as pilot:
+            screen = await open_recovery(app, pilot)
+            what = shown(app, "#what-text")
+            assert "! STALE  main 16 index events by kind and time (up concurrent index)" in what
+            assert f"by backend {builder}" in what and "backend alive: no" in what
+            assert "never recorded a result" in what
+            assert f"▶ 1 │ CREATE INDEX CONCURRENTLY IF NOT EXISTS {INDEX}" in what
+            assert f"● present  index {INDEX} (line 1, INVALID)" in what
+            why = screen.disabled_reason("choose('mark-applied')")
+            assert why.startswith("not applicable: main 16 creates an index that is not valid")
+            assert "a applied" in reasons(app) and why in reasons(app)
+            assert screen.check_action("choose", ("mark-applied",)) is None
+            await pilot.press("r")
+            assert isinstance(app.screen, TypedConfirm)
+            assert f'DROP INDEX CONCURRENTLY IF EXISTS "{INDEX}";' in plain(app.screen.body)
+            await pilot.press("1", "6", "enter")
+            await settle(app, pilot)
+            assert "verified: yes" in log_text(app) and "✓ nothing left to recover" in log_text(app)
+
+    asyncio.run(go())
+    assert index_valid(database, INDEX) is True
+    assert query(database, "SELECT count(*) FROM migration_logs WHERE success IS NULL") == [(0,)]
+
+
+def test_clean_database_says_so(database, small_defs):
+    g = small_defs.schemas["aux"]
+    migrate(database, g, up_to(g, g.leaves()))
+
+    async def go():
+        app = PgferryApp(Source(migrations=str(SMALL), dsn=database))
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(app, pilot)
+            app.open_recovery()  # x is dimmed on a clean overview; the screen still says so itself
+            await settle(app, pilot)
+            assert "✓ clean: no failed, stale or running attempt" in shown(app, "#state")
+            assert app.screen.check_action("next", ()) is None
+            await pilot.press("escape")
+            await pilot.pause()
+            assert not isinstance(app.screen, RecoveryScreen)
+
+    asyncio.run(go())
+
+
+# -- snapshots: a real diagnosis with its times, pids, host and database names fixed ---------------
+
+WHEN = datetime(2026, 3, 14, 9, 26, 53, tzinfo=timezone.utc)
+
+
+def frozen(text: str) -> str:
+    return text.replace(socket.gethostname(), "app-host").replace(f"'{__version__}'", "'0.0.0'")
+
+
+def fixed_walkthrough(database, small_copy):
+    failing_aux_4(database, small_copy)
+    w = load_walkthrough(Source(migrations=str(small_copy), dsn=database))
+    db = "app@db.example:5432/shop"
+    items = []
+    for item in w.items:
+        a = dataclasses.replace(item.problem.attempt, started_at=WHEN, finished_at=WHEN, backend_pid=4242,
+                                host="app-host", pgferry_version="0.0.0")
+        problem = dataclasses.replace(item.problem, attempt=a, database=db)
+        choices = tuple(dataclasses.replace(c, action=dataclasses.replace(c.action, database=db, sql=frozen(c.action.sql)))
+                        if c.action else c for c in item.choices)
+        items.append(dataclasses.replace(item, problem=problem, choices=choices))
+    return dataclasses.replace(w, items=tuple(items))
+
+
+class Shot(PgferryApp):
+    def __init__(self, walkthrough, theme):
+        super().__init__(Source(), theme=theme)
+        self.walkthrough = walkthrough
+
+    def on_mount(self, event) -> None:
+        event.prevent_default()  # straight to the screen under test, not the overview
+        self.push_screen(RecoveryScreen(self.source, walkthrough=self.walkthrough))
+
+
+def theme_for(name: str, monkeypatch) -> str | None:
+    if name == "no-color":  # as a user with NO_COLOR set: the app picks pgferry-mono
+        monkeypatch.setenv("NO_COLOR", "1")
+        return None
+    return name
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
+@pytest.mark.parametrize("theme", ["pgferry-dark", "pgferry-high-contrast", "no-color"])
+@pytest.mark.parametrize("step", [1, 2])
+def test_recovery_snapshot(database, small_copy, snap_compare, size, theme, step, monkeypatch):
+    app = Shot(fixed_walkthrough(database, small_copy), theme_for(theme, monkeypatch))
+
+    async def before(pilot):
+        await pilot.pause()
+        if step == 2:
+            await pilot.press("enter")
+            await pilot.pause()
+
+    assert snap_compare(app, terminal_size=size, run_before=before)
+
+
+def test_recovery_snapshot_confirm(database, small_copy, snap_compare):
+    app = Shot(fixed_walkthrough(database, small_copy), "pgferry-dark")
+
+    async def before(pilot):
+        await pilot.pause()
+        await pilot.press("m")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=before)

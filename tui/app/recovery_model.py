@@ -1,0 +1,123 @@
+"""What the recovery walkthrough shows, read by the engine (no Textual here): each problem with
+every choice prepared up front, so a choice that cannot apply is known, with its reason, before
+anyone presses its key; and the transcript, written as `pgferry recover --transcript` writes it."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from engine.catalog import Definitions, bundled_migrations_dir, load
+from engine.connection import scrub
+from engine.errors import UsageError
+from engine.recovery import Diagnosis, InvalidIndex, Problem, diagnose
+from engine.recovery_actions import MIGRATION_ACTIONS, REPAIR_INDEX, Action, ActionResult, prepare
+from engine.runs import operator_name
+from tui import recover_view
+
+from .data import Source
+
+KEYS = {"retry": "r", "down": "d", "mark-applied": "a", "mark-reverted": "m", "repair-index": "i"}
+LABELS = {
+    "retry": "retry: run up.sql again",
+    "down": "revert: run down.sql",
+    "mark-applied": "mark applied: record it as done (after you completed it by hand)",
+    "mark-reverted": "mark reverted: record it as undone (after you undid it by hand)",
+    "repair-index": "repair the index: REINDEX INDEX CONCURRENTLY",
+}
+
+
+def operator() -> str:
+    return os.environ.get("PGFERRY_OPERATOR") or operator_name()
+
+
+@dataclass(frozen=True)
+class Choice:
+    kind: str
+    action: Action | None
+    reason: str | None = None  # why it cannot apply, when action is None
+
+    @property
+    def key(self) -> str:
+        return KEYS[self.kind]
+
+    @property
+    def label(self) -> str:
+        return LABELS[self.kind]
+
+
+@dataclass(frozen=True)
+class Item:
+    """One thing to recover: a failed, stale or running attempt, or an invalid index no migration owns."""
+
+    problem: Problem | None
+    index: InvalidIndex | None
+    choices: tuple[Choice, ...]
+
+    @property
+    def title(self) -> str:
+        if self.index is not None:
+            return f"! INVALID INDEX  {self.index.name} on {self.index.table}"
+        p = self.problem
+        name = f" {p.name}" if p.name else " (not in the definitions)"
+        return f"{recover_view.GLYPH[p.kind]} {recover_view.LABEL[p.kind]}  {p.schema} {p.migration_id}{name} ({p.direction})"
+
+    def choice(self, kind: str) -> Choice | None:
+        return next((c for c in self.choices if c.kind == kind), None)
+
+
+@dataclass(frozen=True)
+class Walkthrough:
+    diagnosis: Diagnosis
+    items: tuple[Item, ...]
+    definitions: Definitions
+    dsns: dict[str, str] = field(repr=False)
+
+    @property
+    def clean(self) -> bool:
+        return not self.items
+
+
+def _choices(defs, dsns, bk, diagnosis, kinds, target, schema, blocked: str | None) -> tuple[Choice, ...]:
+    out = []
+    for kind in kinds:
+        if blocked:
+            out.append(Choice(kind, None, blocked))
+            continue
+        try:
+            out.append(Choice(kind, prepare(defs, dsns, kind, target, schema=schema, bookkeeping_schema=bk,
+                                            operator=operator(), diagnosis=diagnosis)))
+        except UsageError as exc:
+            out.append(Choice(kind, None, exc.message))
+    return tuple(out)
+
+
+def load_walkthrough(source: Source) -> Walkthrough:
+    # The definitions are read afresh, not from the app's cache: the operator may have just fixed
+    # the failing file, and a retry must run what is on disk now.
+    defs = load(source.migrations or str(bundled_migrations_dir()))
+    dsns = dict(source.connections().dsns)
+    bk = source.bookkeeping_schema
+    diagnosis = diagnose(defs, dsns, bk)
+    items = []
+    for p in diagnosis.problems:
+        blocked = None if p.actionable else \
+            f"backend {p.attempt.backend_pid} is still running it: wait for it (pgferry watch)"
+        items.append(Item(p, None, _choices(defs, dsns, bk, diagnosis, MIGRATION_ACTIONS, str(p.migration_id),
+                                            p.schema, blocked)))
+    for i in diagnosis.invalid_indexes:
+        items.append(Item(None, i, _choices(defs, dsns, bk, diagnosis, (REPAIR_INDEX,), i.name, None, None)))
+    return Walkthrough(diagnosis, tuple(items), defs, dsns)
+
+
+def transcript_text(source: Source, started: datetime, walkthrough: Walkthrough, before: Diagnosis,
+                    actions: list[tuple[str, ActionResult]]) -> str:
+    """The CLI's transcript, scrubbed of every password this app knows."""
+    text = recover_view.transcript(started=started, dsns=walkthrough.dsns, definitions=walkthrough.definitions.root,
+                                   operator=operator(), before=before, actions=actions,
+                                   after=actions[-1][1].after if actions else None)
+    return scrub(text, *source.secrets(), *walkthrough.dsns.values())
+
+
+def transcript_name(now: datetime | None = None) -> str:
+    return f"pgferry-recover-{(now or datetime.now(timezone.utc)).strftime('%Y%m%d-%H%M%S')}.md"
