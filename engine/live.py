@@ -24,7 +24,10 @@ SESSIONS_SQL = """
 SELECT a.pid, a.application_name, coalesce(a.state, ''), coalesce(a.query, ''),
        extract(epoch FROM now() - a.query_start)::float8, a.wait_event_type, a.wait_event,
        pg_blocking_pids(a.pid)
-FROM pg_stat_activity a WHERE a.application_name = ANY(%s)
+FROM pg_stat_activity a
+WHERE a.application_name = ANY(%s)
+  AND a.datname = current_database()      -- the view is cluster-wide; each database is read on its own
+  AND a.backend_type = 'client backend'    -- not the parallel workers of an index build
 """
 
 BLOCKERS_SQL = """
@@ -37,7 +40,7 @@ FROM pg_stat_activity a WHERE a.pid = ANY(%s)
 PROGRESS_SQL = """
 SELECT p.pid, p.phase, p.blocks_done, p.blocks_total, p.tuples_done, p.tuples_total, p.lockers_done, p.lockers_total,
        p.index_relid::regclass::text, p.relid::regclass::text
-FROM pg_stat_progress_create_index p WHERE p.pid = ANY(%s)
+FROM pg_stat_progress_create_index p WHERE p.pid = ANY(%s) AND p.datname = current_database()
 """
 
 

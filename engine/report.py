@@ -74,8 +74,22 @@ def _chain(store: RunStore, run: UpgradeRun) -> list[UpgradeRun]:
     return chain
 
 
+def moved_between(defs, a: str | None, b: str) -> set[tuple[str, int]]:
+    """The (schema, id) of every migration that differs between releases a and b, either way."""
+    out: set[tuple[str, int]] = set()
+    ra = defs.releases.find(a) if a else None
+    rb = defs.releases.find(b)
+    for schema in defs.schemas:
+        have = defs.required(ra, schema) if ra else frozenset()
+        want = defs.required(rb, schema) if rb else frozenset()
+        out |= {(schema, i) for i in have ^ want}
+    return out
+
+
 def build_report(dsns: Mapping[str, str], bookkeeping_schema: str = "public", run_id: int | None = None,
-                 names: Mapping[tuple[str, int], str] | None = None) -> Report:
+                 names: Mapping[tuple[str, int], str] | None = None, defs=None) -> Report:
+    """defs, when given, finds the manual steps of the move (they are recorded before the run
+    starts, so the run's own plan no longer lists them)."""
     primary = next(iter(dsns.values()))
     with connect(primary, role="status") as conn:
         store = RunStore(conn, bookkeeping_schema)
@@ -86,6 +100,9 @@ def build_report(dsns: Mapping[str, str], bookkeeping_schema: str = "public", ru
         runs = _chain(store, run)
     ids = [r.id for r in runs]
     planned = {(s["schema"], s["id"]) for r in runs for s in (r.plan or {}).get("steps", []) if s.get("kind") == "schema"}
+    if defs is not None:
+        for r in runs:
+            planned |= moved_between(defs, r.from_version, r.to_version)
     planned_oob = {s["id"] for r in runs for s in (r.plan or {}).get("steps", []) if s.get("kind") == "out_of_band"}
     steps: list[StepRecord] = []
     manual: list[StepRecord] = []

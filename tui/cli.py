@@ -854,7 +854,7 @@ def cmd_report(args) -> int:
     from engine.report import build_report, to_markdown
 
     defs = _definitions(args)
-    report = build_report(_dsns(args, defs), args.bookkeeping_schema, args.run, migration_names(defs))
+    report = build_report(_dsns(args, defs), args.bookkeeping_schema, args.run, migration_names(defs), defs)
     text = json.dumps(report.as_dict(), indent=2, default=str) + "\n" if args.json else to_markdown(report)
     _output(args, text)
     return ExitCode.OK

@@ -67,7 +67,7 @@ class ReportScreen(PgferryScreen):
 
         defs = self.source.definitions()
         report = build_report(dict(self.source.connections().dsns), self.source.bookkeeping_schema, self.run_id,
-                              migration_names(defs))
+                              migration_names(defs), defs)
         self.post_message(ReportLoaded(to_markdown(report)))
 
     def on_report_loaded(self, message: ReportLoaded) -> None:

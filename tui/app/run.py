@@ -7,6 +7,7 @@ log. Leaving the screen or the app never stops the run; `pgferry watch` opens it
 from __future__ import annotations
 
 import time
+from collections import deque
 from dataclasses import dataclass, field
 
 from rich.text import Text
@@ -47,20 +48,24 @@ def _short(text: str, width: int = 120) -> str:
 
 @dataclass
 class Trend:
-    """Progress per second from successive snapshots, for an out-of-band ETA."""
+    """Progress per second over the last `window` seconds of snapshots, for an out-of-band ETA.
 
-    samples: dict[int, tuple[float, float]] = field(default_factory=dict)  # id -> (time, progress)
-    rates: dict[int, float] = field(default_factory=dict)
+    Progress is re-measured by the runner every half second or so, in jumps; a rate over a window
+    smooths them out where one between two snapshots would swing wildly."""
+
+    window: float = 15.0
+    samples: dict[int, deque] = field(default_factory=dict)  # id -> deque[(time, progress)]
 
     def eta(self, oid: int, progress: float, reverse: bool, now: float) -> float | None:
-        prev = self.samples.get(oid)
-        self.samples[oid] = (now, progress)
-        if prev and now > prev[0] and progress != prev[1]:
-            rate = abs(progress - prev[1]) / (now - prev[0])
-            self.rates[oid] = rate if oid not in self.rates else 0.6 * self.rates[oid] + 0.4 * rate
-        rate = self.rates.get(oid)
-        left = progress if reverse else 1 - progress
-        return left / rate if rate else None
+        seen = self.samples.setdefault(oid, deque())
+        seen.append((now, progress))
+        while len(seen) > 2 and now - seen[0][0] > self.window:
+            seen.popleft()
+        (t0, p0), (t1, p1) = seen[0], seen[-1]
+        if t1 <= t0 or p1 == p0:
+            return None
+        rate = abs(p1 - p0) / (t1 - t0)
+        return (progress if reverse else 1 - progress) / rate
 
 
 class LiveUpdate(Message):
