@@ -43,7 +43,7 @@ class TypedConfirm(ModalScreen[bool]):
                 yield Static(self.body)
             yield Static(Text.assemble("Type ", (self.expected, "bold"), f" to {self.action_label} (Esc cancels):"),
                          id="confirm-prompt")
-            yield Input(id="confirm-input", compact=True)
+            yield Input(id="confirm-input")  # with its border: visible in 16 colours too
             yield Static("", id="confirm-problem", markup=False)
             with Horizontal(id="confirm-buttons"):
                 yield Button(self.action_label, variant="warning", id="confirm-go", disabled=True, compact=True)

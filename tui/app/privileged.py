@@ -324,6 +324,7 @@ class PrivilegedScreen(PgferryScreen):
                     parts.append(indent(sql_text(st.text.rstrip() + ";", dark), 6))
             parts.append(Text(""))
         v = self.plan.to_version
-        parts.append(Text(f"From a shell: pgferry privileged --to {v} --out pgferry-privileged-{v}.sql\n"
-                          f"              pgferry privileged verify --to {v}", style="dim"))
+        parts.append(Text("From a shell, the same bundle and its verification:", style="dim"))
+        parts.append(indent(Text(f"pgferry privileged --to {v} --out pgferry-privileged-{v}.sql", style="dim"), 2))
+        parts.append(indent(Text(f"pgferry privileged verify --to {v}", style="dim"), 2))
         return Group(*parts)

@@ -142,8 +142,10 @@ class RecoveryScreen(PgferryScreen):
 
     def irrelevant(self, action: str) -> bool:
         """A choice this kind of item never has (reindex for a migration, retry for an index): hidden, not dimmed."""
-        item = self.current()
-        return action.startswith("choose(") and item is not None and item.choice(action.split("'")[1]) is None
+        if not action.startswith("choose(") or self.walkthrough is None:
+            return False
+        item = self.current()  # None when clean: no choice is left to offer
+        return item is None or item.choice(action.split("'")[1]) is None
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # Textual passes choose('retry') as ("choose", ("retry",)); the reasons line uses the binding's string.
