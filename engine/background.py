@@ -17,7 +17,7 @@ from psycopg import errors as pgerrors
 from psycopg import sql
 
 from . import __version__
-from .connection import connect, is_connection_loss, loss_reason
+from .connection import connect, ensure_writable, is_connection_loss, loss_reason
 from .errors import PgferryError
 from .events import EventSink, discard
 from .locks import AdvisoryLock, lock_key
@@ -237,6 +237,7 @@ class BackgroundRunner:
         batch_sql = script.text
         target = opts.target_batch_seconds or o.target_batch_seconds
         with connect(self.dsn, role="oob") as conn:
+            ensure_writable(conn, self.dsn)
             store = OutOfBandStore(conn, opts.bookkeeping_schema)
             store.ensure()
             store.sync(o)

@@ -10,7 +10,7 @@ import psycopg
 from psycopg import conninfo as ci
 
 from . import __version__
-from .errors import ConnectError, UsageError
+from .errors import ConnectError, ReadOnlyDatabase, UsageError
 
 MASK = "****"
 
@@ -22,12 +22,32 @@ def resolve_dsn(flag: str | None) -> str:
     return os.environ.get("PGFERRY_DSN", "")
 
 
-def _password(dsn: str) -> str | None:
+# Values of these keys are never secret; any other value of a DSN pgferry cannot parse is
+# treated as one (a misspelt "passwd=" still holds a password).
+SAFE_KEYS = {"host", "hostaddr", "port", "dbname", "user", "application_name", "sslmode", "connect_timeout",
+             "target_session_attrs", "options", "service"}
+_PAIR = re.compile(r"(\b([A-Za-z_]+)\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s]+)")
+
+
+def _secrets(dsn: str) -> list[str]:
+    """What must never be shown of a DSN: its password, or every unsafe value when unparsable."""
     try:
-        return ci.conninfo_to_dict(dsn).get("password") or None
+        pw = ci.conninfo_to_dict(dsn).get("password")
+        return [pw] if pw else []
     except psycopg.ProgrammingError:
-        m = re.match(r"^[a-z]+://[^:/@]*:([^@]*)@", dsn)
-        return m.group(1) if m else None
+        pass
+    out = []
+    m = re.match(r"^[a-z0-9+.-]+://[^:/@]*:([^@]*)@", dsn, re.I)
+    if m and m.group(1):
+        out.append(m.group(1))
+    if "://" not in dsn:
+        out += [v.strip("'") for _, k, v in _PAIR.findall(dsn) if k.lower() not in SAFE_KEYS]
+    return [s for s in out if len(s) >= 3]
+
+
+def _password(dsn: str) -> str | None:
+    found = _secrets(dsn)
+    return found[0] if found else None
 
 
 def mask_dsn(dsn: str) -> str:
@@ -35,19 +55,22 @@ def mask_dsn(dsn: str) -> str:
     if not dsn:
         return "(libpq defaults: PGHOST, PGUSER, ...)"
     if "://" in dsn:
-        parts = urlsplit(dsn)
-        if parts.password is not None:
-            user = parts.username or ""
-            host = parts.hostname or ""
-            if parts.port:
-                host = f"{host}:{parts.port}"
-            netloc = f"{user}:{MASK}@{host}"
-            dsn = urlunsplit(parts._replace(netloc=netloc))
+        try:
+            parts = urlsplit(dsn)
+            if parts.password is not None:
+                user = parts.username or ""
+                host = parts.hostname or ""
+                if parts.port:
+                    host = f"{host}:{parts.port}"
+                netloc = f"{user}:{MASK}@{host}"
+                dsn = urlunsplit(parts._replace(netloc=netloc))
+        except ValueError:  # e.g. a port that is not a number
+            dsn = re.sub(r"^([a-z0-9+.-]+://[^:/@]*):[^@]*@", r"\1:" + MASK + "@", dsn, flags=re.I)
         return re.sub(r"(password=)[^&]*", r"\1" + MASK, dsn)
     try:
         params = ci.conninfo_to_dict(dsn)
     except psycopg.ProgrammingError:
-        return re.sub(r"(password\s*=\s*)('[^']*'|\S+)", r"\1" + MASK, dsn)
+        return _PAIR.sub(lambda m: m.group(0) if m.group(2).lower() in SAFE_KEYS else m.group(1) + MASK, dsn)
     if "password" in params:
         params["password"] = MASK
     return ci.make_conninfo(**params)
@@ -56,9 +79,8 @@ def mask_dsn(dsn: str) -> str:
 def scrub(text: str, *dsns: str) -> str:
     """Remove any password of `dsns` from a message (driver errors can echo them)."""
     for dsn in dsns:
-        pw = _password(dsn) if dsn else None
-        if pw:
-            text = text.replace(pw, MASK)
+        for secret in (_secrets(dsn) if dsn else ()):
+            text = text.replace(secret, MASK)
     env_pw = os.environ.get("PGPASSWORD")
     if env_pw:
         text = text.replace(env_pw, MASK)
@@ -126,5 +148,43 @@ def connect(dsn: str, *, autocommit: bool = True, role: str = "migrator", connec
     except psycopg.ProgrammingError as exc:
         raise UsageError(f"invalid DSN {mask_dsn(dsn)}: {scrub(str(exc), dsn)}", hint="use postgresql://user@host:port/db or key=value pairs") from None
     except psycopg.OperationalError as exc:
-        reason = scrub(str(exc).strip().splitlines()[-1] if str(exc).strip() else "connection failed", dsn)
+        reason = scrub(connect_reason(str(exc)), dsn)
+        if BAD_CONNINFO.search(reason):  # libpq refused the string itself: nothing was tried
+            raise UsageError(f"invalid DSN {mask_dsn(dsn)}: {reason}",
+                             hint="use postgresql://user@host:port/db or key=value pairs") from None
         raise ConnectError(f"cannot connect to {describe_target(dsn)}: {reason}", hint="check --dsn, PGFERRY_DSN or the PG* variables") from None
+
+
+BAD_CONNINFO = re.compile(r"invalid (integer|port|sslmode|URI|percent-encoded|connection option|value for)|"
+                          r"unexpected spaces|missing \"=\"|unterminated quoted", re.I)
+
+
+def connect_reason(message: str) -> str:
+    """libpq's reason on one line: 'permission denied for database "x" (User does not have CONNECT
+    privilege.)' rather than its 'connection to server at ... failed: FATAL:' wrapping and a
+    DETAIL on a line of its own."""
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    if not lines:
+        return "connection failed"
+    head = re.sub(r"^connection failed:\s*", "", lines[0])
+    head = re.sub(r"^connection to server (at|on) .*? failed:\s*", "", head)
+    head = re.sub(r"^(FATAL|ERROR):\s*", "", head)
+    more = [re.sub(r"^(DETAIL|HINT):\s*", "", line) for line in lines[1:]]
+    return head + (f" ({' '.join(more)})" if more else "")
+
+
+def ensure_writable(conn: psycopg.Connection, dsn: str) -> None:
+    """Refuse, before writing anything, a connection that cannot write (one clear line, exit 1)
+    instead of failing on the first CREATE or INSERT with "read-only transaction"."""
+    in_recovery, read_only, default = conn.execute(
+        "SELECT pg_is_in_recovery(), current_setting('transaction_read_only'), "
+        "current_setting('default_transaction_read_only')").fetchone()
+    where = describe_target(dsn)
+    if in_recovery:
+        raise ReadOnlyDatabase(f"{where} is a hot standby (pg_is_in_recovery() is true, read-only): nothing was changed",
+                               hint="migrations run on the primary: point --dsn at it")
+    if read_only == "on":
+        raise ReadOnlyDatabase(
+            f"{where} is read-only for this session (default_transaction_read_only = {default}): nothing was changed",
+            hint="connect as a role (or to a database) without default_transaction_read_only, e.g. "
+                 "ALTER ROLE ... RESET default_transaction_read_only")

@@ -75,6 +75,12 @@ class ConnectError(PgferryError):
     exit_code = ExitCode.CONNECT
 
 
+class ReadOnlyDatabase(PgferryError):
+    """The connection cannot write: a hot standby, or default_transaction_read_only (exit 1)."""
+
+    exit_code = ExitCode.FAILURE
+
+
 class DirtyDatabase(PgferryError):
     exit_code = ExitCode.DIRTY
 

@@ -23,7 +23,7 @@ from psycopg import errors as pgerrors
 from psycopg import sql
 
 from .bookkeeping import MigrationLog, SchemaState
-from .connection import connect, describe_target, is_connection_loss, loss_reason, scrub
+from .connection import connect, describe_target, ensure_writable, is_connection_loss, loss_reason, scrub
 from .errors import MigrationFailed, PgferryError, StatementFailure
 from .events import (
     EventSink, IndexRepaired, LockRetry, MigrationFailedEvent, MigrationFinished, MigrationStarted, Retrying,
@@ -118,6 +118,11 @@ class Migrator:
 
     def __enter__(self) -> "Migrator":
         self.conn = connect(self.dsn)
+        try:
+            ensure_writable(self.conn, self.dsn)
+        except BaseException:
+            self.conn.close()
+            raise
         o = self.options
         self.conn.execute(sql.SQL("SET lock_timeout = {}").format(sql.Literal(_ms(o.lock_timeout))))
         if self.conn.info.server_version >= 140000:

@@ -16,7 +16,7 @@ import psycopg
 
 from .background import BackgroundOptions, BackgroundRunner, OutOfBandStore
 from .catalog import Definitions
-from .connection import connect, describe_target, is_connection_loss, loss_reason
+from .connection import connect, describe_target, ensure_writable, is_connection_loss, loss_reason
 from .errors import ConnectError, PgferryError, PrivilegeRequired, UsageError
 from .events import EventSink, MigrationFinished, discard
 from .locks import AdvisoryLock, lock_key
@@ -212,6 +212,7 @@ class Upgrade:
         start = time.monotonic()
         self.check_privileges(make_plan(self.defs, self.conns, to, downgrade=downgrade, channel=channel))
         with connect(self.conns.primary, role="upgrade") as conn:
+            ensure_writable(conn, self.conns.primary)
             store = RunStore(conn, self.conns.bookkeeping_schema)
             store.ensure()
             # One upgrade at a time per product: later ones wait, then find their work done.
@@ -226,7 +227,10 @@ class Upgrade:
                 self.on_event(UpgradeStarted(run_id, plan.direction, plan.from_label, plan.to_version, len(plan.steps),
                                              tuple(s.release.version for s in plan.stops), previous.id if previous else None))
                 try:
-                    self._execute(plan, store, run_id)
+                    if not plan.empty:
+                        # Waiters that queued behind another upgrade find its work done here: they
+                        # record the (empty) run and leave without a round of per-schema sessions.
+                        self._execute(plan, store, run_id)
                 except OutOfBandPaused as exc:
                     store.finish(run_id, "paused", exc.message)
                     self.on_event(UpgradeFinished(run_id, "paused", time.monotonic() - start, plan.to_version))
