@@ -79,18 +79,18 @@ class LiveUpdate(Message):
 class RunScreen(PgferryScreen):
     DEFAULT_CSS = """
     RunScreen { layout: vertical; }
-    #title { background: $panel; text-style: bold; padding: 0 1; }
-    #state { padding: 0 1; }
-    #overall { padding: 0 1; height: 1; }
-    #overall Bar { width: 1fr; }
-    #now { padding: 0 1; height: auto; }
-    #wait { display: none; padding: 0 1; border: heavy $warning; height: auto; }
-    #wait.show { display: block; }
-    #failure { display: none; padding: 0 1; border: heavy $error; height: auto; }
-    #failure.show { display: block; }
-    #oob { height: auto; max-height: 8; padding: 0 1; }
-    #now, #wait, #oob { text-wrap: nowrap; text-overflow: ellipsis; }
-    #log { height: 1fr; min-height: 3; border-top: solid $panel-lighten-2; }
+    RunScreen #title { background: $panel; text-style: bold; padding: 0 1; }
+    RunScreen #state { padding: 0 1; }
+    RunScreen #overall { padding: 0 1; height: 1; }
+    RunScreen #overall Bar { width: 1fr; }
+    RunScreen #now { padding: 0 1; height: auto; }
+    RunScreen #wait { display: none; padding: 0 1; border: heavy $warning; height: auto; }
+    RunScreen #wait.show { display: block; }
+    RunScreen #failure { display: none; padding: 0 1; border: heavy $error; height: auto; }
+    RunScreen #failure.show { display: block; }
+    RunScreen #oob { height: auto; max-height: 8; padding: 0 1; }
+    RunScreen #now, RunScreen #wait, RunScreen #oob { text-wrap: nowrap; text-overflow: ellipsis; }
+    RunScreen #log { height: 1fr; min-height: 3; border-top: solid $panel-lighten-2; }
     """
     BINDINGS = [
         Binding("p", "pause", "Pause", tooltip="Stop after the current step; resume later.", id="pause"),
