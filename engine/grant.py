@@ -55,7 +55,8 @@ def record_check(check: BundleCheck, dsns: Mapping[str, str], who: str, bookkeep
         raise PrivilegeRequired(
             f"{len(check.missing)} privileged step(s) are not done yet and {len(check.unknowable)} cannot be "
             "checked in the catalog; nothing was recorded.",
-            hint=f"run the bundle as a superuser; confirm the steps the catalog cannot show with the token {check.token}")
+            hint=f"run the bundle as a superuser; confirm the steps the catalog cannot show with its token "
+                 f"(--token {check.token})")
     recorded = record_manual([v.item for v in check.results if v.verified], dict(dsns),
                              f"{who} (verified in the catalog)", bookkeeping_schema)
     recorded += record_manual([v.item for v in check.unknowable], dict(dsns), f"{who} (token {check.token})",

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import sys
 
-from engine.errors import ExitCode, PrivilegeRequired, UsageError
+from engine.errors import ExitCode, UsageError
 
 
 def add_parser(sub, common) -> None:
@@ -27,7 +27,8 @@ def add_parser(sub, common) -> None:
 
 
 def run(args) -> int:
-    from engine.privileges import build_bundle, record_manual, verify
+    from engine.grant import check_bundle, record_check
+    from engine.privileges import build_bundle
     from engine.runs import operator_name
     from engine.upgrade import make_plan
     from tui.cli import _conns, _definitions, _emit_json, _output
@@ -43,38 +44,27 @@ def run(args) -> int:
             text = f"-- nothing privileged to hand over for {plan.to_version}: role can run every step\n"
         _output(args, text, f" ({len(bundle.items)} step(s), token {bundle.token})")
         return ExitCode.OK
-    everything = build_bundle(plan, dsns, include_runnable=True)
-    if args.token and args.token != everything.token:
+    check = check_bundle(plan, dsns)
+    if args.token and args.token != check.token:
         raise UsageError("the token does not match this bundle: the plan or its SQL changed since it was printed",
                          hint=f"print the bundle again (`pgferry privileged --to {plan.to_version}`) and run that")
     who = args.confirmed_by or operator_name()
-    # Steps the role can run itself and that are not done yet stay for the upgrade to run.
-    results = [v for v in verify(everything, dsns) if v.verified or v.item.reasons]
-    if not results:
+    if not check.results:
         print("nothing privileged left to verify", file=sys.stderr)
         return ExitCode.OK
-    missing = [v for v in results if v.missing]
-    needs_token = [v for v in results if v.unknowable and not args.token]
-    recorded: list[int] = []
-    # All or nothing: a partial record would change the plan, and with it the token the DBA holds.
-    if not missing and not needs_token:
-        recorded = record_manual([v.item for v in results if v.verified], dsns,
-                                 f"{who} (verified in the catalog)", args.bookkeeping_schema)
-        recorded += record_manual([v.item for v in results if v.unknowable], dsns,
-                                  f"{who} (token {everything.token})", args.bookkeeping_schema)
+    complete = check.complete(token_confirmed=bool(args.token))
+    needs_token = [] if args.token else check.unknowable
+    recorded = record_check(check, dsns, who, args.bookkeeping_schema, bool(args.token)) if complete else []
     if args.json:
-        _emit_json({"token": everything.token, "recorded": recorded,
-                    "missing": [v.item.as_dict() for v in missing],
+        _emit_json({"token": check.token, "recorded": recorded,
+                    "missing": [v.item.as_dict() for v in check.missing],
                     "needs_token": [v.item.as_dict() for v in needs_token]})
     else:
-        for v in results:
+        for v in check.results:
             mark = "✓ verified" if v.verified else ("? needs token" if v.unknowable and not args.token
                                                     else ("✓ confirmed by token" if v.unknowable else "✗ not done"))
             print(f"{mark:<22} {v.item.schema} {v.item.migration_id} {v.item.name}")
         print(f"recorded {len(recorded)} step(s) as applied manually by {who}", file=sys.stderr)
-    if missing or needs_token:
-        raise PrivilegeRequired(
-            f"{len(missing)} privileged step(s) are not done yet and {len(needs_token)} cannot be checked in the "
-            "catalog; nothing was recorded.",
-            hint=f"run the bundle as a superuser; for steps the catalog cannot show, pass --token {everything.token}")
+    if not complete:
+        record_check(check, dsns, who, args.bookkeeping_schema, bool(args.token))  # raises PrivilegeRequired (exit 3)
     return ExitCode.OK
