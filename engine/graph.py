@@ -116,6 +116,7 @@ class SchemaGraph:
 
     def _walk_up(self, ids: frozenset[int]) -> frozenset[int]:
         g = self.requirement
+        cache = self._ancestors
         out: set[int] = set()
         stack = []
         for i in ids:
@@ -125,6 +126,13 @@ class SchemaGraph:
         while stack:
             n = stack.pop()
             if n in out:
+                continue
+            # A node whose own ancestor set is known already (an earlier release's leaf, mostly):
+            # take it whole instead of walking the history below it again. Releases are asked
+            # oldest first, so walking all of them costs one pass over the history, not one each.
+            known = cache.get(frozenset((n,))) if len(ids) > 1 or n not in ids else None
+            if known is not None:
+                out |= known
                 continue
             out.add(n)
             stack.extend(p for p in g.predecessors(n) if p not in out)
