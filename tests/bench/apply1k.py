@@ -238,7 +238,7 @@ def run(*, size: str = "full", runs: int = 5, new_database=None, log=print, work
                          **{k: p.as_dict() for k, p in found.items()}}
     tools = [t for t in TOOLS if t in ("floor", "pgferry") or found[t].ok]
     for t in TOOLS:
-        res.metric(t, {"floor": "floor: psql, 1 session, BEGIN/…/INSERT/COMMIT"}.get(t, f"{t}: {VIA[t]}"), "s",
+        res.metric(t, "floor: psql, 1 session, BEGIN/…/INSERT/COMMIT" if t == "floor" else f"{t}: {VIA[t]}", "s",
                    note="" if t in tools else found[t].why)
         if t != "floor":
             res.metric(f"{t}_ratio", f"  {t} / floor", "ratio",
