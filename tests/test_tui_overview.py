@@ -179,10 +179,34 @@ def fixed_overview(dsn: str) -> Overview:
     return Overview(dataclasses.replace(status, schemas=schemas), None, "PostgreSQL 17.2")
 
 
-def test_overview_snapshot(installed, snap_compare):
+SIZES = {"80x24": (80, 24), "160x48": (160, 48)}
+THEMES = {"dark": "pgferry-dark", "high-contrast": "pgferry-high-contrast", "no-color": None}
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("theme", THEMES)
+def test_overview_snapshot(installed, snap_compare, monkeypatch, size, theme):
     fail_main_16(installed)
-    app = PgferryApp(overview=fixed_overview(installed))
-    assert snap_compare(app, terminal_size=SIZE)
+    if THEMES[theme] is None:
+        monkeypatch.setenv("NO_COLOR", "1")
+    app = PgferryApp(overview=fixed_overview(installed), theme=THEMES[theme])
+    assert snap_compare(app, terminal_size=SIZES[size])
+
+
+@pytest.mark.parametrize("theme", THEMES)
+def test_help_snapshot(snap_compare, monkeypatch, theme):
+    if THEMES[theme] is None:
+        monkeypatch.setenv("NO_COLOR", "1")
+    app = PgferryApp(overview=Overview(_empty_status(), None, "PostgreSQL 17.2"), theme=THEMES[theme])
+    assert snap_compare(app, terminal_size=SIZE, press=["f1"])
+
+
+def _empty_status():
+    from engine.catalog import load
+    from engine.status import DatabaseStatus
+
+    defs = load(SMALL)
+    return DatabaseStatus((), defs.version_of({}))
 
 
 def test_interrupted_run_shows_banner(installed):
@@ -203,3 +227,17 @@ def test_interrupted_run_shows_banner(installed):
             assert "dirty" not in text
 
     asyncio.run(go())
+
+
+def test_theme_from_the_config_file(monkeypatch, tmp_path):
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    config = tmp_path / "config.yaml"
+    config.write_text("theme: pgferry-light\n")
+    monkeypatch.setattr("tui.app.themes.config_path", lambda: config)
+    assert PgferryApp().theme == "pgferry-light"
+    assert PgferryApp(theme="pgferry-high-contrast").theme == "pgferry-high-contrast"  # --theme wins
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert PgferryApp().theme == "pgferry-mono"  # NO_COLOR beats the config
+    config.write_text("theme: [not, a, name\n")  # broken: ignored, the default applies
+    monkeypatch.delenv("NO_COLOR")
+    assert PgferryApp().theme == "pgferry-dark"

@@ -38,7 +38,7 @@ class PgferryApp(App[None]):
         loaded, self.theme_problems = themes.load_all()
         for t in loaded:
             self.register_theme(t)
-        name = themes.choose(theme, self.no_color)
+        name = themes.choose(theme, self.no_color, themes.configured_theme())
         if name not in self.available_themes:
             raise UsageError(f"unknown theme {name!r}", hint=f"known: {', '.join(sorted(self.available_themes))}")
         self.theme = name

@@ -73,8 +73,26 @@ def load_all(dirs: list[Path] | None = None) -> tuple[list[Theme], list[str]]:
     return list(themes.values()), problems
 
 
-def choose(requested: str | None, no_color: bool) -> str:
-    """--theme wins; NO_COLOR gives the monochrome theme; else the dark default."""
+def config_path() -> Path:
+    return Path(user_config_dir("pgferry")) / "config.yaml"
+
+
+def configured_theme(path: Path | None = None) -> str | None:
+    """`theme: NAME` in ~/.config/pgferry/config.yaml; a broken file is ignored, not fatal to the UI."""
+    path = path or config_path()
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return None
+    theme = data.get("theme") if isinstance(data, Mapping) else None
+    return theme if isinstance(theme, str) and theme else None
+
+
+def choose(requested: str | None, no_color: bool, configured: str | None = None) -> str:
+    """--theme wins; then NO_COLOR (monochrome: the user asked for no colour, whatever the config
+    says); then the config file's theme; else the dark default."""
     if requested:
         return requested
-    return NO_COLOR_THEME if no_color else DEFAULT
+    if no_color:
+        return NO_COLOR_THEME
+    return configured or DEFAULT
