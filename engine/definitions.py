@@ -74,6 +74,11 @@ class LoadedSchema:
 
 
 def _rel(path: Path, root: Path) -> str:
+    # relative_to is lexical; the common case (path under root's parent) is a string slice, which
+    # matters at five calls per migration folder.
+    text, base = str(path), str(root.parent)
+    if base not in (".", "/") and text.startswith(base + "/"):
+        return text[len(base) + 1:]
     try:
         return str(path.relative_to(root.parent))
     except ValueError:
@@ -81,12 +86,12 @@ def _rel(path: Path, root: Path) -> str:
 
 
 def _read_sql(path: Path, rel: str, findings: list[Finding], required: bool) -> SqlScript | None:
-    if not path.exists():
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
         if required:
             findings.append(Finding(rel, None, f"missing {path.name}", f"create {rel}", rule="missing-file"))
         return None
-    try:
-        text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         findings.append(Finding(rel, None, f"not UTF-8: {exc.reason}", "save the file as UTF-8", rule="encoding"))
         return None
