@@ -68,7 +68,9 @@ class JournalWriter:
 
     def exit(self, code: int, message: str | None = None, hint: str | None = None) -> None:
         text = scrub(message or "", *self.secrets)
-        self.write("exit", line=f"exit {code}" + (f": {text}" if text else ""), code=int(code),
+        line = f"pgferry process {os.getpid()} finished (exit 0)" if code == 0 else \
+            f"pgferry process {os.getpid()} ended with exit {code}" + (f": {text}" if text else "")
+        self.write("exit", line=line, code=int(code),
                    message=text or None, hint=scrub(hint or "", *self.secrets) or None)
 
     def close(self) -> None:
