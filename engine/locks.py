@@ -12,6 +12,7 @@ import time
 from typing import Callable
 
 import psycopg
+from psycopg import sql
 
 from .events import EventSink, LockAcquired, Session, WaitingForLock, discard
 from .errors import PgferryError
@@ -64,27 +65,54 @@ class AdvisoryLock:
         pid, app, client, state, query, age, since = row
         return Session(pid, app, client, state, query, age or 0.0, since)
 
+    @property
+    def channel(self) -> str:
+        """The LISTEN/NOTIFY channel on which a release is announced to waiters."""
+        return f"pgferry_lock_{self.key & 0xFFFFFFFFFFFFFFFF:016x}"
+
     def try_acquire(self) -> bool:
         got = self.conn.execute("SELECT pg_try_advisory_lock(%s)", [self.key]).fetchone()[0]
         self.held = bool(got)
         return self.held
 
+    def _wait(self, listening: bool) -> None:
+        """Until the holder announces its release, or one poll interval (a holder that dies
+        announces nothing: its session's end frees the lock and the next poll finds it)."""
+        if listening:
+            for _ in self.conn.notifies(timeout=self.poll, stop_after=1):
+                pass
+        else:
+            self.sleep(self.poll)
+
     def acquire(self) -> None:
         start = time.monotonic()
         last_report = -10.0
-        while not self.try_acquire():
-            waited = time.monotonic() - start
-            if self.timeout is not None and waited >= self.timeout:
-                h = self.holder()
-                who = h.describe() if h else "a session that has since gone"
-                raise LockWaitTimeout(
-                    f"gave up after {waited:.0f}s waiting for the {self.name} migration lock, held by {who}",
-                    hint="wait for the other migrator to finish (pgferry watch), or raise --lock-wait",
-                )
-            if waited - last_report >= 1.0:
-                self.on_event(WaitingForLock(self.name, self.holder(), waited))
-                last_report = waited
-            self.sleep(self.poll)
+        # Waiters LISTEN (autocommit: no transaction, no snapshot, so still never in a CIC's way)
+        # and wake on the holder's NOTIFY instead of up to a poll interval later. Tests that
+        # inject their own sleep keep plain polling.
+        listen = self.sleep is time.sleep
+        listening = False
+        try:
+            while not self.try_acquire():
+                waited = time.monotonic() - start
+                if self.timeout is not None and waited >= self.timeout:
+                    h = self.holder()
+                    who = h.describe() if h else "a session that has since gone"
+                    raise LockWaitTimeout(
+                        f"gave up after {waited:.0f}s waiting for the {self.name} migration lock, held by {who}",
+                        hint="wait for the other migrator to finish (pgferry watch), or raise --lock-wait",
+                    )
+                if waited - last_report >= 1.0:
+                    self.on_event(WaitingForLock(self.name, self.holder(), waited))
+                    last_report = waited
+                if listen and not listening:
+                    self.conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
+                    listening = True
+                    continue  # the holder may have released between the try and the LISTEN
+                self._wait(listening)
+        finally:
+            if listening and not self.conn.closed and not self.conn.broken:
+                self.conn.execute(sql.SQL("UNLISTEN {}").format(sql.Identifier(self.channel)))
         self.on_event(LockAcquired(self.name, time.monotonic() - start))
 
     def release(self) -> None:
@@ -93,7 +121,7 @@ class AdvisoryLock:
                 # A session lock ends with its session: on a lost connection there is nothing to
                 # release, and trying would hide the error that lost it.
                 if not self.conn.closed and not self.conn.broken:
-                    self.conn.execute("SELECT pg_advisory_unlock(%s)", [self.key])
+                    self.conn.execute("SELECT pg_advisory_unlock(%s), pg_notify(%s, '')", [self.key, self.channel])
             finally:
                 self.held = False
 
