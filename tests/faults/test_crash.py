@@ -12,7 +12,7 @@ from tests.faults.conftest import say
 from tests.faults.crash import CrashHarness
 
 CI_SEED = 20261122
-CI_TRIALS = 20
+CI_TRIALS = int(os.environ.get("PGFERRY_FAULT_TRIALS", "20"))  # the full size: python -m tests.faults --trials 500
 
 
 def test_crash_at_any_instant(request, product, tmp_path):

@@ -134,7 +134,8 @@ def test_restart_during_an_out_of_band_batch(product, fault_server, tmp_path, mo
     assert "out-of-band 1: running" in out
 
 
-TERMINATIONS = int(os.environ.get("PGFERRY_FAULT_TERMINATIONS", "4"))
+# CI size; PGFERRY_FAULTS=full (or PGFERRY_FAULT_TERMINATIONS=N) for more
+TERMINATIONS = int(os.environ.get("PGFERRY_FAULT_TERMINATIONS", "20" if os.environ.get("PGFERRY_FAULTS") == "full" else "3"))
 
 
 def test_backends_terminated_at_random_moments(request, product, fault_server, tmp_path):
