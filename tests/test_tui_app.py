@@ -60,3 +60,27 @@ def test_help_opens_at_the_screen_in_front(installed):  # noqa: F811
             assert text.startswith("## report")
 
     asyncio.run(go())
+
+
+def test_overview_explains_when_there_is_no_plan_to_check(database):
+    import psycopg
+
+    # A migration the definitions do not know: no plan can start from here, so nothing to preflight.
+    from tui.cli import main
+
+    assert main(["upgrade", "--to", "1.1.0", "--yes", "--no-progress", "--dsn", database,
+                 "--migrations", str(SMALL)]) == 0
+    with psycopg.connect(database, autocommit=True) as conn:
+        conn.execute("INSERT INTO migration_logs (schema, version, up, success, finished_at) "
+                     "VALUES ('main', 99, true, true, now())")
+
+    async def go():
+        app = PgferryApp(Source(migrations=str(SMALL), dsn=database))
+        async with app.run_test(size=SIZE) as pilot:
+            await loaded(app, pilot)
+            await pilot.pause(0.5)
+            text = str(app.screen.query_one("#preflight").render())
+            assert "no plan to check" in text
+            assert not [n for n in app._notifications if n.severity == "error"]
+
+    asyncio.run(go())

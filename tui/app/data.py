@@ -82,6 +82,7 @@ class Overview:
 class PreflightSummary:
     target: str
     checks: tuple  # engine.preflight.Check
+    problem: str | None = None  # why there is no plan to check (an unsupported source, say)
 
 
 def load_overview(source: Source) -> Overview:
@@ -103,7 +104,10 @@ def load_preflight(source: Source) -> PreflightSummary | None:
 
     defs = source.definitions()
     conns = source.connections()
-    plan = make_plan(defs, conns, "latest", downgrade=False)
+    try:
+        plan = make_plan(defs, conns, "latest", downgrade=False)
+    except PgferryError as exc:  # the overview still shows; the reason goes where the checks would
+        return PreflightSummary("latest", (), error_text(exc, source.secrets()))
     if plan.empty:
         return None
     return PreflightSummary(plan.to_version, tuple(run_preflight(defs, conns, plan)))

@@ -114,6 +114,10 @@ class OverviewScreen(PgferryScreen):
         if summary is None:
             return
         text = Text(f"preflight for {summary.target}: ", style="bold")
+        if summary.problem:
+            text.append(f"! no plan to check: {summary.problem}")
+            panel.update(text)
+            return
         passed = [c for c in summary.checks if c.status == "pass"]
         text.append(f"✓ {len(passed)} passed")
         for c in summary.checks:
