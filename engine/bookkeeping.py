@@ -215,8 +215,20 @@ class MigrationLog:
         confirmed_by: str | None = None,
     ) -> None:
         """Write the success row (and backfilled rows) in the caller's transaction."""
-        versions = [version, *backfill]
-        flags = [False] + [True] * (len(versions) - 1)
+        self.conn.execute(self._success_query(),
+                          self._success_params(schema, version, up, started_at, checksum, backfill, run_id, manual,
+                                               confirmed_by))
+
+    def record_success_and_commit(self, schema: str, version: int, up: bool, checksum: str | None,
+                                  backfill: Iterable[int] = (), run_id: int | None = None) -> None:
+        """The success row, then COMMIT, in one round trip: the caller has opened the transaction
+        (BEGIN) and run the migration in it. The row is still part of that transaction: if the
+        INSERT fails, the server skips the COMMIT and the caller rolls everything back."""
+        params = self._success_params(schema, version, up, None, checksum, backfill, run_id, False, None)
+        text = psycopg.ClientCursor(self.conn).mogrify(self._success_query(), params)
+        self.conn.execute(text + ";\nCOMMIT")
+
+    def _success_query(self) -> str:
         if self._success_sql is None:
             # Composed once: this runs once per migration, a thousand times in a long upgrade.
             self._success_sql = sql.SQL(
@@ -228,11 +240,13 @@ class MigrationLog:
                 FROM unnest(%s::bigint[], %s::boolean[]) AS t(v, b)
                 """
             ).format(self.table).as_string(self.conn)
-        self.conn.execute(
-            self._success_sql,
-            [LOG_SCHEMA_VERSION, schema, up, started_at, self.host, __version__, checksum, run_id, manual, confirmed_by,
-             versions, flags],
-        )
+        return self._success_sql
+
+    def _success_params(self, schema, version, up, started_at, checksum, backfill, run_id, manual, confirmed_by) -> list:
+        versions = [version, *backfill]
+        flags = [False] + [True] * (len(versions) - 1)
+        return [LOG_SCHEMA_VERSION, schema, up, started_at, self.host, __version__, checksum, run_id, manual, confirmed_by,
+                versions, flags]
 
     def record_failure(self, schema: str, version: int, up: bool, started_at: datetime, checksum: str | None,
                        message: str, sqlstate: str | None, line: int | None, statement: str | None,

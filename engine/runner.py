@@ -278,15 +278,20 @@ class Migrator:
             wall = datetime.now(timezone.utc)
             current: Statement | None = None
             try:
-                with self.conn.transaction():
+                self.conn.execute("BEGIN")
+                try:
                     for n, st in enumerate(statements, 1):
                         current = st
                         self.on_event(StatementStarted(step.schema, step.id, st.line, n, len(statements), st.text))
                         self.monitor.watch(step.schema, step.id, st.line, self.pid)
                         self.conn.execute(st.text)
                         self.monitor.clear()
-                    self.log.record_success(step.schema, step.id, step.up, None, script.checksum,
-                                            step.backfill, self.run_id)
+                    # Rule 1 with one round trip less: the success row and COMMIT go together.
+                    self.log.record_success_and_commit(step.schema, step.id, step.up, script.checksum,
+                                                       step.backfill, self.run_id)
+                except BaseException:
+                    self._rollback()
+                    raise
             except RETRYABLE as exc:
                 self.monitor.clear()
                 blockers = self.monitor.last_blockers
@@ -333,6 +338,17 @@ class Migrator:
                                     manual=True, confirmed_by=f"superuser connection as {who}")
         self.on_event(MigrationFinished(step.schema, step.id, step.up, time.monotonic() - t0, step.backfill,
                                         note=f"ran as {who}"))
+
+    def _rollback(self) -> None:
+        """End a failed migration's transaction (a lost connection has ended it already)."""
+        conn = self.conn
+        if conn is None or conn.closed or conn.broken:
+            return
+        if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            try:
+                conn.execute("ROLLBACK")
+            except psycopg.Error:
+                pass
 
     def _fail(self, step: Step, st: Statement | None, exc: psycopg.Error, wall: datetime, extra: str = "") -> None:
         if self.conn.closed or self.conn.broken:
