@@ -68,12 +68,16 @@ def _ms(seconds: float | None) -> str:
     return "0" if not seconds else f"{int(seconds * 1000)}ms"
 
 
-def _failure(step: Step, st: Statement | None, exc: psycopg.Error, extra: str = "") -> StatementFailure:
+BEGIN_SQL = "BEGIN;\n"  # sent in front of a migration's first statement: one round trip less
+
+
+def _failure(step: Step, st: Statement | None, exc: psycopg.Error, extra: str = "", sent_before: int = 0) -> StatementFailure:
+    """`sent_before`: characters sent ahead of the statement in the same query (BEGIN_SQL)."""
     diag = exc.diag
     line = st.line if st else 1
     if st is not None and diag.statement_position:
         try:
-            line = st.line + line_of(st.text, int(diag.statement_position) - 1) - 1
+            line = st.line + line_of(st.text, max(0, int(diag.statement_position) - 1 - sent_before)) - 1
         except ValueError:
             pass
     message = (diag.message_primary or str(exc).strip().splitlines()[0]) + extra
@@ -278,13 +282,15 @@ class Migrator:
             wall = datetime.now(timezone.utc)
             current: Statement | None = None
             try:
-                self.conn.execute("BEGIN")
+                if not statements:
+                    self.conn.execute("BEGIN")
                 try:
                     for n, st in enumerate(statements, 1):
                         current = st
                         self.on_event(StatementStarted(step.schema, step.id, st.line, n, len(statements), st.text))
                         self.monitor.watch(step.schema, step.id, st.line, self.pid)
-                        self.conn.execute(st.text)
+                        # The first statement carries the BEGIN: the same transaction, one round trip less.
+                        self.conn.execute(BEGIN_SQL + st.text if n == 1 else st.text)
                         self.monitor.clear()
                     # Rule 1 with one round trip less: the success row and COMMIT go together.
                     self.log.record_success_and_commit(step.schema, step.id, step.up, script.checksum,
@@ -357,7 +363,8 @@ class Migrator:
                 f" ({loss_reason(exc, self.dsn)}). The server rolled its transaction back; "
                 "run the same command again to continue."
             ) from None
-        failure = _failure(step, st, exc, extra)
+        first = st is not None and st is step.script.statements[0]
+        failure = _failure(step, st, exc, extra, sent_before=len(BEGIN_SQL) if first else 0)
         self.on_event(MigrationFailedEvent(step.schema, step.id, step.up, failure.describe(), failure.line))
         self.log.record_failure(step.schema, step.id, step.up, wall, step.script.checksum,
                                 failure.message, failure.sqlstate, failure.line, failure.statement, self.run_id)

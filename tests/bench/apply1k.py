@@ -15,6 +15,8 @@ Contenders, each on a fresh database of the same server, each timed as the whole
            first, as each tool creates its own). The floor runs right before every contender, and
            each contender's ratio is to that floor run (the host's load drifts; ratios should not).
   pgferry  `pgferry up --migrations DIR --dsn DSN --no-progress` (the console script of this venv).
+           Round trips per migration: BEGIN travels with the first statement, the success row with
+           COMMIT, each statement on its own: 5 for these four statements (psql's floor: 7).
   alembic  `alembic upgrade head`, one revision file per migration doing `op.execute()` of each
            statement; env.py with transaction_per_migration=True so each migration commits on its
            own like everyone else's; bookkeeping: alembic_version, updated per migration.
