@@ -33,6 +33,7 @@ def main(argv=None) -> int:
     print(f"crash harness: seed {seed} (replay with --seed {seed})", flush=True)
 
     from tests.faults.crash import CrashHarness
+    from tests.faults.harness import locked_print
     from tests.faults.product import DEFAULT_SCALE
 
     t0 = time.monotonic()
@@ -42,10 +43,8 @@ def main(argv=None) -> int:
 
         def report(t) -> None:
             status = "ok" if not t.problems else "FAILED"
-            print(f"trial {t.number}: {status}, {t.kills} kill(s) [{'; '.join(t.phases)}], {t.runs} run(s), "
-                  f"{t.seconds:.1f}s", flush=True)
-            for line in t.problems:
-                print(f"    {line}", flush=True)
+            locked_print(f"trial {t.number}: {status}, {t.kills} kill(s) [{'; '.join(t.phases)}], {t.runs} run(s), "
+                         f"{t.seconds:.1f}s" + "".join(f"\n    {line}" for line in t.problems))
 
         summary = h.run(args.only or args.trials, on_trial=report)
     print("\n".join(summary.lines()), flush=True)

@@ -105,6 +105,9 @@ class CrashHarness:
         self.server = self.product.server
         # The reference: the same upgrade, uninterrupted; its timing scales the kill delays.
         self.reference, self.reference_seconds = self.product.reference(NEWEST, "--batch-seconds", BATCH_SECONDS)
+        # How long a whole upgrade takes now (parallel trials share the cores): kill delays are
+        # drawn from it, and it is corrected from what the trials observe.
+        self.pace = self.reference_seconds * (1 + 0.3 * (min(self.jobs, os.cpu_count() or 1) - 1))
         return self
 
     def __exit__(self, *exc) -> None:
@@ -115,10 +118,22 @@ class CrashHarness:
         rng = random.Random(f"{self.seed}:{number}")
         t = Trial(number)
         t0 = time.monotonic()
+        try:
+            for _ in range(3):
+                done = self._attempt(number, rng, t)
+                # Every kill came too late (the upgrade ran faster than the pace assumed): the pace
+                # was corrected; try again on a fresh copy, so that each trial is a crash trial.
+                if done or t.kills or t.problems:
+                    break
+            return t
+        finally:
+            t.seconds = time.monotonic() - t0
+
+    def _attempt(self, number: int, rng: random.Random, t: Trial) -> bool:
         name, dsn = self.product.clone(f"crash{number}")
         args = upgrade_args(dsn, NEWEST, "--batch-seconds", BATCH_SECONDS)
-        # Parallel trials share the cores: a run takes longer, so kills are spread over longer.
-        remaining = self.reference_seconds * (1 + 0.8 * (min(self.jobs, os.cpu_count() or 1) - 1))
+        remaining = self.pace
+        first_delay = None
         try:
             for k in range(rng.randint(1, self.max_kills)):
                 log = self.workdir / f"trial{number}-run{k}.log"
@@ -134,29 +149,36 @@ class CrashHarness:
                     proc.send_signal(signal.SIGKILL)
                     proc.wait(30)
                     t.kills += 1
-                    text = log.read_text()
-                    t.phases.append(phase_of(text))
+                    first_delay = delay if first_delay is None else first_delay
+                    t.phases.append(phase_of(log.read_text()))
                     # The next run redoes start-up, then only what is left.
                     remaining = max(1.5, remaining - (time.monotonic() - started) + 1.0)
-                else:
-                    t.missed += 1
-                    text = log.read_text()
-                    if code != 0 or not no_traceback(text):
-                        t.problems.append(f"run {k + 1} exited {code} before its kill: {text.strip()[-800:]}")
-                        return t
-                    break
+                    continue
+                t.missed += 1
+                text = log.read_text()
+                if code != 0 or not no_traceback(text):
+                    t.problems.append(f"run {k + 1} exited {code} before its kill: {text.strip()[-800:]}")
+                    return True
+                if k == 0:
+                    self.pace = time.monotonic() - started  # a whole upgrade, measured as it runs now
+                    return False
+                break
             log = self.workdir / f"trial{number}-final.log"
             proc = spawn(args, log)
             t.runs += 1
+            started = time.monotonic()
             code = proc.wait(600)
             text = log.read_text()
             if code != 0 or not no_traceback(text):
                 t.problems.append(f"the run after the kill(s) exited {code}: {text.strip()[-1500:]}")
-                return t
+                return True
+            if t.kills == 1 and first_delay is not None:
+                # killed once: what ran plus what was left is about one whole upgrade (+ a start-up)
+                whole = first_delay + (time.monotonic() - started) - 1.0
+                self.pace = 0.7 * self.pace + 0.3 * max(1.5, whole)
             t.problems += verify_complete(dsn, self.reference).problems
-            return t
+            return True
         finally:
-            t.seconds = time.monotonic() - t0
             if not t.problems:
                 self.server.drop_database(name)
                 for f in self.workdir.glob(f"trial{number}-*.log"):

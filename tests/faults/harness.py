@@ -49,7 +49,14 @@ def spawn(args: list[str], log: Path, extra_env: dict | None = None) -> subproce
                                 cwd=ROOT, env=env(**(extra_env or {})))
 
 
-_REDIRECT = threading.Lock()  # redirect_stdout swaps sys.stdout for the whole process
+# redirect_stdout swaps sys.stdout for the whole process: anything printed from another thread
+# meanwhile would land in the capture, so printers take this lock too (`locked_print`).
+_REDIRECT = threading.Lock()
+
+
+def locked_print(*args, **kw) -> None:
+    with _REDIRECT:
+        print(*args, **kw, flush=True)
 
 
 def in_process(*args: str) -> tuple[int, str, str]:
@@ -114,7 +121,10 @@ def verify_complete(dsn: str, reference: dict | None, *, to: str = NEWEST) -> Ve
         diffs = [f"{d['kind']} {d['object']} {d['problem']}" for db in data.get("databases", []) for d in db["differences"]]
         problems.append(f"drift exit {code}: {diffs[:5] or err.strip()[-300:]}")
     code, out, err = in_process("recover", "--dsn", dsn, "--json")
-    data = json.loads(out) if out.strip().startswith("{") else {}
+    try:
+        data = json.loads(out)
+    except ValueError:
+        data = {"problems": [f"unreadable recover --json output: {out[:200]!r}"]}
     if code != 0 or data.get("problems") or data.get("unowned_invalid_indexes"):
         problems.append(f"recover exit {code}: {json.dumps(data.get('problems'))[:300]} "
                         f"{data.get('unowned_invalid_indexes')} {err.strip()[-200:]}")

@@ -67,6 +67,7 @@ def _system_user() -> str | None:
 
 class OwnServer:
     def __init__(self, root: Path | None = None, *, name: str = "primary"):
+        self.owns_root = root is None  # a standby shares its primary's root directory
         self.root = Path(root or tempfile.mkdtemp(prefix="pgferry-faults-"))
         self.datadir = self.root / name
         self.sockdir = self.root / f"{name}-sock"
@@ -138,7 +139,12 @@ class OwnServer:
     def destroy(self) -> None:
         if self.running:
             self.stop("immediate")
-        shutil.rmtree(self.root, ignore_errors=True)
+        if self.owns_root:
+            shutil.rmtree(self.root, ignore_errors=True)
+        else:
+            for path in (self.datadir, self.sockdir):
+                shutil.rmtree(path, ignore_errors=True)
+            self.logfile.unlink(missing_ok=True)
 
     # -- connecting --------------------------------------------------------------------------
 

@@ -70,7 +70,7 @@ def test_restart_during_a_schema_migration(product, fault_server, tmp_path, mode
     proc = spawn(upgrade_args(dsn, TARGET, "--lock-timeout", "5"), log)
     try:
         wait_for("pgferry's migration to wait for its lock",
-                 lambda: pgferry_backends(fault_server, name, "wait_event_type = 'Lock' AND query ILIKE 'ALTER TABLE%'"))
+                 lambda: pgferry_backends(fault_server, name, "wait_event_type = 'Lock' AND query ~* 'ALTER TABLE'"))
         fault_server.restart(mode)
     finally:
         blocker.close()
@@ -128,8 +128,11 @@ def test_restart_during_an_out_of_band_batch(product, fault_server, tmp_path, mo
     text = check_fault_reported(proc, log, f"{mode} restart during an out-of-band batch")
     assert "out-of-band 1" in text, text
     fault_server.execute("DROP TRIGGER slow_batch ON repo; DROP FUNCTION slow_batch()", dbname=name)
-    progress = fault_server.execute("SELECT progress FROM out_of_band_migrations WHERE id = 1", dbname=name)
-    assert progress and progress[0][0] < 1
+    if fault_server.execute("SELECT to_regclass('out_of_band_migrations')", dbname=name)[0][0]:
+        progress = fault_server.execute("SELECT progress FROM out_of_band_migrations WHERE id = 1", dbname=name)
+        assert not progress or progress[0][0] < 1
+    else:
+        assert mode == "immediate"  # synchronous_commit is off on this scratch server: a crash loses the last commits
     out = rerun_completes(product, dsn, TARGET)
     assert "out-of-band 1: running" in out
 
