@@ -232,12 +232,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--transcript", metavar="FILE", help="write findings, actions and results as Markdown (mode 0600)")
 
     p = sub.add_parser("report", help="what an upgrade run did: steps, durations, manual steps, warnings (Markdown)",
+                       description="The report of an upgrade run (the latest unless --run), read from the database: "
+                       "status, operator and host, duration, warnings, privileged steps run by someone else and who "
+                       "confirmed them, out-of-band migrations and the slowest steps. A run resumed after a crash or "
+                       "a pause is reported with the runs it continues.",
                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     _common(p)
     p.add_argument("--run", type=int, metavar="ID", help="the upgrade run (default: the latest)")
     p.add_argument("--out", metavar="FILE", help="write the report to FILE (owner-only) instead of stdout")
 
     p = sub.add_parser("watch", help="read-only live view of an upgrade run (the terminal UI's run screen)",
+                       description="Opens the terminal UI's run screen, read-only, on an upgrade run (the latest unless "
+                       "--run). Everything it shows comes from the database, so it works from any machine that can "
+                       "reach it; nothing can be paused, aborted or started from here.",
                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     _common(p, json_flag=False)
     p.add_argument("--run", type=int, metavar="ID", help="the upgrade run (default: the latest)")
