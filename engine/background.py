@@ -16,7 +16,6 @@ import psycopg
 from psycopg import errors as pgerrors
 from psycopg import sql
 
-from . import __version__
 from .connection import connect, ensure_writable, is_connection_loss, loss_reason
 from .errors import PgferryError
 from .events import EventSink, discard

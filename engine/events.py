@@ -25,6 +25,15 @@ class Session:
         return f"pid {self.pid}{app}, {self.state or 'unknown'} for {self.age_seconds:.0f}s: {q}"
 
 
+def build_fraction(blocks_done: int, blocks_total: int, tuples_done: int, tuples_total: int) -> float | None:
+    """How far an index build is, from pg_stat_progress_create_index's counters (blocks first)."""
+    if blocks_total:
+        return blocks_done / blocks_total
+    if tuples_total:
+        return tuples_done / tuples_total
+    return None
+
+
 @dataclass(frozen=True)
 class RunStarted:
     schema: str
@@ -108,11 +117,7 @@ class IndexProgress:
 
     @property
     def fraction(self) -> float | None:
-        if self.blocks_total:
-            return self.blocks_done / self.blocks_total
-        if self.tuples_total:
-            return self.tuples_done / self.tuples_total
-        return None
+        return build_fraction(self.blocks_done, self.blocks_total, self.tuples_done, self.tuples_total)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from psycopg import sql
 
 from .background import OutOfBandStore
 from .connection import ROLES, application_name, connect
-from .events import Session
+from .events import Session, build_fraction
 from .runs import RunStore, UpgradeRun
 
 SESSIONS_SQL = """
@@ -70,11 +70,7 @@ class IndexBuild:
 
     @property
     def fraction(self) -> float | None:
-        if self.blocks_total:
-            return self.blocks_done / self.blocks_total
-        if self.tuples_total:
-            return self.tuples_done / self.tuples_total
-        return None
+        return build_fraction(self.blocks_done, self.blocks_total, self.tuples_done, self.tuples_total)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from psycopg import errors as pgerrors
 from psycopg import sql
 
 from .bookkeeping import MigrationLog, SchemaState
-from .connection import connect, describe_target, ensure_writable, is_connection_loss, loss_reason, scrub
+from .connection import connect, describe_target, ensure_writable, is_connection_loss, loss_reason
 from .errors import MigrationFailed, PgferryError, StatementFailure
 from .events import (
     EventSink, IndexRepaired, LockRetry, MigrationFailedEvent, MigrationFinished, MigrationStarted, Retrying,

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from textual.app import ComposeResult
@@ -13,6 +12,8 @@ from textual.widgets import Button, Input, RadioButton, RadioSet, Static
 
 from engine.export import to_markdown, to_sql
 from engine.planner import Plan
+
+from .savefile import path_problem, write_private
 
 FORMATS = (("sql", "SQL", ".sql"), ("json", "JSON", ".json"), ("markdown", "Markdown", ".md"))
 
@@ -30,12 +31,7 @@ def default_name(plan: Plan, fmt: str) -> str:
 
 def write_export(plan: Plan, fmt: str, path: str) -> Path:
     """Write and return the absolute path; files hold schema details, so 0600 like the CLI's --out."""
-    from tui.cli import _write_private
-
-    target = Path(path).expanduser().resolve()
-    _write_private(str(target), render(plan, fmt))
-    os.chmod(target, 0o600)  # O_CREAT's mode only applies to a new file; an old one keeps its mode
-    return target
+    return write_private(path, render(plan, fmt))
 
 
 class ExportScreen(ModalScreen[Path | None]):
@@ -108,16 +104,10 @@ class ExportScreen(ModalScreen[Path | None]):
     def action_write(self) -> None:
         path = self.query_one("#path", Input).value.strip()
         problem = self.query_one("#problem", Static)
-        if not path:
-            problem.update("✗ give a file name")
-            return
-        target = Path(path).expanduser()
-        if target.is_dir():
-            problem.update(f"✗ {path} is a directory: add a file name")
-            return
-        if target.exists() and self.confirm_replace != path:
+        why = path_problem(path, self.confirm_replace, "Write again")
+        if why:
             self.confirm_replace = path
-            problem.update(f"! {path} exists: Write again to replace it")
+            problem.update(why)
             return
         try:
             written = write_export(self.plan, self.fmt, path)

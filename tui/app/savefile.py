@@ -5,7 +5,6 @@ schema details and SQL); it returns the absolute path written, or None when canc
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from rich.text import Text
@@ -17,12 +16,24 @@ from textual.widgets import Button, Input, Static
 
 
 def write_private(path: str, text: str) -> Path:
-    from tui.cli import _write_private
+    from tui.cli import _write_private  # owner-only, an existing file's mode included
 
     target = Path(path).expanduser().resolve()
     _write_private(str(target), text)
-    os.chmod(target, 0o600)  # O_CREAT's mode only applies to a new file; an old one keeps its mode
     return target
+
+
+def path_problem(path: str, warned: str | None, again: str) -> str | None:
+    """Why `path` cannot be written yet: empty, a directory, or an existing file not yet confirmed
+    (`warned` is the path the user was already told about; `again` says how to confirm)."""
+    if not path:
+        return "✗ give a file name"
+    target = Path(path).expanduser()
+    if target.is_dir():
+        return f"✗ {path} is a directory: add a file name"
+    if target.exists() and warned != path:
+        return f"! {path} exists: {again} to replace it"
+    return None
 
 
 class SaveText(ModalScreen[Path | None]):
@@ -72,16 +83,10 @@ class SaveText(ModalScreen[Path | None]):
     def write(self) -> None:
         path = self.query_one(Input).value.strip()
         problem = self.query_one("#save-problem", Static)
-        if not path:
-            problem.update("✗ give a file name")
-            return
-        target = Path(path).expanduser()
-        if target.is_dir():
-            problem.update(f"✗ {path} is a directory: add a file name")
-            return
-        if target.exists() and self.confirm_replace != path:
+        why = path_problem(path, self.confirm_replace, "press Enter again")
+        if why:
             self.confirm_replace = path
-            problem.update(f"! {path} exists: press Enter again to replace it")
+            problem.update(why)
             return
         try:
             written = write_private(path, self.text)
