@@ -7,6 +7,10 @@ reverse dependency order, then additions in dependency order.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+
+import psycopg
+
 import fnmatch
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -234,6 +238,9 @@ class DatabaseDrift:
     ignored: list[tuple[Difference, IgnoreRule]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     exempt: list[str] = field(default_factory=list)  # schemas with nothing applied here
+    # Some schema is between releases or has an attempt running: a migrator is (or was) at work,
+    # so differences may be its half-way state rather than drift.
+    busy: bool = False
 
     @property
     def version(self) -> str | None:
@@ -273,7 +280,7 @@ def check(defs, dsns: Mapping[str, str], *, bookkeeping_schema: str = "public", 
     for dsn in dict.fromkeys(dsns[s] for s in wanted):
         here = [s for s in defs.schemas if dsns[s] == dsn]  # every schema sharing the database
         report = DatabaseDrift(describe_target(dsn), [], {})
-        with connect(dsn, role="drift") as conn:
+        with connect(dsn, role="drift") as conn, _snapshot(conn):
             shapes = []
             for s in here:
                 state = MigrationLog(conn, bookkeeping_schema).state(s)
@@ -291,7 +298,9 @@ def check(defs, dsns: Mapping[str, str], *, bookkeeping_schema: str = "public", 
                 if s not in cache[v]:
                     report.warnings.append(f"{s}: release {v} does not have this schema; its objects show as unexpected")
                     continue
-                report.warnings += _beyond(defs, s, v, state.applied)
+                beyond = _beyond(defs, s, v, state.applied)
+                report.warnings += beyond
+                report.busy = report.busy or bool(beyond or state.in_progress)
                 report.schemas.append(s)
                 report.versions[s] = v
                 shapes.append(cache[v][s])
@@ -300,6 +309,15 @@ def check(defs, dsns: Mapping[str, str], *, bookkeeping_schema: str = "public", 
                 report.differences, report.ignored = split_ignored(diffs, list(rules))
         out.append(report)
     return out
+
+
+@contextmanager
+def _snapshot(conn):
+    """migration_logs and the catalog read in one REPEATABLE READ snapshot: a migrator committing
+    meanwhile (its DDL and its log row commit together) is seen entirely or not at all."""
+    conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+    with conn.transaction():
+        yield
 
 
 def _state_warnings(schema: str, state) -> list[str]:
