@@ -137,14 +137,49 @@ def machine_facts(server_version: str | None = None, server_settings: dict | Non
     return facts
 
 
+class PeakRss:
+    """A child's own peak RSS (KiB), from /proc/PID/status VmHWM, sampled every few ms.
+
+    Not ru_maxrss from wait4: Linux keeps ru_maxrss across exec, so a child forked from a big
+    parent reports the parent's size (every small tool showed the bench's own 42 MiB). VmHWM
+    belongs to the memory map exec made, and only grows, so the last sample is the peak up to
+    a few ms before the exit.
+    """
+
+    def __init__(self, pid: int, every: float = 0.005):
+        self.pid = pid
+        self.kib = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, args=(every,), daemon=True)
+        self._thread.start()
+
+    def _loop(self, every: float) -> None:
+        path = f"/proc/{self.pid}/status"
+        while not self._stop.is_set():
+            try:
+                with open(path) as f:
+                    for line in f:
+                        if line.startswith("VmHWM:"):
+                            self.kib = max(self.kib, int(line.split()[1]))
+                            break
+            except (OSError, ValueError):
+                pass
+            self._stop.wait(every)
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join()
+        return self.kib
+
+
 def run_in_pty(argv: list[str], *, env: dict | None = None, cwd=None, marks: dict[str, bytes], quit_after: str,
                keys: bytes = b"q", size: tuple[int, int] = (120, 40), timeout: float = 120.0) -> dict:
     """Run a terminal program on a pseudo-terminal of `size` (columns, rows), as a user would.
 
     Returns, for each name in `marks`, the seconds from just before the spawn until its bytes
     first appeared in what the program wrote to the terminal; then, once `quit_after` was seen,
-    sends `keys` and waits for the exit. Also returns the child's peak RSS (ru_maxrss of the
-    process itself, from wait4) in KiB, and the exit status.
+    sends `keys` and waits for the exit. Also returns the child's peak RSS (VmHWM, see PeakRss)
+    in KiB, and the exit status.
     """
     import fcntl
     import pty
@@ -159,6 +194,7 @@ def run_in_pty(argv: list[str], *, env: dict | None = None, cwd=None, marks: dic
     proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=cwd,
                             start_new_session=True, close_fds=True)
     os.close(slave)
+    peak = PeakRss(proc.pid)
     seen: dict[str, float] = {}
     buf = b""
     sent = None
@@ -203,16 +239,17 @@ def run_in_pty(argv: list[str], *, env: dict | None = None, cwd=None, marks: dic
             _, status, rusage = os.wait4(proc.pid, 0)
         os.close(master)
     proc.returncode = os.waitstatus_to_exitcode(status)  # reaped by wait4: Popen must not wait again
-    return {"marks": seen, "exit": proc.returncode, "maxrss_kib": rusage.ru_maxrss,
+    return {"marks": seen, "exit": proc.returncode, "maxrss_kib": peak.stop(),
             "tail": buf[-2000:].decode("utf-8", "replace")}
 
 
 def run_measured(argv: list[str], *, env: dict | None = None, cwd=None, stdout=subprocess.DEVNULL,
                  timeout: float = 3600) -> dict:
-    """Run a process to its end: wall seconds, exit code, its own peak RSS (KiB, from wait4)."""
+    """Run a process to its end: wall seconds, exit code, its own peak RSS (KiB, see PeakRss)."""
     with tempfile.TemporaryFile() as err:
         start = time.perf_counter()
         proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=stdout, stderr=err)
+        peak = PeakRss(proc.pid)
         killer = threading.Timer(timeout, proc.kill)  # a hung child must not hang the bench
         killer.start()
         try:
@@ -223,4 +260,4 @@ def run_measured(argv: list[str], *, env: dict | None = None, cwd=None, stdout=s
         proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait again
         err.seek(0)
         text = err.read().decode("utf-8", "replace")
-    return {"wall_s": wall, "exit": proc.returncode, "maxrss_kib": rusage.ru_maxrss, "stderr": text[-2000:]}
+    return {"wall_s": wall, "exit": proc.returncode, "maxrss_kib": peak.stop(), "stderr": text[-2000:]}

@@ -1,7 +1,7 @@
 """memory and tui-start: what the command line and the terminal UI cost in memory and start-up.
 
 Both run the real programs on a pseudo-terminal (or plain pipes for `plan`), each a fresh process,
-and read the process's own peak RSS (ru_maxrss from wait4: the child alone, not its children).
+and read the process's own peak RSS (VmHWM of its memory map, sampled every 5 ms: the child alone).
 
 memory (the history of plan-10k: 10,000 migrations in 100 releases, 10 out-of-band migrations;
 tiny: 50 migrations), against an empty database (so the plan installs everything: 10,000 steps):
