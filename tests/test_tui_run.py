@@ -78,18 +78,22 @@ def alive(pid: int) -> bool:
     return True
 
 
+async def start_run(app, pilot, source) -> RunScreen:
+    """What Enter on the confirmation does: the run in its own process, and its screen once it runs."""
+    await pilot.pause()
+    app.start_run(make_plan(source.definitions(), source.connections(), "1.2.0"))
+    await until(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.status == "running",
+                what="the run to start")
+    return app.screen
+
+
 def test_run_to_the_end_then_report(at_110, slow_product):
     source = source_for(at_110, slow_product)
 
     async def go():
         app = PgferryApp(source)
         async with app.run_test(size=SIZE) as pilot:
-            await pilot.pause()
-            app.start_run(make_plan(source.definitions(), source.connections(), "1.2.0"))
-            await until(pilot, lambda: isinstance(app.screen, RunScreen), what="the run screen")
-            screen = app.screen
-            # Mid-run: the live view shows the running state and the migration in flight.
-            await until(pilot, lambda: screen.status == "running", what="the run to start")
+            screen = await start_run(app, pilot, source)  # mid-run: the live view shows it running
             assert screen.check_action("report", ()) is None  # dimmed until the run ends
             assert "the run has not ended" in str(screen.query_one("KeyReasons").render())
             await until(pilot, lambda: screen.status == "succeeded", what="the run to succeed")
@@ -121,11 +125,7 @@ def test_closing_the_app_mid_run_then_reattaching(at_110, slow_product):
     async def first():
         app = PgferryApp(source)
         async with app.run_test(size=SIZE) as pilot:
-            await pilot.pause()
-            app.start_run(make_plan(source.definitions(), source.connections(), "1.2.0"))
-            await until(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.status == "running",
-                        what="the run to start")
-            started["pid"] = app.screen.launched.pid
+            started["pid"] = (await start_run(app, pilot, source)).launched.pid
             await pilot.press("q")  # asks first: the run goes on without the app
             await pilot.pause()
             assert type(app.screen).__name__ == "QuitWhileRunning"
@@ -163,11 +163,7 @@ def test_pause_stops_after_the_current_step_and_resume_finishes(at_110, slow_pro
     async def go():
         app = PgferryApp(source)
         async with app.run_test(size=SIZE) as pilot:
-            await pilot.pause()
-            app.start_run(make_plan(source.definitions(), source.connections(), "1.2.0"))
-            await until(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.status == "running",
-                        what="the run to start")
-            screen = app.screen
+            screen = await start_run(app, pilot, source)
             await pilot.press("p")
             await until(pilot, lambda: screen.asked == "pause", what="the pause request")
             assert screen.check_action("pause", ()) is None  # asked once: dimmed, with the reason
@@ -188,7 +184,6 @@ def test_pause_stops_after_the_current_step_and_resume_finishes(at_110, slow_pro
 
 
 def test_watch_is_read_only(at_110, slow_product):
-    source = source_for(at_110, slow_product)
     assert main(["upgrade", "--to", "1.2.0", "--yes", "--no-progress", "--dsn", at_110,
                  "--migrations", str(slow_product)]) == 0
 

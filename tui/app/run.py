@@ -68,11 +68,13 @@ class Trend:
 
 
 class LiveUpdate(Message):
-    def __init__(self, live: LiveRun | None, lines: list[str], launch_error: str | None = None) -> None:
+    def __init__(self, live: LiveRun | None, lines: list[str], launch_error: str | None = None,
+                 journaled: bool = False) -> None:
         super().__init__()
         self.live = live
         self.lines = lines
         self.launch_error = launch_error
+        self.journaled = journaled  # the log comes from the run's journal (else from migration_logs)
 
 
 class RunScreen(PgferryScreen):
@@ -129,7 +131,7 @@ class RunScreen(PgferryScreen):
         if self.source.read_only:
             self.query_one("#title", Static).update("pgferry · watch (read-only)")
         if self.given is not None:
-            self.post_message(LiveUpdate(self.given[0], self.given[1]))
+            self.post_message(LiveUpdate(self.given[0], self.given[1], journaled=True))
         else:
             self.poll()
 
@@ -236,7 +238,7 @@ class RunScreen(PgferryScreen):
                 if journal_path is not None:
                     records, offset = journal_mod.read_from(journal_path, offset)
                     lines = [r.line for r in records if r.line]
-                self.post_message(LiveUpdate(live, lines, launch_error))
+                self.post_message(LiveUpdate(live, lines, launch_error, journal_path is not None))
                 ended = live is not None and live.run is not None and live.run.effective_status != "running"
                 if launch_error or ended:
                     # One more read after the end for the journal's last lines, then stop polling.
@@ -245,7 +247,7 @@ class RunScreen(PgferryScreen):
                         records, offset = journal_mod.read_from(journal_path, offset)
                         tail = [r.line for r in records if r.line]
                         if tail:
-                            self.post_message(LiveUpdate(live, tail, launch_error))
+                            self.post_message(LiveUpdate(live, tail, launch_error, True))
                     break
                 time.sleep(POLL_SECONDS)
         finally:
@@ -277,7 +279,7 @@ class RunScreen(PgferryScreen):
             panel.add_class("show")
             self.query_one("#state", Static).update(Text("✗ not started: nothing was changed by this run"))
         if message.live is not None:
-            self.show(message.live)
+            self.show(message.live, message.journaled)
         self.update_keys()
 
     def log_line(self, line: str) -> None:
@@ -285,7 +287,7 @@ class RunScreen(PgferryScreen):
 
     # -- rendering ------------------------------------------------------------------------------
 
-    def show(self, live: LiveRun) -> None:
+    def show(self, live: LiveRun, journaled: bool = True) -> None:
         previous = self.live
         self.live = live
         run = live.run
@@ -324,16 +326,12 @@ class RunScreen(PgferryScreen):
         self._show_oob(live)
         if previous is not None and previous.run and previous.run.effective_status == "running" and status != "running":
             self.log_line(f"run {run.id} {status}" + (": press Enter for the report" if status in ENDED else ""))
-        if not self._has_journal_lines() and previous is not None:
+        if not journaled and previous is not None:  # no journal here: rebuild the log from migration_logs
             seen = {(f.schema, f.version, f.finished_at) for f in previous.recent}
             for f in reversed(live.recent):
                 if (f.schema, f.version, f.finished_at) not in seen:
                     mark = "✓" if f.success else "✗"
                     self.log_line(f"  {mark} {f.schema} {f.version} in {duration(f.seconds)}")
-
-    def _has_journal_lines(self) -> bool:
-        return self.launched is not None or bool(self.live and self.live.run and
-                                                  journal_mod.find_for(self.live.run.os_pid, self.live.run.host))
 
     def _show_now(self, live: LiveRun) -> None:
         run = live.run
