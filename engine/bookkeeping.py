@@ -96,6 +96,7 @@ class MigrationLog:
         self.table = sql.Identifier(schema, "migration_logs")
         self.host = socket.gethostname()
         self._success_sql: str | None = None
+        self._row_prefix: tuple | None = None
 
     # -- creation --------------------------------------------------------------------------
 
@@ -219,14 +220,34 @@ class MigrationLog:
                           self._success_params(schema, version, up, started_at, checksum, backfill, run_id, manual,
                                                confirmed_by))
 
-    def record_success_and_commit(self, schema: str, version: int, up: bool, checksum: str | None,
-                                  backfill: Iterable[int] = (), run_id: int | None = None) -> None:
-        """The success row, then COMMIT, in one round trip: the caller has opened the transaction
-        (BEGIN) and run the migration in it. The row is still part of that transaction: if the
-        INSERT fails, the server skips the COMMIT and the caller rolls everything back."""
-        params = self._success_params(schema, version, up, None, checksum, backfill, run_id, False, None)
-        text = psycopg.ClientCursor(self.conn).mogrify(self._success_query(), params)
-        self.conn.execute(text + ";\nCOMMIT")
+    def success_statement(self, schema: str, version: int, up: bool, checksum: str | None,
+                          backfill: Iterable[int] = (), run_id: int | None = None) -> str:
+        """The success row as one self-contained statement, for the caller's open transaction.
+
+        The runner sends it pipelined behind the migration's own statements (no parameters
+        there), a thousand times in a long upgrade: only the few values that change per migration
+        are rendered each time, the rest once."""
+        key = (schema, run_id)
+        if self._row_prefix is None or self._row_prefix[0] != key:
+            lit = lambda v: sql.Literal(v).as_string(self.conn)  # noqa: E731
+            # Split around the four per-migration values (joined, not %-formatted: a schema or
+            # host name may hold a %).
+            self._row_prefix = (key, (
+                f"INSERT INTO {self.table.as_string(self.conn)} (migration_logs_schema_version, schema, version, up, "
+                "started_at, finished_at, success, backfilled, backend_pid, host, pgferry_version, sql_checksum, "
+                f"run_id, manual, confirmed_by) SELECT {LOG_SCHEMA_VERSION}, {lit(schema)}, v, ",
+                f", now(), clock_timestamp(), true, b, pg_backend_pid(), {lit(self.host)}, {lit(__version__)}, "
+                "CASE WHEN b THEN NULL ELSE ",
+                f" END, {'NULL' if run_id is None else int(run_id)}, false, NULL FROM unnest(",
+                "::bigint[], ",
+                "::boolean[]) AS t(v, b)",
+            ))
+        versions = [int(version), *(int(b) for b in backfill)]
+        flags = ",".join(["f"] + ["t"] * (len(versions) - 1))
+        digest = "NULL" if checksum is None else sql.Literal(checksum).as_string(self.conn)
+        a, b, c, d, e = self._row_prefix[1]
+        return "".join((a, "true" if up else "false", b, digest, c, "'{", ",".join(map(str, versions)), "}'", d,
+                        "'{", flags, "}'", e))
 
     def _success_query(self) -> str:
         if self._success_sql is None:

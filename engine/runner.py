@@ -7,7 +7,7 @@ The seven rules, and where they live:
 3. one migrator per schema, by polling a session advisory lock released during CIC (`locks.py`);
 4. a pending row whose backend is gone is stale, not dirty (`MigrationLog.state`);
 5. DDL runs under lock_timeout with retries and backoff, blockers reported (`Monitor`);
-6. statements run one at a time, so progress and errors point at a file line;
+6. statements are sent one by one (pipelined, never joined), so progress and errors point at a file line;
 7. a failure carries SQLSTATE, message, detail, hint and the line.
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ import random
 import time
 from datetime import datetime, timezone
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Mapping
 
 import psycopg
 from psycopg import errors as pgerrors
@@ -32,6 +32,7 @@ from .events import (
 from .graph import SchemaGraph, Step
 from .locks import AdvisoryLock, LockWaitTimeout, lock_key
 from .monitor import Monitor, index_progress, timing_for
+from .pipeline import Pipeline, error_from
 from .sqlfile import Statement, line_of
 
 RETRYABLE = (pgerrors.LockNotAvailable, pgerrors.DeadlockDetected)
@@ -68,16 +69,24 @@ def _ms(seconds: float | None) -> str:
     return "0" if not seconds else f"{int(seconds * 1000)}ms"
 
 
-BEGIN_SQL = "BEGIN;\n"  # sent in front of a migration's first statement: one round trip less
+_ROW, _COMMIT = -1, -2  # pipeline tags (migration position, n): n > 0 is its n-th statement, 0 its BEGIN
+FATAL_ERROR = psycopg.pq.ExecStatus.FATAL_ERROR
 
 
-def _failure(step: Step, st: Statement | None, exc: psycopg.Error, extra: str = "", sent_before: int = 0) -> StatementFailure:
-    """`sent_before`: characters sent ahead of the statement in the same query (BEGIN_SQL)."""
+class _StepFailed(Exception):
+    """A statement of the migration at `position` in a pipelined batch failed (see pipeline.py)."""
+
+    def __init__(self, position: int, statement: Statement | None, error: psycopg.Error, wall: datetime):
+        self.position, self.statement, self.error, self.wall = position, statement, error, wall
+        self.retryable = isinstance(error, RETRYABLE)
+
+
+def _failure(step: Step, st: Statement | None, exc: psycopg.Error, extra: str = "") -> StatementFailure:
     diag = exc.diag
     line = st.line if st else 1
     if st is not None and diag.statement_position:
         try:
-            line = st.line + line_of(st.text, max(0, int(diag.statement_position) - 1 - sent_before)) - 1
+            line = st.line + line_of(st.text, max(0, int(diag.statement_position) - 1)) - 1
         except ValueError:
             pass
     message = (diag.message_primary or str(exc).strip().splitlines()[0]) + extra
@@ -213,20 +222,25 @@ class Migrator:
                 self._wait_for_others(state)
                 continue
             total = len(result.applied) + len(result.reverted) + len(steps)
+            batch: list[Step] = []  # consecutive transactional steps, applied pipelined
             for step in steps:
-                done = len(result.applied) + len(result.reverted)
-                if step.id in state.failed:
-                    self.on_event(Retrying(step.schema, step.id, state.failed[step.id].error_message or ""))
-                if step.up and step.migration.create_index_concurrently:
-                    self._run_concurrent_index(step, done + 1, total, state)
-                    result.applied.append(step.id)
-                    break  # the lock was released meanwhile: re-read the state
-                if step.migration.privileged and self.options.privileged_dsn:
+                if step.up and step.migration.create_index_concurrently or \
+                        step.migration.privileged and self.options.privileged_dsn:
+                    self._run_transactional(batch, result, total, state.failed)
+                    batch = []
+                    done = len(result.applied) + len(result.reverted)
+                    if step.id in state.failed:
+                        self.on_event(Retrying(step.schema, step.id, state.failed[step.id].error_message or ""))
+                    if step.up and step.migration.create_index_concurrently:
+                        self._run_concurrent_index(step, done + 1, total, state)
+                        result.applied.append(step.id)
+                        break  # the lock was released meanwhile: re-read the state
                     self._run_privileged_elsewhere(step, done + 1, total)
+                    (result.applied if step.up else result.reverted).append(step.id)
                 else:
-                    self._run_in_transaction(step, done + 1, total)
-                (result.applied if step.up else result.reverted).append(step.id)
+                    batch.append(step)
             else:
+                self._run_transactional(batch, result, total, state.failed)
                 continue
 
     def _wait_for_others(self, state: SchemaState) -> None:
@@ -268,51 +282,114 @@ class Migrator:
         base = min(self.options.retry_backoff * (2 ** (attempt - 1)), self.options.retry_backoff_max)
         return base * (0.5 + random.random() / 2)  # jitter, so retrying migrators do not align
 
-    def _run_in_transaction(self, step: Step, index: int, total: int) -> None:
-        script = step.script
-        statements = script.statements
-        attempts = self.options.lock_retries + 1
-        # Kept across retries: if the monitor misses a short wait, the blockers it saw on an
-        # earlier attempt of this migration are still the best answer to "who is in the way?".
-        self.monitor.reset_blockers()
-        for attempt in range(1, attempts + 1):
-            self.on_event(MigrationStarted(step.schema, step.id, step.migration.name, step.up, index, total,
-                                           attempt=attempt))
-            t0 = time.monotonic()
-            wall = datetime.now(timezone.utc)
-            current: Statement | None = None
+    def _run_transactional(self, steps: list[Step], result: RunResult, total: int, failed: Mapping) -> None:
+        """Apply `steps` in order, each in its own transaction with its success row (rules 1, 5, 6).
+
+        Pipelined (pipeline.py): while this process handles one migration's results, the server
+        is already running the next one's statements. That one's COMMIT is sent only once the
+        migration before it is finished and its events delivered, so neither a failure nor a stop
+        asked for between migrations can let a later migration commit: the one in flight is
+        rolled back instead. A lock timeout retries from the migration that hit it."""
+        start, attempt = 0, 1
+        while start < len(steps):
             try:
-                if not statements:
-                    self.conn.execute("BEGIN")
-                try:
-                    for n, st in enumerate(statements, 1):
-                        current = st
-                        self.on_event(StatementStarted(step.schema, step.id, st.line, n, len(statements), st.text))
-                        self.monitor.watch(step.schema, step.id, st.line, self.pid)
-                        # The first statement carries the BEGIN: the same transaction, one round trip less.
-                        self.conn.execute(BEGIN_SQL + st.text if n == 1 else st.text)
-                        self.monitor.clear()
-                    # Rule 1 with one round trip less: the success row and COMMIT go together.
-                    self.log.record_success_and_commit(step.schema, step.id, step.up, script.checksum,
-                                                       step.backfill, self.run_id)
-                except BaseException:
-                    self._rollback()
-                    raise
-            except RETRYABLE as exc:
-                self.monitor.clear()
-                blockers = self.monitor.last_blockers
-                if attempt < attempts:
+                self._pipelined(steps[start:], result, total, failed, attempt)
+                return
+            except _StepFailed as f:
+                self._rollback()
+                start += f.position
+                attempt = attempt if f.position == 0 else 1  # counts per migration
+                step = steps[start]
+                if f.retryable and attempt <= self.options.lock_retries:
                     delay = self._backoff(attempt)
-                    self.on_event(LockRetry(step.schema, step.id, attempt, attempts, delay, blockers))
+                    self.on_event(LockRetry(step.schema, step.id, attempt, self.options.lock_retries + 1, delay,
+                                            self.monitor.last_blockers))
                     time.sleep(delay)
+                    attempt += 1
                     continue
-                who = "; blocked by " + "; ".join(b.describe() for b in blockers) if blockers else ""
-                self._fail(step, current, exc, wall, f" after {attempts} attempts{who}")
-            except psycopg.Error as exc:
-                self.monitor.clear()
-                self._fail(step, current, exc, wall)
-            self.on_event(MigrationFinished(step.schema, step.id, step.up, time.monotonic() - t0, step.backfill))
-            return
+                blockers = self.monitor.last_blockers
+                extra = ""
+                if f.retryable:
+                    who = "; blocked by " + "; ".join(b.describe() for b in blockers) if blockers else ""
+                    extra = f" after {attempt} attempts{who}"
+                self._fail(step, f.statement, f.error, f.wall, extra)
+
+    def _pipelined(self, steps: list[Step], result: RunResult, total: int, failed: Mapping, attempt: int) -> None:
+        conn, log, monitor, on_event = self.conn, self.log, self.monitor, self.on_event
+        pid = self.pid
+        pipe = Pipeline(conn)
+
+        def send_body(i: int) -> None:
+            step = steps[i]
+            pipe.send("BEGIN", (i, 0))
+            for n, st in enumerate(step.script.statements, 1):
+                pipe.send(st.text, (i, n))
+            pipe.send(log.success_statement(step.schema, step.id, step.up, step.script.checksum,
+                                            step.backfill, self.run_id), (i, _ROW))
+
+        def start(i: int) -> tuple[float, datetime]:
+            step = steps[i]
+            if step.id in failed:
+                on_event(Retrying(step.schema, step.id, failed[step.id].error_message or ""))
+            if i or attempt == 1:
+                # Kept across retries: if the monitor misses a short wait, the blockers it saw
+                # on an earlier attempt are still the best answer to "who is in the way?".
+                monitor.reset_blockers()
+            done = len(result.applied) + len(result.reverted)
+            on_event(MigrationStarted(step.schema, step.id, step.migration.name, step.up, done + 1, total,
+                                      attempt=attempt if i == 0 else 1))
+            return time.monotonic(), datetime.now(timezone.utc)
+
+        try:
+            # Events go out before the COMMIT they announce: an event sink may stop the run.
+            t0, wall = start(0)
+            pipe.open()
+            send_body(0)
+            pipe.send("COMMIT", (0, _COMMIT))
+            if len(steps) > 1:
+                send_body(1)
+            pipe.push()
+            while pipe.pending:
+                k, n = pipe.pending[0]  # migration k's n-th statement (0: BEGIN) is next
+                step = steps[k]
+                st = None
+                if n > 0:
+                    st = step.script.statements[n - 1]
+                    on_event(StatementStarted(step.schema, step.id, st.line, n, len(step.script.statements), st.text))
+                    monitor.watch(step.schema, step.id, st.line, pid)
+                    _, res = pipe.result()
+                    monitor.clear()
+                else:
+                    _, res = pipe.result()
+                if res.status == FATAL_ERROR:
+                    raise _StepFailed(k, st, error_from(res, conn), wall)
+                if n != _COMMIT:
+                    continue
+                (result.applied if step.up else result.reverted).append(step.id)
+                on_event(MigrationFinished(step.schema, step.id, step.up, time.monotonic() - t0, step.backfill))
+                if k + 1 < len(steps):
+                    t0, wall = start(k + 1)
+                    pipe.send("COMMIT", (k + 1, _COMMIT))
+                    if k + 2 < len(steps):
+                        send_body(k + 2)
+                    pipe.push()
+        except _StepFailed:
+            try:
+                pipe.close()  # the server skipped the rest: read it, leave pipeline mode
+            except psycopg.OperationalError:
+                if not conn.closed:
+                    raise
+                # the error was the server going away: _fail reports the lost connection
+            raise
+        except BaseException:
+            # Interrupted from outside (a stop asked for, Ctrl-C): end the session rather than wait
+            # for statements still queued on the server. The migration in flight never got its
+            # COMMIT and is rolled back with the session (when a COMMIT had left but its answer had
+            # not come back, that migration committed with its success row or not at all).
+            monitor.clear()
+            conn.close()
+            raise
+        pipe.close()
 
     def _run_privileged_elsewhere(self, step: Step, index: int, total: int) -> None:
         """Run a privileged migration on the superuser connection, then record it here.
@@ -363,8 +440,7 @@ class Migrator:
                 f" ({loss_reason(exc, self.dsn)}). The server rolled its transaction back; "
                 "run the same command again to continue."
             ) from None
-        first = st is not None and st is step.script.statements[0]
-        failure = _failure(step, st, exc, extra, sent_before=len(BEGIN_SQL) if first else 0)
+        failure = _failure(step, st, exc, extra)
         self.on_event(MigrationFailedEvent(step.schema, step.id, step.up, failure.describe(), failure.line))
         self.log.record_failure(step.schema, step.id, step.up, wall, step.script.checksum,
                                 failure.message, failure.sqlstate, failure.line, failure.statement, self.run_id)

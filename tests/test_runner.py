@@ -323,6 +323,59 @@ def test_failing_statement_rolls_back_reports_its_line_and_is_retried(database, 
     assert [r[2] for r in log_rows(database, "aux") if r[0] == 4] == [False, False, True]
 
 
+# -- 3b. pipelined batches: a later migration never commits after a failure or a stop ---------
+
+
+def chain(small_copy, *ups: str) -> None:
+    """aux migrations 4, 5, ... after 3, each the given up.sql."""
+    for i, up in enumerate(ups, 4):
+        add_migration(small_copy, "aux", i, f"step{i}", up, parents=[i - 1])
+
+
+def test_failure_mid_batch_keeps_the_ones_before_and_runs_none_after(database, small_copy):
+    chain(small_copy,
+          "CREATE TABLE batch_a (id int);\n",
+          "CREATE TABLE batch_b (id int);\nINSERT INTO batch_b\n  SELECT nope FROM batch_a;\n",
+          "CREATE TABLE batch_c (id int);\n")
+    g = load(small_copy).schemas["aux"]
+    with pytest.raises(MigrationFailed) as info:
+        migrate(database, g, up_to(g, g.leaves()))
+    failure = info.value.failure
+    # the statement that failed, at its own line, though all three were sent before it ran
+    assert (failure.migration_id, failure.line, failure.sqlstate) == (5, 3, "42703")
+    assert failure.statement.startswith("INSERT INTO batch_b")
+    assert exists(database, "batch_a") and not exists(database, "batch_b") and not exists(database, "batch_c")
+    s = state(database, "aux")
+    assert s.applied == {1, 2, 3, 4} and set(s.failed) == {5}
+    assert query(database, "SELECT count(*) FROM migration_logs WHERE version = 6") == [(0,)]
+
+
+def test_stop_asked_between_migrations_rolls_back_the_one_already_sent(database, small_copy):
+    # Migration 5 takes a moment, so its statements are surely on the server (sent with 4's COMMIT)
+    # when the sink stops the run at 4's MigrationFinished.
+    chain(small_copy,
+          "CREATE TABLE stop_a (id int);\n",
+          "CREATE TABLE stop_b (id int);\nSELECT pg_sleep(0.3);\n",
+          "CREATE TABLE stop_c (id int);\n")
+    g = load(small_copy).schemas["aux"]
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_first(e):
+        if isinstance(e, MigrationFinished) and e.migration_id == 4:
+            raise Stop
+
+    with pytest.raises(Stop):
+        migrate(database, g, up_to(g, g.leaves()), on_event=stop_after_first)
+    assert exists(database, "stop_a") and not exists(database, "stop_b") and not exists(database, "stop_c")
+    assert state(database, "aux").applied == {1, 2, 3, 4}
+    assert query(database, "SELECT count(*) FROM migration_logs WHERE version IN (5, 6)") == [(0,)]
+    # nothing is left holding locks: the next run applies the rest
+    result, _ = migrate(database, g, up_to(g, g.leaves()))
+    assert result.applied == [5, 6]
+
+
 # -- 4. a process killed mid-transaction ------------------------------------------------------
 
 
