@@ -12,7 +12,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Mapping
 
-from .errors import DefinitionError, Finding
+from .errors import Finding
 from .sqlfile import SqlScript, SqlSyntaxError, parse_script
 from .yamlfile import YamlDoc, YamlError, load_yaml
 

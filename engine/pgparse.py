@@ -215,3 +215,42 @@ def parse_sql(text: str) -> tuple:
         return tuple(out)
     except (Unsupported, KeyError, ValueError, TypeError, IndexError):
         return _slow_parse_sql(text)
+
+
+class ParsedFile:
+    """One file's statements as the parser's JSON; each typed tree is built only when asked for.
+
+    Loading a thousand migrations only needs to know what kind of statement each one is (and a
+    flag or two: CONCURRENTLY, what a DROP drops), which the JSON says directly. Building every
+    tree up front was most of the load time; `node(i)` builds one (the same tree `parse_sql`
+    gives) for the checks and steps that look inside a statement."""
+
+    __slots__ = ("text", "spans", "bodies", "_loc", "_slow")
+
+    def __init__(self, text: str):
+        self.text = text
+        try:
+            json_text = parse_sql_json(text)
+        except Exception:
+            _slow_parse_sql(text)  # bad SQL: the ParseError callers know (character offsets)
+            raise
+        loc = self._loc = _locator(text)
+        self._slow: tuple | None = None
+        self.spans: list[tuple[int, int]] = []  # (start, length) in characters
+        self.bodies: list[dict | None] = []  # {"IndexStmt": {...}}: the statement's wrapped JSON node
+        for raw in json.loads(json_text).get("stmts", ()):
+            start = raw.get("stmt_location", 0)
+            length = raw.get("stmt_len", 0)
+            self.spans.append((loc(start), loc(start + length) - loc(start) if length else 0))
+            self.bodies.append(raw.get("stmt"))
+
+    def node(self, i: int):
+        body = self.bodies[i]
+        if body is None:
+            return None
+        try:
+            return _Builder(self._loc).wrapped(body)
+        except (Unsupported, KeyError, ValueError, TypeError, IndexError):
+            if self._slow is None:
+                self._slow = _slow_parse_sql(self.text)
+            return self._slow[i].stmt

@@ -2,55 +2,55 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 from pglast import ast
 from pglast.enums import ObjectType
 from pglast.parser import ParseError
 
-from .pgparse import parse_sql
+from .pgparse import ParsedFile
 
 # Objects whose DROP/COMMENT/ALTER needs rights an ordinary owner role lacks (DESIGN §8).
-_PRIVILEGED_OBJECTS = {
-    ObjectType.OBJECT_EXTENSION: "EXTENSION",
-    ObjectType.OBJECT_EVENT_TRIGGER: "EVENT TRIGGER",
-    ObjectType.OBJECT_LANGUAGE: "LANGUAGE",
-    ObjectType.OBJECT_FDW: "FOREIGN DATA WRAPPER",
-    ObjectType.OBJECT_ROLE: "ROLE",
-    ObjectType.OBJECT_TABLESPACE: "TABLESPACE",
-    ObjectType.OBJECT_SUBSCRIPTION: "SUBSCRIPTION",
+_PRIVILEGED_OBJECTS = {  # keyed by the JSON's spelling (the enum member's name)
+    ObjectType.OBJECT_EXTENSION.name: "EXTENSION",
+    ObjectType.OBJECT_EVENT_TRIGGER.name: "EVENT TRIGGER",
+    ObjectType.OBJECT_LANGUAGE.name: "LANGUAGE",
+    ObjectType.OBJECT_FDW.name: "FOREIGN DATA WRAPPER",
+    ObjectType.OBJECT_ROLE.name: "ROLE",
+    ObjectType.OBJECT_TABLESPACE.name: "TABLESPACE",
+    ObjectType.OBJECT_SUBSCRIPTION.name: "SUBSCRIPTION",
 }
 
 _PRIVILEGED_NODES = {
-    ast.CreateExtensionStmt: "CREATE EXTENSION",
-    ast.AlterExtensionStmt: "ALTER EXTENSION",
-    ast.AlterExtensionContentsStmt: "ALTER EXTENSION",
-    ast.CreateRoleStmt: "CREATE ROLE",
-    ast.AlterRoleStmt: "ALTER ROLE",
-    ast.AlterRoleSetStmt: "ALTER ROLE SET",
-    ast.DropRoleStmt: "DROP ROLE",
-    ast.GrantRoleStmt: "GRANT role",
-    ast.AlterSystemStmt: "ALTER SYSTEM",
-    ast.CreateEventTrigStmt: "CREATE EVENT TRIGGER",
-    ast.AlterEventTrigStmt: "ALTER EVENT TRIGGER",
-    ast.CreatePLangStmt: "CREATE LANGUAGE",
-    ast.CreateFdwStmt: "CREATE FOREIGN DATA WRAPPER",
-    ast.AlterFdwStmt: "ALTER FOREIGN DATA WRAPPER",
-    ast.CreateTableSpaceStmt: "CREATE TABLESPACE",
-    ast.DropTableSpaceStmt: "DROP TABLESPACE",
-    ast.CreateSubscriptionStmt: "CREATE SUBSCRIPTION",
-    ast.LoadStmt: "LOAD",
+    "CreateExtensionStmt": "CREATE EXTENSION",
+    "AlterExtensionStmt": "ALTER EXTENSION",
+    "AlterExtensionContentsStmt": "ALTER EXTENSION",
+    "CreateRoleStmt": "CREATE ROLE",
+    "AlterRoleStmt": "ALTER ROLE",
+    "AlterRoleSetStmt": "ALTER ROLE SET",
+    "DropRoleStmt": "DROP ROLE",
+    "GrantRoleStmt": "GRANT role",
+    "AlterSystemStmt": "ALTER SYSTEM",
+    "CreateEventTrigStmt": "CREATE EVENT TRIGGER",
+    "AlterEventTrigStmt": "ALTER EVENT TRIGGER",
+    "CreatePLangStmt": "CREATE LANGUAGE",
+    "CreateFdwStmt": "CREATE FOREIGN DATA WRAPPER",
+    "AlterFdwStmt": "ALTER FOREIGN DATA WRAPPER",
+    "CreateTableSpaceStmt": "CREATE TABLESPACE",
+    "DropTableSpaceStmt": "DROP TABLESPACE",
+    "CreateSubscriptionStmt": "CREATE SUBSCRIPTION",
+    "LoadStmt": "LOAD",
 }
 
 # Statements PostgreSQL refuses inside a transaction block.
 _NON_TRANSACTIONAL_NODES = {
-    ast.VacuumStmt: "VACUUM",
-    ast.CreatedbStmt: "CREATE DATABASE",
-    ast.DropdbStmt: "DROP DATABASE",
-    ast.AlterSystemStmt: "ALTER SYSTEM",
-    ast.CreateTableSpaceStmt: "CREATE TABLESPACE",
-    ast.DropTableSpaceStmt: "DROP TABLESPACE",
+    "VacuumStmt": "VACUUM",
+    "CreatedbStmt": "CREATE DATABASE",
+    "DropdbStmt": "DROP DATABASE",
+    "AlterSystemStmt": "ALTER SYSTEM",
+    "CreateTableSpaceStmt": "CREATE TABLESPACE",
+    "DropTableSpaceStmt": "DROP TABLESPACE",
 }
 
 
@@ -67,49 +67,58 @@ def line_of(text: str, offset: int) -> int:
     return text.count("\n", 0, max(0, offset)) + 1
 
 
-def privilege_reason(node: ast.Node) -> str | None:
-    """Why an ordinary owner role could not run this statement, or None."""
-    for cls, reason in _PRIVILEGED_NODES.items():
-        if isinstance(node, cls):
-            return reason
-    if isinstance(node, ast.DropStmt) and node.removeType in _PRIVILEGED_OBJECTS:
-        return f"DROP {_PRIVILEGED_OBJECTS[node.removeType]}"
-    if isinstance(node, ast.CommentStmt) and node.objtype in _PRIVILEGED_OBJECTS:
-        return f"COMMENT ON {_PRIVILEGED_OBJECTS[node.objtype]}"
-    if isinstance(node, ast.RenameStmt) and node.renameType in _PRIVILEGED_OBJECTS:
-        return f"ALTER {_PRIVILEGED_OBJECTS[node.renameType]} RENAME"
+def privilege_reason(kind: str, body: dict) -> str | None:
+    """Why an ordinary owner role could not run this statement, or None (`body`: its JSON)."""
+    reason = _PRIVILEGED_NODES.get(kind)
+    if reason:
+        return reason
+    field = {"DropStmt": "removeType", "CommentStmt": "objtype", "RenameStmt": "renameType"}.get(kind)
+    obj = _PRIVILEGED_OBJECTS.get(body.get(field)) if field else None
+    if obj:
+        verb = {"DropStmt": "DROP", "CommentStmt": "COMMENT ON", "RenameStmt": "ALTER"}[kind]
+        return f"{verb} {obj}" + (" RENAME" if kind == "RenameStmt" else "")
     return None
 
 
-def _concurrent(node: ast.Node) -> bool:
-    if isinstance(node, (ast.IndexStmt, ast.DropStmt)):
-        return bool(node.concurrent)
-    if isinstance(node, ast.ReindexStmt):
-        return any(getattr(p, "defname", "") == "concurrently" for p in (node.params or ()))
-    if isinstance(node, ast.RefreshMatViewStmt):
-        return bool(node.concurrent)
-    if isinstance(node, ast.AlterTableStmt):
+def _concurrent(kind: str, body: dict) -> bool:
+    if kind in ("IndexStmt", "DropStmt", "RefreshMatViewStmt"):
+        return bool(body.get("concurrent"))
+    if kind == "ReindexStmt":
+        return any(p.get("DefElem", {}).get("defname") == "concurrently" for p in body.get("params") or ())
+    if kind == "AlterTableStmt":
         # ALTER TABLE ... DETACH PARTITION ... CONCURRENTLY
-        return any(
-            isinstance(c.def_, ast.PartitionCmd) and c.def_.concurrent for c in (node.cmds or ())
-        )
+        return any(c.get("AlterTableCmd", {}).get("def", {}).get("PartitionCmd", {}).get("concurrent")
+                   for c in body.get("cmds") or ())
     return False
 
 
 @dataclass(frozen=True)
 class Statement:
+    """One statement of a file. What kind it is comes from the parser's JSON; the typed tree
+    (`node`) is built on first use (see pgparse.ParsedFile)."""
+
     text: str
     line: int  # line of the file where the statement starts
     offset: int  # character offset in the file
-    node: ast.Node
+    source: ParsedFile = field(repr=False, compare=False)
+    index: int = field(default=0, repr=False, compare=False)
+
+    @cached_property
+    def node(self) -> ast.Node:
+        return self.source.node(self.index)
+
+    @cached_property
+    def _json(self) -> tuple[str, dict]:
+        ((kind, body),) = (self.source.bodies[self.index] or {"": {}}).items()
+        return kind, body
 
     @property
     def kind(self) -> str:
-        return type(self.node).__name__
+        return self._json[0]
 
     @cached_property
     def privilege(self) -> str | None:
-        return privilege_reason(self.node)
+        return privilege_reason(*self._json)
 
     @property
     def privileged(self) -> bool:
@@ -117,26 +126,28 @@ class Statement:
 
     @property
     def transaction_control(self) -> bool:
-        return isinstance(self.node, ast.TransactionStmt)
+        return self.kind == "TransactionStmt"
 
     @property
     def concurrent(self) -> bool:
-        return _concurrent(self.node)
+        return _concurrent(*self._json)
 
     @property
     def non_transactional(self) -> str | None:
-        if isinstance(self.node, ast.VacuumStmt) and not self.node.is_vacuumcmd:
+        kind, body = self._json
+        if kind == "VacuumStmt" and not body.get("is_vacuumcmd"):
             return None  # plain ANALYZE shares VacuumStmt but runs fine in a transaction
-        for cls, what in _NON_TRANSACTIONAL_NODES.items():
-            if isinstance(self.node, cls):
-                return what
+        what = _NON_TRANSACTIONAL_NODES.get(kind)
+        if what:
+            return what
         if self.concurrent:
             return "CONCURRENTLY"
         return None
 
     @property
     def is_create_index_concurrently(self) -> bool:
-        return isinstance(self.node, ast.IndexStmt) and bool(self.node.concurrent)
+        kind, body = self._json
+        return kind == "IndexStmt" and bool(body.get("concurrent"))
 
 
 @dataclass(frozen=True)
@@ -159,17 +170,18 @@ class SqlScript:
 def parse_script(path: str, text: str) -> SqlScript:
     """Split a file into statements with their starting lines; raise SqlSyntaxError on bad SQL."""
     try:
-        raw = parse_sql(text)
+        parsed = ParsedFile(text)
     except ParseError as exc:
         message = str(exc.args[0]) if exc.args else str(exc)
         offset = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], int) else 0
         raise SqlSyntaxError(path, line_of(text, offset), message) from None
     statements = []
-    for r in raw:
-        start = r.stmt_location or 0
-        end = start + r.stmt_len if r.stmt_len else len(text)
-        body = text[start:end].strip()
-        # pglast reports the start of leading comments in some cases; point at the first code line.
-        lead = len(text[start:end]) - len(text[start:end].lstrip())
-        statements.append(Statement(body, line_of(text, start + lead), start + lead, r.stmt))
+    for i, (start, length) in enumerate(parsed.spans):
+        start = start or 0
+        end = start + length if length else len(text)
+        chunk = text[start:end]
+        body = chunk.strip()
+        # the parser reports the start of leading comments in some cases; point at the first code line.
+        lead = len(chunk) - len(chunk.lstrip())
+        statements.append(Statement(body, line_of(text, start + lead), start + lead, parsed, i))
     return SqlScript(path, text, tuple(statements))

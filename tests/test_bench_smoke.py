@@ -56,7 +56,8 @@ def test_apply_scenario_tiny(pg_server, capsys, tmp_path):
     from tests.bench import apply1k
 
     # No network in the default run: peers are used only when a previous bench run installed them.
-    res = apply1k.run(size="tiny", runs=1, new_database=pg_server.create_database, log=lambda *_: None,
+    res = apply1k.run(size="tiny", runs=1, new_database=lambda keep=False: pg_server.create_database(),
+                      log=lambda *_: None,
                       work=Path(__file__).resolve().parent / "bench" / ".work", install=False, n=5)
     d = _check(res, {"pgferry", "pgferry_ratio"})
     tools = d["info"]["tools"]

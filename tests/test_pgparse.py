@@ -101,3 +101,85 @@ def test_digraph_matches_networkx():
             assert all(cyclic._succ[u].__contains__(v) for u, v in found)
             with pytest.raises(digraph.CycleError):
                 digraph.topological_sort(cyclic)
+
+
+# -- statements: kind and flags from the JSON, the tree on demand -----------------------------
+
+PRIVILEGED_OBJECTS = {"OBJECT_EXTENSION", "OBJECT_EVENT_TRIGGER", "OBJECT_LANGUAGE", "OBJECT_FDW", "OBJECT_ROLE",
+                      "OBJECT_TABLESPACE", "OBJECT_SUBSCRIPTION"}
+FLAG_SQL = """
+CREATE INDEX CONCURRENTLY i1 ON t (a);
+CREATE INDEX i2 ON t (a);
+DROP INDEX CONCURRENTLY i1;
+REINDEX (CONCURRENTLY) INDEX i2;
+REFRESH MATERIALIZED VIEW CONCURRENTLY mv;
+ALTER TABLE p DETACH PARTITION c CONCURRENTLY;
+ALTER TABLE p DETACH PARTITION c;
+VACUUM t;
+ANALYZE t;
+BEGIN;
+COMMIT;
+CREATE EXTENSION IF NOT EXISTS pg_trgm;
+DROP EXTENSION pg_trgm;
+COMMENT ON EXTENSION pg_trgm IS 'x';
+ALTER ROLE r RENAME TO s;
+DROP TABLE t;
+COMMENT ON TABLE t IS 'x';
+CREATE DATABASE d;
+"""
+
+
+def oracle(node) -> dict:
+    """The same facts, read off pglast's own tree (an independent reading of the same parse)."""
+    from pglast import ast
+
+    kind = type(node).__name__
+    concurrent = False
+    if isinstance(node, (ast.IndexStmt, ast.DropStmt, ast.RefreshMatViewStmt)):
+        concurrent = bool(node.concurrent)
+    elif isinstance(node, ast.ReindexStmt):
+        concurrent = any(getattr(p, "defname", "") == "concurrently" for p in (node.params or ()))
+    elif isinstance(node, ast.AlterTableStmt):
+        concurrent = any(isinstance(c.def_, ast.PartitionCmd) and c.def_.concurrent for c in (node.cmds or ()))
+    obj = {ast.DropStmt: "removeType", ast.CommentStmt: "objtype", ast.RenameStmt: "renameType"}.get(type(node))
+    return {
+        "kind": kind,
+        "concurrent": concurrent,
+        "cic": isinstance(node, ast.IndexStmt) and bool(node.concurrent),
+        "transaction_control": isinstance(node, ast.TransactionStmt),
+        "privileged_object": bool(obj) and getattr(node, obj).name in PRIVILEGED_OBJECTS,
+    }
+
+
+def test_statement_flags_from_json_agree_with_the_tree():
+    from engine.sqlfile import parse_script
+
+    texts = [FLAG_SQL, CORPUS.read_text(encoding="utf-8")]
+    texts += [p.read_text(encoding="utf-8") for p in sorted((ROOT / "migrations").rglob("*.sql"))]
+    checked = privileged = concurrent = 0
+    for text in texts:
+        try:
+            expected = pglast.parse_sql(text)
+        except pglast.parser.ParseError:
+            continue  # a template, not SQL
+        script = parse_script("x.sql", text)
+        assert len(script.statements) == len(expected)
+        for st, raw in zip(script.statements, expected):
+            want = oracle(raw.stmt)
+            got = {"kind": st.kind, "concurrent": st.concurrent, "cic": st.is_create_index_concurrently,
+                   "transaction_control": st.transaction_control,
+                   "privileged_object": st.kind in ("DropStmt", "CommentStmt", "RenameStmt") and st.privileged}
+            assert got == want, st.text
+            # the tree built on demand is pglast's tree
+            assert st.node(None, None, False) == raw.stmt(None, None, False), st.text
+            checked += 1
+            privileged += st.privileged
+            concurrent += st.concurrent
+    assert checked > 300 and privileged >= 5 and concurrent >= 5
+    flags = [(st.non_transactional, st.privilege) for st in parse_script("f.sql", FLAG_SQL).statements]
+    assert flags[0] == ("CONCURRENTLY", None) and flags[1] == (None, None)  # CREATE INDEX [CONCURRENTLY]
+    assert flags[5] == ("CONCURRENTLY", None) and flags[6] == (None, None)  # DETACH PARTITION [CONCURRENTLY]
+    assert flags[7] == ("VACUUM", None) and flags[8] == (None, None)  # VACUUM, ANALYZE
+    assert [p for _, p in flags[11:17]] == ["CREATE EXTENSION", "DROP EXTENSION", "COMMENT ON EXTENSION",
+                                            "ALTER ROLE RENAME", None, None]
+    assert flags[17] == ("CREATE DATABASE", None)

@@ -14,9 +14,11 @@ Contenders, each on a fresh database of the same server, each timed as the whole
            statements; one INSERT into a bookkeeping table; COMMIT (the bookkeeping table is created
            first, as each tool creates its own). The floor runs right before every contender, and
            each contender's ratio is to that floor run (the host's load drifts; ratios should not).
-  pgferry  `pgferry up --migrations DIR --dsn DSN --no-progress` (the console script of this venv).
-           Round trips per migration: BEGIN travels with the first statement, the success row with
-           COMMIT, each statement on its own: 5 for these four statements (psql's floor: 7).
+  pgferry  `pgferry up --migrations DIR --dsn DSN --no-progress` (the console script of this venv,
+           byte-compiled first as an installed package is). Each statement is its own query, but
+           pipelined: the server runs migration k+1 while pgferry reads k's results, and k+1's
+           COMMIT leaves once k is done (engine/pipeline.py); psql's floor waits for each of its
+           7 statements per migration in turn.
   alembic  `alembic upgrade head`, one revision file per migration doing `op.execute()` of each
            statement; env.py with transaction_per_migration=True so each migration commits on its
            own like everyone else's; bookkeeping: alembic_version, updated per migration.
@@ -24,6 +26,9 @@ Contenders, each on a fresh database of the same server, each timed as the whole
            dbmate's default); bookkeeping: schema_migrations.
   sqitch   `sqitch deploy`, one change per migration whose deploy script is BEGIN; ...; COMMIT;
            (the form `sqitch add` writes); Sqitch runs each through psql and keeps its registry.
+
+The databases of the timed runs are dropped only at the end: dropping a database of a thousand
+tables slowed the run right after it 2-3x on this host (see BenchServer.new_database).
 
 Afterwards every database is checked: all tables exist and the bookkeeping holds every migration.
 A peer that cannot be installed gets a row "not installed: why" and no number.
@@ -35,7 +40,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import psycopg
@@ -151,8 +155,30 @@ def write_sqitch(root: Path, n: int) -> Path:
 
 
 def pgferry_argv() -> list[str]:
+    compile_pgferry()
     script = Path(sys.executable).with_name("pgferry")
     return [str(script)] if script.exists() else [sys.executable, "-m", "tui"]
+
+
+_compiled = False
+
+
+def compile_pgferry() -> None:
+    """Byte-compile pgferry's own modules once, as `pip install` does for an installed package.
+
+    An editable install (this checkout) leaves that to the first import, and a host with
+    PYTHONDONTWRITEBYTECODE set (CI images often do) never writes it: every run would then
+    compile ~10,000 lines first (0.15-0.2 s here), which no installed copy pays. The peers are
+    installed packages, compiled at install time."""
+    global _compiled
+    if not _compiled:
+        import engine
+        import tui
+
+        for pkg in (engine, tui):
+            subprocess.run([sys.executable, "-m", "compileall", "-q", str(Path(pkg.__file__).parent)],
+                           check=True, stdout=subprocess.DEVNULL)
+        _compiled = True
 
 
 def libpq_env(dsn: str) -> dict:
@@ -258,8 +284,8 @@ def run(*, size: str = "full", runs: int = 5, new_database=None, log=print, work
             times, rss = {}, {}
             for tool in rotated:
                 log(f"  apply-1k run {i + 1}/{runs}: floor, then {tool} ({n} migrations)")
-                floor = run_one("floor", trees, new_database(), found, n, tmp)
-                r = run_one(tool, trees, new_database(), found, n, tmp)
+                floor = run_one("floor", trees, new_database(keep=True), found, n, tmp)
+                r = run_one(tool, trees, new_database(keep=True), found, n, tmp)
                 res.add("floor", floor["wall_s"])
                 res.add(tool, r["wall_s"])
                 res.add(f"{tool}_ratio", r["wall_s"] / floor["wall_s"])

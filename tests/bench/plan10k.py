@@ -18,7 +18,6 @@ the result's info.
 from __future__ import annotations
 
 import cProfile
-import io
 import json
 import pstats
 import shutil
