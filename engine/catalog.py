@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping
 
+from . import defcache
 from .definitions import is_schema_dir, load_schema
 from .errors import DefinitionError, Finding, UsageError
 from .graph import SchemaGraph
@@ -154,7 +155,15 @@ def load_definitions(path: str | Path, *, lint_warnings: bool = True) -> tuple[D
 def load(path: str | Path) -> Definitions:
     """Strict loading for commands that act: any error stops with exit code 2 (`pgferry validate`
     also reports the lint warnings)."""
+    root = Path(path)
+    key = defcache.fingerprint(root) if root.is_dir() else None
+    if key is not None:
+        cached = defcache.read(root, key[0])
+        if cached is not None:
+            return cached
     defs, findings = load_definitions(path, lint_warnings=False)
     if defs is None:
         raise DefinitionError(findings)
+    if key is not None:
+        defcache.write(root, key[0], key[1], defs)
     return defs

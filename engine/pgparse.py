@@ -244,6 +244,10 @@ class ParsedFile:
             self.spans.append((loc(start), loc(start + length) - loc(start) if length else 0))
             self.bodies.append(raw.get("stmt"))
 
+    def __reduce__(self):
+        # Pickled as its text only (defcache): the JSON is parsed again if a tree is needed.
+        return LaterParsedFile, (self.text,)
+
     def node(self, i: int):
         body = self.bodies[i]
         if body is None:
@@ -254,3 +258,28 @@ class ParsedFile:
             if self._slow is None:
                 self._slow = _slow_parse_sql(self.text)
             return self._slow[i].stmt
+
+
+class LaterParsedFile:
+    """A file's text whose parse waits for the first tree asked of it (definitions from defcache)."""
+
+    __slots__ = ("text", "_parsed")
+
+    def __init__(self, text: str):
+        self.text = text
+        self._parsed: ParsedFile | None = None
+
+    def __reduce__(self):
+        return LaterParsedFile, (self.text,)
+
+    @property
+    def bodies(self) -> list:
+        return self._parse().bodies
+
+    def node(self, i: int):
+        return self._parse().node(i)
+
+    def _parse(self) -> ParsedFile:
+        if self._parsed is None:
+            self._parsed = ParsedFile(self.text)
+        return self._parsed

@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import NamedTuple
 
 from pglast import ast
 from pglast.enums import ObjectType
@@ -92,62 +93,74 @@ def _concurrent(kind: str, body: dict) -> bool:
     return False
 
 
+class Facts(NamedTuple):
+    """What the loader needs to know about a statement, read off the parser's JSON."""
+
+    kind: str  # the parse node's class: IndexStmt, CreateStmt, ...
+    privilege: str | None
+    concurrent: bool
+    non_transactional: str | None
+    create_index_concurrently: bool
+
+
+def facts_of(wrapped: dict | None) -> Facts:
+    ((kind, body),) = (wrapped or {"": {}}).items()
+    concurrent = _concurrent(kind, body)
+    if kind == "VacuumStmt" and not body.get("is_vacuumcmd"):
+        non_tx = None  # plain ANALYZE shares VacuumStmt but runs fine in a transaction
+    else:
+        non_tx = _NON_TRANSACTIONAL_NODES.get(kind) or ("CONCURRENTLY" if concurrent else None)
+    return Facts(kind, privilege_reason(kind, body), concurrent, non_tx,
+                 kind == "IndexStmt" and bool(body.get("concurrent")))
+
+
 @dataclass(frozen=True)
 class Statement:
-    """One statement of a file. What kind it is comes from the parser's JSON; the typed tree
-    (`node`) is built on first use (see pgparse.ParsedFile)."""
+    """One statement of a file. What kind it is comes from the parser's JSON (`facts`); the
+    typed tree (`node`) is built on first use (see pgparse.ParsedFile)."""
 
     text: str
     line: int  # line of the file where the statement starts
     offset: int  # character offset in the file
+    facts: Facts = field(repr=False, compare=False)
     source: ParsedFile = field(repr=False, compare=False)
     index: int = field(default=0, repr=False, compare=False)
+
+    def __reduce__(self):
+        # Never the built tree: it is rebuilt from the file's text when needed (defcache).
+        return Statement, (self.text, self.line, self.offset, self.facts, self.source, self.index)
 
     @cached_property
     def node(self) -> ast.Node:
         return self.source.node(self.index)
 
-    @cached_property
-    def _json(self) -> tuple[str, dict]:
-        ((kind, body),) = (self.source.bodies[self.index] or {"": {}}).items()
-        return kind, body
-
     @property
     def kind(self) -> str:
-        return self._json[0]
+        return self.facts.kind
 
-    @cached_property
+    @property
     def privilege(self) -> str | None:
-        return privilege_reason(*self._json)
+        return self.facts.privilege
 
     @property
     def privileged(self) -> bool:
-        return self.privilege is not None
+        return self.facts.privilege is not None
 
     @property
     def transaction_control(self) -> bool:
-        return self.kind == "TransactionStmt"
+        return self.facts.kind == "TransactionStmt"
 
     @property
     def concurrent(self) -> bool:
-        return _concurrent(*self._json)
+        return self.facts.concurrent
 
     @property
     def non_transactional(self) -> str | None:
-        kind, body = self._json
-        if kind == "VacuumStmt" and not body.get("is_vacuumcmd"):
-            return None  # plain ANALYZE shares VacuumStmt but runs fine in a transaction
-        what = _NON_TRANSACTIONAL_NODES.get(kind)
-        if what:
-            return what
-        if self.concurrent:
-            return "CONCURRENTLY"
-        return None
+        return self.facts.non_transactional
 
     @property
     def is_create_index_concurrently(self) -> bool:
-        kind, body = self._json
-        return kind == "IndexStmt" and bool(body.get("concurrent"))
+        return self.facts.create_index_concurrently
 
 
 @dataclass(frozen=True)
@@ -183,5 +196,5 @@ def parse_script(path: str, text: str) -> SqlScript:
         body = chunk.strip()
         # the parser reports the start of leading comments in some cases; point at the first code line.
         lead = len(chunk) - len(chunk.lstrip())
-        statements.append(Statement(body, line_of(text, start + lead), start + lead, parsed, i))
+        statements.append(Statement(body, line_of(text, start + lead), start + lead, facts_of(parsed.bodies[i]), parsed, i))
     return SqlScript(path, text, tuple(statements))

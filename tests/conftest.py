@@ -18,6 +18,9 @@ import pytest
 from psycopg import conninfo, sql
 
 ROOT = Path(__file__).resolve().parent.parent
+# The definitions cache (engine/defcache.py) of this session's pgferry processes: in use, as for
+# a user, but never the developer's own ~/.cache.
+os.environ.setdefault("PGFERRY_CACHE_DIR", tempfile.mkdtemp(prefix="pgferry-test-cache-"))
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SMALL = FIXTURES / "small"
 

@@ -59,10 +59,10 @@ def test_apply_scenario_tiny(pg_server, capsys, tmp_path):
     res = apply1k.run(size="tiny", runs=1, new_database=lambda keep=False: pg_server.create_database(),
                       log=lambda *_: None,
                       work=Path(__file__).resolve().parent / "bench" / ".work", install=False, n=5)
-    d = _check(res, {"pgferry", "pgferry_ratio"})
+    d = _check(res, {"pgferry", "pgferry_ratio", "pgferry-cold", "pgferry-cold_ratio"})
     tools = d["info"]["tools"]
     installed = [p for p in ("alembic", "dbmate", "sqitch") if tools[p]["installed"]]
-    assert d["metrics"]["floor"]["runs"] == 1 + len(installed)  # one floor run before each contender
+    assert d["metrics"]["floor"]["runs"] == 2 + len(installed)  # one floor run before each contender
     for peer in ("alembic", "dbmate", "sqitch"):
         m = d["metrics"][peer]
         if tools[peer]["installed"]:

@@ -163,7 +163,8 @@ def render(console: Console, facts: dict, results: list[Result]) -> None:
             for name, t in res.info.get("tools", {}).items():
                 console.print(f"apply-1k {name}: {t.get('version') or t.get('why')}", highlight=False, markup=False)
             console.print(f"apply-1k per migration (median): {res.info.get('per_migration_ms')} ms; pgferry faster than "
-                          f"every installed peer: {res.info.get('pgferry_fastest')}", highlight=False, markup=False)
+                          f"every installed peer: {res.info.get('pgferry_fastest')} (cache filled), "
+                          f"{res.info.get('pgferry_cold_fastest')} (first command)", highlight=False, markup=False)
         if res.scenario == "online-index" and res.info.get("runs"):
             last = res.info["runs"][-1]
             for v in ("cic", "plain"):

@@ -18,7 +18,10 @@ Contenders, each on a fresh database of the same server, each timed as the whole
            byte-compiled first as an installed package is). Each statement is its own query, but
            pipelined: the server runs migration k+1 while pgferry reads k's results, and k+1's
            COMMIT leaves once k is done (engine/pipeline.py); psql's floor waits for each of its
-           7 statements per migration in turn.
+           7 statements per migration in turn. Its definitions cache (engine/defcache.py) is
+           filled by one untimed `pgferry status` first, as when any earlier command ran on the
+           same files.
+  pgferry-cold  the same with an empty cache every run: the first command on these files.
   alembic  `alembic upgrade head`, one revision file per migration doing `op.execute()` of each
            statement; env.py with transaction_per_migration=True so each migration commits on its
            own like everyone else's; bookkeeping: alembic_version, updated per migration.
@@ -40,6 +43,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import psycopg
@@ -50,8 +54,10 @@ from .common import Result, run_measured
 
 SIZES = {"tiny": 20, "full": 1000}
 RATIO_TARGET = 1.3
-TOOLS = ("floor", "pgferry", "alembic", "dbmate", "sqitch")
-VIA = {"pgferry": "pgferry up", "alembic": "alembic upgrade head", "dbmate": "dbmate up", "sqitch": "sqitch deploy"}
+TOOLS = ("floor", "pgferry", "pgferry-cold", "alembic", "dbmate", "sqitch")
+OURS = ("pgferry", "pgferry-cold")
+VIA = {"pgferry": "pgferry up", "pgferry-cold": "pgferry up, definitions not cached yet",
+       "alembic": "alembic upgrade head", "dbmate": "dbmate up", "sqitch": "sqitch deploy"}
 
 
 def statements(i: int) -> list[str]:
@@ -209,7 +215,11 @@ def command(tool: str, trees: dict, dsn: str, found: dict) -> tuple[list[str], d
     env.pop("PGFERRY_DSN", None)
     if tool == "floor":
         return [str(peers_mod.pg_bin("psql")), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", str(trees["floor"]), dsn], env, None
-    if tool == "pgferry":
+    if tool in OURS:
+        # pgferry: the definitions cache filled by an earlier command on the same files (warmed
+        # before the timed runs), as when `plan` or `status` came first; pgferry-cold: an empty
+        # cache every run, as for the first command in a fresh container (it loads, then writes it).
+        env["PGFERRY_CACHE_DIR"] = str(trees["cache"]) if tool == "pgferry" else tempfile.mkdtemp(dir=trees["cold"])
         return [*pgferry_argv(), "up", "--migrations", str(trees["pgferry"]), "--dsn", dsn, "--no-progress"], env, None
     if tool == "alembic":
         env["BENCH_DSN"] = dsn
@@ -227,6 +237,7 @@ def command(tool: str, trees: dict, dsn: str, found: dict) -> tuple[list[str], d
 BOOKKEEPING = {
     "floor": "SELECT count(*) FROM floor_log",
     "pgferry": "SELECT count(DISTINCT version) FROM migration_logs WHERE success AND up",
+    "pgferry-cold": "SELECT count(DISTINCT version) FROM migration_logs WHERE success AND up",
     "alembic": "SELECT CASE WHEN version_num = %(last)s THEN %(n)s ELSE 0 END FROM alembic_version",
     "dbmate": "SELECT count(*) FROM schema_migrations",
     "sqitch": "SELECT count(*) FROM sqitch.changes",
@@ -263,19 +274,22 @@ def run(*, size: str = "full", runs: int = 5, new_database=None, log=print, work
     found = peers_mod.ensure_all(work, install, log)
     res.info["tools"] = {"floor": {"name": "floor", "version": _psql_version(), "installed": True},
                          "pgferry": {"name": "pgferry", "version": _pgferry_version(), "installed": True},
+                         "pgferry-cold": {"name": "pgferry", "version": _pgferry_version(), "installed": True},
                          **{k: p.as_dict() for k, p in found.items()}}
-    tools = [t for t in TOOLS if t in ("floor", "pgferry") or found[t].ok]
+    tools = [t for t in TOOLS if t in ("floor", *OURS) or found[t].ok]
     for t in TOOLS:
         res.metric(t, "floor: psql, 1 session, BEGIN/…/INSERT/COMMIT" if t == "floor" else f"{t}: {VIA[t]}", "s",
                    note="" if t in tools else found[t].why)
         if t != "floor":
             res.metric(f"{t}_ratio", f"  {t} / floor", "ratio",
-                       target=RATIO_TARGET if t == "pgferry" else None)
+                       target=RATIO_TARGET if t in OURS else None)
     tmp = Path(tempfile.mkdtemp(prefix="pgferry-bench-apply-"))
     try:
         trees = {"pgferry": write_pgferry(tmp / "pgferry", n), "floor": write_floor(tmp / "floor.sql", n),
                  "alembic": write_alembic(tmp / "alembic", n), "dbmate": write_dbmate(tmp / "dbmate", n),
-                 "sqitch": write_sqitch(tmp / "sqitch", n)}
+                 "sqitch": write_sqitch(tmp / "sqitch", n), "cache": tmp / "cache", "cold": tmp / "cold"}
+        trees["cold"].mkdir()
+        warm_cache(trees, new_database(keep=True))
         contenders = [t for t in tools if t != "floor"]
         for i in range(runs):
             # A floor run right before each contender: its ratio compares two runs seconds apart,
@@ -296,11 +310,25 @@ def run(*, size: str = "full", runs: int = 5, new_database=None, log=print, work
         floor = res.metrics["floor"]
         pg = res.metrics["pgferry"]
         res.info["per_migration_ms"] = {t: round(1000 * res.metrics[t].median / n, 3) for t in tools}
-        res.info["pgferry_fastest"] = all(pg.median < res.metrics[t].median for t in tools if t not in ("floor", "pgferry"))
+        res.info["pgferry_fastest"] = all(pg.median < res.metrics[t].median for t in tools if t not in ("floor", *OURS))
+        res.info["pgferry_cold_fastest"] = all(res.metrics["pgferry-cold"].median < res.metrics[t].median
+                                               for t in tools if t not in ("floor", *OURS))
         res.info["floor_s"] = floor.median
         return res
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def warm_cache(trees: dict, dsn: str) -> None:
+    """One untimed `pgferry status` on the files, which fills the definitions cache. The cache
+    keeps no folder touched in the last two seconds (engine/defcache.py): wait that out first."""
+    newest = max(p.stat().st_mtime for p in trees["pgferry"].rglob("*"))
+    time.sleep(max(0.0, newest + 2.1 - time.time()))
+    env = {**os.environ, "PGFERRY_CACHE_DIR": str(trees["cache"])}
+    env.pop("PGFERRY_DSN", None)
+    subprocess.run([*pgferry_argv(), "status", "--migrations", str(trees["pgferry"]), "--dsn", dsn], env=env,
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert list(trees["cache"].glob("*.pickle")), "pgferry status did not fill the definitions cache"
 
 
 def _psql_version() -> str:
