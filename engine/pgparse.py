@@ -218,14 +218,14 @@ def parse_sql(text: str) -> tuple:
 
 
 class ParsedFile:
-    """One file's statements as the parser's JSON; each typed tree is built only when asked for.
+    """One file's statements as the parser's JSON: where each one is and what it is.
 
     Loading a thousand migrations only needs to know what kind of statement each one is (and a
-    flag or two: CONCURRENTLY, what a DROP drops), which the JSON says directly. Building every
-    tree up front was most of the load time; `node(i)` builds one (the same tree `parse_sql`
-    gives) for the checks and steps that look inside a statement."""
+    flag or two: CONCURRENTLY, what a DROP drops), which the JSON says directly; building every
+    tree up front was most of the load time. Callers read what they need and drop this (the JSON
+    of a file weighs more than its tree); `LaterTrees` builds the trees if they are asked for."""
 
-    __slots__ = ("text", "spans", "bodies", "_loc", "_slow")
+    __slots__ = ("text", "spans", "bodies")
 
     def __init__(self, text: str):
         self.text = text
@@ -234,8 +234,7 @@ class ParsedFile:
         except Exception:
             _slow_parse_sql(text)  # bad SQL: the ParseError callers know (character offsets)
             raise
-        loc = self._loc = _locator(text)
-        self._slow: tuple | None = None
+        loc = _locator(text)
         self.spans: list[tuple[int, int]] = []  # (start, length) in characters
         self.bodies: list[dict | None] = []  # {"IndexStmt": {...}}: the statement's wrapped JSON node
         for raw in json.loads(json_text).get("stmts", ()):
@@ -244,42 +243,20 @@ class ParsedFile:
             self.spans.append((loc(start), loc(start + length) - loc(start) if length else 0))
             self.bodies.append(raw.get("stmt"))
 
-    def __reduce__(self):
-        # Pickled as its text only (defcache): the JSON is parsed again if a tree is needed.
-        return LaterParsedFile, (self.text,)
 
-    def node(self, i: int):
-        body = self.bodies[i]
-        if body is None:
-            return None
-        try:
-            return _Builder(self._loc).wrapped(body)
-        except (Unsupported, KeyError, ValueError, TypeError, IndexError):
-            if self._slow is None:
-                self._slow = _slow_parse_sql(self.text)
-            return self._slow[i].stmt
+class LaterTrees:
+    """A file's statement trees, built (all at once, by `parse_sql`) the first time one is asked for."""
 
-
-class LaterParsedFile:
-    """A file's text whose parse waits for the first tree asked of it (definitions from defcache)."""
-
-    __slots__ = ("text", "_parsed")
+    __slots__ = ("text", "_trees")
 
     def __init__(self, text: str):
         self.text = text
-        self._parsed: ParsedFile | None = None
+        self._trees: tuple | None = None
 
     def __reduce__(self):
-        return LaterParsedFile, (self.text,)
-
-    @property
-    def bodies(self) -> list:
-        return self._parse().bodies
+        return LaterTrees, (self.text,)  # the text only: trees are rebuilt where needed (defcache)
 
     def node(self, i: int):
-        return self._parse().node(i)
-
-    def _parse(self) -> ParsedFile:
-        if self._parsed is None:
-            self._parsed = ParsedFile(self.text)
-        return self._parsed
+        if self._trees is None:
+            self._trees = tuple(raw.stmt for raw in parse_sql(self.text))
+        return self._trees[i]

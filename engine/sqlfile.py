@@ -10,7 +10,7 @@ from pglast import ast
 from pglast.enums import ObjectType
 from pglast.parser import ParseError
 
-from .pgparse import ParsedFile
+from .pgparse import LaterTrees, ParsedFile
 
 # Objects whose DROP/COMMENT/ALTER needs rights an ordinary owner role lacks (DESIGN §8).
 _PRIVILEGED_OBJECTS = {  # keyed by the JSON's spelling (the enum member's name)
@@ -117,13 +117,13 @@ def facts_of(wrapped: dict | None) -> Facts:
 @dataclass(frozen=True)
 class Statement:
     """One statement of a file. What kind it is comes from the parser's JSON (`facts`); the
-    typed tree (`node`) is built on first use (see pgparse.ParsedFile)."""
+    typed tree (`node`) is built on first use (see pgparse.LaterTrees)."""
 
     text: str
     line: int  # line of the file where the statement starts
     offset: int  # character offset in the file
     facts: Facts = field(repr=False, compare=False)
-    source: ParsedFile = field(repr=False, compare=False)
+    source: LaterTrees = field(repr=False, compare=False)
     index: int = field(default=0, repr=False, compare=False)
 
     def __reduce__(self):
@@ -189,6 +189,7 @@ def parse_script(path: str, text: str) -> SqlScript:
         offset = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], int) else 0
         raise SqlSyntaxError(path, line_of(text, offset), message) from None
     statements = []
+    trees = LaterTrees(text)  # shared by the file's statements; the JSON is dropped with `parsed`
     for i, (start, length) in enumerate(parsed.spans):
         start = start or 0
         end = start + length if length else len(text)
@@ -196,5 +197,5 @@ def parse_script(path: str, text: str) -> SqlScript:
         body = chunk.strip()
         # the parser reports the start of leading comments in some cases; point at the first code line.
         lead = len(chunk) - len(chunk.lstrip())
-        statements.append(Statement(body, line_of(text, start + lead), start + lead, facts_of(parsed.bodies[i]), parsed, i))
+        statements.append(Statement(body, line_of(text, start + lead), start + lead, facts_of(parsed.bodies[i]), trees, i))
     return SqlScript(path, text, tuple(statements))
