@@ -188,3 +188,9 @@ def ensure_writable(conn: psycopg.Connection, dsn: str) -> None:
             f"{where} is read-only for this session (default_transaction_read_only = {default}): nothing was changed",
             hint="connect as a role (or to a database) without default_transaction_read_only, e.g. "
                  "ALTER ROLE ... RESET default_transaction_read_only")
+
+
+def with_database(dsn: str, dbname: str | None) -> str:
+    """`dsn` pointed at database `dbname` (unchanged without one): one superuser DSN per server
+    serves every schema's database."""
+    return ci.make_conninfo(dsn, dbname=dbname) if dbname else dsn

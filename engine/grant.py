@@ -12,7 +12,7 @@ from typing import Mapping
 
 from psycopg import conninfo
 
-from .connection import connect
+from .connection import connect, with_database
 from .errors import PrivilegeRequired
 from .planner import Plan
 from .privileges import Bundle, Verification, build_bundle, record_manual, verify
@@ -66,8 +66,7 @@ def record_check(check: BundleCheck, dsns: Mapping[str, str], who: str, bookkeep
 
 def in_database_of(superuser_dsn: str, dsn: str) -> str:
     """The superuser connection pointed at the database `dsn` names: each step runs where its schema lives."""
-    dbname = conninfo.conninfo_to_dict(dsn).get("dbname") if dsn else None
-    return conninfo.make_conninfo(superuser_dsn, dbname=dbname) if dbname else superuser_dsn
+    return with_database(superuser_dsn, conninfo.conninfo_to_dict(dsn).get("dbname") if dsn else None)
 
 
 def run_bundle(bundle: Bundle, dsns: Mapping[str, str], superuser_dsn: str) -> str:

@@ -23,7 +23,7 @@ from psycopg import errors as pgerrors
 from psycopg import sql
 
 from .bookkeeping import MigrationLog, SchemaState
-from .connection import connect, describe_target, ensure_writable, is_connection_loss, loss_reason
+from .connection import connect, describe_target, ensure_writable, is_connection_loss, loss_reason, with_database
 from .errors import MigrationFailed, PgferryError, StatementFailure
 from .events import (
     EventSink, IndexRepaired, LockRetry, MigrationFailedEvent, MigrationFinished, MigrationStarted, Retrying,
@@ -403,7 +403,7 @@ class Migrator:
         wall = datetime.now(timezone.utc)
         current: Statement | None = None
         try:
-            with connect(self.options.privileged_dsn, role="privileged") as su:
+            with connect(self._privileged_dsn(), role="privileged") as su:
                 who = su.execute("SELECT current_user").fetchone()[0]
                 with su.transaction():
                     for n, st in enumerate(script.statements, 1):
@@ -421,6 +421,11 @@ class Migrator:
                                     manual=True, confirmed_by=f"superuser connection as {who}")
         self.on_event(MigrationFinished(step.schema, step.id, step.up, time.monotonic() - t0, step.backfill,
                                         note=f"ran as {who}"))
+
+    def _privileged_dsn(self) -> str:
+        """The superuser connection, in this schema's database whatever database it names: an
+        extension created elsewhere would be recorded here but missing."""
+        return with_database(self.options.privileged_dsn, self.conn.info.dbname)
 
     def _rollback(self) -> None:
         """End a failed migration's transaction (a lost connection has ended it already)."""

@@ -105,9 +105,11 @@ def test_bundle_then_dba_then_verify_then_upgrade(app_db, database):
     assert query(database, "SELECT tableowner FROM pg_tables WHERE tablename = 'events'") == [(ROLE,)]
 
 
-def test_superuser_dsn_runs_only_the_privileged_steps(app_db, database):
+def test_superuser_dsn_runs_only_the_privileged_steps(app_db, database, pg_server):
     m = ["--migrations", str(SMALL), "--dsn", app_db]
-    r = run_cli("upgrade", "--to", "1.2.0", "--yes", "--no-progress", "--superuser-dsn", database, *m)
+    # One superuser DSN for the server, naming another database (as an admin would write it):
+    # the extension must still land in the application's database.
+    r = run_cli("upgrade", "--to", "1.2.0", "--yes", "--no-progress", "--superuser-dsn", pg_server.admin_dsn, *m)
     assert r.returncode == 0, r.stderr
     assert query(database, "SELECT manual, confirmed_by FROM migration_logs WHERE version = 14 AND schema = 'main'") == [
         (True, "superuser connection as postgres")]
