@@ -18,6 +18,9 @@ from . import __version__
 from .pgschema import ensure_schema
 
 LOG_SCHEMA_VERSION = 1
+# The success row's columns, in the order both ways of writing it fill them.
+_SUCCESS_COLUMNS = ("migration_logs_schema_version, schema, version, up, started_at, finished_at, success, backfilled, "
+                    "backend_pid, host, pgferry_version, sql_checksum, run_id, manual, confirmed_by")
 
 # Column name -> type, in creation order. New columns are added at the end, idempotently.
 LOG_COLUMNS: dict[str, str] = {
@@ -233,9 +236,8 @@ class MigrationLog:
             # Split around the four per-migration values (joined, not %-formatted: a schema or
             # host name may hold a %).
             self._row_prefix = (key, (
-                f"INSERT INTO {self.table.as_string(self.conn)} (migration_logs_schema_version, schema, version, up, "
-                "started_at, finished_at, success, backfilled, backend_pid, host, pgferry_version, sql_checksum, "
-                f"run_id, manual, confirmed_by) SELECT {LOG_SCHEMA_VERSION}, {lit(schema)}, v, ",
+                f"INSERT INTO {self.table.as_string(self.conn)} ({_SUCCESS_COLUMNS}) "
+                f"SELECT {LOG_SCHEMA_VERSION}, {lit(schema)}, v, ",
                 f", now(), clock_timestamp(), true, b, pg_backend_pid(), {lit(self.host)}, {lit(__version__)}, "
                 "CASE WHEN b THEN NULL ELSE ",
                 f" END, {'NULL' if run_id is None else int(run_id)}, false, NULL FROM unnest(",
@@ -254,13 +256,12 @@ class MigrationLog:
             # Composed once: this runs once per migration, a thousand times in a long upgrade.
             self._success_sql = sql.SQL(
                 """
-                INSERT INTO {} (migration_logs_schema_version, schema, version, up, started_at, finished_at, success,
-                                backfilled, backend_pid, host, pgferry_version, sql_checksum, run_id, manual, confirmed_by)
+                INSERT INTO {table} ({cols})
                 SELECT %s, %s, v, %s, coalesce(%s::timestamptz, now()), clock_timestamp(), true, b, pg_backend_pid(), %s, %s,
                        CASE WHEN b THEN NULL ELSE %s END, %s, %s, %s
                 FROM unnest(%s::bigint[], %s::boolean[]) AS t(v, b)
                 """
-            ).format(self.table).as_string(self.conn)
+            ).format(table=self.table, cols=sql.SQL(_SUCCESS_COLUMNS)).as_string(self.conn)
         return self._success_sql
 
     def _success_params(self, schema, version, up, started_at, checksum, backfill, run_id, manual, confirmed_by) -> list:

@@ -156,7 +156,8 @@ def load(path: str | Path) -> Definitions:
     """Strict loading for commands that act: any error stops with exit code 2 (`pgferry validate`
     also reports the lint warnings)."""
     root = Path(path)
-    key = defcache.fingerprint(root) if root.is_dir() else None
+    # Only when the cache is on: the fingerprint stats every file, for nothing otherwise.
+    key = defcache.fingerprint(root) if root.is_dir() and defcache.cache_dir() is not None else None
     if key is not None:
         cached = defcache.read(root, key[0])
         if cached is not None:
