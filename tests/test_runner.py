@@ -34,7 +34,7 @@ TIMINGS: dict[str, float] = {}
 
 @pytest.fixture(scope="module", autouse=True)
 def report_timings(request):
-    """Show what the crash tests measured (the numbers the README quotes) after the run."""
+    """Show what the crash tests measured (the numbers docs/faults.md quotes) after the run."""
     yield
     reporter = request.config.pluginmanager.getplugin("terminalreporter")
     capture = request.config.pluginmanager.getplugin("capturemanager")

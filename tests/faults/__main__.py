@@ -1,6 +1,6 @@
 """`python -m tests.faults`: the crash-at-any-instant harness at any size.
 
-    python -m tests.faults --trials 500 --seed 20261122 --jobs 2   # full size (README: Proof under faults)
+    python -m tests.faults --trials 500 --seed 20261122 --jobs 2   # full size (docs/faults.md)
     python -m tests.faults --trials 20 --seed 20261122 --max-kills 1 --jobs 2   # what the CI test runs
     python -m tests.faults --trials 20                       # a new random seed, printed first
     python -m tests.faults --seed 7 --only 13                # replay one trial of a run
