@@ -17,6 +17,7 @@ from textual.widgets.option_list import Option
 
 from engine.recovery import Diagnosis
 from engine.recovery_actions import ActionResult, run_action
+from engine.safetext import printable
 from tui import recover_view
 from tui.render import describe
 
@@ -41,7 +42,7 @@ class Diagnosed(Message):
 class ActionEvent(Message):
     def __init__(self, text: str) -> None:
         super().__init__()
-        self.text = text
+        self.text = printable(text)  # an event line may quote the server
 
 
 class ActionDone(Message):
