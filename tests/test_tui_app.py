@@ -84,3 +84,39 @@ def test_overview_explains_when_there_is_no_plan_to_check(database):
             assert not [n for n in app._notifications if n.severity == "error"]
 
     asyncio.run(go())
+
+
+def test_demo_says_how_to_come_back_and_how_a_dba_connects(capsys):
+    """The demo's databases are unknown to a plain `pgferry`: it names the command that reopens them,
+    says when it reopens rather than installs, and shows the DBA's superuser connection, no password."""
+    import shlex
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from tui.cli import main
+
+    # Not under pytest's tmp_path: run as root, the server runs as another user, who cannot enter it.
+    datadir = Path(tempfile.mkdtemp(prefix="pgferry-demo-")) / "pgdata"
+    try:
+        assert main(["demo", "--no-ui", "--dir", str(datadir), "--migrations", str(SMALL)]) == 0
+        first = capsys.readouterr().err
+        assert "reopening" not in first and "installing the bundled product" in first
+        again = [line for line in first.splitlines() if line.startswith("Open this demo again with: ")]
+        assert again == [f"Open this demo again with: pgferry demo --dir {datadir} --migrations {SMALL}"]
+        psql = next(line.strip() for line in first.splitlines() if line.strip().startswith("psql "))
+        words = shlex.split(psql)
+        assert words[0] == "psql" and "user=postgres" in words[1] and "dbname=pgferry_main" in words[1]
+        assert "password" not in words[1] and "@" not in psql
+        assert dict(pair.split("=", 1) for pair in words[1].split())["host"].startswith("/")  # the unix socket
+        with psycopg.connect(words[1]) as conn:  # what the DBA types works: a superuser session
+            assert conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()[0]
+
+        # The command it names reopens the same databases, and says so.
+        assert main([*shlex.split(again[0].removeprefix("Open this demo again with: "))[1:], "--no-ui"]) == 0
+        second = capsys.readouterr().err
+        assert f"reopening the demo in {datadir}: its databases are kept as they are (at 1.0.0)" in second
+        assert "installing" not in second
+    finally:
+        main(["demo", "--stop", "--dir", str(datadir)])
+        shutil.rmtree(datadir.parent, ignore_errors=True)
