@@ -6,8 +6,8 @@ import asyncio
 import psycopg
 
 from tests.conftest import SMALL
-from tests.test_tui_overview import fail_main_16, installed, loaded  # noqa: F401 - fixtures
-from tui.app import PgferryApp, Source
+from tests.test_tui_overview import _empty_status, fail_main_16, installed, loaded  # noqa: F401 - fixtures
+from tui.app import Overview, PgferryApp, Source
 from tui.app.help import HelpScreen
 
 SIZE = (80, 24)
@@ -120,3 +120,21 @@ def test_demo_says_how_to_come_back_and_how_a_dba_connects(capsys):
     finally:
         main(["demo", "--stop", "--dir", str(datadir)])
         shutil.rmtree(datadir.parent, ignore_errors=True)
+
+
+def test_quitting_mid_run_names_a_way_back_that_works():
+    from textual.widgets import Static
+
+    from tui.app.run import QuitWhileRunning
+
+    async def go(source: Source) -> str:
+        app = PgferryApp(source, overview=Overview(_empty_status(), None, "PostgreSQL 17.2"))
+        async with app.run_test(size=SIZE) as pilot:
+            await app.push_screen(QuitWhileRunning(7, 4242, source.come_back()))
+            await pilot.pause()
+            return str(app.screen.query_one(Static).render())
+
+    demo = asyncio.run(go(Source(reopen="pgferry demo --dir /srv/demo")))
+    assert "To come back to it, run `pgferry demo --dir /srv/demo` again." in demo and "pgferry again" not in demo
+    plain = asyncio.run(go(Source()))
+    assert "run pgferry again with the same connection settings, or pgferry watch." in plain
