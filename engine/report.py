@@ -147,12 +147,11 @@ def build_report(dsns: Mapping[str, str], bookkeeping_schema: str = "public", ru
 
 
 def _stopped(run: UpgradeRun, later: UpgradeRun) -> str:
-    """'run 2 stopped at step 3/9: <why>; continued by run 3'. The stored error of a continued run
-    already ends with 'continued by run N' (RunStore.supersede): said once here."""
+    """'run 2 stopped: <why>; continued by run 3'. The stored error of a continued run already ends
+    with 'continued by run N' (RunStore.supersede): said once here."""
     why = (run.error or "").strip()
     why = why.removesuffix(f"continued by run {later.id}").rstrip("; ").strip()
-    return (f"run {run.id} stopped at step {run.position}/{run.total}" + (f": {why}" if why else "") +
-            f"; continued by run {later.id}")
+    return f"run {run.id} stopped: {why or f'at step {run.position}/{run.total}'}; continued by run {later.id}"
 
 
 def _cell(text: object) -> str:

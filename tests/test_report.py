@@ -82,7 +82,7 @@ def test_report_of_a_resumed_move_covers_it_whole(per_schema, bundled):
     assert text.startswith("# pgferry report: run 3 (continuing 2), upgrade 3.20.0 → 4.2.0\n")
     continued = [line for line in text.splitlines() if "continued by run 3" in line]
     assert len(continued) == 1 and text.count("continued by run") == 1, continued
-    assert continued[0].startswith("- run 2 stopped at step ") and ": upgrade paused at step " in continued[0]
+    assert continued[0].startswith("- run 2 stopped: upgrade paused at step ") and "as dba asked" in continued[0]
     # Out-of-band migrations in the order they ran: 1 and 2 at the stop 3.23.0, then 3 and 4 at 3.30.1.
     planned = [s["id"] for s in report.runs[0].plan["steps"] if s["kind"] == "out_of_band"]
     assert [o["id"] for o in report.out_of_band] == planned

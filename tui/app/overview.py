@@ -188,6 +188,7 @@ def last_run_line(overview: Overview) -> str | None:
     run = overview.run
     if run is None or run.effective_status == "running":
         return None
+    continuing = f" (continuing run {run.resumed_from})" if run.resumed_from else ""
     move = f"{run.direction} {run.from_version or 'none'} → {run.to_version}"
-    when = f" at {run.finished_at:%Y-%m-%d %H:%M}" if run.finished_at else ""
-    return f"last run {run.id}: {move}, {run.effective_status}{when} · l shows its report"
+    when = f" {run.finished_at:%Y-%m-%d %H:%M}" if run.finished_at else ""
+    return f"last run {run.id}{continuing}: {move}, {run.effective_status}{when} · l: its report"
