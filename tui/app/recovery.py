@@ -312,7 +312,7 @@ class RecoveryScreen(PgferryScreen):
         ok = r.ok and r.verified
         log.write(Text("step 5 of 5: verify", style="bold"))
         for line in recover_view.result_lines(r):
-            log.write(Text(line, style="bold" if line.startswith(("✓", "✗")) else ""))
+            log.write(Text(printable(line), style="bold" if line.startswith(("✓", "✗")) else ""))  # quotes the server
         self.app.notify(f"{'✓ verified' if ok else '✗ not verified'}: {r.action.title}", markup=False,
                         severity="information" if ok else "error")
         self.show_step(5)
