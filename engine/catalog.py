@@ -10,7 +10,7 @@ from .definitions import is_schema_dir, load_schema
 from .errors import DefinitionError, Finding, UsageError
 from .graph import SchemaGraph
 from .outofband import OutOfBand, check_out_of_band, load_out_of_band
-from .releases import Release, ReleaseCatalogue, parse_releases
+from .releases import STABLE, Release, ReleaseCatalogue, parse_releases
 from .validate import check_graph, check_migration, check_releases, introduced_in, lint, sort_findings
 from .yamlfile import YamlError, load_yaml
 
@@ -19,18 +19,25 @@ from .yamlfile import YamlError, load_yaml
 class DatabaseVersion:
     """What a database's applied sets say about its release (DESIGN §4)."""
 
-    release: Release | None
-    # applied migrations beyond `release`, grouped by the release that introduces them
+    release: Release | None  # the newest release whose every migration is applied
+    # applied migrations beyond `release`, per schema
     extra: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
-    extra_release: Release | None = None
+    # the releases that introduce them, oldest first; and how many of them no release holds
+    extra_from: tuple[Release, ...] = ()
+    unreleased: int = 0
 
     @property
     def label(self) -> str:
+        """'3.23.0 + 19 migrations of 3.24.0–3.27.0': the release reached, then what is applied beyond
+        it and which releases those migrations come from (a run stopped between releases)."""
         base = self.release.version if self.release else "none"
         n = sum(len(v) for v in self.extra.values())
-        if n:
-            of = f" of {self.extra_release.version}" if self.extra_release else " (unreleased)"
-            return f"{base} + {n} migration{'s' if n != 1 else ''}{of}"
+        released = n - self.unreleased
+        if released:
+            lo, hi = self.extra_from[0].version, self.extra_from[-1].version
+            base += f" + {released} migration{'s' if released != 1 else ''} of {lo if lo == hi else f'{lo}–{hi}'}"
+        if self.unreleased:
+            base += f" + {self.unreleased} unreleased migration{'s' if self.unreleased != 1 else ''}"
         return base
 
 
@@ -59,6 +66,20 @@ class Definitions:
             raise UsageError(f"unknown release {version!r}", hint=f"newest releases: {known}")
         return r
 
+    def heads_on(self, schema: str, channel: str = STABLE) -> frozenset[int]:
+        """What a schema's pending migrations count towards on `channel`: every migration but those
+        that only releases of another channel hold (an insiders preview) and what builds on them.
+        Migrations no release holds yet (in development) stay pending."""
+        graph = self.schemas[schema]
+        offered: set[int] = set()
+        elsewhere: set[int] = set()
+        for r in self.releases.releases:
+            (offered if r.channel in (STABLE, channel) else elsewhere).update(self.required(r, schema))
+        hidden = elsewhere - offered
+        if not hidden:
+            return graph.leaves()
+        return frozenset(graph.migrations) - hidden - graph.descendants(hidden)
+
     def version_of(self, applied: Mapping[str, Iterable[int]]) -> DatabaseVersion:
         done = {s: self.schemas[s].normalize(applied.get(s, ())) for s in self.schemas}
         best: Release | None = None
@@ -74,13 +95,27 @@ class Definitions:
             more = set(ids) - base - set(self.schemas[s].squashes)
             if more:
                 extra[s] = tuple(self.schemas[s].order(more))
-        extra_release = None
-        if extra:
-            for r in self.releases.releases:
-                if all(set(ids) <= self.required(r, s) for s, ids in extra.items()):
-                    extra_release = r
-                    break
-        return DatabaseVersion(best, extra, extra_release)
+        introducing, unreleased = self._introducing(extra)
+        return DatabaseVersion(best, extra, introducing, unreleased)
+
+    def _introducing(self, extra: Mapping[str, Iterable[int]]) -> tuple[tuple[Release, ...], int]:
+        """The releases that first hold some of `extra` (oldest first), and how many no release holds."""
+        left = {s: set(ids) for s, ids in extra.items() if ids}
+        out: list[Release] = []
+        for r in self.releases.releases:
+            if not left:
+                break
+            found = False
+            for s in list(left):
+                held = left[s] & self.required(r, s)
+                if held:
+                    found = True
+                    left[s] -= held
+                    if not left[s]:
+                        del left[s]
+            if found:
+                out.append(r)
+        return tuple(out), sum(len(ids) for ids in left.values())
 
 
 def bundled_migrations_dir() -> Path:

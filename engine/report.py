@@ -16,6 +16,7 @@ from .background import OutOfBandStore
 from .connection import connect
 from .errors import UsageError
 from .runs import RunStore, UpgradeRun
+from .safetext import printable
 
 # Manual steps (privileged verify) are recorded before the run starts: look back this far for them.
 _MANUAL_WINDOW = timedelta(days=7)
@@ -53,10 +54,15 @@ class Report:
         end = last.finished_at or last.heartbeat
         return (end - first.started_at).total_seconds() if end else None
 
+    @property
+    def from_version(self) -> str | None:
+        """Where the whole move started: a resumed run starts where the one it continues stopped."""
+        return self.runs[0].from_version
+
     def as_dict(self) -> dict:
         r = self.run
         return {
-            "run_id": r.id, "status": r.effective_status, "direction": r.direction, "from": r.from_version,
+            "run_id": r.id, "status": r.effective_status, "direction": r.direction, "from": self.from_version,
             "to": r.to_version, "operator": r.operator, "host": r.host, "started_at": self.runs[0].started_at,
             "finished_at": r.finished_at, "seconds": self.seconds, "runs": [x.id for x in self.runs],
             "steps": [s.__dict__ for s in self.steps], "manual": [s.__dict__ for s in self.manual],
@@ -103,7 +109,9 @@ def build_report(dsns: Mapping[str, str], bookkeeping_schema: str = "public", ru
     if defs is not None:
         for r in runs:
             planned |= moved_between(defs, r.from_version, r.to_version)
-    planned_oob = {s["id"] for r in runs for s in (r.plan or {}).get("steps", []) if s.get("kind") == "out_of_band"}
+    # In plan order, the first run's first: the order they ran in (each database is read on its own).
+    planned_oob = list(dict.fromkeys(s["id"] for r in runs for s in (r.plan or {}).get("steps", [])
+                                     if s.get("kind") == "out_of_band"))
     steps: list[StepRecord] = []
     manual: list[StepRecord] = []
     oob: list[dict] = []
@@ -123,10 +131,10 @@ def build_report(dsns: Mapping[str, str], bookkeeping_schema: str = "public", ru
                     else:
                         steps.append(rec)
             oob += [o for o in OutOfBandStore(conn, bookkeeping_schema).all() if o["id"] in planned_oob]
+    oob.sort(key=lambda o: planned_oob.index(o["id"]))
     warnings = [w for r in runs for w in (r.plan or {}).get("warnings", [])]
-    for r in runs[:-1]:
-        warnings.append(f"run {r.id} ended {r.effective_status}" + (f": {r.error}" if r.error else "") +
-                        f"; continued by run {runs[runs.index(r) + 1].id}")
+    for r, later in zip(runs, runs[1:]):
+        warnings.append(_stopped(r, later))
     failed = [s for s in steps if s.success is False]
     for s in failed:
         warnings.append(f"{s.schema} {s.id} failed once: {s.error or 'no message'} (retried or recovered later)")
@@ -136,6 +144,20 @@ def build_report(dsns: Mapping[str, str], bookkeeping_schema: str = "public", ru
     return Report(tuple(runs), tuple(steps), tuple(manual), tuple(oob), tuple(dict.fromkeys(warnings)), dict(names or {}))
 
 
+
+
+def _stopped(run: UpgradeRun, later: UpgradeRun) -> str:
+    """'run 2 stopped: <why>; continued by run 3'. The stored error of a continued run already ends
+    with 'continued by run N' (RunStore.supersede): said once here."""
+    why = (run.error or "").strip()
+    why = why.removesuffix(f"continued by run {later.id}").rstrip("; ").strip()
+    return f"run {run.id} stopped: {why or f'at step {run.position}/{run.total}'}; continued by run {later.id}"
+
+
+def _cell(text: object) -> str:
+    """Server or definition text in one Markdown line or table cell: control characters escaped,
+    a pipe kept from ending the cell."""
+    return printable(text if text is not None else "", one_line=True).replace("|", "\\|")
 
 
 def _duration(seconds: float | None) -> str:
@@ -156,11 +178,12 @@ def to_markdown(report: Report, slowest: int = 10) -> str:
     r = report.run
     first = report.runs[0]
     ok = [s for s in report.steps if s.success]
-    lines = [
-        f"# pgferry report: run {r.id}, {r.direction} {r.from_version or 'none'} → {r.to_version}",
+    continues = f" (continuing {', '.join(str(x.id) for x in report.runs[:-1])})" if len(report.runs) > 1 else ""
+    lines = [  # the whole move, from where its first run started
+        f"# pgferry report: run {r.id}{continues}, {r.direction} {report.from_version or 'none'} → {r.to_version}",
         "",
-        f"- status: **{r.effective_status}**" + (f" ({r.error})" if r.error and r.effective_status != "succeeded" else ""),
-        f"- operator: {r.operator or '?'} on {r.host or '?'}",
+        f"- status: **{r.effective_status}**" + (f" ({_cell(r.error)})" if r.error and r.effective_status != "succeeded" else ""),
+        f"- operator: {_cell(r.operator or '?')} on {_cell(r.host or '?')}",
         f"- started: {_when(first.started_at)}; finished: {_when(r.finished_at)}; took {_duration(report.seconds)}",
         f"- steps: {len(ok)} schema migration(s) applied or reverted"
         f", {len(report.manual)} manual, {len(report.out_of_band)} out-of-band",
@@ -168,18 +191,18 @@ def to_markdown(report: Report, slowest: int = 10) -> str:
     if len(report.runs) > 1:
         lines.append(f"- runs: {' → '.join(str(x.id) for x in report.runs)} (resumed after an interruption or a pause)")
     lines += ["", "## Warnings", ""]
-    lines += [f"- {w}" for w in report.warnings] or ["- none"]
+    lines += [f"- {_cell(w)}" for w in report.warnings] or ["- none"]
     lines += ["", "## Manual steps", ""]
     if report.manual:
         lines += ["| schema | id | name | confirmed by |", "|---|---|---|---|"]
-        lines += [f"| {s.schema} | {s.id} | {report.names.get((s.schema, s.id), '')} | {s.confirmed_by or '?'} |"
-                  for s in report.manual]
+        lines += [f"| {_cell(s.schema)} | {s.id} | {_cell(report.names.get((s.schema, s.id)))} | "
+                  f"{_cell(s.confirmed_by or '?')} |" for s in report.manual]
     else:
         lines.append("- none")
     lines += ["", "## Out-of-band migrations", ""]
     if report.out_of_band:
         lines += ["| id | description | progress | finished |", "|---|---|---|---|"]
-        lines += [f"| {o['id']} | {o.get('description') or ''} | {float(o.get('progress') or 0):.0%} | "
+        lines += [f"| {o['id']} | {_cell(o.get('description'))} | {float(o.get('progress') or 0):.0%} | "
                   f"{_when(o.get('finished_at'))} |" for o in report.out_of_band]
     else:
         lines.append("- none")
@@ -187,7 +210,7 @@ def to_markdown(report: Report, slowest: int = 10) -> str:
     if ok:
         lines += ["| schema | id | name | direction | took |", "|---|---|---|---|---|"]
         for s in sorted(ok, key=lambda s: s.seconds or 0, reverse=True)[:slowest]:
-            lines.append(f"| {s.schema} | {s.id} | {report.names.get((s.schema, s.id), '')} | "
+            lines.append(f"| {_cell(s.schema)} | {s.id} | {_cell(report.names.get((s.schema, s.id)))} | "
                          f"{'up' if s.up else 'down'} | {_duration(s.seconds)} |")
     else:
         lines.append("- none")

@@ -169,5 +169,6 @@ class RunStore:
 
     def supersede(self, run_id: int, by: int) -> None:
         self.conn.execute(
-            sql.SQL("UPDATE {} SET status = 'resumed', error = coalesce(error, '') || %s, finished_at = coalesce(finished_at, now()) "
-                    "WHERE id = %s").format(self.table), [f"continued by run {by}", run_id])
+            sql.SQL("UPDATE {} SET status = 'resumed', error = concat_ws('; ', nullif(error, ''), %s::text), "
+                    "finished_at = coalesce(finished_at, now()) WHERE id = %s").format(self.table),
+            [f"continued by run {by}", run_id])

@@ -7,6 +7,7 @@ from typing import Mapping
 from .bookkeeping import Attempt, MigrationLog, SchemaState
 from .catalog import DatabaseVersion, Definitions
 from .connection import connect, describe_target
+from .releases import STABLE
 
 
 @dataclass(frozen=True)
@@ -79,8 +80,9 @@ def schema_version(defs: Definitions, schema: str, applied) -> str | None:
 
 
 def read_status(defs: Definitions, dsns: Mapping[str, str], bookkeeping_schema: str = "public",
-                schemas: list[str] | None = None) -> DatabaseStatus:
-    """Read every selected schema's state. Creates nothing and takes no lock."""
+                schemas: list[str] | None = None, channel: str = STABLE) -> DatabaseStatus:
+    """Read every selected schema's state. Creates nothing and takes no lock. Pending counts towards
+    the newest release of `channel`: an insiders preview is not pending for a stable deployment."""
     out: list[SchemaStatus] = []
     conns: dict[str, object] = {}
     try:
@@ -91,7 +93,7 @@ def read_status(defs: Definitions, dsns: Mapping[str, str], bookkeeping_schema: 
                 conns[dsn] = connect(dsn, role="status")
             log = MigrationLog(conns[dsn], bookkeeping_schema)
             state = log.state(name)
-            pending = tuple(s.id for s in graph.up(state.applied, graph.leaves()))
+            pending = tuple(s.id for s in graph.up(state.applied, defs.heads_on(name, channel)))
             unknown = tuple(sorted(set(state.applied) - set(graph.migrations)))
             out.append(SchemaStatus(name, describe_target(dsn), schema_version(defs, name, state.applied), state,
                                     pending, unknown))

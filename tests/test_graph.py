@@ -122,3 +122,34 @@ def test_engine_never_imports_textual():
         "assert not any(k == 'textual' or k.startswith('textual.') for k in sys.modules)\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_version_label_names_the_releases_beyond():
+    """A run stopped between releases: frontend at 3.27.0, the rest at 3.23.0. The label names the
+    release every schema has reached and the releases the migrations beyond it come from."""
+    from engine.catalog import bundled_migrations_dir, load
+
+    defs = load(bundled_migrations_dir())
+    r23, r27 = defs.release("3.23.0"), defs.release("3.27.0")
+    applied = {s: set(defs.required(r23, s)) for s in defs.schemas}
+    applied["frontend"] |= defs.required(r27, "frontend")
+    beyond = defs.required(r27, "frontend") - defs.required(r23, "frontend") - set(defs.schemas["frontend"].squashes)
+    v = defs.version_of(applied)
+    assert v.release == r23 and v.label == f"3.23.0 + {len(beyond)} migrations of 3.24.0–3.27.0"
+    applied["frontend"] = set(defs.required(r23, "frontend")) | {max(beyond)}  # a single one: a single release
+    assert defs.version_of(applied).label == "3.23.0 + 1 migration of 3.27.0"
+
+
+def test_version_label_counts_unreleased_migrations(small_copy):
+    """A migration no release holds yet (in development): named unreleased, and still pending."""
+    from engine.catalog import load
+    from tests.test_runner import add_migration
+
+    add_migration(small_copy, "aux", 4, "draft", "SELECT 1;\n", parents=[3])
+    defs = load(small_copy)
+    main_all = defs.required(defs.release("1.2.0"), "main")
+    assert defs.version_of({"main": main_all, "aux": {1, 2, 3, 4}}).label == "1.2.0 + 1 unreleased migration"
+    # main's 11..13 come with 1.1.0, 14..16 with 1.2.0; aux 4 with none
+    assert defs.version_of({"main": main_all, "aux": {1, 4}}).label == \
+        "1.0.0 + 6 migrations of 1.1.0–1.2.0 + 1 unreleased migration"
+    assert 4 in defs.heads_on("aux")

@@ -6,8 +6,8 @@ import asyncio
 import psycopg
 
 from tests.conftest import SMALL
-from tests.test_tui_overview import fail_main_16, installed, loaded  # noqa: F401 - fixtures
-from tui.app import PgferryApp, Source
+from tests.test_tui_overview import _empty_status, fail_main_16, installed, loaded  # noqa: F401 - fixtures
+from tui.app import Overview, PgferryApp, Source
 from tui.app.help import HelpScreen
 
 SIZE = (80, 24)
@@ -84,3 +84,57 @@ def test_overview_explains_when_there_is_no_plan_to_check(database):
             assert not [n for n in app._notifications if n.severity == "error"]
 
     asyncio.run(go())
+
+
+def test_demo_says_how_to_come_back_and_how_a_dba_connects(capsys):
+    """The demo's databases are unknown to a plain `pgferry`: it names the command that reopens them,
+    says when it reopens rather than installs, and shows the DBA's superuser connection, no password."""
+    import shlex
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from tui.cli import main
+
+    # Not under pytest's tmp_path: run as root, the server runs as another user, who cannot enter it.
+    datadir = Path(tempfile.mkdtemp(prefix="pgferry-demo-")) / "pgdata"
+    try:
+        assert main(["demo", "--no-ui", "--dir", str(datadir), "--migrations", str(SMALL)]) == 0
+        first = capsys.readouterr().err
+        assert "reopening" not in first and "installing the bundled product" in first
+        again = [line for line in first.splitlines() if line.startswith("Open this demo again with: ")]
+        assert again == [f"Open this demo again with: pgferry demo --dir {datadir} --migrations {SMALL}"]
+        psql = next(line.strip() for line in first.splitlines() if line.strip().startswith("psql "))
+        words = shlex.split(psql)
+        assert words[0] == "psql" and "user=postgres" in words[1] and "dbname=pgferry_main" in words[1]
+        assert "password" not in words[1] and "@" not in psql
+        assert dict(pair.split("=", 1) for pair in words[1].split())["host"].startswith("/")  # the unix socket
+        with psycopg.connect(words[1]) as conn:  # what the DBA types works: a superuser session
+            assert conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()[0]
+
+        # The command it names reopens the same databases, and says so.
+        assert main([*shlex.split(again[0].removeprefix("Open this demo again with: "))[1:], "--no-ui"]) == 0
+        second = capsys.readouterr().err
+        assert f"reopening the demo in {datadir}: its databases are kept as they are (at 1.0.0)" in second
+        assert "installing" not in second
+    finally:
+        main(["demo", "--stop", "--dir", str(datadir)])
+        shutil.rmtree(datadir.parent, ignore_errors=True)
+
+
+def test_quitting_mid_run_names_a_way_back_that_works():
+    from textual.widgets import Static
+
+    from tui.app.run import QuitWhileRunning
+
+    async def go(source: Source) -> str:
+        app = PgferryApp(source, overview=Overview(_empty_status(), None, "PostgreSQL 17.2"))
+        async with app.run_test(size=SIZE) as pilot:
+            await app.push_screen(QuitWhileRunning(7, 4242, source.come_back()))
+            await pilot.pause()
+            return str(app.screen.query_one(Static).render())
+
+    demo = asyncio.run(go(Source(reopen="pgferry demo --dir /srv/demo")))
+    assert "To come back to it, run `pgferry demo --dir /srv/demo` again." in demo and "pgferry again" not in demo
+    plain = asyncio.run(go(Source()))
+    assert "run pgferry again with the same connection settings, or pgferry watch." in plain

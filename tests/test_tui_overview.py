@@ -241,3 +241,74 @@ def test_theme_from_the_config_file(monkeypatch, tmp_path):
     config.write_text("theme: [not, a, name\n")  # broken: ignored, the default applies
     monkeypatch.delenv("NO_COLOR")
     assert PgferryApp().theme == "pgferry-dark"
+
+
+def test_a_run_that_ended_without_the_ui_offers_its_report(database, tmp_path, monkeypatch):
+    """An upgrade run from the command line while no UI was open: the overview names it and opens its report."""
+    from tui.app.report import ReportScreen
+
+    monkeypatch.chdir(tmp_path)
+    for to in ("1.1.0", "1.2.0"):
+        assert main(["upgrade", "--to", to, "--yes", "--no-progress", "--dsn", database, "--migrations", str(SMALL)]) == 0
+
+    async def go():
+        app = PgferryApp(Source(migrations=str(SMALL), dsn=database))
+        async with app.run_test(size=SIZE) as pilot:
+            await loaded(app, pilot)
+            assert "last run 2: upgrade 1.1.0 → 1.2.0, succeeded" in text_of(app, "#summary")
+            command = {c.title: c for c in app.get_system_commands(app.screen)}["overview: report (l)"]
+            assert not command.help.startswith("unavailable")
+            command.callback()  # the palette's way in; the key is the other
+            await pilot.pause()
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            assert isinstance(app.screen, ReportScreen) and app.screen.run_id == 2
+            assert app.screen.markdown.startswith("# pgferry report: run 2, upgrade 1.1.0 → 1.2.0")
+            await pilot.press("escape")
+            await loaded(app, pilot)
+            await pilot.press("l")
+            await pilot.pause()
+            assert isinstance(app.screen, ReportScreen)
+
+    asyncio.run(go())
+
+
+def test_no_run_yet_dims_the_report_key(installed):
+    async def go():
+        app = PgferryApp(Source(migrations=str(SMALL), dsn=installed))
+        async with app.run_test(size=SIZE) as pilot:
+            await loaded(app, pilot)
+            assert app.screen.disabled_reason("last_report") == "no upgrade run recorded yet"
+            assert "last run" not in text_of(app, "#summary")
+
+    asyncio.run(go())
+
+
+@pytest.fixture(scope="module")
+def at_newest_stable(pg_server):
+    """The bundled product at 4.2.0, the newest stable release; 4.3.0-rc.1 is on the insiders channel."""
+    from engine.catalog import bundled_migrations_dir, load
+    from engine.upgrade import Connections, Upgrade
+
+    dsn = pg_server.create_database()
+    defs = load(bundled_migrations_dir())
+    Upgrade(defs, Connections({name: dsn for name in defs.schemas})).run("4.2.0")
+    yield dsn, defs
+    pg_server.drop_database(dsn)
+
+
+def test_pending_counts_against_the_stable_channel(at_newest_stable):
+    from engine.status import read_status
+
+    dsn, defs = at_newest_stable
+    dsns = {name: dsn for name in defs.schemas}
+    assert all(s.pending for s in read_status(defs, dsns, channel="insiders").schemas)  # the preview is ahead
+
+    async def go():
+        app = PgferryApp(Source(dsn=dsn))
+        async with app.run_test(size=SIZE) as pilot:
+            await loaded(app, pilot)
+            assert [r[3:6] for r in rows(app)] == [["0", "0", "✓ up to date"]] * 3
+            assert "database version: 4.2.0\n" in text_of(app, "#summary") + "\n"
+
+    asyncio.run(go())

@@ -96,8 +96,17 @@ def test_run_to_the_end_then_report(at_110, slow_product):
             screen = await start_run(app, pilot, source)  # mid-run: the live view shows it running
             assert screen.check_action("report", ()) is None  # dimmed until the run ends
             assert "the run has not ended" in str(screen.query_one("KeyReasons").render())
+            assert screen.disabled_reason("resume") == "the run is still running"
+            # While 15 sleeps, its session shows the statement and `now:` names 15, not 14 before it.
+            await until(pilot, lambda: "pg_sleep" in str(screen.query_one("#now").render()), what="main 15 running")
+            now = str(screen.query_one("#now").render()).splitlines()[0]
+            assert now == "now: main 15 events table with rows", now
             await until(pilot, lambda: screen.status == "succeeded", what="the run to succeed")
             await pilot.pause(1.5)  # the journal's last lines
+            reasons = str(screen.query_one("KeyReasons").render())
+            assert "has not stopped" not in reasons and "u resume: the run succeeded: nothing left to resume" in reasons
+            assert "p pause: the run has ended (succeeded)" in reasons
+            assert "now:" not in str(screen.query_one("#now").render())
             log = "\n".join(str(line.text) for line in screen.query_one("#log").lines)
             assert "run " in log and "succeeded" in log  # from the child's journal
             assert "main 15" in log
@@ -226,5 +235,36 @@ def test_a_run_that_cannot_start_says_why(at_110, slow_product):
                         what="the launch failure")
             text = str(app.screen.query_one("#failure").render())
             assert "did not start" in text and "99" in text
+
+    asyncio.run(go())
+
+
+def test_a_hostile_server_message_is_drawn_escaped(at_110, slow_product):
+    """A RAISE message holding OSC 52 (write the clipboard): the screens show it escaped, never act on it."""
+    up = slow_product / "main" / "15_events" / "up.sql"
+    up.write_text("DO $$ BEGIN RAISE EXCEPTION E'boom \\x1b]52;c;aGk=\\x07 done'; END $$;\n")
+    source = source_for(at_110, slow_product)
+
+    async def go():
+        app = PgferryApp(source)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            app.start_run(make_plan(source.definitions(), source.connections(), "1.2.0"))
+            await until(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.status == "failed",
+                        what="the run to fail")
+            await pilot.pause(1.5)  # the journal's last lines
+            screen = app.screen
+            shown = str(screen.query_one("#failure").render())
+            assert "boom \\x1b]52;c;aGk=\\x07 done" in shown
+            log = "\n".join(str(line.text) for line in screen.query_one("#log").lines)
+            assert "\x1b" not in log
+            svg = app.export_screenshot()
+            assert "\x1b" not in svg and "\x07" not in svg and "\\x1b]52;c;aGk=" in svg
+            await pilot.press("escape")  # the overview's banner quotes the run's error too
+            await until(pilot, lambda: isinstance(app.screen, OverviewScreen) and app.screen.overview is not None
+                        and app.screen.overview.status.dirty, what="the overview")
+            banner = str(app.screen.query_one("#banner").render())
+            assert "\\x1b]52;c;aGk=" in banner
+            assert "\x1b" not in app.export_screenshot()
 
     asyncio.run(go())

@@ -26,11 +26,18 @@ def calm(monkeypatch):
     monkeypatch.setenv("TEXTUAL_ANIMATIONS", "none")
 
 
+# 64 steps done; the 65th, in flight, is the index build the session below runs.
+PLAN_STEPS = [{"kind": "out_of_band", "id": 1001}, {"kind": "out_of_band", "id": 1002}] + \
+    [{"kind": "schema", "schema": "frontend", "id": 1618500000 + n, "name": "step"} for n in range(62)] + \
+    [{"kind": "schema", "schema": "codeintel", "id": 1618500031, "name": "lsif uploads repository commit index",
+      "direction": "up"}]
+
+
 def live_run() -> LiveRun:
     run = UpgradeRun(
         id=7, started_at=T0, finished_at=None, heartbeat=T0 + timedelta(seconds=95), operator="admin",
         host="db-admin-1", os_pid=4242, backend_pid=311, direction="upgrade", from_version="3.20.0",
-        to_version="4.2.0", plan={"steps": [{"kind": "out_of_band", "id": 1001}, {"kind": "out_of_band", "id": 1002}]},
+        to_version="4.2.0", plan={"steps": PLAN_STEPS},
         status="running", position=64, total=190, current_step="codeintel 1618500031", error=None,
         resumed_from=None, control=None, control_by=None, alive=True)
     return LiveRun(

@@ -8,6 +8,7 @@ superuser connection is offered for the grant step); the server keeps running af
 """
 from __future__ import annotations
 
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -17,6 +18,7 @@ import psycopg
 from psycopg import conninfo, sql
 
 from engine.catalog import bundled_migrations_dir, load
+from engine.connection import mask_dsn
 from engine.embedded import start
 from engine.errors import ExitCode, UsageError
 from engine.runner import RunOptions
@@ -41,12 +43,40 @@ def as_role(dsn: str, role: str) -> str:
     return conninfo.make_conninfo(**params)
 
 
+def _version_of(defs, dsns: dict[str, str]) -> str:
+    from engine.status import read_status
+
+    return read_status(defs, dsns).version.label
+
+
 def owned_by_app(dsn: str) -> bool:
     """An older demo installed everything as the superuser; the app role could not migrate it."""
     with psycopg.connect(dsn, autocommit=True) as conn:
         row = conn.execute("SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = to_regclass('migration_logs')"
                            ).fetchone()
     return row is None or row[0] == APP_ROLE
+
+
+def reopen_command(args) -> str:
+    """The command that opens this demo again: a plain `pgferry` knows nothing of its databases."""
+    words = ["pgferry", "demo"]
+    if args.dir:
+        words += ["--dir", args.dir]
+    if args.migrations:
+        words += ["--migrations", args.migrations]
+    if args.superuser:
+        words.append("--superuser")
+    return shlex.join(words)
+
+
+def dba_connection(superuser_uri: str, database: str) -> str:
+    """What a DBA types to reach the demo as the superuser: psql and a keyword connection string.
+
+    The embedded server trusts its unix socket, so there is no password to give; were there one,
+    it would be masked."""
+    params = conninfo.conninfo_to_dict(superuser_uri)
+    params["dbname"] = database
+    return f"psql {shlex.quote(mask_dsn(conninfo.make_conninfo(**params)))}"
 
 
 def run_demo(args) -> int:
@@ -87,6 +117,9 @@ def run_demo(args) -> int:
                              hint="run `pgferry demo --reset` to install it again as the pgferry_app role")
     dsns = {schema: as_role(dsn, APP_ROLE) for schema, dsn in admin.items()}
     superuser = server.uri()
+    if not fresh:
+        print(f"reopening the demo in {datadir}: its databases are kept as they are (at "
+              f"{_version_of(defs, dsns)}); `pgferry demo --reset` installs them again", file=sys.stderr)
     if fresh:
         print(f"installing the bundled product at its oldest release, {oldest.version}, as role {APP_ROLE} "
               "(its extensions as the superuser) ...", file=sys.stderr)
@@ -110,6 +143,11 @@ def run_demo(args) -> int:
     for schema, dsn in use.items():
         print(f"  export {schema_env(schema)}='{dsn}'", file=sys.stderr)
     print("then try: pgferry status; pgferry plan --to latest; pgferry upgrade --to latest", file=sys.stderr)
+    print("The DBA (the server's superuser, who runs the privileged steps) connects with, for example:",
+          file=sys.stderr)
+    print(f"  {dba_connection(superuser, database_name(next(iter(defs.schemas))))}", file=sys.stderr)
+    print("  (no password: the demo server trusts connections on its unix socket)", file=sys.stderr)
+    print(f"Open this demo again with: {reopen_command(args)}", file=sys.stderr)
     print(f"Stop it with: pgferry demo --stop{' --dir ' + str(args.dir) if args.dir else ''}", file=sys.stderr)
     print("", file=sys.stderr)
     if args.no_ui or not (sys.stdin.isatty() and sys.stdout.isatty()):
@@ -118,5 +156,5 @@ def run_demo(args) -> int:
     from tui.cli import cmd_app
 
     source = Source(migrations=str(root), schema_dsn=tuple(f"{s}={d}" for s, d in use.items()),
-                    superuser_dsn=None if args.superuser else superuser)
+                    superuser_dsn=None if args.superuser else superuser, reopen=reopen_command(args))
     return cmd_app(args, source=source)

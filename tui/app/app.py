@@ -64,7 +64,7 @@ class PgferryApp(App[None]):
             if ok:
                 self.exit()
 
-        self.push_screen(QuitWhileRunning(run.id, run.os_pid), answered)
+        self.push_screen(QuitWhileRunning(run.id, run.os_pid, self.source.come_back()), answered)
 
     def get_system_commands(self, screen: Screen):
         from .commands import global_commands, screen_commands

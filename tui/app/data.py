@@ -10,6 +10,7 @@ import psycopg
 from engine.catalog import Definitions, bundled_migrations_dir, load
 from engine.connection import connect, scrub
 from engine.errors import PgferryError
+from engine.safetext import printable
 from engine.runs import RunStore, UpgradeRun
 from engine.status import DatabaseStatus, read_status
 from engine.upgrade import Connections, make_plan, read_oob_progress
@@ -26,6 +27,15 @@ class Source:
     # Offered (never shown) for running privileged steps; the demo sets the embedded superuser.
     superuser_dsn: str | None = None
     read_only: bool = False  # `pgferry watch`: every action that writes is dimmed
+    # The exact command that opens this view again (`pgferry demo` for the demo's databases, which
+    # a plain `pgferry` cannot find); None: pgferry with the same connection settings.
+    reopen: str | None = None
+
+    def come_back(self) -> str:
+        """How to come back to a run after leaving the app, in words that work for this source."""
+        if self.reopen:
+            return f"run `{self.reopen}` again"
+        return "run pgferry again with the same connection settings, or pgferry watch,"
 
     def secrets(self) -> list[str]:
         """Every DSN that may carry a password, for scrubbing messages."""
@@ -124,4 +134,4 @@ def error_text(exc: BaseException, secrets: list[str]) -> str:
     else:
         text = f"internal error: {type(exc).__name__}: {exc}"
     text = "\n".join(" ".join(line.split()) for line in text.splitlines())  # drivers indent with tabs
-    return scrub(text, *secrets)
+    return printable(scrub(text, *secrets))  # a RAISE message or DETAIL is the server's (or its data's) text

@@ -13,6 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
 from engine.privileges import Bundle
+from engine.safetext import printable
 
 
 class GrantDialog(ModalScreen[str | None]):
@@ -43,7 +44,7 @@ class GrantDialog(ModalScreen[str | None]):
                 "statement(s), one transaction per step, then verifies them in the catalog and records them as "
                 "applied manually. The connection string is used for this only and never shown, saved or logged."))
             with VerticalScroll(id="grant-sql"):
-                yield Static(Text("\n".join(i.sql for i in self.bundle.items)))
+                yield Static(Text(printable("\n".join(i.sql for i in self.bundle.items))))  # shown; the bundle runs
             yield Static("superuser connection string (postgresql://user:password@host:port/db or key=value):")
             yield Input(self.prefill, password=True, placeholder="postgresql://postgres@host:5432/db",
                         id="grant-dsn", compact=True)

@@ -34,6 +34,8 @@ class OverviewScreen(PgferryScreen):
         Binding("x", "recover", "Recover", tooltip="Walk through recovering a dirty database.", id="recover"),
         Binding("a", "attach", "Attach", tooltip="Open the live view of the running upgrade.", id="attach"),
         Binding("r", "refresh", "Refresh", tooltip="Read the status from the database again.", id="refresh"),
+        Binding("l", "last_report", "Report", tooltip="The report of the last upgrade run, wherever it was started.",
+                id="last-report"),
     ]
 
     def __init__(self, source: Source | None = None, overview: Overview | None = None) -> None:
@@ -58,7 +60,19 @@ class OverviewScreen(PgferryScreen):
             return "nothing to recover: no failed or cut-off migration"
         if action == "attach" and (o.run is None or o.run.effective_status not in ("running", "paused")):
             return "no upgrade is running"
+        if action == "last_report":
+            if o is None:
+                return "the status is not read yet"
+            if o.run is None:
+                return "no upgrade run recorded yet"
+            if o.run.effective_status == "running":
+                return f"run {o.run.id} has not ended: attach to it (a)"
         return None
+
+    def action_last_report(self) -> None:
+        from .report import ReportScreen
+
+        self.app.push_screen(ReportScreen(self.source, self.overview.run.id))
 
     def action_choose_target(self) -> None:
         self.app.choose_target()
@@ -140,7 +154,11 @@ class OverviewScreen(PgferryScreen):
         self.query_one("#banner", Static).update(Text("\n".join(banner)))
         self.query_one("#banner", Static).set_class(bool(banner), "show")
         server = f"{overview.server} · " if overview.server else ""
-        self.query_one("#summary", Static).update(Text(f"{server}database version: {status.version.label}"))
+        summary = Text(f"{server}database version: {status.version.label}")
+        last = last_run_line(overview)
+        if last:
+            summary.append("\n" + last)
+        self.query_one("#summary", Static).update(summary)
         self.query_one("#connections", Static).update(
             Text("\n".join(f"{s.name}: {s.database}" for s in status.schemas)))
         oob = Text()
@@ -163,3 +181,14 @@ class OverviewScreen(PgferryScreen):
         panel.update(Text("✗ cannot read the status\n" + text + "\nPress r to try again."))
         panel.add_class("show")
         self.query_one("#summary", Static).update("")
+
+
+def last_run_line(overview: Overview) -> str | None:
+    """The last run that has ended, and where its report is: it may have ended while no UI was open."""
+    run = overview.run
+    if run is None or run.effective_status == "running":
+        return None
+    continuing = f" (continuing run {run.resumed_from})" if run.resumed_from else ""
+    move = f"{run.direction} {run.from_version or 'none'} → {run.to_version}"
+    when = f" {run.finished_at:%Y-%m-%d %H:%M}" if run.finished_at else ""
+    return f"last run {run.id}{continuing}: {move}, {run.effective_status}{when} · l: its report"

@@ -28,6 +28,7 @@ from .base import PgferryScreen, bottom_bar
 from .data import Source
 from .export import ExportScreen
 from .plan_detail import graph_text, group_text, meta_text, sql_text
+from .safe import escaped
 
 WIDE = 120  # from this width the details sit beside the tree and every view shows at once
 EXPAND_ALL = 400  # up to this many steps every group starts open
@@ -42,6 +43,10 @@ class AppliedRead(Message):
 
 
 def step_label(it: Item) -> Text:
+    return escaped(_step_label(it))  # names and descriptions are the definitions' text
+
+
+def _step_label(it: Item) -> Text:
     s = it.step
     if s.kind == "schema":
         m = s.step.migration
@@ -224,17 +229,17 @@ class PlanScreen(PgferryScreen):
         caption = self.query_one("#caption", Static)
         meta, graph, sql = (self.query_one(f"#{i}", Static) for i in ("meta", "graph", "sql"))
         if isinstance(data, Item):
-            meta.update(meta_text(data))
-            graph.update(graph_text(self.index, data, self.applied))
+            meta.update(escaped(meta_text(data)))
+            graph.update(escaped(graph_text(self.index, data, self.applied)))
             sql.update(sql_text(data, self.app))
             what = f"{data.schema} {data.id}"
         else:
-            meta.update(group_text(self.plan, self.source.definitions(), data))
+            meta.update(escaped(group_text(self.plan, self.source.definitions(), data)))
             graph.update("")
             sql.update(Text("Select a step to see its SQL.", style="italic"))
             if isinstance(data, (Segment, ReleaseGroup, SchemaGroup)) and self.view == "sql":
                 # a group has no SQL: its summary is more useful here
-                sql.update(group_text(self.plan, self.source.definitions(), data))
+                sql.update(escaped(group_text(self.plan, self.source.definitions(), data)))
             what = None
         other = "details" if self.view == "sql" else "SQL"
         caption.update(Text(f"{'SQL' if self.view == 'sql' else 'details'} of {what} · v shows {other}" if what

@@ -11,6 +11,7 @@ from rich.text import Span, Text
 from engine.catalog import Definitions
 from engine.outline import Index, Item, ReleaseGroup, SchemaGroup, Segment
 from engine.planner import Plan
+from engine.safetext import printable
 
 _FLAGS = (("privileged", "⚿ privileged"), ("create_index_concurrently", "⧗ concurrent index (outside a transaction)"),
           ("non_idempotent", "! non-idempotent (not safe to re-run after a partial failure)"))
@@ -109,7 +110,7 @@ def sql_text(it: Item, app) -> RenderableType:
     else:
         script = s.oob.down if s.reverse else s.oob.up
         code = (script.text if script else "-- (no down.sql)").rstrip() + "\n\n-- progress.sql\n" + s.oob.progress.text
-    code = code.rstrip() or "-- (empty)"
+    code = printable(code.rstrip()) or "-- (empty)"  # shown, never run: escape sequences in it stay inert
     theme = sql_theme(app)
     if theme is None:
         # no colour at all: keep the "bw" style's bold keywords and italic comments, drop every colour

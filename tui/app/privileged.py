@@ -21,11 +21,13 @@ from engine.grant import BundleCheck, check_bundle, record_check, run_bundle
 from engine.planner import Plan
 from engine.privileges import Bundle, build_bundle
 from engine.runs import operator_name
+from engine.safetext import printable
 
 from .base import PgferryScreen, bottom_bar
 from .confirm import TypedConfirm
 from .data import Source, error_text
 from .grant_dialog import GrantDialog
+from .safe import escaped
 from .savefile import SaveText
 
 MARKS = {True: "✓ found in the catalog", False: "✗ not found in the catalog",
@@ -40,6 +42,7 @@ def operator() -> str:
 def sql_text(text: str, dark: bool) -> Text:
     """Highlighted SQL without a background block; ANSI themes follow the terminal's palette
     (16 colours, NO_COLOR) instead of fixed RGB."""
+    text = printable(text)  # shown, never run from here: escape sequences in it stay inert
     highlighted = Syntax(text, "sql", theme="ansi_dark" if dark else "ansi_light").highlight(text)
     highlighted.rstrip()
     highlighted.no_wrap = False  # long lines wrap in a narrow terminal instead of hiding behind a scrollbar
@@ -315,7 +318,7 @@ class PrivilegedScreen(PgferryScreen):
             for item in items:
                 v = self.check.of(item.schema, item.migration_id, item.up) if self.check else None
                 way = "" if item.up else " [revert]"
-                parts.append(indent(Text(f"{item.schema} {item.migration_id} {item.name}{way} · {item.path}"), 2))
+                parts.append(indent(escaped(Text(f"{item.schema} {item.migration_id} {item.name}{way} · {item.path}")), 2))
                 for reason in item.reasons:
                     parts.append(indent(Text(f"role {self.bundle.role} cannot: {reason}", style="italic"), 4))
                 for n, st in enumerate(item.statements):

@@ -17,6 +17,7 @@ from textual.widgets.option_list import Option
 
 from engine.recovery import Diagnosis
 from engine.recovery_actions import ActionResult, run_action
+from engine.safetext import printable
 from tui import recover_view
 from tui.render import describe
 
@@ -41,7 +42,7 @@ class Diagnosed(Message):
 class ActionEvent(Message):
     def __init__(self, text: str) -> None:
         super().__init__()
-        self.text = text
+        self.text = printable(text)  # an event line may quote the server
 
 
 class ActionDone(Message):
@@ -311,7 +312,7 @@ class RecoveryScreen(PgferryScreen):
         ok = r.ok and r.verified
         log.write(Text("step 5 of 5: verify", style="bold"))
         for line in recover_view.result_lines(r):
-            log.write(Text(line, style="bold" if line.startswith(("✓", "✗")) else ""))
+            log.write(Text(printable(line), style="bold" if line.startswith(("✓", "✗")) else ""))  # quotes the server
         self.app.notify(f"{'✓ verified' if ok else '✗ not verified'}: {r.action.title}", markup=False,
                         severity="information" if ok else "error")
         self.show_step(5)

@@ -13,6 +13,7 @@ from engine.errors import UsageError
 from engine.recovery import Diagnosis, InvalidIndex, Problem, diagnose
 from engine.recovery_actions import MIGRATION_ACTIONS, REPAIR_INDEX, Action, ActionResult, prepare
 from engine.runs import operator_name
+from engine.safetext import printable
 from tui import recover_view
 
 from .data import Source
@@ -56,11 +57,13 @@ class Item:
 
     @property
     def title(self) -> str:
+        """One line for lists and notices; an index name is the server's, a migration name the definitions'."""
         if self.index is not None:
-            return f"! INVALID INDEX  {self.index.name} on {self.index.table}"
+            return printable(f"! INVALID INDEX  {self.index.name} on {self.index.table}", one_line=True)
         p = self.problem
         name = f" {p.name}" if p.name else " (not in the definitions)"
-        return f"{recover_view.GLYPH[p.kind]} {recover_view.LABEL[p.kind]}  {p.schema} {p.migration_id}{name} ({p.direction})"
+        return printable(f"{recover_view.GLYPH[p.kind]} {recover_view.LABEL[p.kind]}  {p.schema} {p.migration_id}{name} "
+                         f"({p.direction})", one_line=True)
 
     def choice(self, kind: str) -> Choice | None:
         return next((c for c in self.choices if c.kind == kind), None)

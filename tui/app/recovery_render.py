@@ -10,6 +10,7 @@ from tui.recover_view import _when
 
 from .privileged import indent, sql_text
 from .recovery_model import Choice, Item
+from .safe import escaped
 
 
 def excerpt(problem, dark: bool) -> list[RenderableType]:
@@ -31,8 +32,8 @@ def what_happened(item: Item, dark: bool) -> RenderableType:
     if item.index is not None:
         i = item.index
         why = f"recorded as applied by {i.owner} while invalid" if i.owner else "no migration owns it"
-        return Group(Text(item.title, style="bold"), Text(f"in {i.database}: {why}; nobody is building it"),
-                     Text(f"definition: {i.definition}"))
+        return escaped(Group(Text(item.title, style="bold"), Text(f"in {i.database}: {why}; nobody is building it"),
+                             Text(f"definition: {i.definition}")))
     p = item.problem
     a = p.attempt
     cic = " concurrent index" if p.migration and p.migration.create_index_concurrently and a.up else ""
@@ -61,7 +62,7 @@ def what_happened(item: Item, dark: bool) -> RenderableType:
             detail = f", {e.detail}" if e.detail else ""
             mark = "● present" if e.present else "○ absent "
             parts.append(indent(Text(f"{mark}  {e.kind} {e.name} (line {e.line}{detail})"), 2))
-    return Group(*parts)
+    return escaped(Group(*parts))  # the server's messages and names, the definitions' SQL
 
 
 def diagnosis(item: Item) -> RenderableType:
@@ -69,7 +70,7 @@ def diagnosis(item: Item) -> RenderableType:
     error = ""
     if item.problem is not None and item.problem.attempt.error_message:
         error = f": {item.problem.attempt.error_message.splitlines()[0]}"
-    return Text(f"{item.title}{error}", style="bold", no_wrap=True, overflow="ellipsis")
+    return escaped(Text(f"{item.title}{error}", style="bold", no_wrap=True, overflow="ellipsis"))
 
 
 def cli_twin(choice: Choice) -> str:

@@ -14,6 +14,7 @@ from textual.message import Message
 from textual.widgets import Markdown, Static
 
 from engine.report import build_report, to_markdown
+from engine.safetext import printable
 
 from .base import PgferryScreen, bottom_bar
 from .data import Source
@@ -22,7 +23,7 @@ from .data import Source
 class ReportLoaded(Message):
     def __init__(self, markdown: str) -> None:
         super().__init__()
-        self.markdown = markdown
+        self.markdown = printable(markdown)  # to_markdown escapes already; a given text may not
 
 
 class ReportScreen(PgferryScreen):

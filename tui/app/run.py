@@ -26,9 +26,18 @@ from tui.launch import Launched
 
 from .base import PgferryScreen, bottom_bar
 from .data import Source
+from .safe import neutralised
 
 POLL_SECONDS = 1.0
 ENDED = ("succeeded", "failed", "paused", "aborted", "resumed", "interrupted")
+RESUMABLE = ("paused", "interrupted", "aborted")
+# Why `u` is dimmed, for each status a run can be in when it cannot be resumed.
+NOT_RESUMABLE = {
+    "running": "the run is still running",
+    "succeeded": "the run succeeded: nothing left to resume",
+    "failed": "the run failed: recover the database first (x on the overview)",
+    "resumed": "a later run continued this one already",
+}
 
 
 def duration(seconds: float | None) -> str:
@@ -71,9 +80,10 @@ class LiveUpdate(Message):
     def __init__(self, live: LiveRun | None, lines: list[str], launch_error: str | None = None,
                  journaled: bool = False) -> None:
         super().__init__()
-        self.live = live
-        self.lines = lines
-        self.launch_error = launch_error
+        # Everything here comes from the server or the run's journal: neutralised once, on arrival.
+        self.live = neutralised(live)
+        self.lines = neutralised(lines)
+        self.launch_error = neutralised(launch_error)
         self.journaled = journaled  # the log comes from the run's journal (else from migration_logs)
 
 
@@ -145,16 +155,18 @@ class RunScreen(PgferryScreen):
     def disabled_reason(self, action: str) -> str | None:
         if action in ("pause", "abort", "resume") and self.source.read_only:
             return "read-only view (pgferry watch)"
+        status = self.status
+        if status is None:
+            return "the upgrade did not start" if self.launch_error else "not started yet"
         if action in ("pause", "abort"):
-            if self.status != "running":
-                return "not running" if self.status else "not started yet"
-            if self.asked or (self.live and self.live.run.control):
+            if status != "running":
+                return f"the run has ended ({status})"
+            if self.asked or self.live.run.control:
                 asked = self.asked or self.live.run.control
                 return f"{asked} asked: stops after this step"
-        if action == "resume":
-            if self.status not in ("paused", "interrupted", "aborted"):
-                return "the run has not stopped"
-        if action == "report" and self.status not in ENDED:
+        if action == "resume" and status not in RESUMABLE:
+            return NOT_RESUMABLE.get(status, f"the run is {status}")
+        if action == "report" and status not in ENDED:
             return "the run has not ended"
         return None
 
@@ -202,8 +214,8 @@ class RunScreen(PgferryScreen):
 
     def action_back(self) -> None:
         if self.status == "running":
-            self.app.notify(f"run {self.live.run.id} goes on in its own process; press a on the overview, or run "
-                            "pgferry again, to come back", title="detached")
+            self.app.notify(f"run {self.live.run.id} goes on in its own process; press a on the overview, or "
+                            f"{self.source.come_back()} to come back", title="detached", markup=False)
         self.app.pop_screen()
 
     # -- polling --------------------------------------------------------------------------------
@@ -336,8 +348,9 @@ class RunScreen(PgferryScreen):
     def _show_now(self, live: LiveRun) -> None:
         run = live.run
         lines = Text(no_wrap=True, overflow="ellipsis")  # one line each: the width decides how much of a query
-        if run.current_step and run.effective_status == "running":
-            lines.append(f"now: {run.current_step}", style="bold")
+        step = in_flight(run)
+        if step:
+            lines.append(f"now: {step}", style="bold")
         for st in live.statements:
             lines.append(f"\n  {st.role} pid {st.pid} on {st.database}, {duration(st.seconds)}: ")
             lines.append(_short(st.query, 200))
@@ -386,6 +399,23 @@ class RunScreen(PgferryScreen):
         self.query_one("#oob", Static).update(text)
 
 
+def in_flight(run) -> str | None:
+    """The step a running run is on: its plan's step at `position` (the count of steps finished).
+
+    The run records `current_step` as each migration finishes, so it names the one before; the
+    sessions shown under it are already running the next."""
+    if run.effective_status != "running":
+        return None
+    steps = (run.plan or {}).get("steps") or []
+    if run.position >= len(steps):
+        return None
+    s = steps[run.position]
+    if s.get("kind") == "out_of_band":
+        return f"out-of-band {s.get('id')} {s.get('description') or ''}".rstrip()
+    arrow = "↓ " if s.get("direction") == "down" else ""
+    return f"{arrow}{s.get('schema')} {s.get('id')} {s.get('name') or ''}".rstrip()
+
+
 def bar(fraction: float, width: int = 20) -> Text:
     """A text bar: its length carries the meaning, colour only helps."""
     filled = round(max(0.0, min(1.0, fraction)) * width)
@@ -407,15 +437,17 @@ class QuitWhileRunning(ModalScreen[bool]):
         Binding("n,escape", "answer(False)", "Stay", id="quit-no"),
     ]
 
-    def __init__(self, run_id: int, pid: int | None) -> None:
+    def __init__(self, run_id: int, pid: int | None, come_back: str) -> None:
+        """come_back: how to return to the run (Source.come_back)."""
         super().__init__()
         self.run_id = run_id
         self.pid = pid
+        self.come_back = come_back
 
     def compose(self) -> ComposeResult:
         yield Static(Text(f"Quit pgferry?\n\nUpgrade run {self.run_id} keeps running in its own process"
-                          f"{f' (pid {self.pid})' if self.pid else ''}. Run pgferry again, or pgferry watch, "
-                          "to come back to it.\n\ny quit · n stay"))
+                          f"{f' (pid {self.pid})' if self.pid else ''}. To come back to it, "
+                          f"{self.come_back.rstrip(',')}.\n\ny quit · n stay"))
 
     def action_answer(self, ok: bool) -> None:
         self.dismiss(ok)

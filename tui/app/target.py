@@ -5,6 +5,8 @@ its plan arrives, so the table is usable at once even for a long release history
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -19,6 +21,7 @@ from engine.planner import Planner
 
 from .base import PgferryScreen, bottom_bar
 from .data import Source
+from .safe import escaped, neutralised
 
 COLUMNS = (("", "mark"), ("release", "release"), ("move", "move"), ("migr", "migrations"),
            ("⚿", "privileged"), ("⧗", "cic"), ("⟳", "oob"), ("stops", "stops"), ("status", "status"))
@@ -28,13 +31,14 @@ WIDE = 120  # from this width the notes sit beside the table instead of below it
 class StateRead(Message):
     def __init__(self, state: DatabaseState) -> None:
         super().__init__()
-        self.state = state
+        self.state = neutralised(state)
 
 
 class ChoiceReady(Message):
     def __init__(self, choice: Choice) -> None:
         super().__init__()
-        self.choice = choice
+        # What the table and the notes show is neutralised; the plan is kept as is: it is what runs.
+        self.choice = replace(choice, **{f: neutralised(getattr(choice, f)) for f in ("release", "counts", "short", "reason")})
 
 
 def _direction(choice: Choice) -> str:
@@ -162,7 +166,7 @@ class TargetScreen(PgferryScreen):
             self._show_notes(choice)
         else:
             r = self.source.definitions().release(event.row_key.value)
-            self.query_one("#notes", Static).update(Text(f"{r.version}\n{r.notes}\n\nplanning…"))
+            self.query_one("#notes", Static).update(escaped(Text(f"{r.version}\n{r.notes}\n\nplanning…")))
         self.update_keys()
 
     def _show_notes(self, c: Choice) -> None:
