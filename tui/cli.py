@@ -35,16 +35,29 @@ class Parser(argparse.ArgumentParser):
         sys.exit(ExitCode.USAGE)
 
 
+# Flags that mean the same before the command (`pgferry --dsn X status`, like `git -C`) and after it.
+PLACED = ("migrations", "dsn", "schema_dsn", "bookkeeping_schema")
+BEFORE = "before_"  # dest prefix of their top-level copies, merged into the command's by `_merge_placements`
+
+
+def _definition_flag(g, prefix: str = "") -> None:
+    g.add_argument("--migrations", dest=prefix + "migrations", metavar="DIR",
+                   help="migration definitions (default: the bundled migrations/)")
+
+
+def _connection_flags(g, prefix: str = "") -> None:
+    g.add_argument("--dsn", dest=prefix + "dsn", help="connection string (else PGFERRY_DSN, else libpq PG* variables)")
+    g.add_argument("--schema-dsn", dest=prefix + "schema_dsn", action="append", default=[], metavar="NAME=DSN",
+                   help="connection for one schema (repeatable), e.g. codeintel=postgresql://.../codeintel")
+    # No default here: "public" is filled in after both placements are merged.
+    g.add_argument("--bookkeeping-schema", dest=prefix + "bookkeeping_schema", metavar="NAME",
+                   help="PostgreSQL schema holding migration_logs (default: public)")
+
+
 def _common(p: argparse.ArgumentParser, *, db: bool = True, json_flag: bool = True) -> None:
-    g = p.add_argument_group("definitions")
-    g.add_argument("--migrations", metavar="DIR", help="migration definitions (default: the bundled migrations/)")
+    _definition_flag(p.add_argument_group("definitions"))
     if db:
-        c = p.add_argument_group("connection")
-        c.add_argument("--dsn", help="connection string (else PGFERRY_DSN, else libpq PG* variables)")
-        c.add_argument("--schema-dsn", action="append", default=[], metavar="NAME=DSN",
-                       help="connection for one schema (repeatable), e.g. codeintel=postgresql://.../codeintel")
-        c.add_argument("--bookkeeping-schema", default="public", metavar="NAME",
-                       help="PostgreSQL schema holding migration_logs (default: public)")
+        _connection_flags(p.add_argument_group("connection"))
     if json_flag:
         p.add_argument("--json", action="store_true", help="machine-readable output on stdout")
 
@@ -76,14 +89,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--theme", metavar="NAME",
                         help="theme of the terminal UI opened by `pgferry` with no command (default pgferry-dark; "
                         "pgferry-mono under NO_COLOR)")
-    # For the terminal UI opened with no command; their own dest names, so a command's flags never clash.
-    app = parser.add_argument_group("terminal UI (no command)")
-    app.add_argument("--dsn", dest="app_dsn", help="connection string (else PGFERRY_DSN, else libpq PG* variables)")
-    app.add_argument("--schema-dsn", dest="app_schema_dsn", action="append", default=[], metavar="NAME=DSN",
-                     help="connection for one schema (repeatable)")
-    app.add_argument("--migrations", dest="app_migrations", metavar="DIR", help="migration definitions")
-    app.add_argument("--bookkeeping-schema", dest="app_bookkeeping_schema", metavar="NAME",
-                     help="PostgreSQL schema holding migration_logs (default: public)")
+    # The same flags before the command (their own dest names; `_merge_placements` joins the two).
+    top = parser.add_argument_group("definitions and connection (before or after the command, the same meaning)")
+    _definition_flag(top, BEFORE)
+    _connection_flags(top, BEFORE)
     sub = parser.add_subparsers(dest="command", metavar="command", parser_class=Parser)
 
     p = sub.add_parser("validate", help="check the definitions: graph, SQL (parsed by PostgreSQL's parser), releases, lint",
@@ -876,12 +885,8 @@ def cmd_watch(args) -> int:
 def app_source(args, watch: bool = False, superuser_dsn: str | None = None):
     from tui.app import Source
 
-    def pick(name):  # a command's own flag (watch), else the top-level one (no command)
-        return getattr(args, name, None) or getattr(args, "app_" + name, None)
-
-    return Source(migrations=pick("migrations"), dsn=pick("dsn"), schema_dsn=tuple(pick("schema_dsn") or ()),
-                  bookkeeping_schema=pick("bookkeeping_schema") or "public", superuser_dsn=superuser_dsn,
-                  read_only=watch)
+    return Source(migrations=args.migrations, dsn=args.dsn, schema_dsn=tuple(args.schema_dsn),
+                  bookkeeping_schema=args.bookkeeping_schema, superuser_dsn=superuser_dsn, read_only=watch)
 
 
 def cmd_app(args, watch: bool = False, source=None) -> int:
@@ -924,13 +929,14 @@ COMMANDS = {
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command is None:
-        if not (sys.stdin.isatty() and sys.stdout.isatty()):
-            parser.print_help()  # no terminal to draw on
-            return ExitCode.OK
-        return cmd_app(args)
     dsns = _secrets(args)
     try:
+        _merge_placements(args)
+        if args.command is None:
+            if not (sys.stdin.isatty() and sys.stdout.isatty()):
+                parser.print_help()  # no terminal to draw on
+                return ExitCode.OK
+            return cmd_app(args)
         return int(COMMANDS[args.command](args))
     except PgferryError as exc:
         print(f"error: {scrub(exc.message, *dsns)}", file=sys.stderr)
@@ -960,12 +966,42 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(ExitCode.FAILURE)
 
 
+def _merge_placements(args) -> None:
+    """One value per definitions or connection flag, wherever it stands: `pgferry --dsn X status` is
+    `pgferry status --dsn X`. Two placements that disagree are refused rather than one winning."""
+    for name in PLACED:
+        flag = "--" + name.replace("_", "-")
+        before = getattr(args, BEFORE + name)
+        if args.command is not None and not hasattr(args, name):
+            if before:
+                raise UsageError(f"{flag} does not apply to {args.command}")
+            continue
+        after = getattr(args, name, None)
+        if name == "schema_dsn":
+            merged = list(dict.fromkeys([*before, *(after or [])]))
+            by_schema: dict[str, str] = {}
+            for item in merged:
+                schema, _, dsn = item.partition("=")
+                if by_schema.setdefault(schema, dsn) != dsn:
+                    raise UsageError(f"--schema-dsn gives schema {schema!r} two connections: "
+                                     f"{mask_dsn(by_schema[schema])} and {mask_dsn(dsn)}")
+            setattr(args, name, merged)
+            continue
+        if before and after and before != after:
+            shown = (mask_dsn(before), mask_dsn(after)) if name == "dsn" else (before, after)
+            raise UsageError(f"{flag} is given before the command ({shown[0]}) and after it ({shown[1]}) "
+                             "with different values: give it once")
+        setattr(args, name, after or before)
+    if hasattr(args, "bookkeeping_schema"):
+        args.bookkeeping_schema = args.bookkeeping_schema or "public"
+
+
 def _secrets(args) -> list[str]:
     """Every DSN this invocation may know, for scrubbing what it prints or writes."""
-    return [d for d in [getattr(args, "dsn", None) or os.environ.get("PGFERRY_DSN", ""),
-                        getattr(args, "app_dsn", None) or ""] + [
-        d.partition("=")[2] for d in [*getattr(args, "schema_dsn", []), *getattr(args, "app_schema_dsn", [])]
-    ] + [v for k, v in os.environ.items() if k.startswith("PGFERRY_DSN_")] + [getattr(args, "superuser_dsn", None) or ""] if d]
+    flags = [getattr(args, n, None) for n in ("dsn", BEFORE + "dsn", "superuser_dsn", "admin_dsn")]
+    per_schema = [*(getattr(args, "schema_dsn", None) or []), *(getattr(args, BEFORE + "schema_dsn", None) or [])]
+    env = [os.environ.get("PGFERRY_DSN", "")] + [v for k, v in os.environ.items() if k.startswith("PGFERRY_DSN_")]
+    return [d for d in [*flags, *(d.partition("=")[2] for d in per_schema), *env] if d]
 
 
 def entry() -> None:
