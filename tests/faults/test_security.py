@@ -9,6 +9,9 @@
   migration graph's schema go through the bundled product's install, status, recover, drift and
   a small product's up/downto: they land where they should and inject nothing.
 - A privileged bundle's token does not confirm the bundle of a different plan.
+- A DSN libpq cannot parse (a misspelt key, bad percent-encoding, a password without "=") is shown
+  with everything after a password-like key masked; a one-letter password is hidden where it
+  stands as a value, not wherever its letter occurs.
 """
 from __future__ import annotations
 
@@ -21,10 +24,11 @@ import sys
 from pathlib import Path
 
 import psycopg
+import pytest
 from psycopg import sql
 
 from tests.conftest import SMALL
-from tests.faults.harness import ROOT, env, no_traceback, pgferry, query, spawn, upgrade_args, wait_for
+from tests.faults.harness import ROOT, env, in_process, no_traceback, pgferry, query, spawn, upgrade_args, wait_for
 from tests.faults.pg import SUPERUSER_PASSWORD
 from tests.faults.product import NEWEST, OLDEST
 
@@ -191,3 +195,63 @@ def test_a_privileged_token_does_not_confirm_a_different_plan(product):
     # the token of the plan it was printed for is accepted
     r = pgferry("privileged", "verify", "--to", NEWEST, "--token", second["token"], "--dsn", dsn)
     assert r.returncode in (0, 3), r.stderr
+
+
+# Each form: the DSN, its secret, the exit code, and what the error line must still say.
+DSN_FORMS = {
+    "password without =": ("host=/x user=postgres password:hunter2", "hunter2", 2,
+                           'invalid DSN host=/x user=postgres password:****: missing "=" after "password:****"'),
+    "bad percent-encoding": ("postgresql://u@h/db?password=S3cr%zzet", "S3cr", 2,
+                             'invalid DSN postgresql://u@h/db?password=****: invalid percent-encoded token: "****"'),
+    "misspelt key in a URI": ("postgresql://u@h/db?passwd=S3cret", "S3cret", 2,
+                              'invalid DSN postgresql://u@h/db?passwd=****: invalid URI query parameter: "passwd"'),
+    "misspelt key": ("host=/x passwd=S3cret dbname=d", "S3cret", 2, "invalid DSN host=/x passwd=**** dbname=d"),
+    "open quote": ("host=/x password='S3 cret dbname=d", "cret", 2, "invalid DSN host=/x password=****:"),
+    "one letter in a URI": ("postgresql://u:c@127.0.0.1:1/db?connect_timeout=2", None, 6,
+                            "cannot connect to u@127.0.0.1:1/db: Connection refused"),
+    "one letter": ("host=127.0.0.1 port=1 user=u password=c connect_timeout=2", None, 6,
+                   "cannot connect to u@127.0.0.1:1/u: Connection refused"),
+}
+
+
+@pytest.mark.parametrize("form", DSN_FORMS)
+def test_a_dsn_is_masked_by_its_structure(form):
+    dsn, secret, code, says = DSN_FORMS[form]
+    rc, out, err = in_process("status", "--dsn", dsn)
+    assert rc == code, err
+    assert says in err, err  # readable: the reason, with the mask only where the secret was
+    if secret:
+        assert secret not in out + err
+    else:  # a one-letter password: no word of the message is cut into pieces
+        assert "****" not in err.splitlines()[0]
+
+
+def test_the_grant_dialog_refuses_an_unparsable_dsn_without_showing_it():
+    import asyncio
+
+    from textual.app import App
+    from textual.widgets import Input, Static
+
+    from engine.privileges import Bundle
+    from tui.app.grant_dialog import GrantDialog
+
+    answers = []
+
+    class Host(App):
+        def on_mount(self) -> None:
+            self.push_screen(GrantDialog(Bundle("1.0.0", (), "app"), ["db"]), answers.append)
+
+    async def go():
+        app = Host()
+        async with app.run_test() as pilot:
+            await pilot.pause()
+            app.screen.query_one(Input).value = "host=/x user=postgres password:hunter2"
+            await pilot.press("enter")
+            await pilot.pause()
+            problem = str(app.screen.query_one("#grant-problem", Static).render())
+            assert 'missing "=" after "password:****"' in problem and "refused" not in problem
+            assert "hunter2" not in problem
+            assert isinstance(app.screen, GrantDialog)  # still asking: nothing was tried
+
+    asyncio.run(go())
+    assert answers == []
