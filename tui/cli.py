@@ -18,6 +18,7 @@ from engine.catalog import Definitions, bundled_migrations_dir, load, load_defin
 from engine.connection import mask_dsn, resolve_dsn, scrub
 from engine.errors import ExitCode, PgferryError, UsageError
 from engine.graph import Step, UnknownMigration
+from engine.safetext import printable
 from engine.runner import Migrator, RunOptions
 
 EPILOG = """\
@@ -369,27 +370,27 @@ def cmd_status(args) -> int:
     if args.json:
         _emit_json(status.as_dict())
         return ExitCode.OK
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
-    console.print(f"database version: [bold]{status.version.label}[/]", highlight=False)
+    from tui.render import label, rich_console
+    from tui.states import schema_state
+
+    console = rich_console()
+    console.print(f"database version: [bold]{label(status.version.label)}[/]", highlight=False)
     # Databases on their own lines: a DSN is too wide for a table column at 80 columns.
     for s in status.schemas:
-        console.print(f"  {s.name}: {s.database}", highlight=False, markup=False)
+        console.print(f"  {label(s.name)}: {label(s.database)}", highlight=False)
     table = Table(show_edge=False, pad_edge=False)
     for col in ("schema", "version", "applied", "pending", "failed", "state"):
         table.add_column(col)
-    from tui.states import schema_state
-
     for s in status.schemas:
-        table.add_row(s.name, s.version or "-", str(len(s.applied)), str(len(s.pending)),
-                      str(len(s.state.failed)), schema_state(s))
+        table.add_row(label(s.name), label(s.version or "-"), str(len(s.applied)), str(len(s.pending)),
+                      str(len(s.state.failed)), label(schema_state(s)))
     console.print(table)
     for s in status.schemas:
         for v, a in sorted(s.state.failed.items()):
             where = f" line {a.error_line}" if a.error_line else ""
-            console.print(f"[red]✗[/] {s.name} {v}{where}: {a.error_message}", highlight=False, markup=True)
+            console.print(f"[red]✗[/] {label(s.name)} {v}{where}: {label(a.error_message or '', one_line=False)}", highlight=False)
     return ExitCode.OK
 
 
@@ -490,27 +491,43 @@ def _conns(args, defs):
     return Connections(_dsns(args, defs), args.bookkeeping_schema)
 
 
+# `plan --out FILE` without a format flag: the file's extension says which.
+PLAN_FORMATS = {".md": "markdown", ".markdown": "markdown", ".sql": "sql", ".json": "json"}
+
+
+def plan_format(args) -> str:
+    for flag in ("json", "sql", "markdown"):
+        if getattr(args, flag):
+            return flag
+    return PLAN_FORMATS.get(os.path.splitext(args.out)[1].lower(), "text") if args.out else "text"
+
+
 def cmd_plan(args) -> int:
     from engine.export import to_markdown, to_sql
     from engine.upgrade import make_plan
+    from tui.plan_view import print_plan
 
     defs = _definitions(args)
     plan = make_plan(defs, _conns(args, defs), args.to, downgrade=None if args.allow_downgrade else False,
                      channel=args.channel)
-    if args.json:
-        text = json.dumps(plan.as_dict(), indent=2) + "\n"
-    elif args.sql:
-        text = to_sql(plan)
-    elif args.markdown:
-        text = to_markdown(plan)
-    else:
-        text = None
-    if text is not None:
-        _output(args, text)
+    fmt = plan_format(args)
+    if fmt == "text" and not args.out:
+        print_plan(plan)
         return ExitCode.OK
-    from tui.plan_view import print_plan
+    if fmt == "text":
+        from io import StringIO
 
-    print_plan(plan)
+        from rich.console import Console
+
+        from tui.render import UNCUT
+
+        buffer = StringIO()
+        print_plan(plan, Console(file=buffer, width=UNCUT, soft_wrap=True))
+        text = buffer.getvalue()
+    else:
+        text = {"json": lambda: json.dumps(plan.as_dict(), indent=2) + "\n", "sql": lambda: to_sql(plan),
+                "markdown": lambda: to_markdown(plan)}[fmt]()
+    _output(args, text, f" ({fmt})")
     return ExitCode.OK
 
 
@@ -528,7 +545,7 @@ def _write_private(path: str, text: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.fchmod(fd, 0o600)  # the mode above applies only to a new file; an existing one keeps its own
     with os.fdopen(fd, "w") as f:
-        f.write(text)
+        f.write(printable(text))  # a terminal may `cat` it: control characters from the server shown escaped
 
 
 def cmd_move(args) -> int:
@@ -583,6 +600,8 @@ def _move(args, journal) -> int:
         if failed:
             raise PreflightFailed(failed, plan.to_version)
     if not args.yes:
+        # A step only someone else can run stops the run at once (exit 3): say so before asking.
+        Upgrade(defs, conns, options=_options(args)).check_privileges(plan)
         if not sys.stdin.isatty():
             raise UsageError(f"{args.command} changes the database and needs confirmation",
                              hint="re-run with --yes, or --dry-run to see the plan")
@@ -927,8 +946,15 @@ COMMANDS = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from tui.render import guarded_output
+
     parser = build_parser()
     args = parser.parse_args(argv)
+    with guarded_output():  # control characters in server or definition text are shown, never obeyed
+        return _dispatch(parser, args)
+
+
+def _dispatch(parser: argparse.ArgumentParser, args) -> int:
     dsns = _secrets(args)
     try:
         _merge_placements(args)

@@ -255,3 +255,44 @@ def test_the_grant_dialog_refuses_an_unparsable_dsn_without_showing_it():
 
     asyncio.run(go())
     assert answers == []
+
+
+def test_server_and_definition_text_reaches_no_terminal_raw(database, small_copy, tmp_path):
+    """A RAISE whose message holds OSC 52 (clipboard), a BEL and a screen clear, a DETAIL quoting
+    such application data, and a migration name with an OSC 0 (window title) and a C1 CSI: every
+    command prints them escaped, and every file it writes holds them escaped."""
+    boom = small_copy / "main" / "17_boom"
+    boom.mkdir()
+    (boom / "metadata.yaml").write_text('name: "boom \\e]0;title\\a \\x9b2J"\nparents: [16]\n')
+    (boom / "up.sql").write_text("DO $$BEGIN RAISE EXCEPTION E'boom\\x1b]52;c;aGk=\\x07\\x1b[2J' "
+                                 "USING DETAIL = E'Key (k)=(\\x1b]0;t\\x07)'; END$$;\n")
+    (boom / "down.sql").write_text("SELECT 1;\n")
+    releases = small_copy / "releases.yaml"
+    releases.write_text(releases.read_text().replace("main: [16]", "main: [17]"))
+    m = ["--dsn", database, "--migrations", str(small_copy)]
+    f = lambda n: str(tmp_path / n)  # noqa: E731
+    outputs = []
+
+    def run(*args, code=0):
+        rc, out, err = in_process(*args, *m)
+        assert rc == code, (args, err[-1500:])
+        outputs.append((args, out + err))
+        return out + err
+
+    assert "boom\\x1b]52;c;aGk=\\x07\\x1b[2J" in run("upgrade", "--to", "1.2.0", "--yes", "--no-progress", code=1)
+    run("up", "--no-progress", code=1)
+    assert "boom\\x1b]52" in run("status")
+    run("status", "--json")
+    assert "boom \\x1b]0;title\\x07 \\x9b2J" in run("recover", "--transcript", f("transcript.md"), code=4)
+    assert "\\u009b2J" in run("recover", "--json", code=4)  # JSON escapes C1 controls too (ensure_ascii)
+    run("report")
+    run("report", "--json")
+    run("report", "--out", f("report.md"))
+    for fmt in ("md", "sql", "txt"):
+        run("plan", "--to", "1.2.0", "--out", f(f"plan.{fmt}"))
+    run("plan", "--to", "1.2.0")
+    files = [(p.name, p.read_text()) for p in tmp_path.iterdir() if p.is_file()]
+    assert len(files) == 5
+    for what, text in outputs + files:
+        assert "\x1b" not in text and "\x07" not in text and "\x9b" not in text, what
+    assert any("boom" in text for _, text in files if "plan" not in _)
