@@ -326,8 +326,7 @@ def _options(args) -> RunOptions:
 
 
 def _emit_json(data) -> None:
-    json.dump(data, sys.stdout, indent=2, default=str)
-    sys.stdout.write("\n")
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")  # ensure_ascii: controls, C1 too, as \uXXXX
 
 
 def _print_steps(title: str, steps: list[Step]) -> None:
@@ -606,7 +605,9 @@ def _move(args, journal) -> int:
             raise UsageError(f"{args.command} changes the database and needs confirmation",
                              hint="re-run with --yes, or --dry-run to see the plan")
         print_plan(plan)
-        answer = input(f"Run this {plan.direction} to {plan.to_version}? Type 'yes' to continue: ").strip().lower()
+        # input() may write its prompt straight to the terminal (readline), past the guard
+        answer = input(printable(f"Run this {plan.direction} to {plan.to_version}? Type 'yes' to continue: "))
+        answer = answer.strip().lower()
         if answer != "yes":
             print("nothing changed", file=sys.stderr)
             return ExitCode.FAILURE
