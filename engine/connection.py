@@ -36,10 +36,6 @@ _LOOSE = re.compile(rf"(?i)\b({_SECRET_KEY})\b(?!\s*=)(\W*)(\S.*)$", re.S)
 # A URI; its user part runs to the last "@" before the query (a password may hold an unencoded "/").
 _URI = re.compile(r"^(?P<head>[a-z][a-z0-9+.-]*://)(?P<netloc>[^?#]*@[^/?#]*|[^/?#]*)(?P<path>[^?#]*)"
                   r"(?:\?(?P<query>[^#]*))?(?P<tail>.*)$", re.I | re.S)
-# A secret counts where it stands as a whole value, between the characters DSNs and messages put
-# around values; never inside a longer word (a one-letter password must not blank that letter out).
-_BEFORE = r"(?<![^\s'\"=:@&?,;()\[\]])"
-_AFTER = r"(?![^\s'\"=:@&?,;()\[\]/.])"
 
 
 def _parses(dsn: str) -> bool:
@@ -115,7 +111,11 @@ def mask_dsn(dsn: str) -> str:
 
 
 def _hide(text: str, secret: str) -> str:
-    return re.sub(_BEFORE + re.escape(secret) + _AFTER, MASK, text)
+    """`text` with `secret` masked where it stands as a whole value, never inside a longer word:
+    a one-letter password must not blank that letter out of every word of the message."""
+    before = r"(?<!\w)" if re.match(r"\w", secret) else ""
+    after = r"(?!\w)" if re.match(r"\w", secret[-1]) else ""
+    return re.sub(before + re.escape(secret) + after, MASK, text)
 
 
 def scrub(text: str, *dsns: str) -> str:
