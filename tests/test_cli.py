@@ -265,3 +265,17 @@ def test_plan_out_takes_its_format_from_the_extension(capsys, database, long_nam
     rc, _, err = cli(capsys, "plan", "--to", "latest", "--dsn", database, "--migrations", str(long_named),
                      "--sql", "--out", str(path))
     assert rc == 0 and path.read_text().startswith("-- pgferry plan") and f"({'sql'})" in err
+
+
+@pytest.mark.parametrize("argv", [
+    ["validate", "--dsn", "postgresql://u:Pw-s3cret@h/db"],
+    ["status", "--lock-timeout", "host=h password=Pw-s3cret"],
+    ["validate", "--dsn=postgresql://u:Pw-s3cret@h/db"],
+    ["status", "--schema-dsn", "main=host=h password=Pw-s3cret", "stray", "main=postgresql://u:Pw-s3cret@h/db"],
+], ids=["no such flag", "bad value", "flag=value", "stray words"])
+def test_refused_arguments_never_show_a_password(capsys, argv):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    _, err = capsys.readouterr()
+    assert exc.value.code == 2 and "error: " in err
+    assert "Pw-s3cret" not in err and "****" in err

@@ -32,7 +32,9 @@ else PGFERRY_DSN, else libpq's PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE.
 class Parser(argparse.ArgumentParser):
     def error(self, message: str):  # usage errors exit 2 with one line, as DESIGN §11 says
         self.print_usage(sys.stderr)
-        print(f"error: {message}", file=sys.stderr)
+        # The message quotes the arguments it refused: a connection string among them keeps its secrets.
+        words = [w.strip("'\"") for w in message.split()]
+        print(f"error: {scrub(message, *words, *(w.partition('=')[2] for w in words))}", file=sys.stderr)
         sys.exit(ExitCode.USAGE)
 
 
@@ -47,7 +49,7 @@ def _definition_flag(g, prefix: str = "") -> None:
 
 
 def _connection_flags(g, prefix: str = "") -> None:
-    g.add_argument("--dsn", dest=prefix + "dsn", help="connection string (else PGFERRY_DSN, else libpq PG* variables)")
+    g.add_argument("--dsn", dest=prefix + "dsn", metavar="DSN", help="connection string (else PGFERRY_DSN, else libpq PG* variables)")
     g.add_argument("--schema-dsn", dest=prefix + "schema_dsn", action="append", default=[], metavar="NAME=DSN",
                    help="connection for one schema (repeatable), e.g. codeintel=postgresql://.../codeintel")
     # No default here: "public" is filled in after both placements are merged.
