@@ -1,7 +1,9 @@
 """The scriptable command line: `pgferry <command>`. Every read has --json (DESIGN §11).
 
 Precedence for the connection: --dsn, else PGFERRY_DSN, else libpq's PG* variables;
---schema-dsn NAME=DSN overrides it for one schema. Passwords are masked everywhere.
+--schema-dsn NAME=DSN overrides it for one schema. These flags and --migrations mean the same
+before and after the command. Passwords are masked everywhere; every printed line and written
+file shows control characters from the server or the definitions escaped.
 """
 from __future__ import annotations
 
@@ -140,7 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument("--sql", action="store_true", help="the whole SQL in run order")
     fmt.add_argument("--markdown", action="store_true", help="a Markdown summary for a ticket")
-    p.add_argument("--out", metavar="FILE", help="write to FILE instead of stdout")
+    p.add_argument("--out", metavar="FILE", help="write to FILE instead of stdout; without --json, --sql or --markdown "
+                   "its extension picks the format (.md, .sql, .json, else text)")
 
     for verb, text in (("upgrade", "newer"), ("downgrade", "older")):
         p = sub.add_parser(verb, help=f"move every schema to a {text} release, with out-of-band stops (headless)",
