@@ -1008,24 +1008,30 @@ def _merge_placements(args) -> None:
             if before:
                 raise UsageError(f"{flag} does not apply to {args.command}")
             continue
-        after = getattr(args, name, None)
-        if name == "schema_dsn":
-            merged = list(dict.fromkeys([*before, *(after or [])]))
-            by_schema: dict[str, str] = {}
-            for item in merged:
-                schema, _, dsn = item.partition("=")
-                if by_schema.setdefault(schema, dsn) != dsn:
-                    raise UsageError(f"--schema-dsn gives schema {schema!r} two connections: "
-                                     f"{mask_dsn(by_schema[schema])} and {mask_dsn(dsn)}")
-            setattr(args, name, merged)
-            continue
-        if before and after and before != after:
-            shown = (mask_dsn(before), mask_dsn(after)) if name == "dsn" else (before, after)
-            raise UsageError(f"{flag} is given before the command ({shown[0]}) and after it ({shown[1]}) "
-                             "with different values: give it once")
-        setattr(args, name, after or before)
+        merge = _merge_schema_dsns if name == "schema_dsn" else _merge_one
+        setattr(args, name, merge(flag, before, getattr(args, name, None)))
     if hasattr(args, "bookkeeping_schema"):
         args.bookkeeping_schema = args.bookkeeping_schema or "public"
+
+
+def _merge_one(flag: str, before: str | None, after: str | None) -> str | None:
+    if before and after and before != after:
+        shown = (mask_dsn(before), mask_dsn(after)) if flag == "--dsn" else (before, after)
+        raise UsageError(f"{flag} is given before the command ({shown[0]}) and after it ({shown[1]}) "
+                         "with different values: give it once")
+    return after or before
+
+
+def _merge_schema_dsns(flag: str, before: list[str], after: list[str] | None) -> list[str]:
+    """Both placements' NAME=DSN items; a schema given two different connections is refused."""
+    merged = list(dict.fromkeys([*before, *(after or [])]))
+    by_schema: dict[str, str] = {}
+    for item in merged:
+        schema, _, dsn = item.partition("=")
+        if by_schema.setdefault(schema, dsn) != dsn:
+            raise UsageError(f"{flag} gives schema {schema!r} two connections: "
+                             f"{mask_dsn(by_schema[schema])} and {mask_dsn(dsn)}")
+    return merged
 
 
 def _secrets(args) -> list[str]:
