@@ -257,6 +257,28 @@ def test_the_grant_dialog_refuses_an_unparsable_dsn_without_showing_it():
     assert answers == []
 
 
+def status_on_a_terminal(args: list[str]) -> str:
+    """`pgferry status ARGS` with stdout on a pseudo-terminal: what a terminal would receive."""
+    import pty
+
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "tui", "status", *args], stdout=follower, stderr=follower,
+                            cwd=ROOT, env=env(TERM="xterm-256color", COLUMNS="120"))
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal closed: the command finished
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    assert proc.wait(timeout=60) == 0
+    return b"".join(chunks).decode()
+
+
 def test_server_and_definition_text_reaches_no_terminal_raw(database, small_copy, tmp_path):
     """A RAISE whose message holds OSC 52 (clipboard), a BEL and a screen clear, a DETAIL quoting
     such application data, and a migration name with an OSC 0 (window title) and a C1 CSI: every
@@ -291,6 +313,9 @@ def test_server_and_definition_text_reaches_no_terminal_raw(database, small_copy
     for fmt in ("md", "sql", "txt"):
         run("plan", "--to", "1.2.0", "--out", f(f"plan.{fmt}"))
     run("plan", "--to", "1.2.0")
+    on_terminal = status_on_a_terminal(m)
+    assert "\x1b[1m" in on_terminal, "rich still styles a terminal"
+    assert "boom\\x1b]52;c;aGk=\\x07\\x1b[2J" in on_terminal and "\x1b]" not in on_terminal
     files = [(p.name, p.read_text()) for p in tmp_path.iterdir() if p.is_file()]
     assert len(files) == 5
     for what, text in outputs + files:
