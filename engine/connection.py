@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import re
 import socket
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote
 
 import psycopg
 from psycopg import conninfo as ci
@@ -26,65 +26,119 @@ def resolve_dsn(flag: str | None) -> str:
 # treated as one (a misspelt "passwd=" still holds a password).
 SAFE_KEYS = {"host", "hostaddr", "port", "dbname", "user", "application_name", "sslmode", "connect_timeout",
              "target_session_attrs", "options", "service"}
-_PAIR = re.compile(r"(\b([A-Za-z_]+)\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s]+)")
+SECRET_KEYS = ("password", "sslpassword")
+# key=value; a quoted value runs to its closing quote, or to the end when the quote is left open.
+_PAIR = re.compile(r"(\b([A-Za-z_]+)\s*=\s*)('(?:[^'\\]|\\.)*(?:'|$)|[^\s]+)")
+# A password-like key without "=" after it ("password:hunter2"): where its value ends cannot be
+# known, so everything after it counts as the value.
+_SECRET_KEY = r"(?:ssl)?pass(?:word|wd|phrase)?|pwd|secret"
+_LOOSE = re.compile(rf"(?i)\b({_SECRET_KEY})\b(?!\s*=)(\W*)(\S.*)$", re.S)
+# A URI; its user part runs to the last "@" before the query (a password may hold an unencoded "/").
+_URI = re.compile(r"^(?P<head>[a-z][a-z0-9+.-]*://)(?P<netloc>[^?#]*@[^/?#]*|[^/?#]*)(?P<path>[^?#]*)"
+                  r"(?:\?(?P<query>[^#]*))?(?P<tail>.*)$", re.I | re.S)
+
+
+def _parses(dsn: str) -> bool:
+    try:
+        ci.conninfo_to_dict(dsn)
+        return True
+    except psycopg.ProgrammingError:
+        return False
+
+
+def _secret_key(key: str, parsable: bool) -> bool:
+    key = key.lower()
+    return key in SECRET_KEYS or bool(re.fullmatch(_SECRET_KEY, key)) or (not parsable and key not in SAFE_KEYS)
+
+
+def _uri_secrets(dsn: str, parsable: bool) -> list[str]:
+    """The password of a URI's user part and the values of its secret query parameters, as
+    written and percent-decoded (a driver may echo either)."""
+    m = _URI.match(dsn)
+    if not m:
+        return []
+    userinfo, at, _ = m["netloc"].rpartition("@")
+    raw = [userinfo.partition(":")[2]] if at else []
+    for pair in (m["query"] or "").split("&"):
+        key, eq, value = pair.partition("=")
+        if eq and _secret_key(key, parsable):
+            raw.append(value)
+    return raw + [unquote(v) for v in raw]
 
 
 def _secrets(dsn: str) -> list[str]:
-    """What must never be shown of a DSN: its password, or every unsafe value when unparsable."""
-    try:
-        pw = ci.conninfo_to_dict(dsn).get("password")
-        return [pw] if pw else []
-    except psycopg.ProgrammingError:
-        pass
-    out = []
-    m = re.match(r"^[a-z0-9+.-]+://[^:/@]*:([^@]*)@", dsn, re.I)
-    if m and m.group(1):
-        out.append(m.group(1))
-    if "://" not in dsn:
-        out += [v.strip("'") for _, k, v in _PAIR.findall(dsn) if k.lower() not in SAFE_KEYS]
-    return [s for s in out if len(s) >= 3]
+    """What must never be shown of a DSN: its passwords, and every value that is not known to be
+    harmless when libpq cannot parse it."""
+    parsable = _parses(dsn)
+    found = [ci.conninfo_to_dict(dsn).get(k) for k in SECRET_KEYS] if parsable else []
+    if "://" in dsn:
+        found += _uri_secrets(dsn, parsable)
+    elif not parsable:
+        found += [v.strip("'") for _, k, v in _PAIR.findall(dsn) if k.lower() not in SAFE_KEYS]
+    loose = None if parsable else _LOOSE.search(dsn)
+    if loose:
+        found += [loose[3], *(w.strip("'\"") for w in loose[3].split())]
+    return list(dict.fromkeys(s for s in found if s))
 
 
-def _password(dsn: str) -> str | None:
-    found = _secrets(dsn)
-    return found[0] if found else None
+def _mask_uri(dsn: str, parsable: bool) -> str:
+    m = _URI.match(dsn)
+    if not m:
+        return dsn
+    userinfo, at, host = m["netloc"].rpartition("@")
+    user, colon, _ = userinfo.partition(":")
+    netloc = f"{user}{colon and ':' + MASK}{at}{host}"
+    query = "&".join(
+        f"{key}={MASK}" if eq and _secret_key(key, parsable) else key + eq + value
+        for key, eq, value in (pair.partition("=") for pair in m["query"].split("&"))
+    ) if m["query"] is not None else None
+    return f"{m['head']}{netloc}{m['path']}{'' if query is None else '?' + query}{m['tail']}"
 
 
 def mask_dsn(dsn: str) -> str:
     """The DSN with any password replaced, safe to print or log."""
     if not dsn:
         return "(libpq defaults: PGHOST, PGUSER, ...)"
+    parsable = _parses(dsn)
     if "://" in dsn:
-        try:
-            parts = urlsplit(dsn)
-            if parts.password is not None:
-                user = parts.username or ""
-                host = parts.hostname or ""
-                if parts.port:
-                    host = f"{host}:{parts.port}"
-                netloc = f"{user}:{MASK}@{host}"
-                dsn = urlunsplit(parts._replace(netloc=netloc))
-        except ValueError:  # e.g. a port that is not a number
-            dsn = re.sub(r"^([a-z0-9+.-]+://[^:/@]*):[^@]*@", r"\1:" + MASK + "@", dsn, flags=re.I)
-        return re.sub(r"(password=)[^&]*", r"\1" + MASK, dsn)
-    try:
+        masked = _mask_uri(dsn, parsable)
+    elif parsable:
         params = ci.conninfo_to_dict(dsn)
-    except psycopg.ProgrammingError:
-        return _PAIR.sub(lambda m: m.group(0) if m.group(2).lower() in SAFE_KEYS else m.group(1) + MASK, dsn)
-    if "password" in params:
-        params["password"] = MASK
-    return ci.make_conninfo(**params)
+        return ci.make_conninfo(**{k: MASK if k in SECRET_KEYS else v for k, v in params.items()})
+    else:
+        masked = _PAIR.sub(lambda m: m[0] if m[2].lower() in SAFE_KEYS else m[1] + MASK, dsn)
+    return masked if parsable else _LOOSE.sub(lambda m: m[1] + m[2] + MASK, masked)
+
+
+def _hide(text: str, secret: str) -> str:
+    """`text` with `secret` masked where it stands as a whole value, never inside a longer word:
+    a one-letter password must not blank that letter out of every word of the message."""
+    before = r"(?<!\w)" if re.match(r"\w", secret) else ""
+    after = r"(?!\w)" if re.match(r"\w", secret[-1]) else ""
+    return re.sub(before + re.escape(secret) + after, MASK, text)
 
 
 def scrub(text: str, *dsns: str) -> str:
-    """Remove any password of `dsns` from a message (driver errors can echo them)."""
+    """Remove any password of `dsns` from a message (driver errors can echo them): a DSN written
+    out whole becomes its masked form, and each secret is hidden where it stands as a value."""
     for dsn in dsns:
-        for secret in (_secrets(dsn) if dsn else ()):
-            text = text.replace(secret, MASK)
+        if not dsn:
+            continue
+        text = text.replace(dsn, mask_dsn(dsn))
+        for secret in _secrets(dsn):
+            text = _hide(text, secret)
     env_pw = os.environ.get("PGPASSWORD")
-    if env_pw:
-        text = text.replace(env_pw, MASK)
-    return text
+    return _hide(text, env_pw) if env_pw else text
+
+
+def dsn_problem(dsn: str) -> str | None:
+    """Why libpq cannot parse `dsn` (secrets hidden), or None when it can."""
+    try:
+        ci.conninfo_to_dict(dsn)
+        return None
+    except psycopg.ProgrammingError as exc:
+        reason = " ".join(str(exc).split()) or "not a connection string"
+        return f"invalid DSN {mask_dsn(dsn)}: {scrub(reason, dsn)}"
 
 
 def describe_target(dsn: str) -> str:
@@ -145,8 +199,9 @@ def connect(dsn: str, *, autocommit: bool = True, role: str = "migrator", connec
             application_name=application_name(role),
             connect_timeout=connect_timeout,
         )
-    except psycopg.ProgrammingError as exc:
-        raise UsageError(f"invalid DSN {mask_dsn(dsn)}: {scrub(str(exc), dsn)}", hint="use postgresql://user@host:port/db or key=value pairs") from None
+    except psycopg.ProgrammingError:
+        raise UsageError(dsn_problem(dsn) or f"invalid DSN {mask_dsn(dsn)}",
+                         hint="use postgresql://user@host:port/db or key=value pairs") from None
     except psycopg.OperationalError as exc:
         reason = scrub(connect_reason(str(exc)), dsn)
         if BAD_CONNINFO.search(reason):  # libpq refused the string itself: nothing was tried

@@ -252,11 +252,16 @@ def needs_someone_else(bundle: Bundle, dsns: dict[str, str]) -> list[BundleItem]
     return [v.item for v in verify(bundle, dsns) if not v.verified]
 
 
-def describe_items(items: Iterable[BundleItem]) -> str:
+def describe_items(items: Iterable[BundleItem], width: int = 60) -> str:
+    """`main 14 pg trgm (CREATE EXTENSION IF NOT EXISTS pg_trgm)`: each step with its first statement,
+    a long one cut between words."""
     parts = []
     for i in items:
-        first = i.statements[0].text.split("\n")[0] if i.statements else ""
-        parts.append(f"{i.schema} {i.migration_id} ({' '.join(first.split()[:4])})")
+        first = " ".join(i.statements[0].text.split()) if i.statements else ""
+        if len(first) > width:
+            first = first[:width].rsplit(" ", 1)[0] + " …"
+        more = f" and {len(i.statements) - 1} more" if len(i.statements) > 1 else ""
+        parts.append(f"{i.schema} {i.migration_id} {i.name} ({first}{more})")
     return ", ".join(parts)
 
 

@@ -133,3 +133,149 @@ def test_no_traceback_on_bad_definitions(tmp_path, database):
     r = run_cli("up", "--dsn", database, "--migrations", str(tmp_path))
     assert r.returncode == 2
     assert "Traceback" not in r.stderr and "metadata.yaml" in r.stderr
+
+
+# -- flags before or after the command mean the same ---------------------------------------------
+
+ENV_DSN = "postgresql://envuser@127.0.0.1:1/envdb?connect_timeout=2"
+FLAG_DSN = "postgresql://flaguser:Fl4g-s3cret@127.0.0.1:1/flagdb?connect_timeout=2"
+# Each command's own arguments: enough to reach its first connection. Nothing listens on port 1,
+# so a command fails at once (exit 6) naming the database it tried: the flag's, never the environment's.
+REACHES_A_DATABASE = {
+    "status": [], "up": [], "upto": ["--schema", "main", "--target", "13"],
+    "downto": ["--schema", "main", "--target", "11", "--yes"], "plan": ["--to", "latest"],
+    "upgrade": ["--to", "latest", "--yes"], "downgrade": ["--to", "1.0.0", "--yes"],
+    "oob": ["status"], "preflight": ["--to", "latest"], "describe": [], "drift": [],
+    "privileged": ["--to", "latest"], "check": ["--release", "1.2.0"], "recover": [], "report": [],
+}
+
+
+def placed(before: bool, command: list[str], flags: list[str]) -> list[str]:
+    return [*flags, *command] if before else [*command, *flags]
+
+
+@pytest.mark.parametrize("before", [True, False], ids=["before", "after"])
+@pytest.mark.parametrize("command", sorted(REACHES_A_DATABASE))
+def test_connection_and_definition_flags_count_before_and_after_the_command(capsys, monkeypatch, command, before):
+    monkeypatch.setenv("PGFERRY_DSN", ENV_DSN)
+    # The small product has no out-of-band migration, so `oob status` reads the bundled ones.
+    flags = ["--dsn", FLAG_DSN, *([] if command == "oob" else M)]
+    rc, out, err = cli(capsys, *placed(before, [command, *REACHES_A_DATABASE[command]], flags))
+    assert rc == 6, err
+    assert "flaguser@127.0.0.1:1/flagdb" in err and "envdb" not in err
+    assert "Fl4g-s3cret" not in out + err
+
+
+@pytest.mark.parametrize("before", [True, False], ids=["before", "after"])
+def test_validate_reads_the_migrations_flag_before_and_after_the_command(capsys, small_copy, before):
+    (small_copy / "main" / "16_events_kind_index" / "up.sql").write_text("CREATE INDEX CONCURRENTLY ON events (\n")
+    rc, _, err = cli(capsys, *placed(before, ["validate"], ["--migrations", str(small_copy)]))
+    assert rc == 2
+    assert "16_events_kind_index" in err and "1 error(s)" in err
+
+
+def parsed(*argv: str):
+    from tui.cli import _merge_placements
+
+    args = build_parser().parse_args(list(argv))
+    _merge_placements(args)
+    return args
+
+
+@pytest.mark.parametrize("before", [True, False], ids=["before", "after"])
+@pytest.mark.parametrize("command", [["watch"], ["demo", "--no-ui"], ["status"], ["recover"]], ids=" ".join)
+def test_every_placed_flag_reaches_the_command(command, before):
+    db = command[0] != "demo"
+    flags = ["--migrations", "defs/"] + (["--dsn", "host=a", "--schema-dsn", "aux=host=b",
+                                          "--bookkeeping-schema", "bk"] if db else [])
+    args = parsed(*placed(before, command, flags))
+    assert args.migrations == "defs/"
+    if db:
+        assert (args.dsn, args.schema_dsn, args.bookkeeping_schema) == ("host=a", ["aux=host=b"], "bk")
+    if command == ["watch"]:
+        from tui.cli import app_source
+
+        source = app_source(args, watch=True)
+        assert (source.migrations, source.dsn, source.schema_dsn, source.bookkeeping_schema) == \
+            ("defs/", "host=a", ("aux=host=b",), "bk")
+
+
+def test_placed_flags_default_as_before():
+    assert parsed("status").bookkeeping_schema == "public"
+    assert parsed("--bookkeeping-schema", "bk", "status", "--bookkeeping-schema", "bk").bookkeeping_schema == "bk"
+    # one schema's connection before the command, another's after it: both apply
+    assert parsed("--schema-dsn", "main=host=a", "status", "--schema-dsn", "aux=host=b").schema_dsn == \
+        ["main=host=a", "aux=host=b"]
+    args = parsed("--dsn", "host=a", "--theme", "x")  # the terminal UI, no command
+    assert (args.dsn, args.bookkeeping_schema, args.migrations) == ("host=a", "public", None)
+
+
+@pytest.mark.parametrize("argv, named", [
+    (["--dsn", "postgresql://u:pw1-Secret@h/one", "status", "--dsn", "postgresql://u:pw2-Secret@h/two"],
+     ["postgresql://u:****@h/one", "postgresql://u:****@h/two", "before the command", "after it"]),
+    (["--migrations", "a/", "validate", "--migrations", "b/"], ["a/", "b/"]),
+    (["--schema-dsn", "main=host=a", "status", "--schema-dsn", "main=host=b"], ["'main'", "host=a", "host=b"]),
+    (["--dsn", "host=a", "validate"], ["--dsn does not apply to validate"]),
+    (["--bookkeeping-schema", "x", "demo"], ["--bookkeeping-schema does not apply to demo"]),
+])
+def test_disagreeing_or_useless_placements_are_refused(capsys, argv, named):
+    rc, out, err = cli(capsys, *argv)
+    assert rc == 2
+    assert all(n in err for n in named), err
+    assert "Secret" not in out + err
+
+
+# -- plan output: whole lines off a terminal, --out FILE in the format its extension says ----------
+
+LONG_NAME = "a migration name long enough that a line holding it is far wider than eighty columns"
+
+
+@pytest.fixture
+def long_named(small_copy):
+    meta = small_copy / "main" / "15_events" / "metadata.yaml"
+    meta.write_text(meta.read_text().replace("name: ", f"name: {LONG_NAME} ", 1))
+    return small_copy
+
+
+def test_plan_into_a_pipe_or_a_file_is_never_cut(capsys, database, long_named):
+    rc, out, err = cli(capsys, "plan", "--to", "latest", "--dsn", database, "--migrations", str(long_named))
+    assert rc == 0, err
+    assert LONG_NAME in out and "…" not in out
+    assert "↑     main         15          " + LONG_NAME in out
+
+
+@pytest.mark.parametrize("name, fmt, starts", [
+    ("plan.md", "markdown", "# Upgrade plan: empty → 1.2.0"),
+    ("plan.sql", "sql", "-- pgferry plan: empty -> 1.2.0"),
+    ("plan.json", "json", "{"),
+    ("plan.txt", "text", "install empty → 1.2.0: 10 schema migration(s)"),
+    ("plan", "text", "install empty → 1.2.0"),
+], ids=["md", "sql", "json", "txt", "no-extension"])
+def test_plan_out_takes_its_format_from_the_extension(capsys, database, long_named, tmp_path, name, fmt, starts):
+    path = tmp_path / name
+    rc, out, err = cli(capsys, "plan", "--to", "latest", "--dsn", database, "--migrations", str(long_named),
+                       "--out", str(path))
+    assert rc == 0, err
+    assert out == "" and f"wrote {path} ({fmt})" in err
+    text = path.read_text()
+    assert text.startswith(starts) and LONG_NAME in text
+    if fmt == "json":
+        assert json.loads(text)["to"] == "1.2.0"
+    # an explicit flag wins over the extension
+    rc, _, err = cli(capsys, "plan", "--to", "latest", "--dsn", database, "--migrations", str(long_named),
+                     "--sql", "--out", str(path))
+    assert rc == 0 and path.read_text().startswith("-- pgferry plan") and f"({'sql'})" in err
+
+
+@pytest.mark.parametrize("argv", [
+    ["validate", "--dsn", "postgresql://u:Pw-s3cret@h/db"],
+    ["status", "--lock-timeout", "host=h password=Pw-s3cret"],
+    ["validate", "--dsn=postgresql://u:Pw-s3cret@h/db"],
+    ["status", "--schema-dsn", "main=host=h password=Pw-s3cret", "stray", "main=postgresql://u:Pw-s3cret@h/db"],
+], ids=["no such flag", "bad value", "flag=value", "stray words"])
+def test_refused_arguments_never_show_a_password(capsys, argv):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    _, err = capsys.readouterr()
+    assert exc.value.code == 2 and "error: " in err
+    assert "Pw-s3cret" not in err and "****" in err

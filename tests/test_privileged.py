@@ -1,6 +1,7 @@
 """Privileged steps with a real low-privilege role: no superuser, no CREATEROLE, no CREATE on the database."""
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import uuid
@@ -164,3 +165,32 @@ def test_unverifiable_step_needs_the_token_and_the_token_binds_the_content(app_d
     assert r.returncode == 0, r.stderr
     assert query(database, "SELECT version, confirmed_by FROM migration_logs WHERE manual ORDER BY version") == [
         (14, "dba (verified in the catalog)"), (17, f"dba (token {bundle['token']})")]
+
+
+class Terminal(io.StringIO):
+    """Typed answers on a standard input that says it is a terminal, so the command asks."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_exit_3_comes_before_the_question_and_names_whole_statements(app_db, database, monkeypatch, capsys):
+    from tui.cli import main
+
+    monkeypatch.setattr("sys.stdin", Terminal("yes\n"))
+    rc = main(["upgrade", "--to", "1.2.0", "--dsn", app_db, "--migrations", str(SMALL), "--no-progress"])
+    out, err = capsys.readouterr()
+    assert rc == 3, err
+    assert "Type 'yes'" not in out + err, "asked for a yes it could not honour"
+    assert "main 14 enable pg_trgm (CREATE EXTENSION IF NOT EXISTS pg_trgm)" in err
+    assert tables(database) == 0
+
+
+def test_a_failed_verify_claims_no_record(app_db, capsys):
+    from tui.cli import main
+
+    rc = main(["privileged", "verify", "--to", "1.2.0", "--dsn", app_db, "--migrations", str(SMALL)])
+    out, err = capsys.readouterr()
+    assert rc == 3, err
+    assert "✗ not done" in out and "main 14" in out
+    assert "recorded 0 step(s)" not in err and "nothing was recorded" in err

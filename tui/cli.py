@@ -1,7 +1,9 @@
 """The scriptable command line: `pgferry <command>`. Every read has --json (DESIGN §11).
 
 Precedence for the connection: --dsn, else PGFERRY_DSN, else libpq's PG* variables;
---schema-dsn NAME=DSN overrides it for one schema. Passwords are masked everywhere.
+--schema-dsn NAME=DSN overrides it for one schema. These flags and --migrations mean the same
+before and after the command. Passwords are masked everywhere; every printed line and written
+file shows control characters from the server or the definitions escaped.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from engine.catalog import Definitions, bundled_migrations_dir, load, load_defin
 from engine.connection import mask_dsn, resolve_dsn, scrub
 from engine.errors import ExitCode, PgferryError, UsageError
 from engine.graph import Step, UnknownMigration
+from engine.safetext import printable
 from engine.runner import Migrator, RunOptions
 
 EPILOG = """\
@@ -31,20 +34,35 @@ else PGFERRY_DSN, else libpq's PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE.
 class Parser(argparse.ArgumentParser):
     def error(self, message: str):  # usage errors exit 2 with one line, as DESIGN §11 says
         self.print_usage(sys.stderr)
-        print(f"error: {message}", file=sys.stderr)
+        # The message quotes the arguments it refused: a connection string among them keeps its secrets.
+        words = [w.strip("'\"") for w in message.split()]
+        print(f"error: {scrub(message, *words, *(w.partition('=')[2] for w in words))}", file=sys.stderr)
         sys.exit(ExitCode.USAGE)
 
 
+# Flags that mean the same before the command (`pgferry --dsn X status`, like `git -C`) and after it.
+PLACED = ("migrations", "dsn", "schema_dsn", "bookkeeping_schema")
+BEFORE = "before_"  # dest prefix of their top-level copies, merged into the command's by `_merge_placements`
+
+
+def _definition_flag(g, prefix: str = "") -> None:
+    g.add_argument("--migrations", dest=prefix + "migrations", metavar="DIR",
+                   help="migration definitions (default: the bundled migrations/)")
+
+
+def _connection_flags(g, prefix: str = "") -> None:
+    g.add_argument("--dsn", dest=prefix + "dsn", metavar="DSN", help="connection string (else PGFERRY_DSN, else libpq PG* variables)")
+    g.add_argument("--schema-dsn", dest=prefix + "schema_dsn", action="append", default=[], metavar="NAME=DSN",
+                   help="connection for one schema (repeatable), e.g. codeintel=postgresql://.../codeintel")
+    # No default here: "public" is filled in after both placements are merged.
+    g.add_argument("--bookkeeping-schema", dest=prefix + "bookkeeping_schema", metavar="NAME",
+                   help="PostgreSQL schema holding migration_logs (default: public)")
+
+
 def _common(p: argparse.ArgumentParser, *, db: bool = True, json_flag: bool = True) -> None:
-    g = p.add_argument_group("definitions")
-    g.add_argument("--migrations", metavar="DIR", help="migration definitions (default: the bundled migrations/)")
+    _definition_flag(p.add_argument_group("definitions"))
     if db:
-        c = p.add_argument_group("connection")
-        c.add_argument("--dsn", help="connection string (else PGFERRY_DSN, else libpq PG* variables)")
-        c.add_argument("--schema-dsn", action="append", default=[], metavar="NAME=DSN",
-                       help="connection for one schema (repeatable), e.g. codeintel=postgresql://.../codeintel")
-        c.add_argument("--bookkeeping-schema", default="public", metavar="NAME",
-                       help="PostgreSQL schema holding migration_logs (default: public)")
+        _connection_flags(p.add_argument_group("connection"))
     if json_flag:
         p.add_argument("--json", action="store_true", help="machine-readable output on stdout")
 
@@ -76,14 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--theme", metavar="NAME",
                         help="theme of the terminal UI opened by `pgferry` with no command (default pgferry-dark; "
                         "pgferry-mono under NO_COLOR)")
-    # For the terminal UI opened with no command; their own dest names, so a command's flags never clash.
-    app = parser.add_argument_group("terminal UI (no command)")
-    app.add_argument("--dsn", dest="app_dsn", help="connection string (else PGFERRY_DSN, else libpq PG* variables)")
-    app.add_argument("--schema-dsn", dest="app_schema_dsn", action="append", default=[], metavar="NAME=DSN",
-                     help="connection for one schema (repeatable)")
-    app.add_argument("--migrations", dest="app_migrations", metavar="DIR", help="migration definitions")
-    app.add_argument("--bookkeeping-schema", dest="app_bookkeeping_schema", metavar="NAME",
-                     help="PostgreSQL schema holding migration_logs (default: public)")
+    # The same flags before the command (their own dest names; `_merge_placements` joins the two).
+    top = parser.add_argument_group("definitions and connection (before or after the command, the same meaning)")
+    _definition_flag(top, BEFORE)
+    _connection_flags(top, BEFORE)
     sub = parser.add_subparsers(dest="command", metavar="command", parser_class=Parser)
 
     p = sub.add_parser("validate", help="check the definitions: graph, SQL (parsed by PostgreSQL's parser), releases, lint",
@@ -128,7 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument("--sql", action="store_true", help="the whole SQL in run order")
     fmt.add_argument("--markdown", action="store_true", help="a Markdown summary for a ticket")
-    p.add_argument("--out", metavar="FILE", help="write to FILE instead of stdout")
+    p.add_argument("--out", metavar="FILE", help="write to FILE instead of stdout; without --json, --sql or --markdown "
+                   "its extension picks the format (.md, .sql, .json, else text)")
 
     for verb, text in (("upgrade", "newer"), ("downgrade", "older")):
         p = sub.add_parser(verb, help=f"move every schema to a {text} release, with out-of-band stops (headless)",
@@ -316,8 +331,7 @@ def _options(args) -> RunOptions:
 
 
 def _emit_json(data) -> None:
-    json.dump(data, sys.stdout, indent=2, default=str)
-    sys.stdout.write("\n")
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")  # ensure_ascii: controls, C1 too, as \uXXXX
 
 
 def _print_steps(title: str, steps: list[Step]) -> None:
@@ -360,27 +374,27 @@ def cmd_status(args) -> int:
     if args.json:
         _emit_json(status.as_dict())
         return ExitCode.OK
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
-    console.print(f"database version: [bold]{status.version.label}[/]", highlight=False)
+    from tui.render import label, rich_console
+    from tui.states import schema_state
+
+    console = rich_console()
+    console.print(f"database version: [bold]{label(status.version.label)}[/]", highlight=False)
     # Databases on their own lines: a DSN is too wide for a table column at 80 columns.
     for s in status.schemas:
-        console.print(f"  {s.name}: {s.database}", highlight=False, markup=False)
+        console.print(f"  {label(s.name)}: {label(s.database)}", highlight=False)
     table = Table(show_edge=False, pad_edge=False)
     for col in ("schema", "version", "applied", "pending", "failed", "state"):
         table.add_column(col)
-    from tui.states import schema_state
-
     for s in status.schemas:
-        table.add_row(s.name, s.version or "-", str(len(s.applied)), str(len(s.pending)),
-                      str(len(s.state.failed)), schema_state(s))
+        table.add_row(label(s.name), label(s.version or "-"), str(len(s.applied)), str(len(s.pending)),
+                      str(len(s.state.failed)), label(schema_state(s)))
     console.print(table)
     for s in status.schemas:
         for v, a in sorted(s.state.failed.items()):
             where = f" line {a.error_line}" if a.error_line else ""
-            console.print(f"[red]✗[/] {s.name} {v}{where}: {a.error_message}", highlight=False, markup=True)
+            console.print(f"[red]✗[/] {label(s.name)} {v}{where}: {label(a.error_message or '', one_line=False)}", highlight=False)
     return ExitCode.OK
 
 
@@ -481,27 +495,43 @@ def _conns(args, defs):
     return Connections(_dsns(args, defs), args.bookkeeping_schema)
 
 
+# `plan --out FILE` without a format flag: the file's extension says which.
+PLAN_FORMATS = {".md": "markdown", ".markdown": "markdown", ".sql": "sql", ".json": "json"}
+
+
+def plan_format(args) -> str:
+    for flag in ("json", "sql", "markdown"):
+        if getattr(args, flag):
+            return flag
+    return PLAN_FORMATS.get(os.path.splitext(args.out)[1].lower(), "text") if args.out else "text"
+
+
 def cmd_plan(args) -> int:
     from engine.export import to_markdown, to_sql
     from engine.upgrade import make_plan
+    from tui.plan_view import print_plan
 
     defs = _definitions(args)
     plan = make_plan(defs, _conns(args, defs), args.to, downgrade=None if args.allow_downgrade else False,
                      channel=args.channel)
-    if args.json:
-        text = json.dumps(plan.as_dict(), indent=2) + "\n"
-    elif args.sql:
-        text = to_sql(plan)
-    elif args.markdown:
-        text = to_markdown(plan)
-    else:
-        text = None
-    if text is not None:
-        _output(args, text)
+    fmt = plan_format(args)
+    if fmt == "text" and not args.out:
+        print_plan(plan)
         return ExitCode.OK
-    from tui.plan_view import print_plan
+    if fmt == "text":
+        from io import StringIO
 
-    print_plan(plan)
+        from rich.console import Console
+
+        from tui.render import UNCUT
+
+        buffer = StringIO()
+        print_plan(plan, Console(file=buffer, width=UNCUT, soft_wrap=True))
+        text = buffer.getvalue()
+    else:
+        text = {"json": lambda: json.dumps(plan.as_dict(), indent=2) + "\n", "sql": lambda: to_sql(plan),
+                "markdown": lambda: to_markdown(plan)}[fmt]()
+    _output(args, text, f" ({fmt})")
     return ExitCode.OK
 
 
@@ -519,7 +549,7 @@ def _write_private(path: str, text: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.fchmod(fd, 0o600)  # the mode above applies only to a new file; an existing one keeps its own
     with os.fdopen(fd, "w") as f:
-        f.write(text)
+        f.write(printable(text))  # a terminal may `cat` it: control characters from the server shown escaped
 
 
 def cmd_move(args) -> int:
@@ -574,11 +604,15 @@ def _move(args, journal) -> int:
         if failed:
             raise PreflightFailed(failed, plan.to_version)
     if not args.yes:
+        # A step only someone else can run stops the run at once (exit 3): say so before asking.
+        Upgrade(defs, conns, options=_options(args)).check_privileges(plan)
         if not sys.stdin.isatty():
             raise UsageError(f"{args.command} changes the database and needs confirmation",
                              hint="re-run with --yes, or --dry-run to see the plan")
         print_plan(plan)
-        answer = input(f"Run this {plan.direction} to {plan.to_version}? Type 'yes' to continue: ").strip().lower()
+        # input() may write its prompt straight to the terminal (readline), past the guard
+        answer = input(printable(f"Run this {plan.direction} to {plan.to_version}? Type 'yes' to continue: "))
+        answer = answer.strip().lower()
         if answer != "yes":
             print("nothing changed", file=sys.stderr)
             return ExitCode.FAILURE
@@ -876,12 +910,8 @@ def cmd_watch(args) -> int:
 def app_source(args, watch: bool = False, superuser_dsn: str | None = None):
     from tui.app import Source
 
-    def pick(name):  # a command's own flag (watch), else the top-level one (no command)
-        return getattr(args, name, None) or getattr(args, "app_" + name, None)
-
-    return Source(migrations=pick("migrations"), dsn=pick("dsn"), schema_dsn=tuple(pick("schema_dsn") or ()),
-                  bookkeeping_schema=pick("bookkeeping_schema") or "public", superuser_dsn=superuser_dsn,
-                  read_only=watch)
+    return Source(migrations=args.migrations, dsn=args.dsn, schema_dsn=tuple(args.schema_dsn),
+                  bookkeeping_schema=args.bookkeeping_schema, superuser_dsn=superuser_dsn, read_only=watch)
 
 
 def cmd_app(args, watch: bool = False, source=None) -> int:
@@ -922,15 +952,23 @@ COMMANDS = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from tui.render import guarded_output
+
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command is None:
-        if not (sys.stdin.isatty() and sys.stdout.isatty()):
-            parser.print_help()  # no terminal to draw on
-            return ExitCode.OK
-        return cmd_app(args)
+    with guarded_output():  # control characters in server or definition text are shown, never obeyed
+        return _dispatch(parser, args)
+
+
+def _dispatch(parser: argparse.ArgumentParser, args) -> int:
     dsns = _secrets(args)
     try:
+        _merge_placements(args)
+        if args.command is None:
+            if not (sys.stdin.isatty() and sys.stdout.isatty()):
+                parser.print_help()  # no terminal to draw on
+                return ExitCode.OK
+            return cmd_app(args)
         return int(COMMANDS[args.command](args))
     except PgferryError as exc:
         print(f"error: {scrub(exc.message, *dsns)}", file=sys.stderr)
@@ -960,12 +998,48 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(ExitCode.FAILURE)
 
 
+def _merge_placements(args) -> None:
+    """One value per definitions or connection flag, wherever it stands: `pgferry --dsn X status` is
+    `pgferry status --dsn X`. Two placements that disagree are refused rather than one winning."""
+    for name in PLACED:
+        flag = "--" + name.replace("_", "-")
+        before = getattr(args, BEFORE + name)
+        if args.command is not None and not hasattr(args, name):
+            if before:
+                raise UsageError(f"{flag} does not apply to {args.command}")
+            continue
+        merge = _merge_schema_dsns if name == "schema_dsn" else _merge_one
+        setattr(args, name, merge(flag, before, getattr(args, name, None)))
+    if hasattr(args, "bookkeeping_schema"):
+        args.bookkeeping_schema = args.bookkeeping_schema or "public"
+
+
+def _merge_one(flag: str, before: str | None, after: str | None) -> str | None:
+    if before and after and before != after:
+        shown = (mask_dsn(before), mask_dsn(after)) if flag == "--dsn" else (before, after)
+        raise UsageError(f"{flag} is given before the command ({shown[0]}) and after it ({shown[1]}) "
+                         "with different values: give it once")
+    return after or before
+
+
+def _merge_schema_dsns(flag: str, before: list[str], after: list[str] | None) -> list[str]:
+    """Both placements' NAME=DSN items; a schema given two different connections is refused."""
+    merged = list(dict.fromkeys([*before, *(after or [])]))
+    by_schema: dict[str, str] = {}
+    for item in merged:
+        schema, _, dsn = item.partition("=")
+        if by_schema.setdefault(schema, dsn) != dsn:
+            raise UsageError(f"{flag} gives schema {schema!r} two connections: "
+                             f"{mask_dsn(by_schema[schema])} and {mask_dsn(dsn)}")
+    return merged
+
+
 def _secrets(args) -> list[str]:
     """Every DSN this invocation may know, for scrubbing what it prints or writes."""
-    return [d for d in [getattr(args, "dsn", None) or os.environ.get("PGFERRY_DSN", ""),
-                        getattr(args, "app_dsn", None) or ""] + [
-        d.partition("=")[2] for d in [*getattr(args, "schema_dsn", []), *getattr(args, "app_schema_dsn", [])]
-    ] + [v for k, v in os.environ.items() if k.startswith("PGFERRY_DSN_")] + [getattr(args, "superuser_dsn", None) or ""] if d]
+    flags = [getattr(args, n, None) for n in ("dsn", BEFORE + "dsn", "superuser_dsn", "admin_dsn")]
+    per_schema = [*(getattr(args, "schema_dsn", None) or []), *(getattr(args, BEFORE + "schema_dsn", None) or [])]
+    env = [os.environ.get("PGFERRY_DSN", "")] + [v for k, v in os.environ.items() if k.startswith("PGFERRY_DSN_")]
+    return [d for d in [*flags, *(d.partition("=")[2] for d in per_schema), *env] if d]
 
 
 def entry() -> None:

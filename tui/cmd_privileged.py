@@ -64,7 +64,8 @@ def run(args) -> int:
             mark = "✓ verified" if v.verified else ("? needs token" if v.unknowable and not args.token
                                                     else ("✓ confirmed by token" if v.unknowable else "✗ not done"))
             print(f"{mark:<22} {v.item.schema} {v.item.migration_id} {v.item.name}")
-        print(f"recorded {len(recorded)} step(s) as applied manually by {who}", file=sys.stderr)
+        if complete:  # else nothing was recorded, and the refusal below says why
+            print(f"recorded {len(recorded)} step(s) as applied manually by {who}", file=sys.stderr)
     if not complete:
         record_check(check, dsns, who, args.bookkeeping_schema, bool(args.token))  # raises PrivilegeRequired (exit 3)
     return ExitCode.OK

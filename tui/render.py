@@ -1,6 +1,8 @@
 """Rendering engine events on a terminal: a live rich display, or plain lines for logs and CI."""
 from __future__ import annotations
 
+import contextlib
+import io
 import sys
 import threading
 import time
@@ -14,6 +16,71 @@ from rich.text import Text
 from engine import background as bg
 from engine import events as ev
 from engine import upgrade as upg
+from engine.safetext import printable
+
+
+class Guarded(io.TextIOBase):
+    """stdout or stderr with every control character shown escaped: the one place where text from
+    the server or the definitions (a RAISE message, a DETAIL quoting application data, a name)
+    meets the operator's terminal, so an OSC 52 or a screen clear in it is shown, never obeyed."""
+
+    def __init__(self, stream):
+        self.unguarded = stream
+
+    def write(self, text: str) -> int:
+        self.unguarded.write(printable(text))
+        return len(text)
+
+    def flush(self) -> None:
+        self.unguarded.flush()
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return self.unguarded.isatty()
+
+    def fileno(self) -> int:
+        return self.unguarded.fileno()
+
+    @property
+    def encoding(self) -> str:
+        return getattr(self.unguarded, "encoding", "utf-8")
+
+
+@contextlib.contextmanager
+def guarded_output():
+    """print() to stdout and stderr goes through `Guarded` while the block runs."""
+    out, err = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = Guarded(out), Guarded(err)
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = out, err
+
+
+def unguarded(stream):
+    while isinstance(stream, Guarded):  # `pgferry demo` runs `status` inside its own guard
+        stream = stream.unguarded
+    return stream
+
+
+# A pipe or a file has no edge: nothing is cut or wrapped to fit one (`pgferry plan > plan.txt`).
+UNCUT = 1 << 20
+
+
+def rich_console(*, stderr: bool = False) -> Console:
+    """A rich console on the real stream: its own styling must reach the terminal, so what it shows
+    from the server or the definitions goes through `printable` (or `label`) first."""
+    stream = unguarded(sys.stderr if stderr else sys.stdout)
+    if stream.isatty():
+        return Console(file=stream)
+    return Console(file=stream, width=UNCUT, soft_wrap=True)
+
+
+def label(text: str, *, one_line: bool = True) -> str:
+    """Server or definition text for rich markup: controls shown escaped, markup escaped."""
+    return escape(printable(text, one_line=one_line))
 
 
 def _first_line(text: str, width: int = 70) -> str:
@@ -142,7 +209,7 @@ class RichRenderer:
     """A live display: overall bar with ETA, the current migration and statement, CIC progress."""
 
     def __init__(self, console: Console | None = None):
-        self.console = console or Console(stderr=True)
+        self.console = console or rich_console(stderr=True)
         self.progress = Progress(
             SpinnerColumn(),
             # Fixed widths so a line never wraps at 80 columns.
@@ -169,7 +236,7 @@ class RichRenderer:
         self.progress.stop()
 
     def _log(self, text: str, style: str = "") -> None:
-        self.progress.console.print(escape(text), style=style, highlight=False)
+        self.progress.console.print(label(text, one_line=False), style=style, highlight=False)
 
     def __call__(self, e) -> None:
         with self._lock:
@@ -178,11 +245,11 @@ class RichRenderer:
     def _handle(self, e) -> None:
         p = self.progress
         if isinstance(e, upg.UpgradeStarted):
-            self.upgrade_task = p.add_task(escape(f"{e.direction} → {e.to_version}"), total=max(e.steps, 1))
+            self.upgrade_task = p.add_task(label(f"{e.direction} → {e.to_version}"), total=max(e.steps, 1))
             self._log(describe(e))
             return
         if isinstance(e, bg.OobStarted):
-            self.oob_tasks[e.migration_id] = p.add_task(escape(f"  oob {e.migration_id}"), total=100,
+            self.oob_tasks[e.migration_id] = p.add_task(label(f"  oob {e.migration_id}"), total=100,
                                                          completed=e.progress * 100, percent=True)
             self._log(describe(e))
             return
@@ -190,7 +257,7 @@ class RichRenderer:
             task = self.oob_tasks.get(e.migration_id)
             if task is not None:
                 p.update(task, completed=e.progress * 100,
-                         description=escape(f"  oob {e.migration_id} {e.rows_per_second:,.0f} rows/s"))
+                         description=label(f"  oob {e.migration_id} {e.rows_per_second:,.0f} rows/s"))
             return
         if isinstance(e, bg.OobFinished):
             task = self.oob_tasks.pop(e.migration_id, None)
@@ -205,24 +272,24 @@ class RichRenderer:
         if isinstance(e, ev.RunStarted):
             if self.overall is not None:
                 p.remove_task(self.overall)
-            self.overall = p.add_task(escape(_first_line(e.schema, 30)), total=max(e.steps, 1),
+            self.overall = p.add_task(label(_first_line(e.schema, 30)), total=max(e.steps, 1),
                                       completed=0 if e.steps else 1)
             self._log(describe(e))
         elif isinstance(e, ev.MigrationStarted):
             self.names[(e.schema, e.migration_id)] = e.name
             if self.overall is not None:
-                p.update(self.overall, total=e.total, description=escape(f"{e.schema} {e.migration_id} {_first_line(e.name, 22)}"))
+                p.update(self.overall, total=e.total, description=label(f"{e.schema} {e.migration_id} {_first_line(e.name, 22)}"))
             if e.concurrent_index:
                 self.index_task = p.add_task("  index build", total=None, percent=True)
         elif isinstance(e, ev.StatementStarted):
             if self.overall is not None and e.count > 1:
-                p.update(self.overall, description=escape(f"{e.schema} {e.migration_id} l.{e.line}: {_first_line(e.text, 20)}"))
+                p.update(self.overall, description=label(f"{e.schema} {e.migration_id} l.{e.line}: {_first_line(e.text, 20)}"))
         elif isinstance(e, ev.IndexProgress):
             if self.index_task is not None:
                 total = e.blocks_total or e.tuples_total or None
                 done = e.blocks_done if e.blocks_total else e.tuples_done
                 p.update(self.index_task, total=total, completed=done,
-                         description=escape(f"  {_first_line(e.index, 16)}: {_first_line(e.phase, 22)}"))
+                         description=label(f"  {_first_line(e.index, 16)}: {_first_line(e.phase, 22)}"))
         elif isinstance(e, ev.MigrationFinished):
             if self.index_task is not None:
                 p.remove_task(self.index_task)

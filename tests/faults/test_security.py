@@ -9,6 +9,9 @@
   migration graph's schema go through the bundled product's install, status, recover, drift and
   a small product's up/downto: they land where they should and inject nothing.
 - A privileged bundle's token does not confirm the bundle of a different plan.
+- A DSN libpq cannot parse (a misspelt key, bad percent-encoding, a password without "=") is shown
+  with everything after a password-like key masked; a one-letter password is hidden where it
+  stands as a value, not wherever its letter occurs.
 """
 from __future__ import annotations
 
@@ -21,10 +24,11 @@ import sys
 from pathlib import Path
 
 import psycopg
+import pytest
 from psycopg import sql
 
 from tests.conftest import SMALL
-from tests.faults.harness import ROOT, env, no_traceback, pgferry, query, spawn, upgrade_args, wait_for
+from tests.faults.harness import ROOT, env, in_process, no_traceback, pgferry, query, spawn, upgrade_args, wait_for
 from tests.faults.pg import SUPERUSER_PASSWORD
 from tests.faults.product import NEWEST, OLDEST
 
@@ -191,3 +195,129 @@ def test_a_privileged_token_does_not_confirm_a_different_plan(product):
     # the token of the plan it was printed for is accepted
     r = pgferry("privileged", "verify", "--to", NEWEST, "--token", second["token"], "--dsn", dsn)
     assert r.returncode in (0, 3), r.stderr
+
+
+# Each form: the DSN, its secret, the exit code, and what the error line must still say.
+DSN_FORMS = {
+    "password without =": ("host=/x user=postgres password:hunter2", "hunter2", 2,
+                           'invalid DSN host=/x user=postgres password:****: missing "=" after "password:****"'),
+    "bad percent-encoding": ("postgresql://u@h/db?password=S3cr%zzet", "S3cr", 2,
+                             'invalid DSN postgresql://u@h/db?password=****: invalid percent-encoded token: "****"'),
+    "misspelt key in a URI": ("postgresql://u@h/db?passwd=S3cret", "S3cret", 2,
+                              'invalid DSN postgresql://u@h/db?passwd=****: invalid URI query parameter: "passwd"'),
+    "misspelt key": ("host=/x passwd=S3cret dbname=d", "S3cret", 2, "invalid DSN host=/x passwd=**** dbname=d"),
+    "open quote": ("host=/x password='S3 cret dbname=d", "cret", 2, "invalid DSN host=/x password=****:"),
+    "one letter in a URI": ("postgresql://u:c@127.0.0.1:1/db?connect_timeout=2", None, 6,
+                            "cannot connect to u@127.0.0.1:1/db: Connection refused"),
+    "one letter": ("host=127.0.0.1 port=1 user=u password=c connect_timeout=2", None, 6,
+                   "cannot connect to u@127.0.0.1:1/u: Connection refused"),
+}
+
+
+@pytest.mark.parametrize("form", DSN_FORMS)
+def test_a_dsn_is_masked_by_its_structure(form):
+    dsn, secret, code, says = DSN_FORMS[form]
+    rc, out, err = in_process("status", "--dsn", dsn)
+    assert rc == code, err
+    assert says in err, err  # readable: the reason, with the mask only where the secret was
+    if secret:
+        assert secret not in out + err
+    else:  # a one-letter password: no word of the message is cut into pieces
+        assert "****" not in err.splitlines()[0]
+
+
+def test_the_grant_dialog_refuses_an_unparsable_dsn_without_showing_it():
+    import asyncio
+
+    from textual.app import App
+    from textual.widgets import Input, Static
+
+    from engine.privileges import Bundle
+    from tui.app.grant_dialog import GrantDialog
+
+    answers = []
+
+    class Host(App):
+        def on_mount(self) -> None:
+            self.push_screen(GrantDialog(Bundle("1.0.0", (), "app"), ["db"]), answers.append)
+
+    async def go():
+        app = Host()
+        async with app.run_test() as pilot:
+            await pilot.pause()
+            app.screen.query_one(Input).value = "host=/x user=postgres password:hunter2"
+            await pilot.press("enter")
+            await pilot.pause()
+            problem = str(app.screen.query_one("#grant-problem", Static).render())
+            assert 'missing "=" after "password:****"' in problem and "refused" not in problem
+            assert "hunter2" not in problem
+            assert isinstance(app.screen, GrantDialog)  # still asking: nothing was tried
+
+    asyncio.run(go())
+    assert answers == []
+
+
+def status_on_a_terminal(args: list[str]) -> str:
+    """`pgferry status ARGS` with stdout on a pseudo-terminal: what a terminal would receive."""
+    import pty
+
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "tui", "status", *args], stdout=follower, stderr=follower,
+                            cwd=ROOT, env=env(TERM="xterm-256color", COLUMNS="120"))
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal closed: the command finished
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    assert proc.wait(timeout=60) == 0
+    return b"".join(chunks).decode()
+
+
+def test_server_and_definition_text_reaches_no_terminal_raw(database, small_copy, tmp_path):
+    """A RAISE whose message holds OSC 52 (clipboard), a BEL and a screen clear, a DETAIL quoting
+    such application data, and a migration name with an OSC 0 (window title) and a C1 CSI: every
+    command prints them escaped, and every file it writes holds them escaped."""
+    boom = small_copy / "main" / "17_boom"
+    boom.mkdir()
+    (boom / "metadata.yaml").write_text('name: "boom \\e]0;title\\a \\x9b2J"\nparents: [16]\n')
+    (boom / "up.sql").write_text("DO $$BEGIN RAISE EXCEPTION E'boom\\x1b]52;c;aGk=\\x07\\x1b[2J' "
+                                 "USING DETAIL = E'Key (k)=(\\x1b]0;t\\x07)'; END$$;\n")
+    (boom / "down.sql").write_text("SELECT 1;\n")
+    releases = small_copy / "releases.yaml"
+    releases.write_text(releases.read_text().replace("main: [16]", "main: [17]"))
+    m = ["--dsn", database, "--migrations", str(small_copy)]
+    f = lambda n: str(tmp_path / n)  # noqa: E731
+    outputs = []
+
+    def run(*args, code=0):
+        rc, out, err = in_process(*args, *m)
+        assert rc == code, (args, err[-1500:])
+        outputs.append((args, out + err))
+        return out + err
+
+    assert "boom\\x1b]52;c;aGk=\\x07\\x1b[2J" in run("upgrade", "--to", "1.2.0", "--yes", "--no-progress", code=1)
+    run("up", "--no-progress", code=1)
+    assert "boom\\x1b]52" in run("status")
+    run("status", "--json")
+    assert "boom \\x1b]0;title\\x07 \\x9b2J" in run("recover", "--transcript", f("transcript.md"), code=4)
+    assert "\\u009b2J" in run("recover", "--json", code=4)  # JSON escapes C1 controls too (ensure_ascii)
+    run("report")
+    run("report", "--json")
+    run("report", "--out", f("report.md"))
+    for fmt in ("md", "sql", "txt"):
+        run("plan", "--to", "1.2.0", "--out", f(f"plan.{fmt}"))
+    run("plan", "--to", "1.2.0")
+    on_terminal = status_on_a_terminal(m)
+    assert "\x1b[1m" in on_terminal, "rich still styles a terminal"
+    assert "boom\\x1b]52;c;aGk=\\x07\\x1b[2J" in on_terminal and "\x1b]" not in on_terminal
+    files = [(p.name, p.read_text()) for p in tmp_path.iterdir() if p.is_file()]
+    assert len(files) == 5
+    for what, text in outputs + files:
+        assert "\x1b" not in text and "\x07" not in text and "\x9b" not in text, what
+    assert any("boom" in text for _, text in files if "plan" not in _)

@@ -12,6 +12,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
+from engine.connection import dsn_problem
 from engine.privileges import Bundle
 from engine.safetext import printable
 
@@ -70,7 +71,8 @@ class GrantDialog(ModalScreen[str | None]):
 
     def submit(self) -> None:
         dsn = self.query_one(Input).value.strip()
-        if not dsn:
-            self.query_one("#grant-problem", Static).update("✗ give a connection string, or press Esc")
+        problem = dsn_problem(dsn) if dsn else "give a connection string, or press Esc"
+        if problem:  # a string libpq cannot parse is refused here, shown masked, never sent anywhere
+            self.query_one("#grant-problem", Static).update(f"✗ {problem}")
             return
         self.dismiss(dsn)
