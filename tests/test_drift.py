@@ -275,3 +275,18 @@ def test_describe_expected_equals_shipped_file(capsys, pg_server):
     assert set(json.loads(generated)) == set(DEFS.release(NEWEST).leaves)
     shipped_files = {p.stem for p in (bundled_migrations_dir() / "expected").glob("*.json")}
     assert shipped_files == {r.version for r in DEFS.releases.releases}
+
+
+def test_views_compare_the_same_across_server_majors():
+    """PostgreSQL 15 qualifies the columns of a single-relation view (`repo.id`), 16 and later do not."""
+    on_15 = {"views": {"v": "SELECT u.id, u.finished_at AS done FROM lsif_uploads u WHERE u.state = 'x'::text "
+                            "AND EXISTS (SELECT 1 FROM repo WHERE repo.id = u.repository_id);"}}
+    on_18 = {"views": {"v": "SELECT id, finished_at AS done FROM lsif_uploads u WHERE state = 'x'::text "
+                            "AND EXISTS (SELECT 1 FROM repo WHERE id = u.repository_id);"}}
+    assert compare(on_18, on_15) == [] and compare(on_15, on_18) == []
+    # qualifiers that tell relations apart are part of the definition
+    join = "SELECT a.id FROM a JOIN b ON b.id = a.id;"
+    [d] = compare({"views": {"v": join}}, {"views": {"v": join.replace("SELECT a.id", "SELECT b.id")}})
+    assert (d.kind, d.object, d.problem) == ("view", "v", "different")
+    [d] = compare(on_18, {"views": {"v": on_15["views"]["v"].replace("u.finished_at", "u.started_at")}})
+    assert d.problem == "different" and d.fix == [f"CREATE OR REPLACE VIEW public.v AS {on_18['views']['v']}"]
