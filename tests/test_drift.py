@@ -290,3 +290,49 @@ def test_views_compare_the_same_across_server_majors():
     assert (d.kind, d.object, d.problem) == ("view", "v", "different")
     [d] = compare(on_18, {"views": {"v": on_15["views"]["v"].replace("u.finished_at", "u.started_at")}})
     assert d.problem == "different" and d.fix == [f"CREATE OR REPLACE VIEW public.v AS {on_18['views']['v']}"]
+
+
+def _cli(capsys, *args):
+    capsys.readouterr()
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _bookkeeping(dsn):
+    with psycopg.connect(dsn) as conn:
+        return conn.execute("SELECT (SELECT count(*) FROM migration_logs), (SELECT count(*) FROM upgrade_runs), "
+                            "(SELECT array_agg(nspname::text ORDER BY nspname) FROM pg_namespace "
+                            " WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema')").fetchone()
+
+
+def test_wrong_bookkeeping_schema_is_not_an_empty_database(capsys, db):
+    """The product installed with the default bookkeeping, then commands pointed at another schema:
+    refused or said, never planned as an install over the tables, and nothing is created."""
+    before = _bookkeeping(db)
+    execute(db, "CREATE SCHEMA pgferry")  # an empty bookkeeping schema looks no different
+    for schema in ("other", "pgferry"):
+        flags = ["--dsn", db, "--bookkeeping-schema", schema]
+        for command in (["upgrade", "--to", NEWEST, "--yes", "--no-progress"], ["plan", "--to", NEWEST], ["status"]):
+            code, out, err = _cli(capsys, *command, *flags)
+            assert code == 5, (command, out, err)
+            assert "it is not an empty database" in err and "hint: its migrations are recorded in another schema: " \
+                   "pass --bookkeeping-schema public" in err, err
+        code, data = drift(capsys, db, "--bookkeeping-schema", schema)
+        [report] = data["databases"]
+        assert code == 5 and data["drift"] is True and report["unrecorded"]["elsewhere"] == ["public"]
+        assert "repo" in report["unrecorded"]["tables"]
+        code, out, _ = _cli(capsys, "drift", *flags)
+        assert code == 5 and "no drift" not in out and "hold the product with no migration recorded" in out
+    assert _bookkeeping(db) == (before[0], before[1], sorted(before[2] + ["pgferry"]))  # no 'other', no tables
+
+
+def test_product_without_any_bookkeeping_is_refused(capsys, db):
+    """Installed by other means: no schema records it; adoption is not a command yet, and it says so."""
+    execute(db, "DROP TABLE migration_logs, upgrade_runs, out_of_band_migrations, out_of_band_migrations_errors")
+    code, out, err = _cli(capsys, "upgrade", "--to", NEWEST, "--dsn", db, "--yes", "--no-progress")
+    assert code == 5 and "command still to come" in err and "--bookkeeping-schema" not in err.split("hint:")[1]
+    with psycopg.connect(db) as conn:
+        assert conn.execute("SELECT to_regclass('migration_logs')").fetchone() == (None,)
+    code, data = drift(capsys, db)
+    assert code == 5 and data["databases"][0]["unrecorded"]["elsewhere"] == []
