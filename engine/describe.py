@@ -2,12 +2,20 @@
 
 Canonical means stable across equivalent histories: objects keyed and sorted by name,
 column order ignored (ADD COLUMN appends, a squash may not), bookkeeping tables left out.
+Definitions are the server's own text; where servers of different majors print the same object
+differently, `comparable_view` gives the form to compare.
 """
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 
 import psycopg
+from pglast import ast
+from pglast.parser import ParseError
+from pglast.stream import RawStream
+
+from .pgparse import parse_sql
 
 BOOKKEEPING = ("migration_logs", "out_of_band_migrations", "out_of_band_migrations_errors", "upgrade_runs")
 
@@ -88,6 +96,53 @@ def describe(conn: psycopg.Connection, schema: str = "public", *, exclude: tuple
     }
     return _sorted({"schema": schema, "extensions": extensions, "enums": enums, "functions": functions,
                     "sequences": sequences, "tables": tables, "views": views})
+
+
+@lru_cache(maxsize=1024)
+def comparable_view(definition: str) -> str:
+    """A view's definition in a form that does not depend on the server's major version.
+
+    PostgreSQL 16 dropped the OLD/NEW entries from a view's range table, so pg_get_viewdef no
+    longer qualifies the columns of a query over a single relation: 15 prints `SELECT repo.id
+    FROM repo`, 16 and later `SELECT id FROM repo`. Both mean the same; this drops such
+    qualifiers wherever they are redundant (a SELECT whose FROM is one plain relation, the
+    qualifier naming that relation) and prints the tree with pglast's deparser, so other layout
+    differences between majors do not count either. Qualifiers that tell relations apart (joins,
+    references to an outer query) are kept: changing those is a real change.
+    """
+    try:
+        tree = parse_sql(definition)
+    except ParseError:
+        return definition  # not ours to judge: compared as the server printed it
+    for node in _nodes(tree, into_selects=True):
+        if isinstance(node, ast.SelectStmt):
+            _drop_redundant_qualifiers(node)
+    return RawStream()(tree)
+
+
+def _nodes(value, *, into_selects: bool):
+    """Every node under `value`; below a SELECT only when `into_selects` (its own clauses otherwise)."""
+    if isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _nodes(item, into_selects=into_selects)
+    elif isinstance(value, ast.Node):
+        yield value
+        for attr in value.__slots__:
+            child = getattr(value, attr)
+            if into_selects or not isinstance(child, ast.SelectStmt):
+                yield from _nodes(child, into_selects=into_selects)
+
+
+def _drop_redundant_qualifiers(select: ast.SelectStmt) -> None:
+    if len(select.fromClause or ()) != 1 or not isinstance(select.fromClause[0], ast.RangeVar):
+        return
+    rel = select.fromClause[0]
+    names = {(rel.alias.aliasname,)} if rel.alias else {(rel.relname,), (rel.schemaname, rel.relname)}
+    for attr in select.__slots__:
+        for node in _nodes(getattr(select, attr), into_selects=False):
+            if isinstance(node, ast.ColumnRef) and len(node.fields) > 1 and isinstance(node.fields[-1], ast.String) \
+                    and tuple(f.sval for f in node.fields[:-1] if isinstance(f, ast.String)) in names:
+                node.fields = node.fields[-1:]
 
 
 def _sorted(value):

@@ -10,12 +10,16 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 import psycopg
+from psycopg import sql
 
 import fnmatch
 from dataclasses import dataclass, field
 from pathlib import Path
+from operator import eq
 from typing import Iterable, Mapping
 
+from .describe import comparable_view
+from .errors import DriftFound
 from .fixes import Fixer, KINDS
 
 
@@ -55,7 +59,7 @@ def compare(expected: dict, actual: dict) -> list[Difference]:
     gone = {n for n, s in as_.items() if n not in es and _owner(s) in set(at) - set(et)}
     out += _sequences(f, {n: s for n, s in es.items() if n not in owned}, {n: s for n, s in as_.items() if n not in gone})
     out += _tables(f, et, at, owned)
-    out += _keyed(f, "view", expected.get("views", {}), actual.get("views", {}))
+    out += _keyed(f, "view", expected.get("views", {}), actual.get("views", {}), _same_view)
     return sorted(out, key=lambda d: (KINDS.index(d.kind), d.object, d.problem))
 
 
@@ -79,10 +83,10 @@ def _extensions(f: Fixer, expected: list, actual: list) -> list[Difference]:
     return out
 
 
-def _changes(expected: Mapping, actual: Mapping):
+def _changes(expected: Mapping, actual: Mapping, same=eq):
     """(name, problem, expected, actual) for every object that differs."""
     for name, e, a in _pairs(expected, actual):
-        if e != a:
+        if e is None or a is None or not same(e, a):
             yield name, "missing" if a is None else "unexpected" if e is None else "different", e, a
 
 
@@ -91,11 +95,16 @@ def _enums(f: Fixer, expected: Mapping, actual: Mapping) -> list[Difference]:
             for name, problem, e, a in _changes(expected, actual)]
 
 
-def _keyed(f: Fixer, kind: str, expected: Mapping, actual: Mapping) -> list[Difference]:
+def _keyed(f: Fixer, kind: str, expected: Mapping, actual: Mapping, same=eq) -> list[Difference]:
     """Functions and views: one definition each, replaced as a whole."""
     return [Difference(kind, name, problem, e, a,
                        f.drop_keyed(kind, name) if e is None else f.replace_keyed(kind, name, e))
-            for name, problem, e, a in _changes(expected, actual)]
+            for name, problem, e, a in _changes(expected, actual, same)]
+
+
+def _same_view(expected: str, actual: str) -> bool:
+    # The shipped shapes come from one major; the live server may print views another way.
+    return expected == actual or comparable_view(expected) == comparable_view(actual)
 
 
 def _sequences(f: Fixer, expected: Mapping, actual: Mapping) -> list[Difference]:
@@ -241,6 +250,12 @@ class DatabaseDrift:
     # Some schema is between releases or has an attempt running: a migrator is (or was) at work,
     # so differences may be its half-way state rather than drift.
     busy: bool = False
+    # Nothing recorded, yet the product's tables are there: not "nothing to compare".
+    unrecorded: Unrecorded | None = None
+
+    @property
+    def drifted(self) -> bool:
+        return bool(self.differences) or self.unrecorded is not None
 
     @property
     def version(self) -> str | None:
@@ -252,6 +267,7 @@ class DatabaseDrift:
     def as_dict(self) -> dict:
         return {"database": self.database, "schemas": self.schemas, "version": self.version,
                 "versions": self.versions, "exempt": self.exempt, "warnings": self.warnings,
+                "unrecorded": self.unrecorded.as_dict() if self.unrecorded else None,
                 "differences": [d.as_dict() for d in self.differences],
                 "ignored": [{**d.as_dict(), "reason": r.reason, "pattern": r.pattern, "rule": r.source}
                             for d, r in self.ignored]}
@@ -307,6 +323,8 @@ def check(defs, dsns: Mapping[str, str], *, bookkeeping_schema: str = "public", 
             if shapes:
                 diffs = compare(merge(shapes), describe(conn, pg_schema))
                 report.differences, report.ignored = split_ignored(diffs, list(rules))
+            elif report.exempt == here:
+                report.unrecorded = find_unrecorded(conn, defs, here, bookkeeping_schema, pg_schema)
         out.append(report)
     return out
 
@@ -343,4 +361,116 @@ def _beyond(defs, schema: str, version: str, applied) -> list[str]:
                    f"{', ...' if len(extra) > 5 else ''}): their changes show as drift")
     if missing:
         out.append(f"{schema}: {len(missing)} migration(s) of {version} are not applied; their absence shows as drift")
+    return out
+
+
+# -- a database holding the product that its bookkeeping knows nothing about ----------------
+
+
+@dataclass(frozen=True)
+class Unrecorded:
+    """The product's tables are there, but the bookkeeping schema has no row about any of the
+    database's schemas: a wrong --bookkeeping-schema, or an installation pgferry did not make.
+    Planned from that bookkeeping it would look empty, and an install would run over the tables."""
+
+    database: str  # user@host/db, never a password
+    bookkeeping_schema: str
+    schemas: tuple[str, ...]  # the definitions' schemas living in this database
+    tables: tuple[str, ...]  # the product's tables found
+    elsewhere: tuple[str, ...]  # other schemas of the database whose migration_logs know these schemas
+
+    @property
+    def message(self) -> str:
+        n = len(self.tables)
+        shown = ", ".join(self.tables[:3]) + (", ..." if n > 3 else "")
+        return (f"{self.database} holds {n} of the product's tables ({shown}), but bookkeeping schema "
+                f"{self.bookkeeping_schema!r} records no migration of {', '.join(self.schemas)}: it is not an empty "
+                "database")
+
+    @property
+    def hint(self) -> str:
+        if self.elsewhere:
+            where = " or ".join(f"--bookkeeping-schema {s}" for s in self.elsewhere)
+            return f"its migrations are recorded in another schema: pass {where}"
+        return ("no schema of the database records its migrations: if it was installed without pgferry, recording "
+                "it at its release (adoption) is a command still to come")
+
+    def as_dict(self) -> dict:
+        return {"message": self.message, "hint": self.hint, "schemas": list(self.schemas), "tables": list(self.tables),
+                "bookkeeping_schema": self.bookkeeping_schema, "elsewhere": list(self.elsewhere)}
+
+
+class UnrecordedDatabase(DriftFound):
+    def __init__(self, found: Unrecorded):
+        super().__init__(found.message + ". Nothing was changed.", hint=found.hint)
+        self.found = found
+
+
+def refuse_unrecorded(defs, dsns: Mapping[str, str], bookkeeping_schema: str = "public",
+                      pg_schema: str = "public") -> None:
+    """Raise UnrecordedDatabase (exit 5) for the first database holding the product's tables with
+    nothing recorded about its schemas. Reads only; meant for when nothing applied was found."""
+    from .connection import connect
+
+    for dsn in dict.fromkeys(dsns.values()):
+        here = [s for s in defs.schemas if dsns.get(s) == dsn]
+        with connect(dsn, role="status") as conn:
+            found = find_unrecorded(conn, defs, here, bookkeeping_schema, pg_schema)
+        if found is not None:
+            raise UnrecordedDatabase(found)
+
+
+def find_unrecorded(conn, defs, schemas: Iterable[str], bookkeeping_schema: str = "public",
+                    pg_schema: str = "public") -> Unrecorded | None:
+    from .connection import describe_target
+    from .describe import BOOKKEEPING
+    from .safetext import printable
+
+    schemas = list(schemas)
+    if _recorded(conn, bookkeeping_schema, schemas):
+        return None
+    live = {name for (name,) in conn.execute(
+        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = %s AND c.relkind IN ('r', 'p') AND NOT (c.relname = ANY(%s))",
+        [pg_schema, list(BOOKKEEPING)]).fetchall()}
+    ours = sorted(live & _product_tables(defs, schemas, pg_schema)) if live else []
+    if not ours:
+        return None
+    others = [name for (name,) in conn.execute(
+        "SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE c.relname = 'migration_logs' AND c.relkind IN ('r', 'p') AND n.nspname <> %s "
+        "AND has_schema_privilege(n.oid, 'USAGE') AND has_table_privilege(c.oid, 'SELECT') ORDER BY 1",
+        [bookkeeping_schema]).fetchall()]
+    elsewhere = tuple(printable(s, one_line=True) for s in others if _recorded(conn, s, schemas))
+    return Unrecorded(describe_target(conn.info.dsn), printable(bookkeeping_schema, one_line=True), tuple(schemas),
+                      tuple(ours), elsewhere)
+
+
+def _recorded(conn, bookkeeping_schema: str, schemas: list[str]) -> bool:
+    """Any row at all (applied, reverted, failed, running) about any of `schemas`."""
+    from .bookkeeping import MigrationLog
+
+    if not MigrationLog(conn, bookkeeping_schema).exists():
+        return False
+    q = sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE schema = ANY(%s))").format(
+        sql.Identifier(bookkeeping_schema, "migration_logs"))
+    return conn.execute(q, [schemas]).fetchone()[0]
+
+
+def _product_tables(defs, schemas: list[str], pg_schema: str) -> set[str]:
+    """Every table some up migration of `schemas` creates in `pg_schema`."""
+    from pglast import ast
+
+    out = set()
+    for s in schemas:
+        for m in defs.schemas[s].migrations.values():
+            for st in m.up.statements:
+                if st.kind == "CreateStmt":
+                    rel = st.node.relation
+                elif st.kind == "CreateTableAsStmt":
+                    rel = st.node.into.rel
+                else:
+                    continue
+                if isinstance(rel, ast.RangeVar) and (rel.schemaname or pg_schema) == pg_schema:
+                    out.add(rel.relname)
     return out

@@ -17,6 +17,7 @@ import psycopg
 from .background import BackgroundOptions, BackgroundRunner, OutOfBandStore
 from .catalog import Definitions
 from .connection import connect, describe_target, ensure_writable, is_connection_loss, loss_reason
+from .drift import refuse_unrecorded
 from .errors import ConnectError, PgferryError, PrivilegeRequired, UsageError
 from .events import EventSink, MigrationFinished, discard
 from .locks import AdvisoryLock, lock_key
@@ -157,6 +158,9 @@ def make_plan(defs: Definitions, conns: Connections, to: str, *, downgrade: bool
     target = resolve_target(defs, to, channel)
     check_server(target, server_version(conns.primary))
     applied = read_applied(defs, conns)
+    if not any(applied.values()):
+        # Nothing applied: an empty database, or one whose bookkeeping is elsewhere (exit 5).
+        refuse_unrecorded(defs, conns.dsns, conns.bookkeeping_schema)
     progress = read_oob_progress(defs, conns, applied)
     return Planner(defs).plan(applied, target.version, progress=progress,
                               allow_downgrade=downgrade is not False, allow_upgrade=downgrade is not True)

@@ -275,3 +275,64 @@ def test_describe_expected_equals_shipped_file(capsys, pg_server):
     assert set(json.loads(generated)) == set(DEFS.release(NEWEST).leaves)
     shipped_files = {p.stem for p in (bundled_migrations_dir() / "expected").glob("*.json")}
     assert shipped_files == {r.version for r in DEFS.releases.releases}
+
+
+def test_views_compare_the_same_across_server_majors():
+    """PostgreSQL 15 qualifies the columns of a single-relation view (`repo.id`), 16 and later do not."""
+    on_15 = {"views": {"v": "SELECT u.id, u.finished_at AS done FROM lsif_uploads u WHERE u.state = 'x'::text "
+                            "AND EXISTS (SELECT 1 FROM repo WHERE repo.id = u.repository_id);"}}
+    on_18 = {"views": {"v": "SELECT id, finished_at AS done FROM lsif_uploads u WHERE state = 'x'::text "
+                            "AND EXISTS (SELECT 1 FROM repo WHERE id = u.repository_id);"}}
+    assert compare(on_18, on_15) == [] and compare(on_15, on_18) == []
+    # qualifiers that tell relations apart are part of the definition
+    join = "SELECT a.id FROM a JOIN b ON b.id = a.id;"
+    [d] = compare({"views": {"v": join}}, {"views": {"v": join.replace("SELECT a.id", "SELECT b.id")}})
+    assert (d.kind, d.object, d.problem) == ("view", "v", "different")
+    [d] = compare(on_18, {"views": {"v": on_15["views"]["v"].replace("u.finished_at", "u.started_at")}})
+    assert d.problem == "different" and d.fix == [f"CREATE OR REPLACE VIEW public.v AS {on_18['views']['v']}"]
+
+
+def _cli(capsys, *args):
+    capsys.readouterr()
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _bookkeeping(dsn):
+    with psycopg.connect(dsn) as conn:
+        return conn.execute("SELECT (SELECT count(*) FROM migration_logs), (SELECT count(*) FROM upgrade_runs), "
+                            "(SELECT array_agg(nspname::text ORDER BY nspname) FROM pg_namespace "
+                            " WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema')").fetchone()
+
+
+def test_wrong_bookkeeping_schema_is_not_an_empty_database(capsys, db):
+    """The product installed with the default bookkeeping, then commands pointed at another schema:
+    refused or said, never planned as an install over the tables, and nothing is created."""
+    before = _bookkeeping(db)
+    execute(db, "CREATE SCHEMA pgferry")  # an empty bookkeeping schema looks no different
+    for schema in ("other", "pgferry"):
+        flags = ["--dsn", db, "--bookkeeping-schema", schema]
+        for command in (["upgrade", "--to", NEWEST, "--yes", "--no-progress"], ["plan", "--to", NEWEST], ["status"]):
+            code, out, err = _cli(capsys, *command, *flags)
+            assert code == 5, (command, out, err)
+            assert "it is not an empty database" in err and "hint: its migrations are recorded in another schema: " \
+                   "pass --bookkeeping-schema public" in err, err
+        code, data = drift(capsys, db, "--bookkeeping-schema", schema)
+        [report] = data["databases"]
+        assert code == 5 and data["drift"] is True and report["unrecorded"]["elsewhere"] == ["public"]
+        assert "repo" in report["unrecorded"]["tables"]
+        code, out, _ = _cli(capsys, "drift", *flags)
+        assert code == 5 and "no drift" not in out and "hold the product with no migration recorded" in out
+    assert _bookkeeping(db) == (before[0], before[1], sorted(before[2] + ["pgferry"]))  # no 'other', no tables
+
+
+def test_product_without_any_bookkeeping_is_refused(capsys, db):
+    """Installed by other means: no schema records it; adoption is not a command yet, and it says so."""
+    execute(db, "DROP TABLE migration_logs, upgrade_runs, out_of_band_migrations, out_of_band_migrations_errors")
+    code, out, err = _cli(capsys, "upgrade", "--to", NEWEST, "--dsn", db, "--yes", "--no-progress")
+    assert code == 5 and "command still to come" in err and "--bookkeeping-schema" not in err.split("hint:")[1]
+    with psycopg.connect(db) as conn:
+        assert conn.execute("SELECT to_regclass('migration_logs')").fetchone() == (None,)
+    code, data = drift(capsys, db)
+    assert code == 5 and data["databases"][0]["unrecorded"]["elsewhere"] == []

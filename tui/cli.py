@@ -370,7 +370,12 @@ def cmd_status(args) -> int:
     from engine.status import read_status
 
     defs = _definitions(args)
-    status = read_status(defs, _dsns(args, defs), args.bookkeeping_schema, args.schema)
+    dsns = _dsns(args, defs)
+    status = read_status(defs, dsns, args.bookkeeping_schema, args.schema)
+    if not any(s.state.applied for s in status.schemas):
+        from engine.drift import refuse_unrecorded
+
+        refuse_unrecorded(defs, dsns, args.bookkeeping_schema)  # the product's tables are not "empty" (exit 5)
     if args.json:
         _emit_json(status.as_dict())
         return ExitCode.OK
@@ -809,7 +814,7 @@ def cmd_drift(args) -> int:
             return generate(d, v, admin_dsn=args.admin_dsn)
     reports = check(defs, _dsns(args, defs), bookkeeping_schema=args.bookkeeping_schema, schemas=args.schema,
                     version=args.version, rules=rules, load=load)
-    drift = any(r.differences for r in reports)
+    drift = any(r.drifted for r in reports)
     if args.json:
         _emit_json({"databases": [r.as_dict() for r in reports], "drift": drift})
     elif args.sql:

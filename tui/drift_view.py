@@ -41,6 +41,9 @@ def render(reports, out=print) -> None:
             out(f"{r.database}: {', '.join(r.schemas)} at {r.version}")
         for w in r.warnings:
             out(f"  warning: {w}")
+        if r.unrecorded:
+            out(f"  error: {r.unrecorded.message}")
+            out(f"  hint: {r.unrecorded.hint}")
         for d in r.differences:
             out(f"  {d.kind} {d.object}: {d.problem}")
             e, a = _pair(d.expected, d.actual)
@@ -56,10 +59,13 @@ def render(reports, out=print) -> None:
             out(f"  ignored: {d.kind} {d.object} ({d.problem}): {rule.reason} [{rule.source}]")
     found = sum(len(r.differences) for r in reports)
     ignored = sum(len(r.ignored) for r in reports)
+    unrecorded = sum(1 for r in reports if r.unrecorded)
     tail = f"; {ignored} ignored" if ignored else ""
+    if unrecorded:
+        out(f"drift: {unrecorded} of {len(reports)} database(s) hold the product with no migration recorded")
     if found:
         dbs = sum(1 for r in reports if r.differences)
         out(f"drift: {found} difference{'s' if found != 1 else ''} in {dbs} of {len(reports)} database(s){tail}")
         out("each fix is a suggestion: review it; statements with CONCURRENTLY must run outside a transaction")
-    else:
+    elif not unrecorded:
         out(f"no drift: {len(reports)} database(s) match their release{tail}")
