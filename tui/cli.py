@@ -229,6 +229,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--yes", action="store_true", help="do not ask for the typed confirmation")
     p.add_argument("--confirmed-by", metavar="NAME",
                    help="who confirms a mark (default: PGFERRY_OPERATOR, else your user name)")
+    p.add_argument("--force", action="store_true", help="record a mark although the catalog contradicts it "
+                   "(objects up.sql creates absent, or still there for --mark-reverted); needs --reason")
+    p.add_argument("--reason", metavar="TEXT", help="with --force: why; kept in migration_logs and the transcript")
     p.add_argument("--transcript", metavar="FILE", help="write findings, actions and results as Markdown (mode 0600)")
 
     p = sub.add_parser("report", help="what an upgrade run did: steps, durations, manual steps, warnings (Markdown)",
@@ -813,12 +816,14 @@ def cmd_recover(args) -> int:
     kind, target = next(((k, v) for k in ("retry", "down", "mark-applied", "mark-reverted", "repair-index")
                          if (v := getattr(args, k.replace("-", "_"))) is not None), (None, None))
     operator = args.confirmed_by or os.environ.get("PGFERRY_OPERATOR") or operator_name()
+    if args.reason is not None and not args.force:
+        raise UsageError("--reason goes with --force", hint="--force --reason TEXT records a mark the catalog contradicts")
     code = ExitCode.DIRTY if before.dirty else ExitCode.OK
     done = []
     try:
         if kind:
             action = prepare(defs, dsns, kind, target, schema=args.schema, bookkeeping_schema=args.bookkeeping_schema,
-                             operator=operator, diagnosis=before)
+                             operator=operator, diagnosis=before, force_reason=(args.reason or "") if args.force else None)
             print(f"\n{action.title} on {action.database} will run:\n{action.sql}\n", file=out)
             if args.yes:
                 confirmed = f"--yes, by {operator}"
