@@ -139,6 +139,24 @@ class Problem:
     def settles_itself(self) -> bool:
         return self.kind == STALE and settled_by_next_run(self.migration, self.attempt, self.applied)
 
+    @property
+    def headline(self) -> str:
+        a = self.attempt
+        what = {FAILED: f"failed: {(a.error_message or 'no message').splitlines()[0]}",
+                STALE: f"was cut off: backend {a.backend_pid or '?'} ended before recording a result",
+                IN_PROGRESS: f"is running in backend {a.backend_pid or '?'}"}[self.kind]
+        return f"{self.schema} {a.version}{f' ({self.name})' if self.name else ''} {self.direction} {what}"
+
+    @property
+    def advice(self) -> str:
+        """The command to run next, with its evidence when there is a recommendation."""
+        r = self.recommended
+        if r is None:
+            return f"`pgferry recover --schema {self.schema}` shows what it left and the choices"
+        if r.action is None:
+            return r.evidence
+        return f"pgferry recover --{r.action} {self.migration_id} --schema {self.schema} ({r.evidence})"
+
     def as_dict(self) -> dict:
         a = self.attempt
         return {
@@ -453,6 +471,27 @@ def _problem(conn, log: MigrationLog, defs: Definitions, schema: str, database: 
     return Problem(kind, schema, database, a, m, applied, alive, effects, path, shown, changed,
                    _suggest(kind, schema, m, a, applied, effects),
                    _recommend(kind, m, a, applied, effects, duplicates, changed, path))
+
+
+def split_by_plan(diagnosis: Diagnosis, plan) -> tuple[tuple[Problem, ...], tuple[Problem, ...]]:
+    """The open attempts a run of `plan` settles by itself (it runs the migration again in the same
+    direction: a failed one is retried, a cut-off index build checked and finished or rebuilt), and
+    those it leaves as they are."""
+    runs = {(s.step.schema, s.step.id, s.step.up) for s in plan.schema_steps()}
+    open_ = [p for p in diagnosis.problems if p.actionable]
+    rerun = [(p.schema, p.migration_id, p.attempt.up) in runs for p in open_]
+    return (tuple(p for p, r in zip(open_, rerun) if r), tuple(p for p, r in zip(open_, rerun) if not r))
+
+
+def explains(problems, kind: str, obj: str) -> bool:
+    """Is the drift difference (`kind`, `obj` as drift names it: table, table.column, table.index)
+    an object one of these attempts' up.sql creates?"""
+    theirs = obj.split(".")
+    for e in (e for p in problems for e in p.effects if e.kind == kind and e.present):
+        mine = e.name.split(".")
+        if (mine[-1:] == theirs[-1:]) if kind == "index" else (mine[-len(theirs):] == theirs):
+            return True
+    return False
 
 
 INVALID_INDEXES_SQL = """
