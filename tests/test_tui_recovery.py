@@ -285,3 +285,70 @@ def test_recovery_snapshot_confirm(database, small_copy, snap_compare):
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=SIZE, run_before=before)
+
+
+# -- every dialog at 80x24: its prompt, input and buttons on screen, long text scrolling -----------
+
+def long_sql(n: int = 60) -> str:
+    return "\n".join(f"ALTER TABLE events ADD COLUMN IF NOT EXISTS extra_{i} text NOT NULL DEFAULT '';" for i in range(n))
+
+
+def dialogs():
+    """One of each ModalScreen of the app, with the longest text it may be given."""
+    from engine.planner import Plan
+    from engine.privileges import Bundle, BundleItem
+    from engine.sqlfile import parse_script
+    from tui.app.export import ExportScreen
+    from tui.app.grant_dialog import GrantDialog
+    from tui.app.help import HelpScreen
+    from tui.app.run import QuitWhileRunning
+
+    script = parse_script("up.sql", long_sql())
+    items = tuple(BundleItem("main", 14 + n, "enable extensions", True, f"app@db{n}.example:5432/shop",
+                             script.statements, ("superuser",), "main/14/up.sql") for n in range(12))
+    return {
+        "confirm": TypedConfirm("Step 3 of 5: confirm retry", long_sql(), "4", "run retry"),
+        "grant": GrantDialog(Bundle("1.2.0", items, "app"), [i.database for i in items]),
+        "save": SaveText("Export the recovery transcript (Markdown)", "pgferry-recover.md", "text"),
+        "export": ExportScreen(Plan("1.1.0", "1.1.0", "1.2.0", "upgrade", (), ())),
+        "help": HelpScreen("overview"),
+        "quit": QuitWhileRunning(7, 4242),
+    }
+
+
+@pytest.mark.parametrize("name", ["confirm", "grant", "save", "export", "help", "quit"])
+def test_every_dialog_keeps_its_prompt_input_and_buttons_on_screen_at_80x24(name):
+    from textual.app import App
+    from textual.containers import VerticalScroll
+    from textual.geometry import Region
+    from textual.widgets import Button
+
+    dialog = dialogs()[name]
+    answers = []
+
+    class Host(App):
+        def on_mount(self) -> None:
+            self.push_screen(dialog, answers.append)
+
+    async def go():
+        app = Host()
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            screen_region = Region(0, 0, *SIZE)
+            parts = [*dialog.query(Input), *dialog.query(Button), *dialog.query("#confirm-prompt")]
+            for w in parts:
+                assert screen_region.contains_region(w.region), f"{name}: {w!r} at {w.region} is off screen"
+            assert all(w.region.height for w in parts)
+            for scroll in dialog.query(VerticalScroll):  # long text is cut to what is left, and scrolls
+                assert screen_region.contains_region(scroll.region), f"{name}: {scroll.region}"
+            if name == "confirm":
+                body = dialog.query_one("#confirm-body", VerticalScroll)
+                assert body.max_scroll_y > 0 and dialog.focused is dialog.query_one(Input)
+                await pilot.press("pagedown")
+                assert body.scroll_y > 0  # the input keeps the focus and the SQL scrolls
+                await pilot.press("4", "enter")
+                assert answers == [True]
+            if name == "grant":
+                assert dialog.query_one("#grant-sql", VerticalScroll).max_scroll_y > 0
+
+    asyncio.run(go())
