@@ -352,8 +352,10 @@ def _suggest(kind: str, schema: str, m: Migration | None, a: Attempt, applied: b
     return tuple(out)
 
 
-def _listed(effects) -> str:
-    return ", ".join(e.describe() for e in effects)
+def listed(effects, most: int = 3) -> str:
+    """A few effects described, and how many more: a reason stays readable beside a footer."""
+    shown = ", ".join(e.describe() for e in effects[:most])
+    return shown + (f" and {len(effects) - most} more" if len(effects) > most else "")
 
 
 def _recommend(kind: str, m: Migration | None, a: Attempt, applied: bool, effects: tuple[Effect, ...],
@@ -378,20 +380,20 @@ def _recommend(kind: str, m: Migration | None, a: Attempt, applied: bool, effect
     if not a.up:  # a failed down: its transaction rolled back, or someone finished it by hand
         if effects and len(present) == len(effects):
             return Recommendation("down", f"the down rolled back: everything up.sql creates is still there "
-                                  f"({_listed(present)}); fix {m.down.path} if the error is in the SQL, then run it again")
+                                  f"({listed(present)}); fix {m.down.path} if the error is in the SQL, then run it again")
         if effects and len(absent) == len(effects):
-            return Recommendation("mark-reverted", f"none of what up.sql creates is there ({_listed(absent)}): "
+            return Recommendation("mark-reverted", f"none of what up.sql creates is there ({listed(absent)}): "
                                   "it is undone; record it")
         return None if effects else Recommendation("down", "a failed down's transaction rolls back: run it again "
                                                            f"after fixing {m.down.path} if the error is in the SQL")
     if effects and len(present) == len(effects):
-        return Recommendation("mark-applied", f"everything up.sql creates is there ({_listed(present)}): "
+        return Recommendation("mark-applied", f"everything up.sql creates is there ({listed(present)}): "
                               "it was completed; record it")
     if effects and len(absent) != len(effects):
         return None  # partly there: finished by hand half-way, or objects that existed before
     where = f"{path}:{a.error_line}" if path and a.error_line else path or "up.sql"
     fix = "the file changed since the attempt" if script_changed else f"fix {where} first if the error is in the SQL"
-    seen = f"none of what up.sql creates is there ({_listed(absent)})" if effects else \
+    seen = f"none of what up.sql creates is there ({listed(absent)})" if effects else \
         "a failed migration's transaction rolls back"
     return Recommendation("retry", f"{seen}: nothing of it is applied; {fix}")
 

@@ -23,7 +23,7 @@ from .errors import ExitCode, PgferryError, UsageError
 from .events import EventSink, MigrationFinished, discard
 from .graph import Step
 from .locks import AdvisoryLock, lock_key
-from .recovery import Diagnosis, Effect, InvalidIndex, diagnose, effects_of
+from .recovery import Diagnosis, Effect, InvalidIndex, diagnose, effects_of, listed
 from .runner import INDEX_STATE_SQL, Migrator, RunOptions, cic_index
 
 RETRY, DOWN, MARK_APPLIED, MARK_REVERTED, REPAIR_INDEX = "retry", "down", "mark-applied", "mark-reverted", "repair-index"
@@ -271,23 +271,22 @@ def _check_catalog(t: _Target, up: bool, force_reason: str | None) -> tuple[str,
     if not effects:
         return f"-- {t.m.up.path} creates nothing the catalog can be asked about: recorded on your word\n", None
     wrong = disagreeing(effects, up)
-    shown = ", ".join(e.describe() for e in wrong)
     if not wrong:
         return f"-- the catalog agrees: {', '.join(e.describe() for e in effects)}\n", None
+    every = ", ".join(e.describe() for e in wrong)
     if force_reason is None:
         mid, s = t.m.id, t.schema
         if up:
             hint = f"--retry {mid} --schema {s} builds it (dropping an invalid one first)" \
                 if t.m.create_index_concurrently else \
-                f"complete it by hand (or --retry {mid} --schema {s}), then mark it"
+                f"complete {t.m.up.path} by hand (or --retry {mid} --schema {s}), then mark it"
         else:
             hint = f"undo it by hand (or --down {mid} --schema {s}), then mark it"
         raise CatalogDisagrees(
-            f"{s} {mid} cannot be marked {'applied' if up else 'reverted'}: the catalog shows {shown} "
-            f"({t.m.up.path} creates {'them' if len(wrong) > 1 else 'it'})",
+            f"{s} {mid} cannot be marked {'applied' if up else 'reverted'}: the catalog shows {listed(wrong)}",
             hint=f"{hint}; or, if you know better, --force --reason \"...\" records it anyway with your reason")
-    note = f"forced by {t.base['operator']}: {force_reason.strip()} (the catalog showed {shown})"
-    return f"-- FORCED: the catalog shows {shown}\n-- reason: {force_reason.strip()}\n", note
+    note = f"forced by {t.base['operator']}: {force_reason.strip()} (the catalog showed {every})"
+    return f"-- FORCED: the catalog shows {every}\n-- reason: {force_reason.strip()}\n", note
 
 
 def _prepare_mark(t: _Target, bk: str, up: bool, force_reason: str | None) -> Action:

@@ -66,9 +66,9 @@ async def settle(app, pilot) -> None:
         await pilot.pause()
 
 
-def failing_aux_4(dsn: str, migrations) -> None:
+def failing_aux_4(dsn: str, migrations, up: str = FAILING_UP) -> None:
     """aux 4's third statement fails: `pgferry up` exits 1, the attempt is recorded as failed."""
-    add_migration(migrations, "aux", 4, "failing", FAILING_UP, "DROP TABLE IF EXISTS fail_a, fail_b, fail_c;\n",
+    add_migration(migrations, "aux", 4, "failing", up, "DROP TABLE IF EXISTS fail_a, fail_b, fail_c;\n",
                   parents=[3])
     assert main(["up", "--dsn", dsn, "--migrations", str(migrations), "--schema", "aux", "--no-progress"]) == 1
 
@@ -274,8 +274,8 @@ def frozen(text: str) -> str:
     return text.replace(socket.gethostname(), "app-host").replace(f"'{__version__}'", "'0.0.0'")
 
 
-def fixed_walkthrough(database, small_copy):
-    failing_aux_4(database, small_copy)
+def fixed_walkthrough(database, small_copy, up: str = FAILING_UP):
+    failing_aux_4(database, small_copy, up)
     w = load_walkthrough(Source(migrations=str(small_copy), dsn=database))
     db = "app@db.example:5432/shop"
     items = []
@@ -322,11 +322,15 @@ def test_recovery_snapshot(database, small_copy, snap_compare, size, theme, step
 
 
 def test_recovery_snapshot_confirm(database, small_copy, snap_compare):
-    app = Shot(fixed_walkthrough(database, small_copy), "pgferry-dark")
+    """The retry of a long up.sql at 80x24: the SQL scrolls, the prompt, input and buttons stay on screen."""
+    columns = "".join(f"ALTER TABLE aux_jobs ADD COLUMN extra_{i} text;\n" for i in range(25))
+    app = Shot(fixed_walkthrough(database, small_copy, columns + FAILING_UP), "pgferry-dark")
 
     async def before(pilot):
         await pilot.pause()
-        await pilot.press("m")
+        await pilot.press("r")
+        await pilot.pause()
+        await pilot.press("4")
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=SIZE, run_before=before)

@@ -104,6 +104,6 @@ def choice_sql(choice: Choice, dark: bool) -> RenderableType:
         return Text(f"{choice.label}\n✗ not applicable: {choice.reason}")
     a = choice.action
     why = [Text(f"★ recommended because {choice.evidence}", style="italic")] if choice.recommended else []
-    return Group(*why, Text(f"{a.title} on {a.database} will run exactly:", style="bold"), sql_text(a.sql, dark),
+    return Group(Text(f"{a.title} on {a.database} will run exactly:", style="bold"), sql_text(a.sql, dark),
                  Text(f"Enter or {choice.key}: confirm by typing {a.confirm}.  From a shell: {cli_twin(choice)}",
-                      style="dim"))
+                      style="dim"), *why)
