@@ -18,6 +18,7 @@ from .catalog import Definitions
 from .connection import connect, describe_target
 from .definitions import Migration
 from .runner import INDEX_STATE_SQL
+from .safetext import printable
 from .sqlfile import Statement
 
 FAILED, STALE, IN_PROGRESS = "failed", "stale", "in_progress"
@@ -142,7 +143,7 @@ class Problem:
     @property
     def headline(self) -> str:
         a = self.attempt
-        what = {FAILED: f"failed: {(a.error_message or 'no message').splitlines()[0]}",
+        what = {FAILED: f"failed: {printable((a.error_message or 'no message').splitlines()[0], one_line=True)}",
                 STALE: f"was cut off: backend {a.backend_pid or '?'} ended before recording a result",
                 IN_PROGRESS: f"is running in backend {a.backend_pid or '?'}"}[self.kind]
         return f"{self.schema} {a.version}{f' ({self.name})' if self.name else ''} {self.direction} {what}"
@@ -436,7 +437,9 @@ def duplicate_keys(conn: psycopg.Connection, regclass: str) -> Duplicates | None
             rows = conn.execute(_duplicate_query(table, keys, predicate, nulls_distinct, DUPLICATES_SHOWN)).fetchall()
     except psycopg.errors.QueryCanceled:
         return Duplicates(table, shown, checked=False)
-    examples = tuple("(" + ", ".join("NULL" if v is None else str(v) for v in r[:-1]) + f") ×{r[-1]}" for r in rows)
+    # application data, on its way to a terminal: control characters shown escaped
+    examples = tuple("(" + ", ".join("NULL" if v is None else printable(v, one_line=True) for v in r[:-1]) +
+                     f") ×{r[-1]}" for r in rows)
     return Duplicates(table, shown, examples)
 
 

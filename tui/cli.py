@@ -217,7 +217,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "what ran, when, by whom, the error and its file line, and what of its effect the catalog shows; "
                        "plus invalid indexes no migration owns. Exit 4 when something needs recovery. With an action: "
                        "print its exact SQL, ask for the migration id (or index name) to be typed unless --yes, run "
-                       "it, then verify by diagnosing again (exit 0 verified, 1 failed).")
+                       "it, then verify by diagnosing again (exit 0 verified, 1 failed). A mark the catalog contradicts "
+                       "(what up.sql creates absent, or still there when reverting) and a REINDEX that duplicate keys "
+                       "would fail are refused with exit 1; --force --reason TEXT records a mark anyway.")
     _common(p)
     p.add_argument("--schema", metavar="NAME", help="only this schema; names the schema of an id several schemas have")
     act = p.add_mutually_exclusive_group()
