@@ -18,10 +18,13 @@ from .catalog import Definitions
 from .connection import connect, describe_target
 from .definitions import Migration
 from .runner import INDEX_STATE_SQL
+from .safetext import printable
 from .sqlfile import Statement
 
 FAILED, STALE, IN_PROGRESS = "failed", "stale", "in_progress"
 CONTEXT = 2  # lines shown around the failing line
+DUPLICATES_TIMEOUT_MS = 2000  # the duplicate-key check of an invalid unique index: a bound, not a scan of hours
+DUPLICATES_SHOWN = 5
 
 
 def quote_name(*parts: str | None) -> str:
@@ -38,9 +41,54 @@ class Effect:
     line: int  # where up.sql creates it
     detail: str | None = None  # e.g. "INVALID", "being built by pid 123"
 
+    @property
+    def complete(self) -> bool:
+        """There and usable: an INVALID index, one still being built or a column without its table is not."""
+        return self.present and self.detail is None
+
+    def describe(self) -> str:
+        return f"{self.kind} {self.name} {'present' if self.present else 'absent'}" + \
+            (f" ({self.detail})" if self.detail else "")
+
     def as_dict(self) -> dict:
         return {"kind": self.kind, "name": self.name, "present": self.present, "line": self.line,
                 "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class Duplicates:
+    """Keys an invalid unique index cannot hold: why REINDEX (or a rebuild) would fail again."""
+
+    table: str
+    query: str  # lists them; for the operator to run
+    examples: tuple[str, ...] = ()  # "(queued) ×2": the most repeated keys
+    checked: bool = True  # False: the check ran out of its time bound, duplicates are possible
+
+    @property
+    def found(self) -> bool:
+        return bool(self.examples)
+
+    def explain(self, index: str) -> str:
+        if not self.checked:
+            return (f"{index} is a unique index and {self.table} is too large to check for duplicate keys within "
+                    f"{DUPLICATES_TIMEOUT_MS // 1000}s: a rebuild fails if there are any; find them with: {self.query}")
+        return (f"{self.table} holds duplicate keys for the unique index {index} ({', '.join(self.examples)}"
+                f"{', …' if len(self.examples) >= DUPLICATES_SHOWN else ''}): a rebuild would fail again. Resolve "
+                f"them first (delete or merge the extra rows); they are listed by: {self.query}")
+
+    def as_dict(self) -> dict:
+        return {"table": self.table, "query": self.query, "examples": list(self.examples), "checked": self.checked}
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """The one fix the evidence points to (`action` None: none works yet, `evidence` says why)."""
+
+    action: str | None  # retry | down | mark-applied | mark-reverted
+    evidence: str
+
+    def as_dict(self) -> dict:
+        return {"action": self.action, "evidence": self.evidence}
 
 
 @dataclass(frozen=True)
@@ -66,6 +114,7 @@ class Problem:
     excerpt: tuple[ExcerptLine, ...] = ()
     script_changed: bool = False  # the file differs from what the attempt ran
     suggestions: tuple[str, ...] = ()
+    recommended: Recommendation | None = None
 
     @property
     def migration_id(self) -> int:
@@ -87,6 +136,28 @@ class Problem:
     def left_effects(self) -> bool:
         return any(e.present for e in self.effects)
 
+    @property
+    def settles_itself(self) -> bool:
+        return self.kind == STALE and settled_by_next_run(self.migration, self.attempt, self.applied)
+
+    @property
+    def headline(self) -> str:
+        a = self.attempt
+        what = {FAILED: f"failed: {printable((a.error_message or 'no message').splitlines()[0], one_line=True)}",
+                STALE: f"was cut off: backend {a.backend_pid or '?'} ended before recording a result",
+                IN_PROGRESS: f"is running in backend {a.backend_pid or '?'}"}[self.kind]
+        return f"{self.schema} {a.version}{f' ({self.name})' if self.name else ''} {self.direction} {what}"
+
+    @property
+    def advice(self) -> str:
+        """The command to run next, with its evidence when there is a recommendation."""
+        r = self.recommended
+        if r is None:
+            return f"`pgferry recover --schema {self.schema}` shows what it left and the choices"
+        if r.action is None:
+            return r.evidence
+        return f"pgferry recover --{r.action} {self.migration_id} --schema {self.schema} ({r.evidence})"
+
     def as_dict(self) -> dict:
         a = self.attempt
         return {
@@ -102,6 +173,8 @@ class Problem:
             "excerpt": [{"line": x.number, "text": x.text, "marked": x.marked} for x in self.excerpt],
             "effects": [e.as_dict() for e in self.effects],
             "suggestions": list(self.suggestions),
+            "recommended": self.recommended.as_dict() if self.recommended else None,
+            "settles_itself": self.settles_itself,
         }
 
 
@@ -115,10 +188,17 @@ class InvalidIndex:
     table: str
     definition: str
     owner: str | None = None  # "schema id" of the CIC migration that created it, recorded as applied
+    duplicates: Duplicates | None = None  # a unique index: the keys it cannot hold
+
+    @property
+    def repairable(self) -> bool:
+        return self.duplicates is None or not self.duplicates.found
 
     def as_dict(self) -> dict:
         return {"database": self.database, "name": self.name, "table": self.table, "definition": self.definition,
-                "owner": self.owner, "repair": f"REINDEX INDEX CONCURRENTLY {self.name}"}
+                "owner": self.owner,
+                "repair": f"REINDEX INDEX CONCURRENTLY {self.name}" if self.repairable else None,
+                "duplicates": self.duplicates.as_dict() if self.duplicates else None}
 
 
 @dataclass(frozen=True)
@@ -247,8 +327,15 @@ def _statement_excerpt(statement: str) -> tuple[ExcerptLine, ...]:
 # -- putting it together ------------------------------------------------------------------------
 
 
-def _suggest(kind: str, m: Migration | None, a: Attempt, applied: bool, effects: tuple[Effect, ...]) -> tuple[str, ...]:
-    i = a.version
+def settled_by_next_run(m: Migration | None, a: Attempt, applied: bool) -> bool:
+    """A cut-off index build the runner settles by itself when it reaches the migration again
+    (DESIGN §7.2): it records a valid index, rebuilds an invalid one, builds an absent one."""
+    return m is not None and m.create_index_concurrently and a.up and a.success is None and not applied
+
+
+def _suggest(kind: str, schema: str, m: Migration | None, a: Attempt, applied: bool,
+             effects: tuple[Effect, ...]) -> tuple[str, ...]:
+    i = f"{a.version} --schema {schema}"  # an id alone may name a migration of another schema too
     if m is None:
         return ("this id is not in the definitions: use the definitions of the release that ran it",)
     if kind == IN_PROGRESS:
@@ -264,6 +351,96 @@ def _suggest(kind: str, m: Migration | None, a: Attempt, applied: bool, effects:
         out.append(f"--mark-applied {i}: after you completed it by hand (records it, runs nothing)")
     out.append(f"--mark-reverted {i}: after you undid it by hand (records it, runs nothing)")
     return tuple(out)
+
+
+def listed(effects, most: int = 3) -> str:
+    """A few effects described, and how many more: a reason stays readable beside a footer."""
+    shown = ", ".join(e.describe() for e in effects[:most])
+    return shown + (f" and {len(effects) - most} more" if len(effects) > most else "")
+
+
+def _recommend(kind: str, m: Migration | None, a: Attempt, applied: bool, effects: tuple[Effect, ...],
+               duplicates: Duplicates | None, script_changed: bool, path: str | None) -> Recommendation | None:
+    """What the catalog says to do. Only what it shows decides: all of up.sql's objects there,
+    none of them, or (no recommendation) a mix that needs a person to look."""
+    if m is None or kind == IN_PROGRESS:
+        return None
+    present = [e for e in effects if e.complete]
+    absent = [e for e in effects if not e.present]
+    if m.create_index_concurrently and a.up and effects:
+        e = effects[0]
+        if e.complete:
+            return Recommendation("mark-applied", f"index {e.name} is valid: the build finished before the attempt "
+                                  "ended; record it")
+        if duplicates is not None and duplicates.found:
+            return Recommendation(None, duplicates.explain(e.name))
+        state = "absent" if not e.present else e.detail or "not valid"
+        later = " (the next upgrade would do the same by itself)" if kind == STALE else ""
+        return Recommendation("retry", f"index {e.name} is {state} and nobody is building it: retry "
+                              f"{'builds it' if not e.present else 'drops it and builds it again'}{later}")
+    if not a.up:  # a failed down: its transaction rolled back, or someone finished it by hand
+        if effects and len(present) == len(effects):
+            return Recommendation("down", f"the down rolled back: everything up.sql creates is still there "
+                                  f"({listed(present)}); fix {m.down.path} if the error is in the SQL, then run it again")
+        if effects and len(absent) == len(effects):
+            return Recommendation("mark-reverted", f"none of what up.sql creates is there ({listed(absent)}): "
+                                  "it is undone; record it")
+        return None if effects else Recommendation("down", "a failed down's transaction rolls back: run it again "
+                                                           f"after fixing {m.down.path} if the error is in the SQL")
+    if effects and len(present) == len(effects):
+        return Recommendation("mark-applied", f"everything up.sql creates is there ({listed(present)}): "
+                              "it was completed; record it")
+    if effects and len(absent) != len(effects):
+        return None  # partly there: finished by hand half-way, or objects that existed before
+    where = f"{path}:{a.error_line}" if path and a.error_line else path or "up.sql"
+    fix = "the file changed since the attempt" if script_changed else f"fix {where} first if the error is in the SQL"
+    seen = f"none of what up.sql creates is there ({listed(absent)})" if effects else \
+        "a failed migration's transaction rolls back"
+    return Recommendation("retry", f"{seen}: nothing of it is applied; {fix}")
+
+
+def _duplicate_query(table: str, keys: list[str], predicate: str | None, nulls_distinct: bool,
+                     limit: int | None) -> str:
+    cols = ", ".join(keys)
+    where = [f"{k} IS NOT NULL" for k in keys] if nulls_distinct else []  # NULLs never collide there
+    where += [f"({predicate})"] if predicate else []
+    text = f"SELECT {cols}, count(*) AS copies FROM {table}"
+    text += f" WHERE {' AND '.join(where)}" if where else ""
+    text += f" GROUP BY {cols} HAVING count(*) > 1 ORDER BY count(*) DESC"
+    return text + (f" LIMIT {limit}" if limit else "")
+
+
+UNIQUE_KEYS_SQL = """
+SELECT format('%%I.%%I', n.nspname, t.relname),
+       array(SELECT pg_get_indexdef(i.indexrelid, k, true) FROM generate_series(1, i.indnkeyatts) k ORDER BY k),
+       pg_get_expr(i.indpred, i.indrelid, true),
+       NOT coalesce((to_jsonb(i) ->> 'indnullsnotdistinct')::boolean, false)  -- PostgreSQL 15 and later
+FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid JOIN pg_namespace n ON n.oid = t.relnamespace
+WHERE i.indexrelid = to_regclass(%s) AND i.indisunique
+"""
+
+
+def duplicate_keys(conn: psycopg.Connection, regclass: str) -> Duplicates | None:
+    """For a unique index: the keys its table holds more than once (None for any other index).
+
+    One GROUP BY over the index's key columns (or expressions, as PostgreSQL prints them), under
+    a statement timeout in a read-only transaction: diagnosing must stay quick on a big table."""
+    row = conn.execute(UNIQUE_KEYS_SQL, [regclass]).fetchone()
+    if row is None:
+        return None
+    table, keys, predicate, nulls_distinct = row
+    shown = _duplicate_query(table, keys, predicate, nulls_distinct, None)
+    try:
+        with conn.transaction():
+            conn.execute("SET TRANSACTION READ ONLY")
+            conn.execute(sql.SQL("SET LOCAL statement_timeout = {}").format(sql.Literal(DUPLICATES_TIMEOUT_MS)))
+            rows = conn.execute(_duplicate_query(table, keys, predicate, nulls_distinct, DUPLICATES_SHOWN)).fetchall()
+    except psycopg.errors.QueryCanceled:
+        return Duplicates(table, shown, checked=False)
+    # application data, on its way to a terminal: control characters shown escaped
+    examples = tuple("(" + ", ".join("NULL" if v is None else printable(v, one_line=True) for v in r[:-1]) +
+                     f") ×{r[-1]}" for r in rows)
+    return Duplicates(table, shown, examples)
 
 
 def _checksums(conn: psycopg.Connection, bookkeeping_schema: str, ids: list[int]) -> dict[int, str | None]:
@@ -293,8 +470,33 @@ def _problem(conn, log: MigrationLog, defs: Definitions, schema: str, database: 
         shown = excerpt(script.text, st.line, script.statements, context=0)
     else:
         shown = ()
+    duplicates = None
+    if m and m.create_index_concurrently and effects and effects[0].detail == "INVALID":
+        duplicates = duplicate_keys(conn, quote_name(*_targets(m.up.statements[0])[0][1]))
     return Problem(kind, schema, database, a, m, applied, alive, effects, path, shown, changed,
-                   _suggest(kind, m, a, applied, effects))
+                   _suggest(kind, schema, m, a, applied, effects),
+                   _recommend(kind, m, a, applied, effects, duplicates, changed, path))
+
+
+def split_by_plan(diagnosis: Diagnosis, plan) -> tuple[tuple[Problem, ...], tuple[Problem, ...]]:
+    """The open attempts a run of `plan` settles by itself (it runs the migration again in the same
+    direction: a failed one is retried, a cut-off index build checked and finished or rebuilt), and
+    those it leaves as they are."""
+    runs = {(s.step.schema, s.step.id, s.step.up) for s in plan.schema_steps()}
+    open_ = [p for p in diagnosis.problems if p.actionable]
+    rerun = [(p.schema, p.migration_id, p.attempt.up) in runs for p in open_]
+    return (tuple(p for p, r in zip(open_, rerun) if r), tuple(p for p, r in zip(open_, rerun) if not r))
+
+
+def explains(problems, kind: str, obj: str) -> bool:
+    """Is the drift difference (`kind`, `obj` as drift names it: table, table.column, table.index)
+    an object one of these attempts' up.sql creates?"""
+    theirs = obj.split(".")
+    for e in (e for p in problems for e in p.effects if e.kind == kind and e.present):
+        mine = e.name.split(".")
+        if (mine[-1:] == theirs[-1:]) if kind == "index" else (mine[-len(theirs):] == theirs):
+            return True
+    return False
 
 
 INVALID_INDEXES_SQL = """
@@ -332,7 +534,7 @@ def unowned_invalid_indexes(conn: psycopg.Connection, database: str, owned, sett
         owner = owned.get((nsp, rel)) or owned.get((None, rel))
         if owner is None or owner in settled:
             out.append(InvalidIndex(database, name, table, definition,
-                                    f"{owner[0]} {owner[1]}" if owner else None))
+                                    f"{owner[0]} {owner[1]}" if owner else None, duplicate_keys(conn, name)))
     return out
 
 

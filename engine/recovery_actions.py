@@ -19,16 +19,26 @@ from .bookkeeping import LOG_SCHEMA_VERSION, MigrationLog
 from .catalog import Definitions
 from .connection import connect, describe_target
 from .definitions import Migration
-from .errors import PgferryError, UsageError
+from .errors import ExitCode, PgferryError, UsageError
 from .events import EventSink, MigrationFinished, discard
 from .graph import Step
 from .locks import AdvisoryLock, lock_key
-from .recovery import Diagnosis, InvalidIndex, diagnose, effects_of
+from .recovery import Diagnosis, Effect, InvalidIndex, diagnose, effects_of, listed
 from .runner import INDEX_STATE_SQL, Migrator, RunOptions, cic_index
 
 RETRY, DOWN, MARK_APPLIED, MARK_REVERTED, REPAIR_INDEX = "retry", "down", "mark-applied", "mark-reverted", "repair-index"
 MIGRATION_ACTIONS = (RETRY, DOWN, MARK_APPLIED, MARK_REVERTED)
 MARK_LOCK_WAIT = 30.0  # seconds a mark waits for a migrator of the schema before giving up
+
+
+class CatalogDisagrees(PgferryError):
+    """The catalog contradicts what the action would record, or shows it would fail: nothing changed.
+
+    Exit 1, not 2: the command was well formed, the database says no. Not 4 either: the refusal is
+    about this one action, and the database need not be dirty at all (marking a pending migration);
+    `pgferry recover` without an action is what answers "is it dirty"."""
+
+    exit_code = ExitCode.FAILURE
 
 
 @dataclass
@@ -45,6 +55,7 @@ class Action:
     step: Step | None = None
     stale_log_id: int | None = None
     operator: str | None = None
+    forced: str | None = None  # the operator's reason for recording what the catalog does not show
 
     @property
     def title(self) -> str:
@@ -55,7 +66,7 @@ class Action:
     def as_dict(self) -> dict:
         return {"kind": self.kind, "schema": self.schema, "id": self.migration.id if self.migration else None,
                 "index": self.target if self.kind == REPAIR_INDEX else None, "database": self.database,
-                "sql": self.sql, "confirmed_by": self.operator}
+                "sql": self.sql, "confirmed_by": self.operator, "forced": self.forced}
 
 
 @dataclass
@@ -109,7 +120,9 @@ def _script_sql(m: Migration, up: bool, preface: list[str] = ()) -> str:
 
 
 def _mark_statements(conn, bk: str, schema: str, m: Migration, up: bool, ids: list[tuple[int, bool]],
-                     operator: str, stale_log_id: int | None) -> tuple[str, ...]:
+                     operator: str, stale_log_id: int | None, note: str | None = None) -> tuple[str, ...]:
+    """The log rows of a mark; `note` (a forced mark's reason) goes in error_message, the one free-text
+    column migration_logs has, so that it stays with the row for anyone reading the log later."""
     table = sql.Identifier(bk, "migration_logs")
     out = []
     if stale_log_id is not None:
@@ -122,11 +135,11 @@ def _mark_statements(conn, bk: str, schema: str, m: Migration, up: bool, ids: li
             sql.Literal(LOG_SCHEMA_VERSION), sql.Literal(schema), sql.Literal(v), sql.Literal(up), sql.SQL("now()"),
             sql.SQL("clock_timestamp()"), sql.Literal(True), sql.Literal(backfilled), sql.SQL("pg_backend_pid()"),
             sql.Literal(socket.gethostname()), sql.Literal(__version__), sql.Literal(None if backfilled else checksum),
-            sql.Literal(True), sql.Literal(operator)]))
+            sql.Literal(True), sql.Literal(operator), sql.Literal(None if backfilled else note)]))
         for v, backfilled in ids)
     out.append(sql.SQL(
         "INSERT INTO {} (migration_logs_schema_version, schema, version, up, started_at, finished_at, success,\n"
-        "       backfilled, backend_pid, host, pgferry_version, sql_checksum, manual, confirmed_by)\n"
+        "       backfilled, backend_pid, host, pgferry_version, sql_checksum, manual, confirmed_by, error_message)\n"
         "VALUES {}").format(table, rows))
     return tuple(s.as_string(conn) for s in out)
 
@@ -163,8 +176,13 @@ class _Target:
 
 def prepare(defs: Definitions, dsns: Mapping[str, str], kind: str, target: str, *, schema: str | None = None,
             bookkeeping_schema: str = "public", operator: str | None = None,
-            diagnosis: Diagnosis | None = None) -> Action:
-    """The action and its exact SQL; raises UsageError when it must not run. Changes nothing."""
+            diagnosis: Diagnosis | None = None, force_reason: str | None = None) -> Action:
+    """The action and its exact SQL; raises UsageError when it must not run, CatalogDisagrees when the
+    catalog contradicts a mark (unless `force_reason` says why to record it anyway). Changes nothing."""
+    if force_reason is not None and (not force_reason.strip() or kind not in (MARK_APPLIED, MARK_REVERTED)):
+        raise UsageError("--force records a mark the catalog contradicts and needs --reason TEXT saying why"
+                         if kind in (MARK_APPLIED, MARK_REVERTED) else f"--force applies to marks, not --{kind}",
+                         hint="the reason is kept in migration_logs (error_message) and in the transcript")
     if kind == REPAIR_INDEX:
         return _prepare_repair(defs, dsns, target, bookkeeping_schema, diagnosis)
     if kind not in MIGRATION_ACTIONS:
@@ -199,7 +217,7 @@ def prepare(defs: Definitions, dsns: Mapping[str, str], kind: str, target: str, 
             raise UsageError(f"{describe_target(dsn)} has no {bookkeeping_schema}.migration_logs: nothing to mark",
                              hint="check --dsn and --bookkeeping-schema")
         t.base["operator"] = operator or "unknown"
-        return _prepare_mark(t, bookkeeping_schema, up=kind == MARK_APPLIED)
+        return _prepare_mark(t, bookkeeping_schema, kind == MARK_APPLIED, force_reason)
 
 
 def _prepare_retry(t: _Target) -> Action:
@@ -241,20 +259,41 @@ def _prepare_down(t: _Target) -> Action:
     return t.action(_script_sql(t.m, False), step=Step(t.m, False, _revert_backfill(t)))
 
 
-def _prepare_mark(t: _Target, bk: str, up: bool) -> Action:
-    mid, note = t.m.id, ""
+def disagreeing(effects: tuple[Effect, ...], up: bool) -> list[Effect]:
+    """What the catalog shows against a mark: for applied, what up.sql creates and is absent or unusable
+    (an INVALID index); for reverted, what up.sql creates and is still there."""
+    return [e for e in effects if not e.complete] if up else [e for e in effects if e.present]
+
+
+def _check_catalog(t: _Target, up: bool, force_reason: str | None) -> tuple[str, str | None]:
+    """The SQL comment that says what the catalog shows, and the note a forced mark records."""
+    effects = effects_of(t.conn, t.m)
+    if not effects:
+        return f"-- {t.m.up.path} creates nothing the catalog can be asked about: recorded on your word\n", None
+    wrong = disagreeing(effects, up)
+    if not wrong:
+        return f"-- the catalog agrees: {', '.join(e.describe() for e in effects)}\n", None
+    every = ", ".join(e.describe() for e in wrong)
+    if force_reason is None:
+        mid, s = t.m.id, t.schema
+        if up:
+            hint = f"--retry {mid} --schema {s} builds it (dropping an invalid one first)" \
+                if t.m.create_index_concurrently else \
+                f"complete {t.m.up.path} by hand (or --retry {mid} --schema {s}), then mark it"
+        else:
+            hint = f"undo it by hand (or --down {mid} --schema {s}), then mark it"
+        raise CatalogDisagrees(
+            f"{s} {mid} cannot be marked {'applied' if up else 'reverted'}: the catalog shows {listed(wrong)}",
+            hint=f"{hint}; or, if you know better, --force --reason \"...\" records it anyway with your reason")
+    note = f"forced by {t.base['operator']}: {force_reason.strip()} (the catalog showed {every})"
+    return f"-- FORCED: the catalog shows {every}\n-- reason: {force_reason.strip()}\n", note
+
+
+def _prepare_mark(t: _Target, bk: str, up: bool, force_reason: str | None) -> Action:
+    mid = t.m.id
     if up:
         if t.applied:
             raise UsageError(f"{t.schema} {mid} is already applied: nothing to mark")
-        effects = t.problem.effects if t.problem else effects_of(t.conn, t.m)
-        if t.m.create_index_concurrently and not any(e.present and e.detail is None for e in effects):
-            # The one effect the catalog settles exactly: recording a broken index as done would hide it for good.
-            shown = ", ".join(f"{e.name} {'INVALID' if e.present else 'absent'}" for e in effects) or "absent"
-            raise UsageError(f"{t.schema} {mid} creates an index that is not valid ({shown}): it cannot be marked "
-                             "applied", hint=f"--retry {mid} builds it (dropping an invalid one first)")
-        missing = [f"{e.kind} {e.name}" for e in effects if not e.present]
-        if missing:
-            note = f"-- note: the catalog does not show {', '.join(missing)} (created by {t.m.up.path})\n"
         replaced = t.graph.squashes.get(mid, frozenset())
         if replaced & t.done:
             raise UsageError(f"some of the migrations {t.schema} {mid} stands for are applied: mark those instead")
@@ -264,10 +303,11 @@ def _prepare_mark(t: _Target, bk: str, up: bool) -> Action:
         if not t.applied and not t.problem:
             raise UsageError(f"{t.schema} {mid} is neither applied nor failed: nothing to mark")
         ids = [(mid, False)] + [(s, True) for s in _revert_backfill(t)]
-    stmts = _mark_statements(t.conn, bk, t.schema, t.m, up, ids, t.base["operator"], t.base["stale_log_id"])
-    text = note + "-- in one transaction, holding the schema's migration lock; nothing else runs\n" + \
+    comment, note = _check_catalog(t, up, force_reason)
+    stmts = _mark_statements(t.conn, bk, t.schema, t.m, up, ids, t.base["operator"], t.base["stale_log_id"], note)
+    text = comment + "-- in one transaction, holding the schema's migration lock; nothing else runs\n" + \
         ";\n".join(stmts) + ";"
-    return t.action(text, statements=stmts)
+    return t.action(text, statements=stmts, forced=force_reason.strip() if note else None)
 
 
 def _prepare_repair(defs, dsns, name, bk, diagnosis) -> Action:
@@ -279,11 +319,15 @@ def _prepare_repair(defs, dsns, name, bk, diagnosis) -> Action:
     if len({i.database for i in found}) > 1 or len(found) > 1:
         raise UsageError(f"{name} names several invalid indexes", hint="use the schema-qualified name")
     index: InvalidIndex = found[0]
+    if not index.repairable:
+        raise CatalogDisagrees(f"REINDEX would fail: {index.duplicates.explain(index.name)}",
+                               hint=f"once no key repeats, --repair-index {index.name} rebuilds it")
     dsn = next(d for d in dsns.values() if describe_target(d) == index.database)
     # REINDEX ... CONCURRENTLY rather than DROP + CREATE: it keeps the exact definition (we never
     # rebuild DDL from pg_get_indexdef), keeps the name, and never leaves a window without the index.
     stmt = f"REINDEX INDEX CONCURRENTLY {index.name}"
-    text = f"-- outside a transaction; rebuilds {index.definition}\n{stmt};"
+    unchecked = f"-- {index.duplicates.explain(index.name)}\n" if index.duplicates else ""
+    text = f"{unchecked}-- outside a transaction; rebuilds {index.definition}\n{stmt};"
     return Action(REPAIR_INDEX, index.name, index.database, text, index.name.split(".", 1)[-1].strip('"'),
                   dsn=dsn, statements=(stmt,))
 
@@ -351,13 +395,16 @@ def verify(action: Action, defs: Definitions, dsns: Mapping[str, str], bk: str,
              + ("" if applied == want else f" (expected {'applied' if want else 'not applied'})"),
              f"no failed or stale attempt of {schema} {mid} is left" if problem is None else
              f"{schema} {mid} is still listed as {problem.kind}: {problem.attempt.error_message or ''}".rstrip(": ")]
-    if action.kind in (RETRY, DOWN):
-        with connect(action.dsn, role="recover") as conn:
-            effects = effects_of(conn, action.migration)
-        if effects:
-            lines.append("catalog: " + ", ".join(f"{e.kind} {e.name} {'present' if e.present else 'absent'}"
-                                                 + (f" ({e.detail})" if e.detail else "") for e in effects))
-    return applied == want and problem is None, lines, after
+    with connect(action.dsn, role="recover") as conn:
+        effects = effects_of(conn, action.migration)
+    if effects:
+        lines.append("catalog: " + ", ".join(e.describe() for e in effects))
+    # A mark claims the catalog matches: say so when it does not (a forced mark says it knowingly).
+    wrong = disagreeing(effects, want) if action.kind in (MARK_APPLIED, MARK_REVERTED) else []
+    if wrong:
+        lines.append(f"the catalog does not match the mark: {', '.join(e.describe() for e in wrong)}"
+                     + (f" (forced: {action.forced})" if action.forced else ""))
+    return applied == want and problem is None and (not wrong or bool(action.forced)), lines, after
 
 
 def run_action(action: Action, defs: Definitions, dsns: Mapping[str, str], bookkeeping_schema: str = "public",

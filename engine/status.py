@@ -8,6 +8,7 @@ from .bookkeeping import Attempt, MigrationLog, SchemaState
 from .catalog import DatabaseVersion, Definitions
 from .connection import connect, describe_target
 from .releases import STABLE
+from .recovery import settled_by_next_run
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,12 @@ class SchemaStatus:
     state: SchemaState
     pending: tuple[int, ...]
     unknown: tuple[int, ...] = ()  # applied ids the definitions do not know (a newer release ran here)
+    settling: tuple[int, ...] = ()  # stale ids the next run settles by itself (cut-off index builds)
+
+    @property
+    def needs_recovery(self) -> bool:
+        """Dirty in a way no run fixes: a failed attempt, or a stale one the runner does not settle."""
+        return bool(self.state.failed) or bool(set(self.state.stale) - set(self.settling))
 
     @property
     def applied(self) -> tuple[int, ...]:
@@ -60,6 +67,10 @@ class DatabaseStatus:
     def dirty(self) -> bool:
         return any(s.state.dirty for s in self.schemas)
 
+    @property
+    def needs_recovery(self) -> bool:
+        return any(s.needs_recovery for s in self.schemas)
+
     def as_dict(self) -> dict:
         return {
             "version": self.version.label,
@@ -95,8 +106,11 @@ def read_status(defs: Definitions, dsns: Mapping[str, str], bookkeeping_schema: 
             state = log.state(name)
             pending = tuple(s.id for s in graph.up(state.applied, defs.heads_on(name, channel)))
             unknown = tuple(sorted(set(state.applied) - set(graph.migrations)))
+            done = graph.normalize(state.applied)
+            settling = tuple(sorted(v for v, a in state.stale.items()
+                                    if settled_by_next_run(graph.migrations.get(v), a, v in done)))
             out.append(SchemaStatus(name, describe_target(dsn), schema_version(defs, name, state.applied), state,
-                                    pending, unknown))
+                                    pending, unknown, settling))
     finally:
         for c in conns.values():
             c.close()

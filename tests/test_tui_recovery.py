@@ -12,6 +12,7 @@ import socket
 import stat
 from datetime import datetime, timezone
 
+import psycopg
 import pytest
 from rich.console import Console
 from textual.widgets import Input, OptionList, RichLog, Static
@@ -65,9 +66,9 @@ async def settle(app, pilot) -> None:
         await pilot.pause()
 
 
-def failing_aux_4(dsn: str, migrations) -> None:
+def failing_aux_4(dsn: str, migrations, up: str = FAILING_UP) -> None:
     """aux 4's third statement fails: `pgferry up` exits 1, the attempt is recorded as failed."""
-    add_migration(migrations, "aux", 4, "failing", FAILING_UP, "DROP TABLE IF EXISTS fail_a, fail_b, fail_c;\n",
+    add_migration(migrations, "aux", 4, "failing", up, "DROP TABLE IF EXISTS fail_a, fail_b, fail_c;\n",
                   parents=[3])
     assert main(["up", "--dsn", dsn, "--migrations", str(migrations), "--schema", "aux", "--no-progress"]) == 1
 
@@ -84,16 +85,38 @@ async def open_recovery(app, pilot) -> RecoveryScreen:
     return app.screen
 
 
+def failed_run(dsn: str) -> int:
+    """The upgrade run that stopped on aux 4, as the engine records it."""
+    from engine.runs import RunStore
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        store = RunStore(conn)
+        store.ensure()
+        run_id = store.create({}, "upgrade", "1.1.0", "1.2.0", 5, None)
+        store.progress(run_id, 2, "aux 4")
+        store.finish(run_id, "failed", "aux migration 4 failed at migrations/aux/4_failing/up.sql:5")
+    return run_id
+
+
+def banner(app) -> str:
+    return str(app.screen.query_one("#banner", Static).render()) if app.screen.query_one("#banner").display else ""
+
+
 def test_failed_statement_fixed_then_retried_verified_and_exported(database, small_copy, tmp_path):
     failing_aux_4(database, small_copy)
+    run_id = failed_run(database)
     source = Source(migrations=str(small_copy), dsn=database + f" password={SECRET}")
 
     async def go():
         app = PgferryApp(source)
         async with app.run_test(size=SIZE) as pilot:
+            await settle(app, pilot)
+            assert f"✗ upgrade run {run_id} failed at step 2/5" in banner(app) and "✗ dirty database" in banner(app)
             screen = await open_recovery(app, pilot)
-            # step 1: what happened
+            # step 1: what happened, and the one fix the evidence points to
             what = shown(app, "#what-text")
+            assert "★ recommended: r  retry: run up.sql again" in what
+            assert "because none of what up.sql creates is there (table fail_a absent" in what
             assert "✗ FAILED  aux 4 failing (up) on" in what
             assert 'column "no_such_column" does not exist (SQLSTATE 42703) at migrations/aux/4_failing/up.sql:5' in what
             assert "▶ 5 │        no_such_column" in what and "  4 │ SELECT id," in what  # marked, in its statement
@@ -109,8 +132,12 @@ def test_failed_statement_fixed_then_retried_verified_and_exported(database, sma
             sql = shown(app, "#sql-text")
             assert "retry aux 4 (failing)" in sql and "4_failing/up.sql, in one transaction" in sql
             assert "no_such_column" in sql
-            await pilot.press("down")  # to mark applied (revert is dimmed: skipped)
+            assert "★ recommended because none of what up.sql creates is there" in sql
+            await pilot.press("down")  # to mark reverted (revert and mark applied do not apply: skipped)
             assert "INSERT INTO" in shown(app, "#sql-text") and "'alice'" in shown(app, "#sql-text")
+            assert screen.highlighted_choice().kind == "mark-reverted"
+            assert screen.disabled_reason("choose('mark-applied')").startswith(
+                "not applicable: aux 4 cannot be marked applied: the catalog shows table fail_a absent")
 
             # step 3: a wrong word neither acts nor cancels; Esc cancels; nothing changed
             rows = log_rows(database)
@@ -149,6 +176,10 @@ def test_failed_statement_fixed_then_retried_verified_and_exported(database, sma
             await pilot.press("escape")  # clean: back to the overview, which reads the status again
             await settle(app, pilot)
             assert not isinstance(app.screen, RecoveryScreen)
+            # the run's old failure is gone from the banner; what is left is to go on
+            assert "✗" not in banner(app) and "dirty" not in banner(app)
+            assert f"! upgrade run {run_id} stopped at step 2/5: 1.1.0 → 1.2.0; upgrade to 1.2.0 again" in banner(app)
+            assert app.screen.disabled_reason("choose_target") is None
             return target
 
     target = asyncio.run(go())
@@ -162,11 +193,12 @@ def test_failed_statement_fixed_then_retried_verified_and_exported(database, sma
     assert "## Findings after the action" in text and "nothing to recover" in text
 
 
-def test_killed_index_build_is_retried_with_the_invalid_index_dropped_first(database, small_defs, session, spawn):
+def test_killed_upgrade_mid_index_build_leaves_t_usable_and_recommends_the_retry(database, small_defs, session,
+                                                                                  spawn):
     g = small_defs.schemas["main"]
     migrate(database, g, up_to(g, [15]))
     blocker = old_snapshot(session)  # holds the build in 'waiting for old snapshots' until we kill it
-    proc, _ = spawn("up", *cli_args("up", database, SMALL, "--schema", "main"))
+    proc, _ = spawn("upgrade", *cli_args("upgrade", database, SMALL, "--to", "1.2.0", "--yes"))
     builder, _ = wait_for("the index build to wait for the old snapshot", lambda: cic_waiting(database))
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=10)
@@ -178,18 +210,32 @@ def test_killed_index_build_is_retried_with_the_invalid_index_dropped_first(data
     async def go():
         app = PgferryApp(source)
         async with app.run_test(size=SIZE) as pilot:
-            screen = await open_recovery(app, pilot)
+            await settle(app, pilot)
+            # The next upgrade settles a cut-off index build by itself: not "dirty", and t works.
+            text = banner(app)
+            assert "dirty" not in text and "recover" not in text
+            assert "! main 16: an index build was cut off; the next upgrade checks the index" in text
+            assert "interrupted at step" in text and "upgrade to 1.2.0 again to continue" in text
+            assert app.screen.disabled_reason("choose_target") is None
+            assert app.screen.check_action("choose_target", ()) is True
+            assert "t target" not in reasons(app)
+            screen = await open_recovery(app, pilot)  # x still opens it, for whoever wants to look
             what = shown(app, "#what-text")
             assert "! STALE  main 16 index events by kind and time (up concurrent index)" in what
             assert f"by backend {builder}" in what and "backend alive: no" in what
             assert "never recorded a result" in what
             assert f"▶ 1 │ CREATE INDEX CONCURRENTLY IF NOT EXISTS {INDEX}" in what
             assert f"● present  index {INDEX} (line 1, INVALID)" in what
+            assert f"★ recommended: r  retry: run up.sql again\n   because index {INDEX} is INVALID and nobody is " \
+                   "building it: retry drops it and builds it again (the next upgrade would do the same" in what
             why = screen.disabled_reason("choose('mark-applied')")
-            assert why.startswith("not applicable: main 16 creates an index that is not valid")
+            assert why.startswith(f"not applicable: main 16 cannot be marked applied: the catalog shows index {INDEX} "
+                                  "present (INVALID)")
             assert "a applied" in reasons(app) and why in reasons(app)
             assert screen.check_action("choose", ("mark-applied",)) is None
-            await pilot.press("r")
+            await pilot.press("enter")  # the recommended fix is the first choice, highlighted
+            assert screen.highlighted_choice().kind == "retry" and screen.highlighted_choice().recommended
+            await pilot.press("enter")
             assert isinstance(app.screen, TypedConfirm)
             assert f'DROP INDEX CONCURRENTLY IF EXISTS "{INDEX}";' in plain(app.screen.body)
             await pilot.press("1", "6", "enter")
@@ -198,7 +244,6 @@ def test_killed_index_build_is_retried_with_the_invalid_index_dropped_first(data
 
     asyncio.run(go())
     assert index_valid(database, INDEX) is True
-    assert query(database, "SELECT count(*) FROM migration_logs WHERE success IS NULL") == [(0,)]
 
 
 def test_clean_database_says_so(database, small_defs):
@@ -229,8 +274,8 @@ def frozen(text: str) -> str:
     return text.replace(socket.gethostname(), "app-host").replace(f"'{__version__}'", "'0.0.0'")
 
 
-def fixed_walkthrough(database, small_copy):
-    failing_aux_4(database, small_copy)
+def fixed_walkthrough(database, small_copy, up: str = FAILING_UP):
+    failing_aux_4(database, small_copy, up)
     w = load_walkthrough(Source(migrations=str(small_copy), dsn=database))
     db = "app@db.example:5432/shop"
     items = []
@@ -277,11 +322,82 @@ def test_recovery_snapshot(database, small_copy, snap_compare, size, theme, step
 
 
 def test_recovery_snapshot_confirm(database, small_copy, snap_compare):
-    app = Shot(fixed_walkthrough(database, small_copy), "pgferry-dark")
+    """The retry of a long up.sql at 80x24: the SQL scrolls, the prompt, input and buttons stay on screen."""
+    columns = "".join(f"ALTER TABLE aux_jobs ADD COLUMN extra_{i} text;\n" for i in range(25))
+    app = Shot(fixed_walkthrough(database, small_copy, columns + FAILING_UP), "pgferry-dark")
 
     async def before(pilot):
         await pilot.pause()
-        await pilot.press("m")
+        await pilot.press("r")
+        await pilot.pause()
+        await pilot.press("4")
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=SIZE, run_before=before)
+
+
+# -- every dialog at 80x24: its prompt, input and buttons on screen, long text scrolling -----------
+
+def long_sql(n: int = 60) -> str:
+    return "\n".join(f"ALTER TABLE events ADD COLUMN IF NOT EXISTS extra_{i} text NOT NULL DEFAULT '';" for i in range(n))
+
+
+def dialogs():
+    """One of each ModalScreen of the app, with the longest text it may be given."""
+    from engine.planner import Plan
+    from engine.privileges import Bundle, BundleItem
+    from engine.sqlfile import parse_script
+    from tui.app.export import ExportScreen
+    from tui.app.grant_dialog import GrantDialog
+    from tui.app.help import HelpScreen
+    from tui.app.run import QuitWhileRunning
+
+    script = parse_script("up.sql", long_sql())
+    items = tuple(BundleItem("main", 14 + n, "enable extensions", True, f"app@db{n}.example:5432/shop",
+                             script.statements, ("superuser",), "main/14/up.sql") for n in range(12))
+    return {
+        "confirm": TypedConfirm("Step 3 of 5: confirm retry", long_sql(), "4", "run retry"),
+        "grant": GrantDialog(Bundle("1.2.0", items, "app"), [i.database for i in items]),
+        "save": SaveText("Export the recovery transcript (Markdown)", "pgferry-recover.md", "text"),
+        "export": ExportScreen(Plan("1.1.0", "1.1.0", "1.2.0", "upgrade", (), ())),
+        "help": HelpScreen("overview"),
+        "quit": QuitWhileRunning(7, 4242),
+    }
+
+
+@pytest.mark.parametrize("name", ["confirm", "grant", "save", "export", "help", "quit"])
+def test_every_dialog_keeps_its_prompt_input_and_buttons_on_screen_at_80x24(name):
+    from textual.app import App
+    from textual.containers import VerticalScroll
+    from textual.geometry import Region
+    from textual.widgets import Button
+
+    dialog = dialogs()[name]
+    answers = []
+
+    class Host(App):
+        def on_mount(self) -> None:
+            self.push_screen(dialog, answers.append)
+
+    async def go():
+        app = Host()
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            screen_region = Region(0, 0, *SIZE)
+            parts = [*dialog.query(Input), *dialog.query(Button), *dialog.query("#confirm-prompt")]
+            for w in parts:
+                assert screen_region.contains_region(w.region), f"{name}: {w!r} at {w.region} is off screen"
+            assert all(w.region.height for w in parts)
+            for scroll in dialog.query(VerticalScroll):  # long text is cut to what is left, and scrolls
+                assert screen_region.contains_region(scroll.region), f"{name}: {scroll.region}"
+            if name == "confirm":
+                body = dialog.query_one("#confirm-body", VerticalScroll)
+                assert body.max_scroll_y > 0 and dialog.focused is dialog.query_one(Input)
+                await pilot.press("pagedown")
+                assert body.scroll_y > 0  # the input keeps the focus and the SQL scrolls
+                await pilot.press("4", "enter")
+                assert answers == [True]
+            if name == "grant":
+                assert dialog.query_one("#grant-sql", VerticalScroll).max_scroll_y > 0
+
+    asyncio.run(go())

@@ -232,7 +232,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "what ran, when, by whom, the error and its file line, and what of its effect the catalog shows; "
                        "plus invalid indexes no migration owns. Exit 4 when something needs recovery. With an action: "
                        "print its exact SQL, ask for the migration id (or index name) to be typed unless --yes, run "
-                       "it, then verify by diagnosing again (exit 0 verified, 1 failed).")
+                       "it, then verify by diagnosing again (exit 0 verified, 1 failed). A mark the catalog contradicts "
+                       "(what up.sql creates absent, or still there when reverting) and a REINDEX that duplicate keys "
+                       "would fail are refused with exit 1; --force --reason TEXT records a mark anyway.")
     _common(p)
     p.add_argument("--schema", metavar="NAME", help="only this schema; names the schema of an id several schemas have")
     act = p.add_mutually_exclusive_group()
@@ -244,6 +246,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--yes", action="store_true", help="do not ask for the typed confirmation")
     p.add_argument("--confirmed-by", metavar="NAME",
                    help="who confirms a mark (default: PGFERRY_OPERATOR, else your user name)")
+    p.add_argument("--force", action="store_true", help="record a mark although the catalog contradicts it "
+                   "(objects up.sql creates absent, or still there for --mark-reverted); needs --reason")
+    p.add_argument("--reason", metavar="TEXT", help="with --force: why; kept in migration_logs and the transcript")
     p.add_argument("--transcript", metavar="FILE", help="write findings, actions and results as Markdown (mode 0600)")
 
     p = sub.add_parser("report", help="what an upgrade run did: steps, durations, manual steps, warnings (Markdown)",
@@ -655,12 +660,31 @@ def _check_drift_before(args, defs, conns, plan) -> None:
     reports = [r for r in check(defs, dict(conns.dsns), bookkeeping_schema=conns.bookkeeping_schema, rules=rules)
                if r.differences and not r.busy]  # busy: another migrator moved it on since the plan
     if reports:
+        _check_open_attempts(defs, conns, plan, reports)  # leaves what open attempts do not explain
+    if reports:
         n = sum(len(r.differences) for r in reports)
         first = reports[0].differences[0]
         raise DriftFound(
             f"{reports[0].database} does not match release {reports[0].version}: {n} difference(s), e.g. "
             f"{first.kind} {first.object} {first.problem}. Nothing was changed.",
             hint="`pgferry drift` lists each difference with a fix; --skip-drift-check runs anyway")
+
+
+def _check_open_attempts(defs, conns, plan, reports) -> None:
+    """Drift from what an open attempt left is not drift to skip: the run settles the attempts it runs
+    again (their leftovers are dropped from the reports), any other makes the database dirty (exit 4)."""
+    from engine.errors import DirtyDatabase
+    from engine.recovery import diagnose, explains, split_by_plan
+
+    settled, left = split_by_plan(diagnose(defs, dict(conns.dsns), conns.bookkeeping_schema), plan)
+    for r in reports:
+        r.differences = [d for d in r.differences if not explains(settled, d.kind, d.object)]
+    reports[:] = [r for r in reports if r.differences]
+    if left and reports:
+        n = sum(len(r.differences) for r in reports)
+        raise DirtyDatabase(f"the database is dirty: {'; '.join(p.headline for p in left)}; what it left may be "
+                            f"part of the {n} difference(s) from the release. Nothing was changed.",
+                            hint="; ".join(p.advice for p in left))
 
 
 def cmd_oob(args) -> int:
@@ -852,12 +876,14 @@ def cmd_recover(args) -> int:
     kind, target = next(((k, v) for k in ("retry", "down", "mark-applied", "mark-reverted", "repair-index")
                          if (v := getattr(args, k.replace("-", "_"))) is not None), (None, None))
     operator = args.confirmed_by or os.environ.get("PGFERRY_OPERATOR") or operator_name()
+    if args.reason is not None and not args.force:
+        raise UsageError("--reason goes with --force", hint="--force --reason TEXT records a mark the catalog contradicts")
     code = ExitCode.DIRTY if before.dirty else ExitCode.OK
     done = []
     try:
         if kind:
             action = prepare(defs, dsns, kind, target, schema=args.schema, bookkeeping_schema=args.bookkeeping_schema,
-                             operator=operator, diagnosis=before)
+                             operator=operator, diagnosis=before, force_reason=(args.reason or "") if args.force else None)
             print(f"\n{action.title} on {action.database} will run:\n{action.sql}\n", file=out)
             if args.yes:
                 confirmed = f"--yes, by {operator}"

@@ -41,15 +41,24 @@ def problem_lines(p) -> list[str]:
         for e in p.effects:
             detail = f", {e.detail}" if e.detail else ""
             out.append(f"    {'present' if e.present else 'absent ':<7}  {e.kind} {e.name} (line {e.line}{detail})")
+    if p.recommended:
+        r = p.recommended
+        what = f"--{r.action} {a.version} --schema {p.schema}" if r.action else "none of the actions below yet"
+        out.append(f"  ★ recommended: {what}: {r.evidence}")
     out += [f"  → {s}" for s in p.suggestions]
     return out
 
 
 def index_lines(i) -> list[str]:
     why = f"recorded as applied by {i.owner} while invalid" if i.owner else "no migration owns it"
-    return [f"! INVALID INDEX  {i.name} on {i.table} in {i.database}: {why}; nobody is building it",
-            f"  definition: {i.definition}",
-            f"  → --repair-index {i.name}: REINDEX INDEX CONCURRENTLY {i.name} (rebuilds it in place)"]
+    out = [f"! INVALID INDEX  {i.name} on {i.table} in {i.database}: {why}; nobody is building it",
+           f"  definition: {i.definition}"]
+    if not i.repairable:
+        return out + [f"  ✗ REINDEX would fail: {i.duplicates.explain(i.name)}",
+                      f"  → then --repair-index {i.name}"]
+    if i.duplicates:  # too big to check in time
+        out.append(f"  ! {i.duplicates.explain(i.name)}")
+    return out + [f"  → --repair-index {i.name}: REINDEX INDEX CONCURRENTLY {i.name} (rebuilds it in place)"]
 
 
 def diagnosis_lines(d) -> list[str]:
@@ -94,6 +103,7 @@ def transcript(*, started: datetime, dsns: dict[str, str], definitions: str, ope
         md += ["", f"## Action: {a.title}", "",
                f"- database: {a.database}",
                f"- confirmed: {confirmed}",
+               *([f"- forced, reason: {a.forced}"] if a.forced else []),
                f"- started: {_when(r.started_at)}",
                f"- finished: {_when(r.finished_at)}", "",
                "SQL:", "", "```sql", a.sql, "```", "",

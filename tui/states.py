@@ -25,8 +25,9 @@ def schema_state(s: SchemaStatus) -> str:
     return "; ".join(flags)
 
 
-def run_line(run: UpgradeRun | None) -> str | None:
-    """A line about the latest upgrade run when it needs attention, else None."""
+def run_line(run: UpgradeRun | None, recovered: bool = False) -> str | None:
+    """A line about the latest upgrade run when it needs attention, else None. `recovered`: the
+    database needs no recovery now, so a failed run's error is old news; what is left is to go on."""
     if run is None:
         return None
     status = run.effective_status
@@ -34,8 +35,9 @@ def run_line(run: UpgradeRun | None) -> str | None:
     at = f"step {run.position}/{run.total}"
     if status == "running":
         return f"… upgrade run {run.id} in progress: {move}, {at} (by {run.operator or '?'} on {run.host or '?'})"
-    if status == "interrupted":
-        return f"! upgrade run {run.id} interrupted at {at}: {move}; upgrade to {run.to_version} again to continue"
+    if status == "interrupted" or (status == "failed" and recovered):
+        word = "interrupted" if status == "interrupted" else "stopped"
+        return f"! upgrade run {run.id} {word} at {at}: {move}; upgrade to {run.to_version} again to continue"
     if status == "failed":
         return f"✗ upgrade run {run.id} failed at {at}: {move}: {run.error or 'no message'}"
     if status == "paused":
@@ -45,15 +47,20 @@ def run_line(run: UpgradeRun | None) -> str | None:
 
 def banner_lines(status: DatabaseStatus, run: UpgradeRun | None) -> list[str]:
     lines = []
-    if status.dirty:
+    if status.needs_recovery:
         parts = []
         for s in status.schemas:
             if s.state.failed:
                 parts.append(f"{s.name} {_ids(s.state.failed)} failed")
-            if s.state.stale:
-                parts.append(f"{s.name} {_ids(s.state.stale)} stale")
+            stale = set(s.state.stale) - set(s.settling)
+            if stale:
+                parts.append(f"{s.name} {_ids(stale)} stale")
         lines.append(f"✗ dirty database: {'; '.join(parts)}. Run `pgferry recover` to diagnose.")
-    line = run_line(run)
+    for s in status.schemas:
+        if s.settling:  # not dirty in any way that needs a person: the runner settles it (DESIGN §7.2)
+            lines.append(f"! {s.name} {_ids(s.settling)}: an index build was cut off; the next upgrade checks the "
+                         "index and records, finishes or rebuilds it by itself")
+    line = run_line(run, recovered=not status.needs_recovery)
     if line:
         lines.append(line)
     return lines

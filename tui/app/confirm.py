@@ -20,14 +20,22 @@ class TypedConfirm(ModalScreen[bool]):
     TypedConfirm { align: center middle; }
     TypedConfirm #dialog { width: 90; max-width: 100%; height: auto; max-height: 100%;
                            border: thick $warning; background: $surface; padding: 0 1; }
-    TypedConfirm #confirm-title { text-style: bold; }
-    TypedConfirm #confirm-body { height: auto; max-height: 1fr; border: round $panel-lighten-2; }
+    /* The title and the foot (prompt, input, buttons) are docked: they stay on screen however long the
+       SQL, which gets what is left (100% of the dialog less its docks) and scrolls. */
+    TypedConfirm #confirm-title { text-style: bold; dock: top; }
+    TypedConfirm #confirm-body { height: auto; max-height: 100%; border: round $panel-lighten-2; }
+    TypedConfirm #confirm-foot { dock: bottom; height: auto; }
     TypedConfirm #confirm-prompt { margin-top: 1; }
     TypedConfirm #confirm-problem { color: $text-error; height: auto; }
     TypedConfirm #confirm-buttons { height: auto; align-horizontal: right; margin-top: 1; }
     TypedConfirm Button { margin-left: 1; }
     """
-    BINDINGS = [Binding("escape", "cancel", "Cancel", tooltip="Close without doing anything.", id="confirm-cancel")]
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", tooltip="Close without doing anything.", id="confirm-cancel"),
+        # the input keeps the focus: these scroll the SQL above it
+        Binding("pageup", "scroll_body(-1)", "Scroll up", show=False, id="confirm-page-up"),
+        Binding("pagedown", "scroll_body(1)", "Scroll down", show=False, id="confirm-page-down"),
+    ]
 
     def __init__(self, title: str, body: RenderableType | str, expected: str, action_label: str) -> None:
         super().__init__()
@@ -41,13 +49,14 @@ class TypedConfirm(ModalScreen[bool]):
             yield Static(Text(self.title_text), id="confirm-title")
             with VerticalScroll(id="confirm-body"):
                 yield Static(self.body)
-            yield Static(Text.assemble("Type ", (self.expected, "bold"), f" to {self.action_label} (Esc cancels):"),
-                         id="confirm-prompt")
-            yield Input(id="confirm-input")  # with its border: visible in 16 colours too
-            yield Static("", id="confirm-problem", markup=False)
-            with Horizontal(id="confirm-buttons"):
-                yield Button(self.action_label, variant="warning", id="confirm-go", disabled=True, compact=True)
-                yield Button("Cancel", id="confirm-cancel", compact=True)
+            with Vertical(id="confirm-foot"):
+                yield Static(Text.assemble("Type ", (self.expected, "bold"), f" to {self.action_label} "
+                                           "(Esc cancels; PgUp/PgDn scroll the text above):"), id="confirm-prompt")
+                yield Input(id="confirm-input")  # with its border: visible in 16 colours too
+                yield Static("", id="confirm-problem", markup=False)
+                with Horizontal(id="confirm-buttons"):
+                    yield Button(self.action_label, variant="warning", id="confirm-go", disabled=True, compact=True)
+                    yield Button("Cancel", id="confirm-cancel", compact=True)
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()
@@ -68,3 +77,7 @@ class TypedConfirm(ModalScreen[bool]):
 
     def action_cancel(self) -> None:
         self.dismiss(False)
+
+    def action_scroll_body(self, pages: int) -> None:
+        body = self.query_one("#confirm-body", VerticalScroll)
+        (body.scroll_page_down if pages > 0 else body.scroll_page_up)(animate=False)

@@ -22,8 +22,11 @@ class GrantDialog(ModalScreen[str | None]):
     GrantDialog { align: center middle; }
     GrantDialog #grant-dialog { width: 84; max-width: 100%; height: auto; max-height: 100%;
                                 border: thick $warning; background: $surface; padding: 0 1; }
+    /* Head and foot docked: the input and the buttons stay on screen; the SQL gets what is left and scrolls. */
+    GrantDialog #grant-head { dock: top; height: auto; }
+    GrantDialog #grant-foot { dock: bottom; height: auto; }
     GrantDialog #grant-title { text-style: bold; }
-    GrantDialog #grant-sql { height: auto; max-height: 8; border: round $panel-lighten-2; }
+    GrantDialog #grant-sql { height: auto; max-height: 100%; border: round $panel-lighten-2; }
     GrantDialog #grant-problem { color: $text-error; height: auto; }
     GrantDialog #grant-buttons { height: auto; align-horizontal: right; }
     GrantDialog Button { margin-left: 1; }
@@ -39,20 +42,22 @@ class GrantDialog(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         n = sum(len(i.statements) for i in self.bundle.items)
         with Vertical(id="grant-dialog"):
-            yield Static("Run the privileged bundle with a superuser connection", id="grant-title")
-            yield Static(Text(
-                f"pgferry connects as the superuser to {', '.join(self.databases)}, runs exactly these {n} "
-                "statement(s), one transaction per step, then verifies them in the catalog and records them as "
-                "applied manually. The connection string is used for this only and never shown, saved or logged."))
+            with Vertical(id="grant-head"):
+                yield Static("Run the privileged bundle with a superuser connection", id="grant-title")
+                yield Static(Text(
+                    f"pgferry connects as the superuser to {', '.join(self.databases)}, runs exactly these {n} "
+                    "statement(s), one transaction per step, then verifies them in the catalog and records them as "
+                    "applied manually. The connection string is used for this only and never shown, saved or logged."))
             with VerticalScroll(id="grant-sql"):
                 yield Static(Text(printable("\n".join(i.sql for i in self.bundle.items))))  # shown; the bundle runs
-            yield Static("superuser connection string (postgresql://user:password@host:port/db or key=value):")
-            yield Input(self.prefill, password=True, placeholder="postgresql://postgres@host:5432/db",
-                        id="grant-dsn", compact=True)
-            yield Static("", id="grant-problem", markup=False)
-            with Horizontal(id="grant-buttons"):
-                yield Button("Run as superuser", variant="warning", id="grant-run", compact=True)
-                yield Button("Cancel", id="grant-cancel", compact=True)
+            with Vertical(id="grant-foot"):
+                yield Static("superuser connection string (postgresql://user:password@host:port/db or key=value):")
+                yield Input(self.prefill, password=True, placeholder="postgresql://postgres@host:5432/db",
+                            id="grant-dsn", compact=True)
+                yield Static("", id="grant-problem", markup=False)
+                with Horizontal(id="grant-buttons"):
+                    yield Button("Run as superuser", variant="warning", id="grant-run", compact=True)
+                    yield Button("Cancel", id="grant-cancel", compact=True)
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()

@@ -52,7 +52,7 @@ class OverviewScreen(PgferryScreen):
         if action == "choose_target":
             if self.source.read_only:
                 return "read-only view (pgferry watch)"
-            if o.status.dirty:
+            if o.status.needs_recovery:  # a cut-off index build alone does not block: the run settles it
                 return "the database is dirty: recover first (x)"
             if o.run is not None and o.run.effective_status == "running":
                 return "an upgrade is running: attach to it (a)"
@@ -118,7 +118,7 @@ class OverviewScreen(PgferryScreen):
     def load_status(self) -> None:
         overview = load_overview(self.source)
         self.post_message(OverviewLoaded(overview))
-        if not overview.status.dirty and (overview.run is None or overview.run.effective_status != "running"):
+        if not overview.status.needs_recovery and (overview.run is None or overview.run.effective_status != "running"):
             self.post_message(PreflightLoaded(load_preflight(self.source)))
 
     def on_preflight_loaded(self, message: PreflightLoaded) -> None:
@@ -147,7 +147,7 @@ class OverviewScreen(PgferryScreen):
         status = overview.status
         self.query_one("#error", Static).remove_class("show")
         banner = banner_lines(status, overview.run)
-        if status.dirty:
+        if status.needs_recovery:
             banner.append("→ press x for the recovery walkthrough")
         if overview.run is not None and overview.run.effective_status in ("running", "paused"):
             banner.append("→ press a to attach to the run")

@@ -3,13 +3,14 @@ every choice prepared up front, so a choice that cannot apply is known, with its
 anyone presses its key; and the transcript, written as `pgferry recover --transcript` writes it."""
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from engine.catalog import Definitions, bundled_migrations_dir, load
 from engine.connection import scrub
-from engine.errors import UsageError
+from engine.errors import PgferryError
 from engine.recovery import Diagnosis, InvalidIndex, Problem, diagnose
 from engine.recovery_actions import MIGRATION_ACTIONS, REPAIR_INDEX, Action, ActionResult, prepare
 from engine.runs import operator_name
@@ -37,6 +38,11 @@ class Choice:
     kind: str
     action: Action | None
     reason: str | None = None  # why it cannot apply, when action is None
+    evidence: str | None = None  # set on the one recommended choice: what in the catalog points to it
+
+    @property
+    def recommended(self) -> bool:
+        return self.evidence is not None
 
     @property
     def key(self) -> str:
@@ -68,6 +74,19 @@ class Item:
     def choice(self, kind: str) -> Choice | None:
         return next((c for c in self.choices if c.kind == kind), None)
 
+    @property
+    def recommended(self) -> Choice | None:
+        return next((c for c in self.choices if c.recommended), None)
+
+    @property
+    def blocked_by(self) -> str | None:
+        """Why no fix works yet, when the evidence says so (duplicate keys under a unique index)."""
+        r = self.problem.recommended if self.problem else None
+        if r is not None and r.action is None:
+            return r.evidence
+        i = self.index
+        return i.duplicates.explain(i.name) if i is not None and not i.repairable else None
+
 
 @dataclass(frozen=True)
 class Walkthrough:
@@ -81,7 +100,9 @@ class Walkthrough:
         return not self.items
 
 
-def _choices(defs, dsns, bk, diagnosis, kinds, target, schema, blocked: str | None) -> tuple[Choice, ...]:
+def _choices(defs, dsns, bk, diagnosis, kinds, target, schema, blocked: str | None,
+             problem: Problem | None = None) -> tuple[Choice, ...]:
+    """Every choice prepared; the recommended one (when it can run) first, with its evidence."""
     out = []
     for kind in kinds:
         if blocked:
@@ -90,9 +111,13 @@ def _choices(defs, dsns, bk, diagnosis, kinds, target, schema, blocked: str | No
         try:
             out.append(Choice(kind, prepare(defs, dsns, kind, target, schema=schema, bookkeeping_schema=bk,
                                             operator=operator(), diagnosis=diagnosis)))
-        except UsageError as exc:
+        except PgferryError as exc:  # a refusal (the catalog disagrees, nothing to revert, ...) is its reason
             out.append(Choice(kind, None, exc.message))
-    return tuple(out)
+    r = problem.recommended if problem else None
+    best = next((c for c in out if r and c.kind == r.action and c.action), None)
+    if best is None:
+        return tuple(out)
+    return (dataclasses.replace(best, evidence=r.evidence),) + tuple(c for c in out if c is not best)
 
 
 def load_walkthrough(source: Source) -> Walkthrough:
@@ -107,7 +132,7 @@ def load_walkthrough(source: Source) -> Walkthrough:
         blocked = None if p.actionable else \
             f"backend {p.attempt.backend_pid} is still running it: wait for it (pgferry watch)"
         items.append(Item(p, None, _choices(defs, dsns, bk, diagnosis, MIGRATION_ACTIONS, str(p.migration_id),
-                                            p.schema, blocked)))
+                                            p.schema, blocked, p)))
     for i in diagnosis.invalid_indexes:
         items.append(Item(None, i, _choices(defs, dsns, bk, diagnosis, (REPAIR_INDEX,), i.name, None, None)))
     return Walkthrough(diagnosis, tuple(items), defs, dsns)

@@ -28,17 +28,29 @@ def excerpt(problem, dark: bool) -> list[RenderableType]:
     return out
 
 
+def advice(item: Item) -> list[RenderableType]:
+    """The one fix the evidence points to, or why none works yet: said first, not one of four."""
+    best = item.recommended
+    if best is not None:
+        return [Text.assemble(("★ recommended: ", "bold"), (f"{best.key}  {best.label}", "bold"), "\n   ",
+                              f"because {best.evidence}")]
+    if item.blocked_by:
+        return [Text.assemble(("✗ no fix works yet: ", "bold"), item.blocked_by)]
+    return []
+
+
 def what_happened(item: Item, dark: bool) -> RenderableType:
     if item.index is not None:
         i = item.index
         why = f"recorded as applied by {i.owner} while invalid" if i.owner else "no migration owns it"
-        return escaped(Group(Text(item.title, style="bold"), Text(f"in {i.database}: {why}; nobody is building it"),
-                             Text(f"definition: {i.definition}")))
+        return escaped(Group(Text(item.title, style="bold"), *advice(item),
+                             Text(f"in {i.database}: {why}; nobody is building it"), Text(f"definition: {i.definition}")))
     p = item.problem
     a = p.attempt
     cic = " concurrent index" if p.migration and p.migration.create_index_concurrently and a.up else ""
     parts: list[RenderableType] = [
         Text(f"{item.title[:-1]}{cic}) on {p.database}", style="bold"),
+        *advice(item),
         Text(f"started {_when(a.started_at)}, finished {_when(a.finished_at) if a.finished_at else 'never recorded a result'}"),
         Text(f"by backend {a.backend_pid or '?'} on {a.host or '?'} (pgferry {a.pgferry_version or '?'})"),
         Text.assemble("backend alive: ", ("yes — still running" if p.alive else "no", "bold"),
@@ -83,6 +95,8 @@ def choice_prompt(choice: Choice) -> Text:
     if choice.action is None:
         return Text.assemble((f"{choice.key}  ", "bold"), choice.label, "\n   ",
                              (f"✗ not applicable: {choice.reason}", "italic"))
+    if choice.recommended:  # a glyph and a word, not colour alone
+        return Text.assemble((f"{choice.key}  ", "bold"), (choice.label, "bold"), ("  ★ recommended", "bold"))
     return Text.assemble((f"{choice.key}  ", "bold"), choice.label)
 
 
@@ -90,6 +104,7 @@ def choice_sql(choice: Choice, dark: bool) -> RenderableType:
     if choice.action is None:
         return Text(f"{choice.label}\n✗ not applicable: {choice.reason}")
     a = choice.action
+    why = [Text(f"★ recommended because {choice.evidence}", style="italic")] if choice.recommended else []
     return Group(Text(f"{a.title} on {a.database} will run exactly:", style="bold"), sql_text(a.sql, dark),
                  Text(f"Enter or {choice.key}: confirm by typing {a.confirm}.  From a shell: {cli_twin(choice)}",
-                      style="dim"))
+                      style="dim"), *why)
