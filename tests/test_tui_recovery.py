@@ -361,7 +361,7 @@ def dialogs():
         "save": SaveText("Export the recovery transcript (Markdown)", "pgferry-recover.md", "text"),
         "export": ExportScreen(Plan("1.1.0", "1.1.0", "1.2.0", "upgrade", (), ())),
         "help": HelpScreen("overview"),
-        "quit": QuitWhileRunning(7, 4242),
+        "quit": QuitWhileRunning(7, 4242, "pgferry demo --dir /tmp/pgferry-demo --migrations /tmp/migrations"),
     }
 
 
