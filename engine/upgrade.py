@@ -168,7 +168,8 @@ class Upgrade:
         from .privileges import build_bundle, describe_items, needs_someone_else
 
         bundle = build_bundle(plan, dict(self.conns.dsns))
-        pending = needs_someone_else(bundle, dict(self.conns.dsns)) if not bundle.empty else []
+        pending = needs_someone_else(bundle, dict(self.conns.dsns), self.conns.bookkeeping_schema) \
+            if not bundle.empty else []
         if not pending:
             return
         verb = "downgrade" if plan.direction == "downgrade" else "upgrade"

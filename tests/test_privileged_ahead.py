@@ -1,0 +1,83 @@
+"""A DBA's privileged bundle, run ahead of the release the database is at, and run with psql
+against a product whose schemas live in several databases (the demo's shape)."""
+from __future__ import annotations
+
+import json
+import subprocess
+import uuid
+
+import psycopg
+import pytest
+from psycopg import conninfo, sql
+
+from engine.catalog import bundled_migrations_dir, load
+from tests.conftest import query, run_cli
+
+BUNDLED = load(bundled_migrations_dir())
+NEWEST = BUNDLED.releases.latest().version
+ROLE = f"app_{uuid.uuid4().hex[:8]}"
+PSQL = "/usr/bin/psql"
+
+
+def as_role(dsn: str, role: str) -> str:
+    params = conninfo.conninfo_to_dict(dsn)
+    params["user"] = role
+    return conninfo.make_conninfo(**params)
+
+
+@pytest.fixture(scope="module")
+def app_role(pg_server):
+    with psycopg.connect(pg_server.admin_dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB").format(sql.Identifier(ROLE)))
+    return ROLE
+
+
+def app_database(pg_server, app_role, prefix: str = "t") -> tuple[str, str]:
+    """(superuser DSN, app role DSN) of a new database where the app role may only create in
+    schema public: the managed-PostgreSQL shape, as in `pgferry demo`."""
+    admin = pg_server.create_database(prefix)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("GRANT CREATE, USAGE ON SCHEMA public TO {}").format(sql.Identifier(app_role)))
+    return admin, as_role(admin, app_role)
+
+
+def privileged_rows(dsn: str) -> list[tuple]:
+    return query(dsn, "SELECT schema, version, manual, confirmed_by FROM migration_logs WHERE success AND up "
+                      "AND manual ORDER BY schema, version")
+
+
+def test_bundle_verified_ahead_of_the_target_is_recorded_at_its_turn(pg_server, app_role):
+    admin, app = app_database(pg_server, app_role)
+    m = ["--dsn", app]
+    privileged = {(s, i) for s, g in BUNDLED.schemas.items() for i, mig in g.migrations.items() if mig.privileged}
+    bundle = run_cli("privileged", "--to", "latest", *m)
+    assert bundle.returncode == 0, bundle.stderr
+    with psycopg.connect(admin, autocommit=True) as dba:  # the DBA runs the whole bundle at once
+        dba.execute(bundle.stdout)
+    r = run_cli("privileged", "verify", "--to", "latest", "--confirmed-by", "dba-alice", *m)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert query(admin, "SELECT to_regclass('migration_logs')") == [(None,)]  # held, nothing applied
+    assert query(admin, "SELECT count(*) FROM privileged_grants WHERE applied_at IS NULL") == [(len(privileged),)]
+
+    # step by step: an intermediate release first (pg_trgm is in it; citext and btree_gin are later)
+    r = run_cli("upgrade", "--to", "3.23.0", "--yes", "--no-progress", *m)
+    assert r.returncode == 0, r.stderr
+    status = json.loads(run_cli("status", "--json", *m).stdout)
+    assert status["version"] == "3.23.0"
+    assert [(s, v) for s, v, *_ in privileged_rows(admin)] == [("frontend", 1605500017)]
+
+    r = run_cli("upgrade", "--to", "latest", "--yes", "--no-progress", *m)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(run_cli("status", "--json", *m).stdout)["version"] == NEWEST
+    rows = privileged_rows(admin)
+    assert {(s, v) for s, v, *_ in rows} == privileged and len(rows) == len(privileged)  # each once
+    assert all(by == "dba-alice (verified in the catalog)" for *_, by in rows)
+    # at its turn: after every parent's row, in the run that reached it
+    for schema, version in privileged:
+        parents = BUNDLED.schemas[schema].migrations[version].parents
+        assert query(admin, "SELECT (SELECT id FROM migration_logs WHERE schema = %s AND version = %s AND success) > "
+                            "(SELECT max(id) FROM migration_logs WHERE schema = %s AND version = ANY(%s) AND success)",
+                     [schema, version, schema, list(parents)]) == [(True,)]
+    assert query(admin, "SELECT count(*) FROM privileged_grants WHERE applied_at IS NULL") == [(0,)]
+    assert query(admin, "SELECT count(*) FROM privileged_grants g JOIN migration_logs l ON l.id = g.applied_log_id "
+                        "WHERE l.version = g.version AND l.manual") == [(len(privileged),)]
