@@ -13,10 +13,13 @@ from dataclasses import dataclass, field
 from typing import Iterable
 
 import psycopg
+from psycopg import conninfo
 from pglast import ast
 from pglast.enums import ObjectType
 
 from .connection import connect, describe_target
+from .errors import UsageError
+from .safetext import printable
 from .planner import Plan, PlanStep
 from .sqlfile import Statement
 
@@ -33,7 +36,10 @@ class Capabilities:
     trusted: frozenset[str]  # available extensions marked trusted
     available: frozenset[str]
     alter_system: bool = False
-    database: str = ""  # current_database(): where this role's statements land
+    # Where this role's statements land: current_database() on the server libpq reached.
+    database: str = ""
+    host: str = ""
+    port: str = ""
 
     @classmethod
     def read(cls, conn: psycopg.Connection) -> "Capabilities":
@@ -56,7 +62,8 @@ class Capabilities:
                 "WHERE x.grantee = (SELECT oid FROM pg_roles WHERE rolname = current_user) "
                 "AND x.privilege_type = 'ALTER SYSTEM'").fetchone()[0])
         return cls(role, superuser, createrole, create_db, version, installed, frozenset(owned),
-                   frozenset(trusted), frozenset(available), alter_system, database)
+                   frozenset(trusted), frozenset(available), alter_system, database, conn.info.host,
+                   str(conn.info.port))
 
 
 def _ext_name(node) -> str | None:
@@ -118,7 +125,9 @@ class BundleItem:
     reasons: tuple[str, ...]
     path: str
     checksum: str = ""  # of the SQL file, so a grant covers exactly this SQL (grantlog.py)
-    dbname: str = ""  # the database as the server names it (current_database())
+    dbname: str = ""  # the database as the server names it (current_database()) ...
+    host: str = ""  # ... and the server, as libpq reached it
+    port: str = ""
 
     @property
     def sql(self) -> str:
@@ -156,17 +165,43 @@ class Bundle:
                 "steps": [i.as_dict() for i in self.items]}
 
     def to_sql(self) -> str:
+        """The bundle as one file for a DBA. Spread over several databases, each database's part
+        starts with psql's \\connect, so `psql -f` runs every step where it belongs."""
+        several = len({(i.host, i.port, i.dbname) for i in self.items}) > 1
+        servers = len({(i.host, i.port) for i in self.items}) > 1
+        how = (["-- with psql (psql -f this file): each database's part starts with a \\connect to it.",
+                "-- Then tell the operator they are done."] if several else
+               ["-- in the database named above each step, then tell the operator they are done."])
         out = [f"-- pgferry privileged steps for the upgrade to {self.to_version}",
-               f"-- The application role {self.role!r} cannot run these; please run them as a superuser,",
-               "-- each in the database named above it, then tell the operator they are done.",
-               f"-- token: {self.token}", ""]
+               f"-- The application role {printable(repr(self.role), one_line=True)} cannot run these; please run "
+               "them as a superuser", *how, f"-- token: {self.token}", ""]
+        current = None
         for i in self.items:
-            out.append(f"-- {i.database}: {i.schema} migration {i.migration_id} ({i.name})"
-                       f"{'' if i.up else ' [revert]'}")
-            out += [f"--   {r}" for r in i.reasons]
+            if several and (i.host, i.port, i.dbname) != current:
+                current = (i.host, i.port, i.dbname)
+                out.append(psql_connect(i.dbname, *((i.host, i.port) if servers else ())))
+            out.append(printable(f"-- {i.database}: {i.schema} migration {i.migration_id} ({i.name})"
+                                 f"{'' if i.up else ' [revert]'}", one_line=True))
+            out += [printable(f"--   {r}", one_line=True) for r in i.reasons]
             out.append(i.sql)
             out.append("")
         return "\n".join(out)
+
+
+def psql_connect(dbname: str, host: str | None = None, port: str | None = None) -> str:
+    """psql's \\connect to `dbname` (on `host`:`port`), reusing the DBA's user and password.
+
+    Always a connection string, never the positional form: a name holding `=` or starting with
+    `postgresql://` would be read as one. libpq quotes the value, psql's single quotes carry it."""
+    params = {"dbname": dbname, **({"host": host, "port": port} if host else {})}
+    for value in params.values():
+        if printable(value, one_line=True) != value:  # a psql meta-command ends at the line's end
+            raise UsageError(f"cannot write a psql \\connect line for {printable(value, one_line=True)!r}: the name "
+                             "holds control characters",
+                             hint="hand each database's steps over separately (`pgferry privileged --json` names each "
+                                  "step's database), or rename the database")
+    text = conninfo.make_conninfo(**params)
+    return "\\connect -reuse-previous=on '" + text.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
 def privileged_steps(plan: Plan) -> list[PlanStep]:
@@ -193,7 +228,7 @@ def build_bundle(plan: Plan, dsns: dict[str, str], caps_by_dsn: dict[str, Capabi
         item = BundleItem(m.schema, m.id, m.name, ps.step.up, describe_target(dsn),
                           tuple(st for st, _, _ in verdicts),
                           tuple(reason for _, ok, reason in verdicts if not ok), script.path, script.checksum,
-                          caps.database)
+                          caps.database, caps.host, caps.port)
         scope.append(item)
         if include_runnable or item.reasons:
             items.append(item)

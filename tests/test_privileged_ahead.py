@@ -81,3 +81,53 @@ def test_bundle_verified_ahead_of_the_target_is_recorded_at_its_turn(pg_server, 
     assert query(admin, "SELECT count(*) FROM privileged_grants WHERE applied_at IS NULL") == [(0,)]
     assert query(admin, "SELECT count(*) FROM privileged_grants g JOIN migration_logs l ON l.id = g.applied_log_id "
                         "WHERE l.version = g.version AND l.manual") == [(len(privileged),)]
+
+
+# -- one bundle, several databases: psql -f puts each step where it belongs ----------------------
+
+SECRET = "pw-never-in-the-bundle"
+
+
+def test_bundle_for_several_databases_runs_with_psql_f(pg_server, app_role, tmp_path):
+    # Like `pgferry demo`: one database per schema, the product's role may only create in public.
+    # The frontend database's name needs quoting in a \connect line (quote, backslash, '=', space).
+    weird = "front'end\\db x=1"
+    with psycopg.connect(pg_server.admin_dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(weird)))
+    pg_server.created.append(weird)
+    with psycopg.connect(pg_server.dsn(weird), autocommit=True) as conn:
+        conn.execute(sql.SQL("GRANT CREATE, USAGE ON SCHEMA public TO {}").format(sql.Identifier(app_role)))
+    admins = {"frontend": pg_server.dsn(weird)}
+    for schema in ("codeintel", "codeinsights"):
+        admins[schema] = app_database(pg_server, app_role, schema[:5])[0]
+    apps = {s: conninfo.make_conninfo(as_role(d, app_role), password=SECRET) for s, d in admins.items()}
+    flags = ["--dsn", apps["frontend"], *(f"--schema-dsn={s}={d}" for s, d in apps.items())]
+    out = tmp_path / "privileged.sql"
+    r = run_cli("privileged", "--to", "latest", "--out", str(out), *flags)
+    assert r.returncode == 0, r.stderr
+    text = out.read_text()
+    connects = [line for line in text.splitlines() if line.startswith("\\connect")]
+    assert SECRET not in text and len(connects) == 2, text  # frontend's part, then codeintel's
+
+    # the DBA, connected to another database altogether
+    r = subprocess.run([PSQL, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", str(out), pg_server.admin_dsn],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+
+    def extensions(dsn: str) -> set[str]:
+        return {e for (e,) in query(dsn, "SELECT extname FROM pg_extension WHERE extname <> 'plpgsql'")}
+
+    assert extensions(admins["frontend"]) == {"pg_trgm", "citext"}
+    assert extensions(admins["codeintel"]) == {"btree_gin"}
+    assert extensions(admins["codeinsights"]) == set() and extensions(pg_server.admin_dsn) == set()
+    r = run_cli("privileged", "verify", "--to", "latest", *flags)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_a_database_name_psql_cannot_carry_is_refused():
+    from engine.errors import UsageError
+    from engine.privileges import psql_connect
+
+    assert psql_connect("shop") == "\\connect -reuse-previous=on 'dbname=shop'"
+    with pytest.raises(UsageError, match="control characters"):
+        psql_connect("shop\n\\! rm -rf ~")
