@@ -13,7 +13,8 @@ import pytest
 
 from engine.catalog import bundled_migrations_dir, load
 from engine.upgrade import Connections, Upgrade, make_plan
-from tests.conftest import query, run_cli
+from tests.conftest import query
+from tui.cli import main
 
 BUNDLED = load(bundled_migrations_dir())
 
@@ -32,10 +33,17 @@ def execute(dsn: str, statement: str) -> None:
         conn.execute(statement)
 
 
-def oob_status(dsn: str, *extra: str) -> dict[int, dict]:
-    r = run_cli("oob", "status", "--json", "--dsn", dsn, *extra)
-    assert r.returncode == 0, r.stderr
-    return {o["id"]: o for o in json.loads(r.stdout)["out_of_band"]}
+def cli(capsys, *args: str) -> tuple[int, str, str]:
+    """`pgferry ARGS` in this process: (exit code, stdout, stderr)."""
+    rc = main(list(args))
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def oob_status(capsys, dsn: str, *extra: str) -> dict[int, dict]:
+    rc, out, err = cli(capsys, "oob", "status", "--json", "--dsn", dsn, *extra)
+    assert rc == 0, err
+    return {o["id"]: o for o in json.loads(out)["out_of_band"]}
 
 
 # -- a small product whose backfill a later release relies on ----------------------------------
@@ -67,18 +75,18 @@ def small_backfill(small_copy):
     return load(small_copy)
 
 
-def test_small_backfill_runs_again_after_a_downgrade_below_its_introduction(database, small_backfill):
+def test_small_backfill_runs_again_after_a_downgrade_below_its_introduction(database, small_backfill, capsys):
     defs = small_backfill
     move(defs, database, "1.0.0")
     execute(database, "INSERT INTO aux_jobs (payload) SELECT jsonb_build_object('n', g) FROM generate_series(1, 40) g")
     plan, _ = move(defs, database, "1.2.0")
     assert [s.release.version for s in plan.stops] == ["1.1.0"]
     assert query(database, "SELECT count(*) FROM aux_jobs WHERE state IS NULL") == [(0,)]
-    assert oob_status(database, "--migrations", defs.root)[1]["progress"] == 1.0
+    assert oob_status(capsys, database, "--migrations", defs.root)[1]["progress"] == 1.0
 
     plan, _ = move(defs, database, "1.0.0", downgrade=True)  # aux 2 down drops the column
     assert not [s for s in plan.steps if s.kind == "out_of_band"]  # nonDestructive: nothing undone
-    status = oob_status(database, "--migrations", defs.root)[1]
+    status = oob_status(capsys, database, "--migrations", defs.root)[1]
     assert status["progress"] is None and status["reached"] is False
     assert "introduced in 1.1.0" in status["reason"]
     # what was recorded is reset by the downgrade, not left at 100%
@@ -92,7 +100,7 @@ def test_small_backfill_runs_again_after_a_downgrade_below_its_introduction(data
                            "AND attname = 'state'") == [(True,)]
 
 
-def test_a_stale_record_is_not_trusted_when_the_column_is_back_empty(database, small_backfill):
+def test_a_stale_record_is_not_trusted_when_the_column_is_back_empty(database, small_backfill, capsys):
     """Even without the reset (a crash right after the schema went down, or `downto` by hand), the
     plan measures: the record says 100%, the data says otherwise."""
     defs = small_backfill
@@ -103,11 +111,11 @@ def test_a_stale_record_is_not_trusted_when_the_column_is_back_empty(database, s
     execute(database, "UPDATE out_of_band_migrations SET progress = 1, finished_at = now() WHERE id = 1")
     assert plan_oob_ids(defs, database, "1.2.0") == [1]
     move(defs, database, "1.1.0")  # inside the lifetime: the live figure, not the record
-    assert oob_status(database, "--migrations", defs.root)[1]["progress"] == 0.0
+    assert oob_status(capsys, database, "--migrations", defs.root)[1]["progress"] == 0.0
     assert plan_oob_ids(defs, database, "1.2.0") == [1]
 
 
-def test_bundled_backfill_runs_again_after_a_downgrade_below_its_introduction(database):
+def test_bundled_backfill_runs_again_after_a_downgrade_below_its_introduction(database, capsys):
     # out-of-band 2 (codeintel, nonDestructive) fills lsif_uploads.indexer_name in [3.22.0, 3.26.0);
     # 3.26.0 validates a NOT NULL check on it.
     move(BUNDLED, database, "3.21.0")
@@ -116,38 +124,38 @@ def test_bundled_backfill_runs_again_after_a_downgrade_below_its_introduction(da
                     "FROM generate_series(1, 30) g")
     move(BUNDLED, database, "3.26.0")
     move(BUNDLED, database, "3.21.0", downgrade=True)
-    status = oob_status(database)
+    status = oob_status(capsys, database)
     assert status[2]["progress"] is None and not status[2]["reached"]
     assert 2 in plan_oob_ids(BUNDLED, database, "3.26.0")
     plan, _ = move(BUNDLED, database, "3.26.0")
     assert plan.to_version == "3.26.0"
     assert query(database, "SELECT count(*) FROM lsif_uploads WHERE indexer_name IS NULL") == [(0,)]
-    assert oob_status(database)[2]["progress"] == 1.0
+    assert oob_status(capsys, database)[2]["progress"] == 1.0
 
 
 # -- `oob run` without ids at an intermediate release -------------------------------------------
 
 
-def test_oob_run_without_ids_runs_only_what_the_release_has_reached(database):
+def test_oob_run_without_ids_runs_only_what_the_release_has_reached(database, capsys):
     move(BUNDLED, database, "3.21.0")  # only out-of-band 1 (repo stars) is live; 2, 3 and 4 come later
     execute(database, "INSERT INTO repo (name, uri, metadata) SELECT 'r' || g, 'r' || g, "
                       "jsonb_build_object('stargazerCount', g) FROM generate_series(1, 50) g")
-    r = run_cli("oob", "run", "--dsn", database, "--no-progress")
-    assert r.returncode == 0, r.stderr
+    rc, _, err = cli(capsys, "oob", "run", "--dsn", database, "--no-progress")
+    assert rc == 0, err
     for oid, introduced in ((2, "3.22.0"), (3, "3.28.0"), (4, "3.27.0")):
         assert f"out-of-band {oid}: skipped, not reached: introduced in {introduced}, the database is at 3.21.0" \
-            in r.stderr, r.stderr
-    assert "out-of-band 1: running" in r.stderr
+            in err, err
+    assert "out-of-band 1: running" in err
     assert query(database, "SELECT count(*) FROM repo WHERE stars IS NULL") == [(0,)]
     assert query(database, "SELECT id FROM out_of_band_migrations ORDER BY id") == [(1,)]  # nothing else touched
     # named explicitly, one not reached yet: refused before anything runs
-    r = run_cli("oob", "run", "1", "2", "--dsn", database, "--no-progress")
-    assert r.returncode == 2 and "out-of-band 2 cannot run here: not reached" in r.stderr
-    assert "upgrade to 3.22.0 or later first" in r.stderr and "running" not in r.stderr
+    rc, _, err = cli(capsys, "oob", "run", "1", "2", "--dsn", database, "--no-progress")
+    assert rc == 2 and "out-of-band 2 cannot run here: not reached" in err
+    assert "upgrade to 3.22.0 or later first" in err and "running" not in err
 
     move(BUNDLED, database, "3.26.0")  # past the deprecation of 1 and 2, both complete
-    r = run_cli("oob", "run", "--dsn", database, "--no-progress")
-    assert r.returncode == 0, r.stderr
-    assert "out-of-band 1: skipped, past its deprecation (3.24.0) and complete" in r.stderr
-    assert "out-of-band 2: skipped, past its deprecation (3.26.0) and complete" in r.stderr
-    assert "running" not in r.stderr
+    rc, _, err = cli(capsys, "oob", "run", "--dsn", database, "--no-progress")
+    assert rc == 0, err
+    assert "out-of-band 1: skipped, past its deprecation (3.24.0) and complete" in err
+    assert "out-of-band 2: skipped, past its deprecation (3.26.0) and complete" in err
+    assert "running" not in err

@@ -11,7 +11,8 @@ import pytest
 from psycopg import conninfo, sql
 
 from engine.catalog import bundled_migrations_dir, load
-from tests.conftest import query, run_cli
+from tests.conftest import query
+from tui.cli import main
 
 BUNDLED = load(bundled_migrations_dir())
 NEWEST = BUNDLED.releases.latest().version
@@ -41,34 +42,40 @@ def app_database(pg_server, app_role, prefix: str = "t") -> tuple[str, str]:
     return admin, as_role(admin, app_role)
 
 
+def cli(capsys, *args: str) -> tuple[int, str, str]:
+    """`pgferry ARGS` in this process: (exit code, stdout, stderr)."""
+    rc = main(list(args))
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
 def privileged_rows(dsn: str) -> list[tuple]:
     return query(dsn, "SELECT schema, version, manual, confirmed_by FROM migration_logs WHERE success AND up "
                       "AND manual ORDER BY schema, version")
 
 
-def test_bundle_verified_ahead_of_the_target_is_recorded_at_its_turn(pg_server, app_role):
+def test_bundle_verified_ahead_of_the_target_is_recorded_at_its_turn(pg_server, app_role, capsys):
     admin, app = app_database(pg_server, app_role)
     m = ["--dsn", app]
     privileged = {(s, i) for s, g in BUNDLED.schemas.items() for i, mig in g.migrations.items() if mig.privileged}
-    bundle = run_cli("privileged", "--to", "latest", *m)
-    assert bundle.returncode == 0, bundle.stderr
+    rc, bundle, err = cli(capsys, "privileged", "--to", "latest", *m)
+    assert rc == 0, err
     with psycopg.connect(admin, autocommit=True) as dba:  # the DBA runs the whole bundle at once
-        dba.execute(bundle.stdout)
-    r = run_cli("privileged", "verify", "--to", "latest", "--confirmed-by", "dba-alice", *m)
-    assert r.returncode == 0, r.stdout + r.stderr
+        dba.execute(bundle)
+    rc, out, err = cli(capsys, "privileged", "verify", "--to", "latest", "--confirmed-by", "dba-alice", *m)
+    assert rc == 0, out + err
     assert query(admin, "SELECT to_regclass('migration_logs')") == [(None,)]  # held, nothing applied
     assert query(admin, "SELECT count(*) FROM privileged_grants WHERE applied_at IS NULL") == [(len(privileged),)]
 
     # step by step: an intermediate release first (pg_trgm is in it; citext and btree_gin are later)
-    r = run_cli("upgrade", "--to", "3.23.0", "--yes", "--no-progress", *m)
-    assert r.returncode == 0, r.stderr
-    status = json.loads(run_cli("status", "--json", *m).stdout)
-    assert status["version"] == "3.23.0"
+    rc, _, err = cli(capsys, "upgrade", "--to", "3.23.0", "--yes", "--no-progress", *m)
+    assert rc == 0, err
+    assert json.loads(cli(capsys, "status", "--json", *m)[1])["version"] == "3.23.0"
     assert [(s, v) for s, v, *_ in privileged_rows(admin)] == [("frontend", 1605500017)]
 
-    r = run_cli("upgrade", "--to", "latest", "--yes", "--no-progress", *m)
-    assert r.returncode == 0, r.stderr
-    assert json.loads(run_cli("status", "--json", *m).stdout)["version"] == NEWEST
+    rc, _, err = cli(capsys, "upgrade", "--to", "latest", "--yes", "--no-progress", *m)
+    assert rc == 0, err
+    assert json.loads(cli(capsys, "status", "--json", *m)[1])["version"] == NEWEST
     rows = privileged_rows(admin)
     assert {(s, v) for s, v, *_ in rows} == privileged and len(rows) == len(privileged)  # each once
     assert all(by == "dba-alice (verified in the catalog)" for *_, by in rows)
@@ -88,7 +95,7 @@ def test_bundle_verified_ahead_of_the_target_is_recorded_at_its_turn(pg_server, 
 SECRET = "pw-never-in-the-bundle"
 
 
-def test_bundle_for_several_databases_runs_with_psql_f(pg_server, app_role, tmp_path):
+def test_bundle_for_several_databases_runs_with_psql_f(pg_server, app_role, tmp_path, capsys):
     # Like `pgferry demo`: one database per schema, the product's role may only create in public.
     # The frontend database's name needs quoting in a \connect line (quote, backslash, '=', space).
     weird = "front'end\\db x=1"
@@ -103,8 +110,8 @@ def test_bundle_for_several_databases_runs_with_psql_f(pg_server, app_role, tmp_
     apps = {s: conninfo.make_conninfo(as_role(d, app_role), password=SECRET) for s, d in admins.items()}
     flags = ["--dsn", apps["frontend"], *(f"--schema-dsn={s}={d}" for s, d in apps.items())]
     out = tmp_path / "privileged.sql"
-    r = run_cli("privileged", "--to", "latest", "--out", str(out), *flags)
-    assert r.returncode == 0, r.stderr
+    rc, _, err = cli(capsys, "privileged", "--to", "latest", "--out", str(out), *flags)
+    assert rc == 0, err
     text = out.read_text()
     connects = [line for line in text.splitlines() if line.startswith("\\connect")]
     assert SECRET not in text and len(connects) == 2, text  # frontend's part, then codeintel's
@@ -120,8 +127,8 @@ def test_bundle_for_several_databases_runs_with_psql_f(pg_server, app_role, tmp_
     assert extensions(admins["frontend"]) == {"pg_trgm", "citext"}
     assert extensions(admins["codeintel"]) == {"btree_gin"}
     assert extensions(admins["codeinsights"]) == set() and extensions(pg_server.admin_dsn) == set()
-    r = run_cli("privileged", "verify", "--to", "latest", *flags)
-    assert r.returncode == 0, r.stdout + r.stderr
+    rc, shown, err = cli(capsys, "privileged", "verify", "--to", "latest", *flags)
+    assert rc == 0, shown + err
 
 
 def test_a_database_name_psql_cannot_carry_is_refused():
