@@ -186,6 +186,17 @@ class OutOfBandStore:
             sql.SQL("INSERT INTO {} (migration_id, message, sqlstate, batch_size, reverse) VALUES (%s, %s, %s, %s, %s)")
             .format(self.errors), [oid, message, sqlstate, batch_size, reverse])
 
+    def forget(self, oids: list[int]) -> list[int]:
+        """Reset the progress of migrations whose schema objects a downgrade removed: what the
+        backfill wrote is gone with them. Errors stay, as history."""
+        if not oids or not self.exists():
+            return []
+        rows = self.conn.execute(
+            sql.SQL("UPDATE {} SET progress = 0, apply_reverse = false, rows_done = 0, rows_per_second = NULL, "
+                    "finished_at = NULL, last_updated = now() WHERE id = ANY(%s) "
+                    "AND (progress > 0 OR finished_at IS NOT NULL) RETURNING id").format(self.table), [oids]).fetchall()
+        return sorted(r[0] for r in rows)
+
     def update(self, oid: int, *, progress: float, batch_size: int, rows: int, rate: float | None,
                reverse: bool, finished: bool = False) -> None:
         self.conn.execute(

@@ -285,6 +285,7 @@ def check(defs, dsns: Mapping[str, str], *, bookkeeping_schema: str = "public", 
     from .connection import connect, describe_target
     from .describe import describe
     from .expected import load_expected, merge
+    from .grantlog import drift_exemptions
     from .status import schema_version
 
     load = load or load_expected
@@ -322,7 +323,8 @@ def check(defs, dsns: Mapping[str, str], *, bookkeeping_schema: str = "public", 
                 shapes.append(cache[v][s])
             if shapes:
                 diffs = compare(merge(shapes), describe(conn, pg_schema))
-                report.differences, report.ignored = split_ignored(diffs, list(rules))
+                granted = drift_exemptions(conn, bookkeeping_schema, defs, report.schemas)
+                report.differences, report.ignored = split_ignored(diffs, [*rules, *granted])
             elif report.exempt == here:
                 report.unrecorded = find_unrecorded(conn, defs, here, bookkeeping_schema, pg_schema)
         out.append(report)

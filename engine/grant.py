@@ -2,8 +2,9 @@
 the bundle on a superuser connection someone hands us.
 
 `pgferry privileged verify` and the UI's privileged screen share these rules: record all or
-nothing (a partial record would change the plan, and with it the token the DBA holds), and
-steps the catalog cannot show need the token.
+nothing, and steps the catalog cannot show need the token. What is recorded is a grant per
+step (grantlog.py): the migrator records each step applied when it reaches it, so a bundle run
+ahead of the database's release never leaves an applied set that matches no release.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from psycopg import conninfo
 from .connection import connect, with_database
 from .errors import PrivilegeRequired
 from .planner import Plan
-from .privileges import Bundle, Verification, build_bundle, record_manual, verify
+from .privileges import Bundle, Verification, build_bundle, hold_grants, verify
 
 
 @dataclass(frozen=True)
@@ -41,26 +42,27 @@ class BundleCheck:
                      == (schema, migration_id, up)), None)
 
 
-def check_bundle(plan: Plan, dsns: Mapping[str, str]) -> BundleCheck:
-    """Read-only: which privileged steps of the plan the catalog shows done."""
+def check_bundle(plan: Plan, dsns: Mapping[str, str], bookkeeping_schema: str = "public") -> BundleCheck:
+    """Read-only: which privileged steps of the plan the catalog shows done (or were granted)."""
     everything = build_bundle(plan, dict(dsns), include_runnable=True)
-    results = [v for v in verify(everything, dict(dsns)) if v.verified or v.item.reasons]
+    results = [v for v in verify(everything, dict(dsns), bookkeeping_schema) if v.done or v.item.reasons]
     return BundleCheck(everything.token, tuple(results))
 
 
 def record_check(check: BundleCheck, dsns: Mapping[str, str], who: str, bookkeeping_schema: str = "public",
                  token_confirmed: bool = False) -> list[int]:
-    """Record the checked steps as applied manually, naming who confirmed them and how."""
+    """Hold the checked steps as granted, naming who confirmed them and how; each is recorded
+    applied (manual) when a run reaches it. Returns the ids newly held."""
     if not check.complete(token_confirmed):
         raise PrivilegeRequired(
             f"{len(check.missing)} privileged step(s) are not done yet and {len(check.unknowable)} cannot be "
             "checked in the catalog; nothing was recorded.",
             hint=f"run the bundle as a superuser; confirm the steps the catalog cannot show with its token "
                  f"(--token {check.token})")
-    recorded = record_manual([v.item for v in check.results if v.verified], dict(dsns),
-                             f"{who} (verified in the catalog)", bookkeeping_schema)
-    recorded += record_manual([v.item for v in check.unknowable], dict(dsns), f"{who} (token {check.token})",
-                              bookkeeping_schema)
+    recorded = hold_grants([v.item for v in check.results if v.verified], dict(dsns),
+                           f"{who} (verified in the catalog)", bookkeeping_schema)
+    recorded += hold_grants([v.item for v in check.unknowable], dict(dsns), f"{who} (token {check.token})",
+                            bookkeeping_schema)
     return recorded
 
 

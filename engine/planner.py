@@ -159,7 +159,8 @@ class Planner:
                 set(ids) <= self.defs.required(target, s) | set(self.defs.schemas[s].squashes)
                 for s, ids in current.items()):
             # A partial install on its way to the target (an interrupted install, or privileged
-            # steps a DBA already ran and `privileged verify` recorded): finish installing.
+            # steps recorded applied by the `privileged verify` of pgferry before grants,
+            # grantlog.py): finish installing.
             steps = self._schema_steps(dict(current), target, True, f"install {target.version}")
             return Plan(version.label, None, target.version, "install", (), tuple(steps))
         if version.release is None:

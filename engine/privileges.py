@@ -13,10 +13,13 @@ from dataclasses import dataclass, field
 from typing import Iterable
 
 import psycopg
+from psycopg import conninfo
 from pglast import ast
 from pglast.enums import ObjectType
 
 from .connection import connect, describe_target
+from .errors import UsageError
+from .safetext import printable
 from .planner import Plan, PlanStep
 from .sqlfile import Statement
 
@@ -33,12 +36,16 @@ class Capabilities:
     trusted: frozenset[str]  # available extensions marked trusted
     available: frozenset[str]
     alter_system: bool = False
+    # Where this role's statements land: current_database() on the server libpq reached.
+    database: str = ""
+    host: str = ""
+    port: str = ""
 
     @classmethod
     def read(cls, conn: psycopg.Connection) -> "Capabilities":
-        role, superuser, createrole, create_db = conn.execute(
-            "SELECT current_user, r.rolsuper, r.rolcreaterole, has_database_privilege(current_database(), 'CREATE') "
-            "FROM pg_roles r WHERE r.rolname = current_user").fetchone()
+        role, superuser, createrole, create_db, database = conn.execute(
+            "SELECT current_user, r.rolsuper, r.rolcreaterole, has_database_privilege(current_database(), 'CREATE'), "
+            "current_database() FROM pg_roles r WHERE r.rolname = current_user").fetchone()
         version = conn.info.server_version
         installed = dict(conn.execute("SELECT extname, extversion FROM pg_extension").fetchall())
         owned = {r[0] for r in conn.execute(
@@ -55,7 +62,8 @@ class Capabilities:
                 "WHERE x.grantee = (SELECT oid FROM pg_roles WHERE rolname = current_user) "
                 "AND x.privilege_type = 'ALTER SYSTEM'").fetchone()[0])
         return cls(role, superuser, createrole, create_db, version, installed, frozenset(owned),
-                   frozenset(trusted), frozenset(available), alter_system)
+                   frozenset(trusted), frozenset(available), alter_system, database, conn.info.host,
+                   str(conn.info.port))
 
 
 def _ext_name(node) -> str | None:
@@ -116,6 +124,10 @@ class BundleItem:
     statements: tuple[Statement, ...]
     reasons: tuple[str, ...]
     path: str
+    checksum: str = ""  # of the SQL file, so a grant covers exactly this SQL (grantlog.py)
+    dbname: str = ""  # the database as the server names it (current_database()) ...
+    host: str = ""  # ... and the server, as libpq reached it
+    port: str = ""
 
     @property
     def sql(self) -> str:
@@ -153,17 +165,43 @@ class Bundle:
                 "steps": [i.as_dict() for i in self.items]}
 
     def to_sql(self) -> str:
+        """The bundle as one file for a DBA. Spread over several databases, each database's part
+        starts with psql's \\connect, so `psql -f` runs every step where it belongs."""
+        several = len({(i.host, i.port, i.dbname) for i in self.items}) > 1
+        servers = len({(i.host, i.port) for i in self.items}) > 1
+        how = (["-- with psql (psql -f this file): each database's part starts with a \\connect to it.",
+                "-- Then tell the operator they are done."] if several else
+               ["-- in the database named above each step, then tell the operator they are done."])
         out = [f"-- pgferry privileged steps for the upgrade to {self.to_version}",
-               f"-- The application role {self.role!r} cannot run these; please run them as a superuser,",
-               "-- each in the database named above it, then tell the operator they are done.",
-               f"-- token: {self.token}", ""]
+               f"-- The application role {printable(repr(self.role), one_line=True)} cannot run these; please run "
+               "them as a superuser", *how, f"-- token: {self.token}", ""]
+        current = None
         for i in self.items:
-            out.append(f"-- {i.database}: {i.schema} migration {i.migration_id} ({i.name})"
-                       f"{'' if i.up else ' [revert]'}")
-            out += [f"--   {r}" for r in i.reasons]
+            if several and (i.host, i.port, i.dbname) != current:
+                current = (i.host, i.port, i.dbname)
+                out.append(psql_connect(i.dbname, *((i.host, i.port) if servers else ())))
+            out.append(printable(f"-- {i.database}: {i.schema} migration {i.migration_id} ({i.name})"
+                                 f"{'' if i.up else ' [revert]'}", one_line=True))
+            out += [printable(f"--   {r}", one_line=True) for r in i.reasons]
             out.append(i.sql)
             out.append("")
         return "\n".join(out)
+
+
+def psql_connect(dbname: str, host: str | None = None, port: str | None = None) -> str:
+    """psql's \\connect to `dbname` (on `host`:`port`), reusing the DBA's user and password.
+
+    Always a connection string, never the positional form: a name holding `=` or starting with
+    `postgresql://` would be read as one. libpq quotes the value, psql's single quotes carry it."""
+    params = {"dbname": dbname, **({"host": host, "port": port} if host else {})}
+    for value in params.values():
+        if printable(value, one_line=True) != value:  # a psql meta-command ends at the line's end
+            raise UsageError(f"cannot write a psql \\connect line for {printable(value, one_line=True)!r}: the name "
+                             "holds control characters",
+                             hint="hand each database's steps over separately (`pgferry privileged --json` names each "
+                                  "step's database), or rename the database")
+    text = conninfo.make_conninfo(**params)
+    return "\\connect -reuse-previous=on '" + text.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
 def privileged_steps(plan: Plan) -> list[PlanStep]:
@@ -189,7 +227,8 @@ def build_bundle(plan: Plan, dsns: dict[str, str], caps_by_dsn: dict[str, Capabi
         verdicts = [(st, *can_run(st, caps)) for st in script.statements if st.privileged]
         item = BundleItem(m.schema, m.id, m.name, ps.step.up, describe_target(dsn),
                           tuple(st for st, _, _ in verdicts),
-                          tuple(reason for _, ok, reason in verdicts if not ok), script.path)
+                          tuple(reason for _, ok, reason in verdicts if not ok), script.path, script.checksum,
+                          caps.database, caps.host, caps.port)
         scope.append(item)
         if include_runnable or item.reasons:
             items.append(item)
@@ -225,6 +264,7 @@ def effect_present(conn: psycopg.Connection, st: Statement) -> bool | None:
 class Verification:
     item: BundleItem
     present: list[bool | None] = field(default_factory=list)
+    granted_by: str | None = None  # an open grant for exactly this SQL (grantlog.py)
 
     @property
     def verified(self) -> bool:
@@ -236,20 +276,31 @@ class Verification:
 
     @property
     def unknowable(self) -> bool:
-        return any(p is None for p in self.present) and not self.missing
+        """The catalog cannot show it and nobody confirmed it yet."""
+        return any(p is None for p in self.present) and not self.missing and not self.granted_by
+
+    @property
+    def done(self) -> bool:
+        """Nobody else needs to act: the catalog shows it, or it was granted and nothing contradicts that."""
+        return self.verified or (self.granted_by is not None and not self.missing)
 
 
-def verify(bundle: Bundle, dsns: dict[str, str]) -> list[Verification]:
+def verify(bundle: Bundle, dsns: dict[str, str], bookkeeping_schema: str = "public") -> list[Verification]:
+    from .grantlog import GrantLog
+
     out: list[Verification] = []
     for item in bundle.items:
         with connect(dsns[item.schema], role="status") as conn:
-            out.append(Verification(item, [effect_present(conn, st) for st in item.statements]))
+            grants = GrantLog(conn, bookkeeping_schema).open(item.schema)
+            by = next((g.confirmed_by for g in grants if (g.version, g.up, g.sql_checksum)
+                       == (item.migration_id, item.up, item.checksum)), None)
+            out.append(Verification(item, [effect_present(conn, st) for st in item.statements], by))
     return out
 
 
-def needs_someone_else(bundle: Bundle, dsns: dict[str, str]) -> list[BundleItem]:
+def needs_someone_else(bundle: Bundle, dsns: dict[str, str], bookkeeping_schema: str = "public") -> list[BundleItem]:
     """Items whose effect is not already in the catalog (a DBA may have run them already)."""
-    return [v.item for v in verify(bundle, dsns) if not v.verified]
+    return [v.item for v in verify(bundle, dsns, bookkeeping_schema) if not v.done]
 
 
 def describe_items(items: Iterable[BundleItem], width: int = 60) -> str:
@@ -265,26 +316,25 @@ def describe_items(items: Iterable[BundleItem], width: int = 60) -> str:
     return ", ".join(parts)
 
 
-def record_manual(items: Iterable[BundleItem], dsns: dict[str, str], confirmed_by: str,
-                  bookkeeping_schema: str = "public") -> list[int]:
-    """Record steps someone else ran as applied (manual), with who confirmed them and how."""
+def hold_grants(items: Iterable[BundleItem], dsns: dict[str, str], confirmed_by: str,
+                bookkeeping_schema: str = "public") -> list[int]:
+    """Hold steps someone else ran as granted, with who confirmed them and how: each is recorded
+    applied (manual) when a run reaches it, not now (grantlog.py). Returns the ids newly held."""
     from .bookkeeping import MigrationLog
+    from .grantlog import GrantLog
     from .locks import AdvisoryLock, lock_key
 
-    recorded: list[int] = []
+    held: list[int] = []
     for item in items:
         with connect(dsns[item.schema]) as conn:
-            log = MigrationLog(conn, bookkeeping_schema)
-            # Under the schema's migrator lock, so a running migrator never races the record.
+            log, grants = MigrationLog(conn, bookkeeping_schema), GrantLog(conn, bookkeeping_schema)
+            if not grants.exists():
+                with AdvisoryLock(conn, lock_key(bookkeeping_schema, "bookkeeping"), "bookkeeping"):
+                    grants.ensure()
+            # Under the schema's migrator lock, so a running migrator never races the grant.
             with AdvisoryLock(conn, lock_key(bookkeeping_schema, item.schema), item.schema):
-                if not log.exists():
-                    log.ensure()
-                state = log.state(item.schema)
-                done = item.migration_id in state.applied
-                if done == item.up:
-                    continue
-                with conn.transaction():
-                    log.record_success(item.schema, item.migration_id, item.up, None, None,
-                                       manual=True, confirmed_by=confirmed_by)
-                recorded.append(item.migration_id)
-    return recorded
+                done = item.migration_id in log.state(item.schema).applied
+                if done != item.up and grants.hold(item.schema, item.migration_id, item.up, item.checksum,
+                                                   confirmed_by):
+                    held.append(item.migration_id)
+    return held

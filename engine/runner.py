@@ -22,6 +22,7 @@ import psycopg
 from psycopg import errors as pgerrors
 from psycopg import sql
 
+from . import grantlog
 from .bookkeeping import MigrationLog, SchemaState
 from .connection import connect, describe_target, ensure_writable, is_connection_loss, loss_reason, with_database
 from .errors import MigrationFailed, PgferryError, StatementFailure
@@ -222,10 +223,11 @@ class Migrator:
                 self._wait_for_others(state)
                 continue
             total = len(result.applied) + len(result.reverted) + len(steps)
+            granted = grantlog.usable(self.conn, self.options.bookkeeping_schema, self.graph.name, steps)
             batch: list[Step] = []  # consecutive transactional steps, applied pipelined
             for step in steps:
                 if step.up and step.migration.create_index_concurrently or \
-                        step.migration.privileged and self.options.privileged_dsn:
+                        step.migration.privileged and (self.options.privileged_dsn or (step.id, step.up) in granted):
                     self._run_transactional(batch, result, total, state.failed)
                     batch = []
                     done = len(result.applied) + len(result.reverted)
@@ -235,7 +237,7 @@ class Migrator:
                         self._run_concurrent_index(step, done + 1, total, state)
                         result.applied.append(step.id)
                         break  # the lock was released meanwhile: re-read the state
-                    self._run_privileged_elsewhere(step, done + 1, total)
+                    self._run_privileged_elsewhere(step, done + 1, total, granted.get((step.id, step.up)))
                     (result.applied if step.up else result.reverted).append(step.id)
                 else:
                     batch.append(step)
@@ -391,8 +393,9 @@ class Migrator:
             raise
         pipe.close()
 
-    def _run_privileged_elsewhere(self, step: Step, index: int, total: int) -> None:
-        """Run a privileged migration on the superuser connection, then record it here.
+    def _run_privileged_elsewhere(self, step: Step, index: int, total: int, grant: grantlog.Grant | None = None) -> None:
+        """Run a privileged migration on the superuser connection, then record it here; or, when
+        someone else ran it and `privileged verify` granted it, just record it (grantlog.py).
 
         The two cannot share a transaction. A crash between them leaves the effect without its row;
         privileged statements are written idempotently (IF [NOT] EXISTS), so the next run simply
@@ -400,6 +403,14 @@ class Migrator:
         script = step.script
         self.on_event(MigrationStarted(step.schema, step.id, step.migration.name, step.up, index, total))
         t0 = time.monotonic()
+        if grant is not None:
+            with self.conn.transaction():  # the success row and the grant's use: both or neither
+                self.log.record_success(step.schema, step.id, step.up, None, script.checksum, step.backfill, self.run_id,
+                                        manual=True, confirmed_by=grant.confirmed_by)
+                grantlog.GrantLog(self.conn, self.options.bookkeeping_schema).mark_applied(grant, self.log.table)
+            self.on_event(MigrationFinished(step.schema, step.id, step.up, time.monotonic() - t0, step.backfill,
+                                            note=f"granted: {grant.confirmed_by}"))
+            return
         wall = datetime.now(timezone.utc)
         current: Statement | None = None
         try:

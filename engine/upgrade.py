@@ -21,7 +21,7 @@ from .drift import refuse_unrecorded
 from .errors import ConnectError, PgferryError, PrivilegeRequired, UsageError
 from .events import EventSink, MigrationFinished, discard
 from .locks import AdvisoryLock, lock_key
-from .outofband import OutOfBand
+from .oobstate import lifetime_position, progress_for_planning, read_states
 from .planner import Plan, Planner, PlanError
 from .releases import Release
 from .runner import ConnectionLost, Migrator, RunOptions
@@ -95,36 +95,11 @@ def read_applied(defs: Definitions, conns: Connections) -> dict[str, frozenset[i
 
 
 def read_oob_progress(defs: Definitions, conns: Connections, applied: Mapping[str, frozenset[int]]) -> dict[int, float | None]:
-    """Recorded progress; for a migration never run but live at the current release, measure it."""
-    oobs: Mapping[int, OutOfBand] = getattr(defs, "out_of_band", {}) or {}
-    out: dict[int, float | None] = {}
-    version = defs.version_of(applied).release if oobs else None
-    cache: dict[str, psycopg.Connection] = {}  # one connection per database, not per migration
-    try:
-        for o in oobs.values():
-            dsn = conns.dsns.get(o.schema)
-            if dsn is None:
-                continue
-            conn = cache.get(dsn) or cache.setdefault(dsn, connect(dsn, role="status"))
-            rec = OutOfBandStore(conn, conns.bookkeeping_schema).get(o.id)
-            if rec is not None:
-                out[o.id] = rec.progress
-                continue
-            live = version is not None and defs.releases.find(o.introduced).key <= version.key and (
-                o.deprecated is None or version.key < defs.releases.find(o.deprecated).key)
-            if not live:
-                out[o.id] = None
-                continue
-            try:
-                with conn.transaction():
-                    value = conn.execute(o.progress.statements[0].text).fetchone()[0]
-                out[o.id] = min(1.0, max(0.0, float(value or 0)))
-            except psycopg.Error:
-                out[o.id] = None
-    finally:
-        for c in cache.values():
-            c.close()
-    return out
+    """Each out-of-band migration's progress, measured on the live data (oobstate.py): None while
+    the database has not reached the release that introduces it."""
+    if not getattr(defs, "out_of_band", None):
+        return {}
+    return progress_for_planning(read_states(defs, conns.dsns, defs.version_of(applied), conns.bookkeeping_schema))
 
 
 def server_version(dsn: str) -> str:
@@ -197,7 +172,8 @@ class Upgrade:
         from .privileges import build_bundle, describe_items, needs_someone_else
 
         bundle = build_bundle(plan, dict(self.conns.dsns))
-        pending = needs_someone_else(bundle, dict(self.conns.dsns)) if not bundle.empty else []
+        pending = needs_someone_else(bundle, dict(self.conns.dsns), self.conns.bookkeeping_schema) \
+            if not bundle.empty else []
         if not pending:
             return
         verb = "downgrade" if plan.direction == "downgrade" else "upgrade"
@@ -296,6 +272,8 @@ class Upgrade:
                     (lambda g, lv: (lambda applied: g.to_set(applied, lv)))(graph, leaves)
                 with Migrator(self.conns.dsns[name], graph, self.options, on_event=track, run_id=run_id) as m:
                     m.run(compute)
+            if not up:
+                self._forget_unreached(release)
             for oid in oob_ids:
                 o = self.defs.out_of_band[oid]
                 stop_if_asked(store.progress(run_id, position, f"out-of-band {oid}"))
@@ -311,6 +289,16 @@ class Upgrade:
                 position += 1
         if plan.direction == "install":
             self._record_fresh_install(self.defs.release(plan.to_version))
+
+    def _forget_unreached(self, release: Release) -> None:
+        """The schemas are at `release` now: migrations introduced after it start again from zero."""
+        by_dsn: dict[str, list[int]] = {}
+        for o in self.defs.out_of_band.values():
+            if not lifetime_position(self.defs, o, release)[0]:
+                by_dsn.setdefault(self.conns.dsns[o.schema], []).append(o.id)
+        for dsn, oids in by_dsn.items():
+            with connect(dsn, role="oob") as conn:
+                OutOfBandStore(conn, self.conns.bookkeeping_schema).forget(oids)
 
     def _record_fresh_install(self, target: Release) -> None:
         """A fresh install has no old data to rewrite: record its live out-of-band migrations as done."""

@@ -95,11 +95,13 @@ def test_bundle_then_dba_then_verify_then_upgrade(app_db, database):
         su.execute(r.stdout)
     r = run_cli("privileged", "verify", "--to", "1.2.0", "--confirmed-by", "dba-alice", *m)
     assert r.returncode == 0, r.stdout + r.stderr
-    rows = query(database, "SELECT version, manual, confirmed_by FROM migration_logs WHERE success")
-    assert rows == [(14, True, "dba-alice (verified in the catalog)")]
+    # held as granted; recorded applied when the upgrade reaches it
+    assert query(database, "SELECT version, confirmed_by FROM privileged_grants WHERE applied_at IS NULL") == [
+        (14, "dba-alice (verified in the catalog)")]
     r = run_cli("upgrade", "--to", "1.2.0", "--yes", "--no-progress", *m)
     assert r.returncode == 0, r.stderr
-    assert query(database, "SELECT count(*) FROM migration_logs WHERE version = 14 AND success") == [(1,)]
+    rows = query(database, "SELECT version, manual, confirmed_by FROM migration_logs WHERE version = 14 AND success")
+    assert rows == [(14, True, "dba-alice (verified in the catalog)")]
     r = run_cli("status", "--json", *m)
     assert all(s["pending"] == [] for s in json.loads(r.stdout)["schemas"])
     # the application's objects belong to the application role, the extension to the superuser
@@ -163,7 +165,7 @@ def test_unverifiable_step_needs_the_token_and_the_token_binds_the_content(app_d
     (d / "up.sql").write_text("COMMENT ON EXTENSION pg_trgm IS 'trigram matching';\n")
     r = run_cli("privileged", "verify", "--to", "1.2.0", "--token", bundle["token"], "--confirmed-by", "dba", *m)
     assert r.returncode == 0, r.stderr
-    assert query(database, "SELECT version, confirmed_by FROM migration_logs WHERE manual ORDER BY version") == [
+    assert query(database, "SELECT version, confirmed_by FROM privileged_grants ORDER BY version") == [
         (14, "dba (verified in the catalog)"), (17, f"dba (token {bundle['token']})")]
 
 

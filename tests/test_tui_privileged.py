@@ -154,7 +154,7 @@ def test_grant_with_a_superuser_connection_in_the_dialog(app_db, database, tmp_p
         assert calls == [plan]
 
     asyncio.run(go())
-    assert query(database, "SELECT version, manual, confirmed_by FROM migration_logs WHERE success") == [
+    assert query(database, "SELECT version, applied_at IS NULL, confirmed_by FROM privileged_grants") == [
         (14, True, "olga via a superuser connection as postgres (verified in the catalog)")]
     assert query(database, "SELECT r.rolname FROM pg_extension e JOIN pg_roles r ON r.oid = e.extowner "
                            "WHERE extname = 'pg_trgm'") == [("postgres",)]
@@ -181,7 +181,7 @@ def test_dba_runs_the_bundle_then_verify_enables_continue(app_db, database):
             assert "✓ verified in the catalog and recorded" in screen_text(app)
 
     asyncio.run(go())
-    assert query(database, "SELECT version, confirmed_by FROM migration_logs WHERE manual") == [
+    assert query(database, "SELECT version, confirmed_by FROM privileged_grants") == [
         (14, "olga (verified in the catalog)")]
 
 
@@ -237,7 +237,7 @@ def test_unverifiable_step_is_confirmed_with_the_token(app_db, database, small_c
             return screen.bundle.token
 
     token = asyncio.run(go())
-    assert query(database, "SELECT version, confirmed_by FROM migration_logs WHERE manual ORDER BY version") == [
+    assert query(database, "SELECT version, confirmed_by FROM privileged_grants ORDER BY version") == [
         (14, "olga (verified in the catalog)"), (17, f"olga (token {token})")]
 
 

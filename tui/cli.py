@@ -690,6 +690,8 @@ def _check_open_attempts(defs, conns, plan, reports) -> None:
 def cmd_oob(args) -> int:
     from engine.background import BackgroundOptions, BackgroundRunner, OutOfBandStore
     from engine.connection import connect
+    from engine.oobstate import read_database_states, refuse_unmeasured, select_for_run
+    from engine.safetext import printable
     from tui.render import renderer
 
     defs = _definitions(args)
@@ -700,37 +702,17 @@ def cmd_oob(args) -> int:
         if i not in oobs:
             raise UsageError(f"no out-of-band migration {i}", hint=f"known: {', '.join(map(str, sorted(oobs))) or 'none'}")
     if args.action == "status":
-        rows = []
-        seen: set[str] = set()
-        for o in (oobs[i] for i in ids):
-            dsn = dsns[o.schema]
-            if dsn in seen:
-                continue
-            seen.add(dsn)
-            with connect(dsn, role="status") as conn:
-                rows += [r for r in OutOfBandStore(conn, args.bookkeeping_schema).all() if r["id"] in ids]
-        recorded = {r["id"]: r for r in rows}
-        out = []
-        for i in ids:
-            o, r = oobs[i], recorded.get(i)
-            out.append({
-                "id": i, "description": o.description, "schema": o.schema, "introduced": o.introduced,
-                "deprecated": o.deprecated, "non_destructive": o.non_destructive,
-                "progress": r["progress"] if r else None, "paused": r["paused"] if r else False,
-                "reverse": r["apply_reverse"] if r else False, "batch_size": r["batch_size"] if r else o.batch_size,
-                "rows_done": r["rows_done"] if r else 0, "rows_per_second": r["rows_per_second"] if r else None,
-                "errors": r["error_count"] if r else 0, "last_error": r["last_error"] if r else None,
-                "last_updated": r["last_updated"].isoformat() if r and r["last_updated"] else None,
-            })
+        out = [s.as_dict() for s in read_database_states(defs, dsns, args.bookkeeping_schema, ids).values()]
         if args.json:
             _emit_json({"out_of_band": out})
         else:
             for r in out:
-                prog = "never run" if r["progress"] is None else f"{r['progress']:.1%}"
+                prog = "not reached" if not r["reached"] else f"{r['progress']:.1%}"
                 flags = " ⏸ paused" if r["paused"] else ""
+                why = "" if r["reason"] == "measured by progress.sql" or not r["reached"] else f" ({r['reason']})"
                 errs = f", {r['errors']} error(s): {r['last_error']}" if r["errors"] else ""
-                print(f"{r['id']:>4}  {prog:>9}{flags}  {r['description']} [{r['schema']}, "
-                      f"{r['introduced']} → {r['deprecated'] or '∞'}]{errs}")
+                print(printable(f"{r['id']:>4}  {prog:>11}{flags}  {r['description']} [{r['schema']}, "
+                                f"{r['introduced']} → {r['deprecated'] or '∞'}]{why}{errs}"))
         return ExitCode.OK
     if args.action in ("pause", "resume"):
         for i in ids:
@@ -744,11 +726,19 @@ def cmd_oob(args) -> int:
                   file=sys.stderr)
         if args.action == "pause":
             return ExitCode.OK
+    states = read_database_states(defs, dsns, args.bookkeeping_schema, ids)
+    if args.ids:
+        refuse_unmeasured(states, "run")
+        chosen = list(states.values())
+    else:
+        chosen, skipped = select_for_run(states, reverse=args.reverse)
+        for s, why in skipped:
+            print(printable(f"out-of-band {s.oob.id}: skipped, {why}"), file=sys.stderr)
     bg = BackgroundOptions(bookkeeping_schema=args.bookkeeping_schema, target_batch_seconds=args.batch_seconds)
     status = ExitCode.OK
     with renderer(args.no_progress or args.json) as render:
-        for i in ids:
-            result = BackgroundRunner(dsns[oobs[i].schema], oobs[i], bg, on_event=render).run(reverse=args.reverse)
+        for o in (s.oob for s in chosen):
+            result = BackgroundRunner(dsns[o.schema], o, bg, on_event=render).run(reverse=args.reverse)
             if result == "paused":
                 status = ExitCode.FAILURE
     return status

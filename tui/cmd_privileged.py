@@ -13,8 +13,9 @@ def add_parser(sub, common) -> None:
         help="privileged SQL of a whole upgrade for a DBA (bundle), and verifying it was run (verify)",
         description="Without an action: print every privileged statement of the plan to --to that the connected "
         "role cannot run itself (all schemas, all stops), as one bundle with a token bound to its content. "
-        "`verify`: check the catalog for each step's effect and record the verified steps as applied manually; "
-        "steps whose effect cannot be checked need --token. Exit 3 while something is still missing.")
+        "`verify`: check the catalog for each step's effect and record the verified steps as granted (each is "
+        "recorded applied manually when the upgrade reaches it); steps whose effect cannot be checked need --token. "
+        "Exit 3 while something is still missing.")
     common(p)
     p.add_argument("action", nargs="?", choices=["verify"], help="verify the DBA's work and record it")
     p.add_argument("--to", required=True, metavar="VERSION", help="target release, or 'latest'")
@@ -44,7 +45,7 @@ def run(args) -> int:
             text = f"-- nothing privileged to hand over for {plan.to_version}: role can run every step\n"
         _output(args, text, f" ({len(bundle.items)} step(s), token {bundle.token})")
         return ExitCode.OK
-    check = check_bundle(plan, dsns)
+    check = check_bundle(plan, dsns, args.bookkeeping_schema)
     if args.token and args.token != check.token:
         raise UsageError("the token does not match this bundle: the plan or its SQL changed since it was printed",
                          hint=f"print the bundle again (`pgferry privileged --to {plan.to_version}`) and run that")
@@ -61,11 +62,13 @@ def run(args) -> int:
                     "needs_token": [v.item.as_dict() for v in needs_token]})
     else:
         for v in check.results:
-            mark = "✓ verified" if v.verified else ("? needs token" if v.unknowable and not args.token
-                                                    else ("✓ confirmed by token" if v.unknowable else "✗ not done"))
+            mark = "✓ verified" if v.verified else ("✓ granted before" if v.done else (
+                "? needs token" if v.unknowable and not args.token else ("✓ confirmed by token" if v.unknowable
+                                                                          else "✗ not done")))
             print(f"{mark:<22} {v.item.schema} {v.item.migration_id} {v.item.name}")
         if complete:  # else nothing was recorded, and the refusal below says why
-            print(f"recorded {len(recorded)} step(s) as applied manually by {who}", file=sys.stderr)
+            print(f"recorded {len(recorded)} step(s) as granted by {who}: each is recorded applied (manually) when "
+                  "the upgrade reaches it", file=sys.stderr)
     if not complete:
         record_check(check, dsns, who, args.bookkeeping_schema, bool(args.token))  # raises PrivilegeRequired (exit 3)
     return ExitCode.OK

@@ -46,8 +46,9 @@ class GrantDialog(ModalScreen[str | None]):
                 yield Static("Run the privileged bundle with a superuser connection", id="grant-title")
                 yield Static(Text(
                     f"pgferry connects as the superuser to {', '.join(self.databases)}, runs exactly these {n} "
-                    "statement(s), one transaction per step, then verifies them in the catalog and records them as "
-                    "applied manually. The connection string is used for this only and never shown, saved or logged."))
+                    "statement(s), one transaction per step, then verifies them in the catalog and holds them as "
+                    "granted (each is recorded applied when the upgrade reaches it). The connection string is used for "
+                    "this only and never shown, saved or logged."))
             with VerticalScroll(id="grant-sql"):
                 yield Static(Text(printable("\n".join(i.sql for i in self.bundle.items))))  # shown; the bundle runs
             with Vertical(id="grant-foot"):

@@ -257,8 +257,8 @@ class PrivilegedScreen(PgferryScreen):
         if message.recorded is not None:
             self.verified = True
             n = len(message.recorded)
-            self.app.notify(f"{message.note + ': ' if message.note else ''}verified; {n} step(s) recorded as applied "
-                            "manually", title="✓ privileged steps done", markup=False)
+            self.app.notify(f"{message.note + ': ' if message.note else ''}verified; {n} step(s) granted, each recorded "
+                            "applied when the upgrade reaches it", title="✓ privileged steps done", markup=False)
         elif message.check.missing:
             self.app.notify(f"{self.not_found()} statement(s) not found in the catalog yet: nothing recorded",
                             title="✗ not done yet", severity="warning", markup=False)
