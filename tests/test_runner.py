@@ -722,3 +722,65 @@ def test_pending_row_of_a_dead_backend_is_stale_not_in_progress(database, small_
     assert s.dirty  # a stale row needs attention; an in-progress one does not
     assert not state(database, "aux").failed
 
+
+
+# -- session settings: each migration starts from pgferry's own (issue 13 §2, §9) ----------------
+
+
+SEEN_SETTINGS = ("CREATE TABLE seen_settings AS SELECT current_setting('lock_timeout') AS lock_timeout, "
+                 "current_setting('idle_in_transaction_session_timeout') AS idle, "
+                 "current_setting('search_path') AS search_path, current_setting('application_name') AS app, "
+                 "current_setting('default_transaction_read_only') AS read_only, current_user::text AS who;\n")
+
+
+@pytest.mark.parametrize("leak", [
+    "SET lock_timeout = 0;\nSET idle_in_transaction_session_timeout = 0;",
+    "RESET ALL;",
+    "CREATE SCHEMA IF NOT EXISTS elsewhere;\nSELECT pg_catalog.set_config('search_path', 'elsewhere', false);",
+    "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY;",
+    "SET ROLE leaky_owner;",
+], ids=["set", "reset-all", "search-path", "read-only", "role"])
+def test_a_migration_does_not_change_the_session_of_the_next(database, small_copy, leak):
+    """Whatever one migration SETs for its session ends with it: the next one (pipelined in the
+    same session) sees pgferry's settings, and its table lands where it would in a run of its own."""
+    chain(small_copy, leak + "\n", SEEN_SETTINGS)
+    g = load(small_copy).schemas["aux"]
+    execute(database, "CREATE ROLE leaky_owner")
+    try:
+        result, _ = migrate(database, g, up_to(g, g.leaves()), LOCKY)
+        assert result.applied == [1, 2, 3, 4, 5]
+        rows = query(database, "SELECT lock_timeout, idle, search_path, app, read_only, who FROM public.seen_settings")
+        user = query(database, "SELECT current_user::text")[0][0]
+        assert rows[0][:3] == ("500ms", "10s", '"$user", public')
+        assert rows[0][3].startswith("pgferry ") and rows[0][4:] == ("off", user)
+    finally:
+        execute(database, "DROP ROLE IF EXISTS leaky_owner")
+
+
+@pytest.mark.timeout(60)
+def test_lock_timeout_set_to_zero_by_a_migration_still_bounds_the_next(database, small_copy, session):
+    """Migration 4 turns the lock timeout off for its session; 5's ALTER behind an idle transaction
+    must still time out and name the blocker rather than wait for ever."""
+    chain(small_copy, "SET lock_timeout = 0;\n", "ALTER TABLE aux_jobs ADD COLUMN IF NOT EXISTS note text;\n")
+    g = load(small_copy).schemas["aux"]
+    migrate(database, g, up_to(g, [3]))
+    blocker = session()
+    blocker.execute("SELECT count(*) FROM aux_jobs").fetchone()  # AccessShareLock until it ends
+    with pytest.raises(MigrationFailed) as info:
+        migrate(database, g, up_to(g, g.leaves()), LOCKY)
+    assert (info.value.failure.migration_id, info.value.failure.sqlstate) == (5, "55P03")
+    assert f"pid {blocker.info.backend_pid}" in str(info.value) and "after 3 attempts" in str(info.value)
+    assert state(database, "aux").applied == {1, 2, 3, 4}
+    blocker.rollback()
+
+
+def test_failure_row_is_written_after_a_migration_made_the_session_read_only(database, small_copy):
+    chain(small_copy, "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY;\n",
+          "CREATE TABLE after_read_only (id int);\nSELECT 1 / 0;\n")
+    g = load(small_copy).schemas["aux"]
+    with pytest.raises(MigrationFailed) as info:
+        migrate(database, g, up_to(g, g.leaves()))
+    assert (info.value.failure.migration_id, info.value.failure.sqlstate, info.value.failure.line) == (5, "22012", 2)
+    assert [r[:3] for r in log_rows(database, "aux", "version", "success", "error_sqlstate") if r[0] >= 4] == [
+        (4, True, None), (5, False, "22012")]
+    assert set(state(database, "aux").failed) == {5}
