@@ -74,7 +74,7 @@ def _ms(seconds: float | None) -> str:
 
 
 # pipeline tags (migration position, n): n > 0 is its n-th statement, 0 its BEGIN
-_ROW, _COMMIT, _RESTORE = -1, -2, -3
+_ROW, _COMMIT, _RESTORE, _SYNC = -1, -2, -3, -4
 FATAL_ERROR = psycopg.pq.ExecStatus.FATAL_ERROR
 
 
@@ -313,10 +313,10 @@ class Migrator:
         """Apply `steps` in order, each in its own transaction with its success row (rules 1, 5, 6).
 
         Pipelined (pipeline.py): while this process handles one migration's results, the server
-        is already running the next one's statements. That one's COMMIT is sent only once the
-        migration before it is finished and its events delivered, so neither a failure nor a stop
-        asked for between migrations can let a later migration commit: the one in flight is
-        rolled back instead. A lock timeout retries from the migration that hit it."""
+        is already running the next one's statements. That one's success row and COMMIT are sent
+        only once the migration before it is finished and its events delivered, so neither a
+        failure nor a stop asked for between migrations can let a later migration commit: the one
+        in flight is rolled back instead. A lock timeout retries from the migration that hit it."""
         start, attempt = 0, 1
         while start < len(steps):
             try:
@@ -356,8 +356,22 @@ class Migrator:
             # pgferry's settings, however the run was split. The success row is written after it.
             for q in self.restore:
                 pipe.send(q, (i, _RESTORE))
+
+        def send_end(i: int) -> None:
+            step = steps[i]
             pipe.send(log.success_statement(step.schema, step.id, step.up, step.script.checksum,
                                             step.backfill, self.run_id), (i, _ROW))
+            pipe.send("COMMIT", (i, _COMMIT))
+
+        def send_ahead(i: int) -> None:
+            """Migration i's statements, to run while this process handles the one before. The
+            Sync after them makes the server report the transaction idle while it waits for the
+            end, so idle_in_transaction_session_timeout bounds how long a stopped process holds
+            their locks (without it the server waits 'active' for ever). It also ends the skipping
+            after an error there: the success row sent next fails on the aborted transaction, and
+            the server skips the rest up to the following Sync."""
+            send_body(i)
+            pipe.sync((i, _SYNC))
 
         def start(i: int) -> tuple[float, datetime]:
             step = steps[i]
@@ -377,9 +391,9 @@ class Migrator:
             t0, wall = start(0)
             pipe.open()
             send_body(0)
-            pipe.send("COMMIT", (0, _COMMIT))
+            send_end(0)
             if len(steps) > 1:
-                send_body(1)
+                send_ahead(1)
             pipe.push()
             while pipe.pending:
                 k, n = pipe.pending[0]  # migration k's n-th statement (0: BEGIN) is next
@@ -403,9 +417,9 @@ class Migrator:
                 on_event(MigrationFinished(step.schema, step.id, step.up, time.monotonic() - t0, step.backfill))
                 if k + 1 < len(steps):
                     t0, wall = start(k + 1)
-                    pipe.send("COMMIT", (k + 1, _COMMIT))
+                    send_end(k + 1)
                     if k + 2 < len(steps):
-                        send_body(k + 2)
+                        send_ahead(k + 2)
                     pipe.push()
         except _StepFailed:
             try:

@@ -7,6 +7,7 @@ command again. Every wait is a poll with a deadline, never a bare sleep.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -27,6 +28,7 @@ from engine.events import (
 from engine.locks import LockWaitTimeout, lock_key
 from engine.runner import ConnectionLost, Migrator, RunOptions
 from tests.conftest import ROOT, SMALL, query, run_cli
+from tui.cli import main
 
 FAST = RunOptions(poll=0.05)
 TIMINGS: dict[str, float] = {}
@@ -784,3 +786,49 @@ def test_failure_row_is_written_after_a_migration_made_the_session_read_only(dat
     assert [r[:3] for r in log_rows(database, "aux", "version", "success", "error_sqlstate") if r[0] >= 4] == [
         (4, True, None), (5, False, "22012")]
     assert set(state(database, "aux").failed) == {5}
+
+
+# -- a stopped migrator (issue 13 §3) -------------------------------------------------------------
+
+
+def idle_holder_of(dsn: str, table: str):
+    """(pid, mode) of a pgferry session idle in a transaction with a granted lock on `table`."""
+    rows = query(dsn, """
+        SELECT a.pid, l.mode FROM pg_stat_activity a JOIN pg_locks l ON l.pid = a.pid AND l.granted
+        WHERE a.application_name LIKE 'pgferry %%' AND a.state = 'idle in transaction'
+          AND a.state_change < now() - interval '1 second'
+          AND l.relation = to_regclass(%s)""", [table])
+    return rows[0] if rows else None
+
+
+def test_a_stopped_migrator_shows_in_status_and_loses_its_locks_after_the_idle_timeout(
+        database, small_copy, spawn, capsys):
+    # Migration 5 is pipelined behind 4: stopped while 4 sleeps, the process never sends 5's COMMIT
+    # and the server sits on 5's ACCESS EXCLUSIVE lock, idle in transaction.
+    chain(small_copy, "SELECT pg_sleep(2);\n", "ALTER TABLE aux_jobs ADD COLUMN IF NOT EXISTS note text;\n")
+    proc, out = spawn("stopped", *cli_args("up", database, small_copy, "--schema", "aux",
+                                           "--idle-in-transaction-timeout", "6"))
+    wait_for("migration 4 to be sleeping", lambda: query(database, """
+        SELECT 1 FROM pg_stat_activity WHERE state = 'active' AND query LIKE 'SELECT pg_sleep(2)%%'
+          AND application_name LIKE 'pgferry %%'"""))
+    os.kill(proc.pid, signal.SIGSTOP)
+    try:
+        pid, mode = wait_for("migration 5's lock held by an idle session", lambda: idle_holder_of(database, "aux_jobs"))
+        assert mode == "AccessExclusiveLock"
+        for command in ("status", "recover"):  # recover would otherwise say nothing runs
+            assert main([command, "--dsn", database, "--migrations", str(small_copy)]) == 0
+            shown = capsys.readouterr().out
+            line = next(x for x in shown.splitlines() if x.startswith(f"! pid {pid} (pgferry "))
+            assert re.search(r"is idle in transaction for \d+s holding .*aux_jobs \(AccessExclusiveLock\)", line), line
+            assert "stopped or stalled" in shown
+        t0 = time.monotonic()
+        wait_for("the server to end the stopped session", lambda: not backend_alive(database, pid), timeout=60)
+        TIMINGS["stopped migrator's locks freed (idle timeout 6s)"] = time.monotonic() - t0
+        assert idle_holder_of(database, "aux_jobs") is None
+    finally:
+        os.kill(proc.pid, signal.SIGCONT)
+    assert proc.wait(timeout=60) != 0
+    assert "run the same command again" in out.read_text(), out.read_text()
+    s = state(database, "aux")
+    assert s.applied == {1, 2, 3, 4} and not s.dirty
+    assert "note" not in columns(database, "aux_jobs")
