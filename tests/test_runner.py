@@ -832,3 +832,31 @@ def test_a_stopped_migrator_shows_in_status_and_loses_its_locks_after_the_idle_t
     s = state(database, "aux")
     assert s.applied == {1, 2, 3, 4} and not s.dirty
     assert "note" not in columns(database, "aux_jobs")
+
+
+# -- plain lines while an index build waits (issue 12 §5) ----------------------------------------
+
+
+def test_plain_output_reports_a_waiting_index_build_at_a_steady_interval(
+        database, small_defs, session, spawn, monkeypatch):
+    """`up --no-progress` (CI, logs) says, every interval, the build's phase and whom it waits for;
+    the wait is told once as it starts, not several times a second."""
+    g = small_defs.schemas["main"]
+    migrate(database, g, up_to(g, [15]))
+    blocker = old_snapshot(session)
+    pid = blocker.info.backend_pid
+    monkeypatch.setenv("PGFERRY_PROGRESS_INTERVAL", "1")
+    proc, out = spawn("cic", *cli_args("up", database, SMALL, "--schema", "main"))
+
+    def pulses():
+        return [line for line in out.read_text().splitlines()
+                if line.startswith("  … main 16 line 1, ") and "waiting for old snapshots" in line
+                and f"waiting for pid {pid}, idle in transaction for " in line and "SELECT count(*) FROM events" in line]
+
+    seen = wait_for("two pulse lines naming the build's phase and the blocker", lambda: len(pulses()) >= 2 and pulses())
+    blocker.commit()
+    assert proc.wait(timeout=60) == 0, out.read_text()
+    told_at_once = [line for line in out.read_text().splitlines() if "waiting" in line and "for a lock held by" in line]
+    assert len(told_at_once) == 1 and f"pid {pid}" in told_at_once[0], out.read_text()
+    assert seen[0] != seen[1]  # each says how long by then
+    assert index_valid(database, INDEX) is True
