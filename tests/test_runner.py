@@ -731,6 +731,7 @@ def test_pending_row_of_a_dead_backend_is_stale_not_in_progress(database, small_
 
 SEEN_SETTINGS = ("CREATE TABLE seen_settings AS SELECT current_setting('lock_timeout') AS lock_timeout, "
                  "current_setting('idle_in_transaction_session_timeout') AS idle, "
+                 "current_setting('client_connection_check_interval') AS check_interval, "
                  "current_setting('search_path') AS search_path, current_setting('application_name') AS app, "
                  "current_setting('default_transaction_read_only') AS read_only, current_user::text AS who;\n")
 
@@ -751,10 +752,11 @@ def test_a_migration_does_not_change_the_session_of_the_next(database, small_cop
     try:
         result, _ = migrate(database, g, up_to(g, g.leaves()), LOCKY)
         assert result.applied == [1, 2, 3, 4, 5]
-        rows = query(database, "SELECT lock_timeout, idle, search_path, app, read_only, who FROM public.seen_settings")
+        rows = query(database, "SELECT lock_timeout, idle, check_interval, search_path, app, read_only, who "
+                               "FROM public.seen_settings")
         user = query(database, "SELECT current_user::text")[0][0]
-        assert rows[0][:3] == ("500ms", "10s", '"$user", public')
-        assert rows[0][3].startswith("pgferry ") and rows[0][4:] == ("off", user)
+        assert rows[0][:4] == ("500ms", "10s", "1s", '"$user", public')
+        assert rows[0][4].startswith("pgferry ") and rows[0][5:] == ("off", user)
     finally:
         execute(database, "DROP ROLE IF EXISTS leaky_owner")
 
