@@ -836,6 +836,29 @@ def test_a_stopped_migrator_shows_in_status_and_loses_its_locks_after_the_idle_t
     assert "note" not in columns(database, "aux_jobs")
 
 
+
+def test_the_live_view_names_a_session_of_the_run_idle_with_locks(database):
+    from engine.connection import application_name
+    from engine.live import LiveReader
+    from engine.runs import RunStore
+
+    with psycopg.connect(database, autocommit=True) as conn:
+        store = RunStore(conn)
+        store.ensure()
+        run_id = store.create({}, "upgrade", None, "1.0.0", 1, None)  # a run of this process
+        conn.execute("CREATE TABLE held (id int)")
+    # This process's migrator session, as a stopped one leaves it: idle in a transaction, with a lock.
+    stopped = psycopg.connect(database, application_name=application_name("migrator"))
+    stopped.execute("LOCK TABLE held IN ACCESS EXCLUSIVE MODE")
+    reader = LiveReader({"main": database})
+    try:
+        holders = wait_for("the idle holder in the live view", lambda: reader.snapshot(run_id).idle_holders)
+        assert [(h.pid, h.state, h.locks) for h in holders] == [
+            (stopped.info.backend_pid, "idle in transaction", ("held (AccessExclusiveLock)",))]
+    finally:
+        reader.close()
+        stopped.close()
+
 # -- plain lines while an index build waits (issue 12 §5) ----------------------------------------
 
 
