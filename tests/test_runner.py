@@ -809,7 +809,7 @@ def test_a_stopped_migrator_shows_in_status_and_loses_its_locks_after_the_idle_t
     # and the server sits on 5's ACCESS EXCLUSIVE lock, idle in transaction.
     chain(small_copy, "SELECT pg_sleep(2);\n", "ALTER TABLE aux_jobs ADD COLUMN IF NOT EXISTS note text;\n")
     proc, out = spawn("stopped", *cli_args("up", database, small_copy, "--schema", "aux",
-                                           "--idle-in-transaction-timeout", "6"))
+                                           "--idle-in-transaction-timeout", "4"))
     wait_for("migration 4 to be sleeping", lambda: query(database, """
         SELECT 1 FROM pg_stat_activity WHERE state = 'active' AND query LIKE 'SELECT pg_sleep(2)%%'
           AND application_name LIKE 'pgferry %%'"""))
@@ -825,7 +825,7 @@ def test_a_stopped_migrator_shows_in_status_and_loses_its_locks_after_the_idle_t
             assert "stopped or stalled" in shown
         t0 = time.monotonic()
         wait_for("the server to end the stopped session", lambda: not backend_alive(database, pid), timeout=60)
-        TIMINGS["stopped migrator's locks freed (idle timeout 6s)"] = time.monotonic() - t0
+        TIMINGS["stopped migrator's locks freed (idle timeout 4s)"] = time.monotonic() - t0
         assert idle_holder_of(database, "aux_jobs") is None
     finally:
         os.kill(proc.pid, signal.SIGCONT)
