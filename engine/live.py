@@ -19,6 +19,7 @@ from .background import OutOfBandStore
 from .connection import ROLES, application_name, connect
 from .events import Session, build_fraction
 from .runs import RunStore, UpgradeRun
+from .status import IdleLockHolder, idle_lock_holders
 
 SESSIONS_SQL = """
 SELECT a.pid, a.application_name, coalesce(a.state, ''), coalesce(a.query, ''),
@@ -114,6 +115,7 @@ class LiveRun:
     out_of_band: tuple[OobNow, ...] = ()
     recent: tuple[Finished, ...] = ()
     read_at: datetime | None = None
+    idle_holders: tuple[IdleLockHolder, ...] = ()  # the run's sessions idle in a transaction, holding locks
 
     @property
     def active(self) -> bool:
@@ -163,7 +165,7 @@ class LiveReader:
         if run is None:
             return LiveRun(None, read_at=read_at)
         names = [application_name(r, host=run.host, pid=run.os_pid) for r in ROLES] if run.host and run.os_pid else []
-        statements, builds, waits, oobs, recent = [], [], [], [], []
+        statements, builds, waits, oobs, recent, idle = [], [], [], [], [], []
         plan_oob = {s.get("id") for s in (run.plan or {}).get("steps", []) if s.get("kind") == "out_of_band"}
         for dsn in dict.fromkeys(self.dsns.values()):
             conn = self._conn(dsn)
@@ -173,11 +175,12 @@ class LiveReader:
                 statements += s
                 builds += b
                 waits += w
+                idle += [h for h in idle_lock_holders(conn, db) if h.application in names]
             oobs += [o for o in self._oob(conn) if o.id in plan_oob]
             recent += self._recent(conn, run)
         recent.sort(key=lambda f: f.finished_at, reverse=True)
         return LiveRun(run, tuple(statements), tuple(builds), tuple(waits), tuple(sorted(oobs, key=lambda o: o.id)),
-                       tuple(recent[:50]), read_at)
+                       tuple(recent[:50]), read_at, tuple(idle))
 
     def _activity(self, conn, db: str, names: list[str]):
         rows = conn.execute(SESSIONS_SQL, [names]).fetchall()

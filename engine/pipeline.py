@@ -5,9 +5,9 @@ results of the one before (on a small machine the two share the CPUs: waiting fo
 in turn leaves one of them idle). Each query is tagged by the caller; `result()` returns the next
 query's tag with its result, so an error is always matched to the statement that caused it.
 
-After an error the server skips every query up to the next Sync; `close()` sends that Sync,
-reads what is left and leaves pipeline mode, so the connection is usable again by ordinary
-`execute()` calls.
+After an error the server skips every query up to the next Sync; `close()` sends a Sync,
+reads what is left (through every Sync still due) and leaves pipeline mode, so the connection is
+usable again by ordinary `execute()` calls.
 """
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ class Pipeline:
         self._poll.register(self._fd, select.POLLIN)
         self._open = False
         self._encoding = conn.info.encoding or "utf-8"
+        self._syncs = 0  # Syncs sent whose result has not been read
 
     # -- sending ---------------------------------------------------------------------------
 
@@ -49,6 +50,14 @@ class Pipeline:
         self.pg.send_flush_request()
         self.pending.append(tag)
 
+    def sync(self, tag: Any) -> None:
+        """Queue a Sync: the server ends its implicit transaction there, reports ReadyForQuery
+        (an open transaction block then shows as idle in transaction) and, after an error,
+        stops skipping queries."""
+        self.pg.pipeline_sync()
+        self.pending.append(tag)
+        self._syncs += 1
+
     def push(self) -> None:
         """Write out everything queued."""
         self._flush()
@@ -62,6 +71,9 @@ class Pipeline:
         first = self._get()
         if first is None:
             raise psycopg.OperationalError("the connection to the server was lost")
+        if first.status == _SYNC:  # a Sync's result is not followed by the end-of-query NULL
+            self._syncs -= 1
+            return tag, first
         # libpq ends each query's results with NULL; a statement returns one result.
         while (extra := self._get()) is not None:
             if first.status != ExecStatus.FATAL_ERROR and extra.status == ExecStatus.FATAL_ERROR:
@@ -79,10 +91,14 @@ class Pipeline:
         try:
             pg.pipeline_sync()
             self._flush()
+            due = self._syncs + 1
             while pg.status != pq.ConnStatus.BAD:  # a lost connection has nothing more to say
                 r = self._get()
                 if r is not None and r.status == _SYNC:
-                    break
+                    due -= 1
+                    if not due:
+                        break
+            self._syncs = 0
             self.pending.clear()
             if pg.status != pq.ConnStatus.BAD:
                 pg.exit_pipeline_mode()

@@ -48,6 +48,10 @@ class RunOptions:
     retry_backoff_max: float = 10.0
     cic_lock_timeout: float = 300.0  # CIC waits for older transactions: a longer policy
     statement_timeout: float | None = None
+    # The server ends a migrator session that sits this long inside a transaction without a word
+    # from pgferry (a process stopped with Ctrl-Z): pipelined, the next migration's locks are
+    # already taken, and would otherwise be held for as long as the process stays stopped.
+    idle_in_transaction_timeout: float | None = 10.0
     lock_wait: float | None = None  # how long to wait for another migrator; None = as long as it takes
     poll: float = 0.2
     # A separate (superuser) connection used only for privileged migrations (DESIGN §8).
@@ -70,15 +74,17 @@ def _ms(seconds: float | None) -> str:
     return "0" if not seconds else f"{int(seconds * 1000)}ms"
 
 
-_ROW, _COMMIT = -1, -2  # pipeline tags (migration position, n): n > 0 is its n-th statement, 0 its BEGIN
+# pipeline tags (migration position, n): n > 0 is its n-th statement, 0 its BEGIN
+_ROW, _COMMIT, _RESTORE, _SYNC = -1, -2, -3, -4
 FATAL_ERROR = psycopg.pq.ExecStatus.FATAL_ERROR
 
 
 class _StepFailed(Exception):
     """A statement of the migration at `position` in a pipelined batch failed (see pipeline.py)."""
 
-    def __init__(self, position: int, statement: Statement | None, error: psycopg.Error, wall: datetime):
-        self.position, self.statement, self.error, self.wall = position, statement, error, wall
+    def __init__(self, position: int, statement: Statement | None, error: psycopg.Error, wall: datetime,
+                 note: str = ""):
+        self.position, self.statement, self.error, self.wall, self.note = position, statement, error, wall, note
         self.retryable = isinstance(error, RETRYABLE)
 
 
@@ -96,6 +102,28 @@ def _failure(step: Step, st: Statement | None, exc: psycopg.Error, extra: str = 
         statement=st.text if st else "", sqlstate=exc.sqlstate, message=message,
         detail=diag.message_detail, hint=diag.message_hint,
     )
+
+
+def session_restore(conn: psycopg.Connection, o: RunOptions) -> tuple[str, str]:
+    """The two statements that put a migrator session back to pgferry's settings, whatever a
+    migration did to it (SET, RESET ALL, set_config(..., false), SET ROLE, SET SESSION
+    CHARACTERISTICS): RESET ALL returns to the connection's defaults (role and database
+    settings, the DSN's options), the SELECT sets pgferry's own on top, and the role the session
+    started with (which RESET ALL leaves alone)."""
+    settings = {
+        "lock_timeout": _ms(o.lock_timeout),
+        "idle_in_transaction_session_timeout": _ms(o.idle_in_transaction_timeout),
+        "role": conn.execute("SELECT current_setting('role')").fetchone()[0],
+    }
+    if conn.info.server_version >= 140000:
+        # If this process dies mid-statement, the server aborts the transaction (and frees the
+        # migrator lock) within a second instead of when the statement would have ended.
+        settings["client_connection_check_interval"] = "1s"
+    if o.statement_timeout:
+        settings["statement_timeout"] = _ms(o.statement_timeout)
+    calls = sql.SQL(", ").join(sql.SQL("set_config({}, {}, false)").format(sql.Literal(k), sql.Literal(v))
+                               for k, v in settings.items())
+    return "RESET ALL", sql.SQL("SELECT {}").format(calls).as_string(conn)
 
 
 def cic_index(step: Step) -> tuple[str, str]:
@@ -138,13 +166,8 @@ class Migrator:
             self.conn.close()
             raise
         o = self.options
-        self.conn.execute(sql.SQL("SET lock_timeout = {}").format(sql.Literal(_ms(o.lock_timeout))))
-        if self.conn.info.server_version >= 140000:
-            # If this process dies mid-statement, the server aborts the transaction (and frees the
-            # migrator lock) within a second instead of when the statement would have ended.
-            self.conn.execute("SET client_connection_check_interval = '1s'")
-        if o.statement_timeout:
-            self.conn.execute(sql.SQL("SET statement_timeout = {}").format(sql.Literal(_ms(o.statement_timeout))))
+        self.restore = session_restore(self.conn, o)
+        self.restore_session()
         self.log = MigrationLog(self.conn, o.bookkeeping_schema)
         self.lock = AdvisoryLock(self.conn, lock_key(o.bookkeeping_schema, self.graph.name), self.graph.name,
                                  poll=o.poll, timeout=o.lock_wait, on_event=self.on_event)
@@ -166,6 +189,10 @@ class Migrator:
     @property
     def pid(self) -> int:
         return self.conn.info.backend_pid
+
+    def restore_session(self) -> None:
+        """Back to pgferry's own session settings (one round trip)."""
+        self.conn.execute("; ".join(self.restore))
 
     def state(self) -> SchemaState:
         return self.log.state(self.graph.name)
@@ -288,10 +315,10 @@ class Migrator:
         """Apply `steps` in order, each in its own transaction with its success row (rules 1, 5, 6).
 
         Pipelined (pipeline.py): while this process handles one migration's results, the server
-        is already running the next one's statements. That one's COMMIT is sent only once the
-        migration before it is finished and its events delivered, so neither a failure nor a stop
-        asked for between migrations can let a later migration commit: the one in flight is
-        rolled back instead. A lock timeout retries from the migration that hit it."""
+        is already running the next one's statements. That one's success row and COMMIT are sent
+        only once the migration before it is finished and its events delivered, so neither a
+        failure nor a stop asked for between migrations can let a later migration commit: the one
+        in flight is rolled back instead. A lock timeout retries from the migration that hit it."""
         start, attempt = 0, 1
         while start < len(steps):
             try:
@@ -314,7 +341,7 @@ class Migrator:
                 if f.retryable:
                     who = "; blocked by " + "; ".join(b.describe() for b in blockers) if blockers else ""
                     extra = f" after {attempt} attempts{who}"
-                self._fail(step, f.statement, f.error, f.wall, extra)
+                self._fail(step, f.statement, f.error, f.wall, extra + f.note)
 
     def _pipelined(self, steps: list[Step], result: RunResult, total: int, failed: Mapping, attempt: int) -> None:
         conn, log, monitor, on_event = self.conn, self.log, self.monitor, self.on_event
@@ -326,8 +353,27 @@ class Migrator:
             pipe.send("BEGIN", (i, 0))
             for n, st in enumerate(step.script.statements, 1):
                 pipe.send(st.text, (i, n))
+            # Inside the migration's transaction: what the migration SET goes with its COMMIT, and
+            # with its rollback, so every migration (and the bookkeeping between) starts from
+            # pgferry's settings, however the run was split. The success row is written after it.
+            for q in self.restore:
+                pipe.send(q, (i, _RESTORE))
+
+        def send_end(i: int) -> None:
+            step = steps[i]
             pipe.send(log.success_statement(step.schema, step.id, step.up, step.script.checksum,
                                             step.backfill, self.run_id), (i, _ROW))
+            pipe.send("COMMIT", (i, _COMMIT))
+
+        def send_ahead(i: int) -> None:
+            """Migration i's statements, to run while this process handles the one before. The
+            Sync after them makes the server report the transaction idle while it waits for the
+            end, so idle_in_transaction_session_timeout bounds how long a stopped process holds
+            their locks (without it the server waits 'active' for ever). It also ends the skipping
+            after an error there: the success row sent next fails on the aborted transaction, and
+            the server skips the rest up to the following Sync."""
+            send_body(i)
+            pipe.sync((i, _SYNC))
 
         def start(i: int) -> tuple[float, datetime]:
             step = steps[i]
@@ -347,9 +393,9 @@ class Migrator:
             t0, wall = start(0)
             pipe.open()
             send_body(0)
-            pipe.send("COMMIT", (0, _COMMIT))
+            send_end(0)
             if len(steps) > 1:
-                send_body(1)
+                send_ahead(1)
             pipe.push()
             while pipe.pending:
                 k, n = pipe.pending[0]  # migration k's n-th statement (0: BEGIN) is next
@@ -364,16 +410,18 @@ class Migrator:
                 else:
                     _, res = pipe.result()
                 if res.status == FATAL_ERROR:
-                    raise _StepFailed(k, st, error_from(res, conn), wall)
+                    note = " (restoring pgferry's session settings after the migration's statements)" \
+                        if n == _RESTORE else ""
+                    raise _StepFailed(k, st, error_from(res, conn), wall, note)
                 if n != _COMMIT:
                     continue
                 (result.applied if step.up else result.reverted).append(step.id)
                 on_event(MigrationFinished(step.schema, step.id, step.up, time.monotonic() - t0, step.backfill))
                 if k + 1 < len(steps):
                     t0, wall = start(k + 1)
-                    pipe.send("COMMIT", (k + 1, _COMMIT))
+                    send_end(k + 1)
                     if k + 2 < len(steps):
-                        send_body(k + 2)
+                        send_ahead(k + 2)
                     pipe.push()
         except _StepFailed:
             try:
@@ -415,7 +463,8 @@ class Migrator:
         current: Statement | None = None
         try:
             with connect(self._privileged_dsn(), role="privileged") as su:
-                who = su.execute("SELECT current_user").fetchone()[0]
+                who = su.execute(sql.SQL("SELECT current_user, set_config('idle_in_transaction_session_timeout', {}, false)")
+                                 .format(sql.Literal(_ms(self.options.idle_in_transaction_timeout)))).fetchone()[0]
                 with su.transaction():
                     for n, st in enumerate(script.statements, 1):
                         current = st
@@ -535,7 +584,7 @@ class Migrator:
                 valid, builder = self._index_state(regclass)
                 if valid is False and builder is None:
                     self._drop_invalid(step, name, regclass)
-                self._reset_lock_timeout()
+                self.restore_session()
                 self.lock.acquire()
                 if isinstance(exc, RETRYABLE) and attempt < attempts:
                     delay = self._backoff(attempt)
@@ -546,7 +595,7 @@ class Migrator:
                 # "Nothing applied" holds only if no invalid index is left behind.
                 leftover, _ = self._index_state(regclass)
                 raise MigrationFailed(failure, rolled_back=leftover is None) from None
-            self._reset_lock_timeout()
+            self.restore_session()
             valid, _ = self._index_state(regclass)
             if not valid:
                 # IF NOT EXISTS returns quietly when any relation of that name exists, usable or not:
@@ -565,6 +614,3 @@ class Migrator:
             self.lock.acquire()
             self.on_event(MigrationFinished(step.schema, step.id, True, time.monotonic() - t0))
             return
-
-    def _reset_lock_timeout(self) -> None:
-        self.conn.execute(sql.SQL("SET lock_timeout = {}").format(sql.Literal(_ms(self.options.lock_timeout))))

@@ -2,13 +2,73 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Iterable, Mapping
 
 from .bookkeeping import Attempt, MigrationLog, SchemaState
 from .catalog import DatabaseVersion, Definitions
 from .connection import connect, describe_target
 from .releases import STABLE
 from .recovery import settled_by_next_run
+
+# A pgferry session inside a transaction, waiting for its client, with table locks granted: a
+# migrator stopped (Ctrl-Z, a debugger) between pipelined statements and their COMMIT holds the
+# next migration's locks, often ACCESS EXCLUSIVE, while the bookkeeping says nothing is running.
+IDLE_HOLDERS_SQL = """
+SELECT a.pid, a.application_name, a.state, extract(epoch FROM now() - a.state_change)::float8,
+       coalesce(a.query, ''),
+       array_agg(format('%s (%s)', l.relation::regclass, l.mode) ORDER BY l.relation::regclass::text, l.mode)
+FROM pg_stat_activity a
+JOIN pg_locks l ON l.pid = a.pid AND l.granted AND l.locktype = 'relation'
+JOIN pg_class c ON c.oid = l.relation AND c.relkind <> 'i'  -- a table's indexes go with it
+WHERE a.application_name LIKE 'pgferry %'
+  AND a.state LIKE 'idle in transaction%'
+  AND a.state_change < now() - interval '1 second'  -- not a running migrator between two messages
+  AND a.datname = current_database() AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+  AND a.pid <> pg_backend_pid()
+GROUP BY a.pid, a.application_name, a.state, a.state_change, a.query
+ORDER BY a.pid
+"""
+
+
+IDLE_HOLDER_HINT = ("its process is stopped or stalled: resume it (kill -CONT) or end it; the server ends the "
+                    "session after pgferry's idle-in-transaction timeout, or at once with pg_terminate_backend(pid)")
+
+
+@dataclass(frozen=True)
+class IdleLockHolder:
+    """A pgferry session idle inside a transaction while holding table locks."""
+
+    database: str
+    pid: int
+    application: str
+    state: str
+    idle_seconds: float
+    query: str  # its last statement
+    locks: tuple[str, ...]  # "table (mode)"
+
+    def describe(self) -> str:
+        last = " ".join(self.query.split())
+        last = last[:77] + "..." if len(last) > 80 else last
+        return (f"pid {self.pid} ({self.application}) on {self.database} is {self.state} for "
+                f"{self.idle_seconds:.0f}s holding {', '.join(self.locks)}; last statement: {last}")
+
+    def as_dict(self) -> dict:
+        return {"database": self.database, "pid": self.pid, "application": self.application, "state": self.state,
+                "idle_seconds": round(self.idle_seconds, 1), "query": self.query, "locks": list(self.locks)}
+
+
+def idle_lock_holders(conn, database: str) -> tuple[IdleLockHolder, ...]:
+    return tuple(IdleLockHolder(database, pid, app, state, secs or 0.0, query, tuple(locks))
+                 for pid, app, state, secs, query, locks in conn.execute(IDLE_HOLDERS_SQL).fetchall())
+
+
+def idle_lock_holders_in(dsns: Iterable[str]) -> tuple[IdleLockHolder, ...]:
+    """The idle lock holders of every distinct database of `dsns`."""
+    out: list[IdleLockHolder] = []
+    for dsn in dict.fromkeys(dsns):
+        with connect(dsn, role="status") as conn:
+            out += idle_lock_holders(conn, describe_target(dsn))
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -62,6 +122,7 @@ class DatabaseStatus:
     schemas: tuple[SchemaStatus, ...]
     version: DatabaseVersion
     out_of_band: tuple = field(default=())
+    idle_lock_holders: tuple[IdleLockHolder, ...] = ()
 
     @property
     def dirty(self) -> bool:
@@ -77,6 +138,7 @@ class DatabaseStatus:
             "release": self.version.release.version if self.version.release else None,
             "schemas": [s.as_dict() for s in self.schemas],
             "out_of_band": list(self.out_of_band),
+            "idle_lock_holders": [h.as_dict() for h in self.idle_lock_holders],
         }
 
 
@@ -96,12 +158,14 @@ def read_status(defs: Definitions, dsns: Mapping[str, str], bookkeeping_schema: 
     the newest release of `channel`: an insiders preview is not pending for a stable deployment."""
     out: list[SchemaStatus] = []
     conns: dict[str, object] = {}
+    holders: list[IdleLockHolder] = []
     try:
         for name in schemas or list(defs.schemas):
             graph = defs.schema(name)
             dsn = dsns[name]
             if dsn not in conns:
                 conns[dsn] = connect(dsn, role="status")
+                holders += idle_lock_holders(conns[dsn], describe_target(dsn))
             log = MigrationLog(conns[dsn], bookkeeping_schema)
             state = log.state(name)
             pending = tuple(s.id for s in graph.up(state.applied, defs.heads_on(name, channel)))
@@ -115,4 +179,4 @@ def read_status(defs: Definitions, dsns: Mapping[str, str], bookkeeping_schema: 
         for c in conns.values():
             c.close()
     version = defs.version_of({s.name: s.state.applied for s in out})
-    return DatabaseStatus(tuple(out), version)
+    return DatabaseStatus(tuple(out), version, idle_lock_holders=tuple(holders))

@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Collection, Iterable, Mapping
 
 from pglast import ast
-from pglast.enums import AlterTableType, ConstrType
+from pglast.enums import AlterTableType, ConstrType, VariableSetKind
+from pglast.visitors import Visitor
 
 from . import digraph
 from .definitions import Migration
@@ -23,6 +24,7 @@ LINT_RULES = {
     "add-constraint-valid": "ADD CONSTRAINT without NOT VALID scans the table under a lock",
     "idempotency": "DDL without IF [NOT] EXISTS fails when run twice",
     "empty-migration": "an empty up.sql or down.sql records a step that changes nothing",
+    "session-setting": "a session-level SET, RESET or set_config(..., false) outlives the migration's transaction",
 }
 
 
@@ -249,6 +251,63 @@ def _table_rules(node: ast.Node):
                     yield "add-constraint-valid", "ADD CONSTRAINT without NOT VALID scans the table under an exclusive lock", table
 
 
+class _SessionSetConfig(Visitor):
+    """Finds set_config(name, value, false) calls: the session-level form of SET."""
+
+    def __init__(self):
+        super().__init__()
+        self.found: str | None = None
+
+    def visit_FuncCall(self, ancestors, node: ast.FuncCall) -> None:
+        if self.found is None and node.funcname[-1].sval == "set_config" and len(node.args or ()) == 3 \
+                and _constant_false(node.args[2]):
+            name = node.args[0].val.sval if isinstance(node.args[0], ast.A_Const) and isinstance(
+                node.args[0].val, ast.String) else "..."
+            self.found = f"set_config('{name}', ..., false)"
+
+
+def _constant_false(arg: ast.Node) -> bool:
+    if isinstance(arg, ast.TypeCast):
+        arg = arg.arg
+    if not isinstance(arg, ast.A_Const) or arg.isnull:
+        return False
+    v = arg.val
+    if isinstance(v, ast.Boolean):
+        return not v.boolval
+    return isinstance(v, ast.String) and v.sval.strip().lower() in ("false", "f", "off", "no", "n", "0")
+
+
+def _session_setting(st) -> str | None:
+    """The session-level setting a statement makes (it outlives the migration's transaction), or None.
+
+    Besides reaching past the migration, RESET ALL and SET ... TO DEFAULT drop pgferry's own
+    lock_timeout and client_connection_check_interval for the rest of the migration."""
+    if st.kind == "VariableSetStmt":
+        n = st.node
+        if n.is_local or n.kind == VariableSetKind.VAR_SET_MULTI and n.name == "TRANSACTION":
+            return None  # SET LOCAL, SET TRANSACTION: this transaction only
+        if n.kind == VariableSetKind.VAR_RESET_ALL:
+            return "RESET ALL"
+        if n.kind == VariableSetKind.VAR_RESET:
+            return f"RESET {n.name}"
+        if n.kind == VariableSetKind.VAR_SET_DEFAULT:
+            return f"SET {n.name} TO DEFAULT"
+        return "SET SESSION CHARACTERISTICS" if n.name == "SESSION CHARACTERISTICS" else f"SET {n.name}"
+    if "set_config" in st.text.lower():  # only then is the tree worth building
+        finder = _SessionSetConfig()
+        finder(st.node)
+        return finder.found
+    return None
+
+
+def _session_setting_fix(what: str) -> str:
+    if what.startswith("set_config"):
+        return "pass true as set_config's third argument: the setting then ends with the migration's transaction"
+    if what == "SET SESSION CHARACTERISTICS":
+        return "use SET TRANSACTION ... for this migration's transaction"
+    return "use SET LOCAL (it ends with the migration's transaction), or reset only what this migration set"
+
+
 def lint(graph: SchemaGraph, intro: Mapping[int, str]) -> list[Finding]:
     """Lint warnings with DAG context: a table created earlier in the same release is new."""
     out: list[Finding] = []
@@ -270,6 +329,7 @@ def lint(graph: SchemaGraph, intro: Mapping[int, str]) -> list[Finding]:
         return False
 
     for m in graph.migrations.values():
+        out += _session_settings(m)
         if m.replaces:
             continue  # a squash replays history that was linted when it was written
         for st in m.up.statements:
@@ -288,6 +348,26 @@ def lint(graph: SchemaGraph, intro: Mapping[int, str]) -> list[Finding]:
         for rule in m.waivers:
             if rule not in LINT_RULES:
                 out.append(Finding(m.metadata_path, m.line_of("waivers"), f"waiver for unknown rule {rule!r}", f"known rules: {', '.join(LINT_RULES)}", "warning", "waiver"))
+    return out
+
+
+def _session_settings(m: Migration) -> list[Finding]:
+    """Session-level settings, squashes included: a pg_dump header (set_config('search_path', '',
+    false)) pasted into a squash is the usual way one gets in."""
+    if "session-setting" in m.waivers:
+        return []
+    out = []
+    for which in ("up", "down"):
+        script = getattr(m, which)
+        for st in script.statements:
+            what = _session_setting(st)
+            if what:
+                also = ", and it drops pgferry's lock_timeout for the rest of this migration" if what == "RESET ALL" else ""
+                out.append(Finding(
+                    script.path, st.line, f"{what} is session-level: it lasts past this migration's transaction "
+                    f"(pgferry resets its session after each migration; psql or a DBA running the file does not){also}",
+                    f"{_session_setting_fix(what)}; or waive it: `waivers: {{session-setting: <reason>}}`",
+                    "warning", "session-setting"))
     return out
 
 

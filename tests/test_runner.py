@@ -7,6 +7,7 @@ command again. Every wait is a poll with a deadline, never a bare sleep.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -27,6 +28,7 @@ from engine.events import (
 from engine.locks import LockWaitTimeout, lock_key
 from engine.runner import ConnectionLost, Migrator, RunOptions
 from tests.conftest import ROOT, SMALL, query, run_cli
+from tui.cli import main
 
 FAST = RunOptions(poll=0.05)
 TIMINGS: dict[str, float] = {}
@@ -722,3 +724,164 @@ def test_pending_row_of_a_dead_backend_is_stale_not_in_progress(database, small_
     assert s.dirty  # a stale row needs attention; an in-progress one does not
     assert not state(database, "aux").failed
 
+
+
+# -- session settings: each migration starts from pgferry's own (issue 13 §2, §9) ----------------
+
+
+SEEN_SETTINGS = ("CREATE TABLE seen_settings AS SELECT current_setting('lock_timeout') AS lock_timeout, "
+                 "current_setting('idle_in_transaction_session_timeout') AS idle, "
+                 "current_setting('client_connection_check_interval') AS check_interval, "
+                 "current_setting('search_path') AS search_path, current_setting('application_name') AS app, "
+                 "current_setting('default_transaction_read_only') AS read_only, current_user::text AS who;\n")
+
+
+@pytest.mark.parametrize("leak", [
+    "SET lock_timeout = 0;\nSET idle_in_transaction_session_timeout = 0;",
+    "RESET ALL;",
+    "CREATE SCHEMA IF NOT EXISTS elsewhere;\nSELECT pg_catalog.set_config('search_path', 'elsewhere', false);",
+    "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY;",
+    "SET ROLE leaky_owner;",
+], ids=["set", "reset-all", "search-path", "read-only", "role"])
+def test_a_migration_does_not_change_the_session_of_the_next(database, small_copy, leak):
+    """Whatever one migration SETs for its session ends with it: the next one (pipelined in the
+    same session) sees pgferry's settings, and its table lands where it would in a run of its own."""
+    chain(small_copy, leak + "\n", SEEN_SETTINGS)
+    g = load(small_copy).schemas["aux"]
+    execute(database, "CREATE ROLE leaky_owner")
+    try:
+        result, _ = migrate(database, g, up_to(g, g.leaves()), LOCKY)
+        assert result.applied == [1, 2, 3, 4, 5]
+        rows = query(database, "SELECT lock_timeout, idle, check_interval, search_path, app, read_only, who "
+                               "FROM public.seen_settings")
+        user = query(database, "SELECT current_user::text")[0][0]
+        assert rows[0][:4] == ("500ms", "10s", "1s", '"$user", public')
+        assert rows[0][4].startswith("pgferry ") and rows[0][5:] == ("off", user)
+    finally:
+        execute(database, "DROP ROLE IF EXISTS leaky_owner")
+
+
+@pytest.mark.timeout(60)
+def test_lock_timeout_set_to_zero_by_a_migration_still_bounds_the_next(database, small_copy, session):
+    """Migration 4 turns the lock timeout off for its session; 5's ALTER behind an idle transaction
+    must still time out and name the blocker rather than wait for ever."""
+    chain(small_copy, "SET lock_timeout = 0;\n", "ALTER TABLE aux_jobs ADD COLUMN IF NOT EXISTS note text;\n")
+    g = load(small_copy).schemas["aux"]
+    migrate(database, g, up_to(g, [3]))
+    blocker = session()
+    blocker.execute("SELECT count(*) FROM aux_jobs").fetchone()  # AccessShareLock until it ends
+    with pytest.raises(MigrationFailed) as info:
+        migrate(database, g, up_to(g, g.leaves()), LOCKY)
+    assert (info.value.failure.migration_id, info.value.failure.sqlstate) == (5, "55P03")
+    assert f"pid {blocker.info.backend_pid}" in str(info.value) and "after 3 attempts" in str(info.value)
+    assert state(database, "aux").applied == {1, 2, 3, 4}
+    blocker.rollback()
+
+
+def test_failure_row_is_written_after_a_migration_made_the_session_read_only(database, small_copy):
+    chain(small_copy, "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY;\n",
+          "CREATE TABLE after_read_only (id int);\nSELECT 1 / 0;\n")
+    g = load(small_copy).schemas["aux"]
+    with pytest.raises(MigrationFailed) as info:
+        migrate(database, g, up_to(g, g.leaves()))
+    assert (info.value.failure.migration_id, info.value.failure.sqlstate, info.value.failure.line) == (5, "22012", 2)
+    assert [r[:3] for r in log_rows(database, "aux", "version", "success", "error_sqlstate") if r[0] >= 4] == [
+        (4, True, None), (5, False, "22012")]
+    assert set(state(database, "aux").failed) == {5}
+
+
+# -- a stopped migrator (issue 13 §3) -------------------------------------------------------------
+
+
+def idle_holder_of(dsn: str, table: str):
+    """(pid, mode) of a pgferry session idle in a transaction with a granted lock on `table`."""
+    rows = query(dsn, """
+        SELECT a.pid, l.mode FROM pg_stat_activity a JOIN pg_locks l ON l.pid = a.pid AND l.granted
+        WHERE a.application_name LIKE 'pgferry %%' AND a.state = 'idle in transaction'
+          AND a.state_change < now() - interval '1 second'
+          AND l.relation = to_regclass(%s)""", [table])
+    return rows[0] if rows else None
+
+
+def test_a_stopped_migrator_shows_in_status_and_loses_its_locks_after_the_idle_timeout(
+        database, small_copy, spawn, capsys):
+    # Migration 5 is pipelined behind 4: stopped while 4 sleeps, the process never sends 5's COMMIT
+    # and the server sits on 5's ACCESS EXCLUSIVE lock, idle in transaction.
+    chain(small_copy, "SELECT pg_sleep(2);\n", "ALTER TABLE aux_jobs ADD COLUMN IF NOT EXISTS note text;\n")
+    proc, out = spawn("stopped", *cli_args("up", database, small_copy, "--schema", "aux",
+                                           "--idle-in-transaction-timeout", "4"))
+    wait_for("migration 4 to be sleeping", lambda: query(database, """
+        SELECT 1 FROM pg_stat_activity WHERE state = 'active' AND query LIKE 'SELECT pg_sleep(2)%%'
+          AND application_name LIKE 'pgferry %%'"""))
+    os.kill(proc.pid, signal.SIGSTOP)
+    try:
+        pid, mode = wait_for("migration 5's lock held by an idle session", lambda: idle_holder_of(database, "aux_jobs"))
+        assert mode == "AccessExclusiveLock"
+        for command in ("status", "recover"):  # recover would otherwise say nothing runs
+            assert main([command, "--dsn", database, "--migrations", str(small_copy)]) == 0
+            shown = capsys.readouterr().out
+            line = next(x for x in shown.splitlines() if x.startswith(f"! pid {pid} (pgferry "))
+            assert re.search(r"is idle in transaction for \d+s holding .*aux_jobs \(AccessExclusiveLock\)", line), line
+            assert "stopped or stalled" in shown
+        t0 = time.monotonic()
+        wait_for("the server to end the stopped session", lambda: not backend_alive(database, pid), timeout=60)
+        TIMINGS["stopped migrator's locks freed (idle timeout 4s)"] = time.monotonic() - t0
+        assert idle_holder_of(database, "aux_jobs") is None
+    finally:
+        os.kill(proc.pid, signal.SIGCONT)
+    assert proc.wait(timeout=60) != 0
+    assert "run the same command again" in out.read_text(), out.read_text()
+    s = state(database, "aux")
+    assert s.applied == {1, 2, 3, 4} and not s.dirty
+    assert "note" not in columns(database, "aux_jobs")
+
+
+
+def test_the_live_view_names_a_session_of_the_run_idle_with_locks(database):
+    from engine.connection import application_name
+    from engine.live import LiveReader
+    from engine.runs import RunStore
+
+    with psycopg.connect(database, autocommit=True) as conn:
+        store = RunStore(conn)
+        store.ensure()
+        run_id = store.create({}, "upgrade", None, "1.0.0", 1, None)  # a run of this process
+        conn.execute("CREATE TABLE held (id int)")
+    # This process's migrator session, as a stopped one leaves it: idle in a transaction, with a lock.
+    stopped = psycopg.connect(database, application_name=application_name("migrator"))
+    stopped.execute("LOCK TABLE held IN ACCESS EXCLUSIVE MODE")
+    reader = LiveReader({"main": database})
+    try:
+        holders = wait_for("the idle holder in the live view", lambda: reader.snapshot(run_id).idle_holders)
+        assert [(h.pid, h.state, h.locks) for h in holders] == [
+            (stopped.info.backend_pid, "idle in transaction", ("held (AccessExclusiveLock)",))]
+    finally:
+        reader.close()
+        stopped.close()
+
+# -- plain lines while an index build waits (issue 12 §5) ----------------------------------------
+
+
+def test_plain_output_reports_a_waiting_index_build_at_a_steady_interval(
+        database, small_defs, session, spawn, monkeypatch):
+    """`up --no-progress` (CI, logs) says, every interval, the build's phase and whom it waits for;
+    the wait is told once as it starts, not several times a second."""
+    g = small_defs.schemas["main"]
+    migrate(database, g, up_to(g, [15]))
+    blocker = old_snapshot(session)
+    pid = blocker.info.backend_pid
+    monkeypatch.setenv("PGFERRY_PROGRESS_INTERVAL", "1")
+    proc, out = spawn("cic", *cli_args("up", database, SMALL, "--schema", "main"))
+
+    def pulses():
+        return [line for line in out.read_text().splitlines()
+                if line.startswith("  … main 16 line 1, ") and "waiting for old snapshots" in line
+                and f"waiting for pid {pid}, idle in transaction for " in line and "SELECT count(*) FROM events" in line]
+
+    seen = wait_for("two pulse lines naming the build's phase and the blocker", lambda: len(pulses()) >= 2 and pulses())
+    blocker.commit()
+    assert proc.wait(timeout=60) == 0, out.read_text()
+    told_at_once = [line for line in out.read_text().splitlines() if "waiting" in line and "for a lock held by" in line]
+    assert len(told_at_once) == 1 and f"pid {pid}" in told_at_once[0], out.read_text()
+    assert seen[0] != seen[1]  # each says how long by then
+    assert index_valid(database, INDEX) is True

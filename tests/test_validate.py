@@ -427,6 +427,16 @@ LINT_CASES = [
      "idempotency", U12, 1, r"ADD COLUMN without IF NOT EXISTS"),
     ("unknown-waiver", append(M12, "waivers:\n  no-such-rule: because\n"),
      "waiver", M12, 3, r"waiver for unknown rule 'no-such-rule'"),
+    # a session-level setting reaches past the migration (issue 13 §2)
+    ("session-set", append(U12, "SET lock_timeout = 0;\n"),
+     "session-setting", U12, 3, r"^SET lock_timeout is session-level"),
+    ("session-reset-all-down", append(D12, "RESET ALL;\n"),
+     "session-setting", D12, 2, r"^RESET ALL is session-level.*drops pgferry's lock_timeout"),
+    ("session-characteristics", append(U12, "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY;\n"),
+     "session-setting", U12, 3, r"^SET SESSION CHARACTERISTICS is session-level"),
+    # pg_dump's header pasted into a squash: linted though squashes are otherwise not
+    ("session-set-config-squash", append(f"{SQUASH}/up.sql", "SELECT pg_catalog.set_config('search_path', '', false);\n"),
+     "session-setting", f"{SQUASH}/up.sql", 16, r"^set_config\('search_path', \.\.\., false\) is session-level"),
     ("waiver-removed", replace("aux/3_jobs_state_index/metadata.yaml",
                                "waivers:\n  create-index-plain: aux_jobs holds a handful of rows\n", ""),
      "create-index-plain", "aux/3_jobs_state_index/up.sql", 1, r"plain CREATE INDEX"),
@@ -475,6 +485,10 @@ NO_WARNING_CASES = [
                                 append(M12, "waivers:\n  idempotency: created once by design\n"))),
     ("waiver-create-index", both(append(U12, "CREATE INDEX IF NOT EXISTS orgs_name ON orgs (name);\n"),
                                  append(M12, "waivers: {create-index-plain: orgs has a few hundred rows}\n"))),
+    ("session-set-local", append(U12, "SET LOCAL lock_timeout = 0;\nSET TRANSACTION ISOLATION LEVEL SERIALIZABLE;\n"
+                                      "SELECT set_config('search_path', 'public', true);\n")),
+    ("waiver-session-setting", both(append(U12, "SET lock_timeout = 0;\n"),
+                                    append(M12, "waivers:\n  session-setting: the next migrations want it too\n"))),
     ("waiver-add-constraint", both(append(U12, "ALTER TABLE orgs ADD CONSTRAINT orgs_name_nonempty CHECK (name <> '');\n"),
                                    append(M12, "waivers:\n  add-constraint-valid: orgs is tiny\n"))),
 ]

@@ -75,6 +75,9 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
     r.add_argument("--lock-retries", type=int, default=5, metavar="N", help="retries after a lock timeout (default 5)")
     r.add_argument("--cic-lock-timeout", type=float, default=300.0, metavar="SEC",
                    help="lock timeout for CREATE INDEX CONCURRENTLY (default 300)")
+    r.add_argument("--idle-in-transaction-timeout", type=float, default=10.0, metavar="SEC",
+                   help="the server ends a migration session idle inside a transaction this long, freeing its locks "
+                        "(a process stopped with Ctrl-Z); 0 never (default 10)")
     r.add_argument("--lock-wait", type=float, default=None, metavar="SEC",
                    help="give up waiting for another migrator after SEC seconds (default: wait)")
     r.add_argument("--no-progress", action="store_true", help="plain lines instead of the live display")
@@ -331,6 +334,7 @@ def _options(args) -> RunOptions:
         lock_retries=args.lock_retries,
         cic_lock_timeout=args.cic_lock_timeout,
         lock_wait=args.lock_wait,
+        idle_in_transaction_timeout=args.idle_in_transaction_timeout,
         privileged_dsn=getattr(args, "superuser_dsn", None),
     )
 
@@ -405,7 +409,16 @@ def cmd_status(args) -> int:
         for v, a in sorted(s.state.failed.items()):
             where = f" line {a.error_line}" if a.error_line else ""
             console.print(f"[red]✗[/] {label(s.name)} {v}{where}: {label(a.error_message or '', one_line=False)}", highlight=False)
+    _print_idle_lock_holders(status.idle_lock_holders)
     return ExitCode.OK
+
+
+def _print_idle_lock_holders(holders, file=None) -> None:
+    from engine.safetext import printable
+    from engine.status import IDLE_HOLDER_HINT
+
+    for h in holders:
+        print(f"! {printable(h.describe(), one_line=True)}\n  {IDLE_HOLDER_HINT}", file=file or sys.stdout)
 
 
 def _run(args, plans: dict[str, callable], title: str) -> int:
@@ -853,6 +866,7 @@ def cmd_recover(args) -> int:
     from engine.recovery import diagnose
     from engine.recovery_actions import prepare, run_action
     from engine.runs import operator_name
+    from engine.status import idle_lock_holders_in
     from tui import recover_view as view
     from tui.render import renderer
 
@@ -863,6 +877,8 @@ def cmd_recover(args) -> int:
     schemas = [args.schema] if args.schema else None
     before = diagnose(defs, dsns, args.bookkeeping_schema, schemas)
     print("\n".join(view.diagnosis_lines(before)), file=out)
+    holders = idle_lock_holders_in(dsns[s] for s in schemas or defs.schemas)
+    _print_idle_lock_holders(holders, out)
     kind, target = next(((k, v) for k in ("retry", "down", "mark-applied", "mark-reverted", "repair-index")
                          if (v := getattr(args, k.replace("-", "_"))) is not None), (None, None))
     operator = args.confirmed_by or os.environ.get("PGFERRY_OPERATOR") or operator_name()
@@ -898,7 +914,8 @@ def cmd_recover(args) -> int:
             _write_private(args.transcript, scrub(text, *dsns.values()))
             print(f"wrote {args.transcript}", file=sys.stderr)
     if args.json:
-        _emit_json({**before.as_dict(), "actions": [{**r.as_dict(), "confirmed": c} for c, r in done]})
+        held = {"idle_lock_holders": [h.as_dict() for h in holders]} if holders else {}
+        _emit_json({**before.as_dict(), "actions": [{**r.as_dict(), "confirmed": c} for c, r in done], **held})
     return code
 
 

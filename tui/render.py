@@ -17,6 +17,7 @@ from engine import background as bg
 from engine import events as ev
 from engine import upgrade as upg
 from engine.safetext import printable
+from tui.pulse import Pulse
 
 
 class Guarded(io.TextIOBase):
@@ -162,27 +163,33 @@ class PlainRenderer:
         self.stream = stream or sys.stderr
         self._lock = threading.Lock()
         self._last_progress = 0.0
+        self.pulse = Pulse(self._print)  # index builds and lock waits: a line at a steady interval
 
     def __call__(self, e) -> None:
-        if isinstance(e, (bg.OobProgress, ev.IndexProgress)):
+        if self.pulse.take(e):
+            return
+        if isinstance(e, bg.OobProgress):
             # Progress arrives several times a second; a log wants a line every few seconds.
             now = time.monotonic()
             if now - self._last_progress < 2:
                 return
             self._last_progress = now
-            line = oob_line(e) if isinstance(e, bg.OobProgress) else index_line(e)
+            line = oob_line(e)
         else:
             line = describe(e)
-        if line is None:
-            return
+        if line is not None:
+            self._print(line)
+
+    def _print(self, line: str) -> None:
         with self._lock:
             print(line, file=self.stream, flush=True)
 
     def __enter__(self):
+        self.pulse.start()
         return self
 
     def __exit__(self, *exc):
-        return None
+        self.pulse.stop()
 
 
 class CountColumn(ProgressColumn):

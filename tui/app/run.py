@@ -21,6 +21,7 @@ from textual.worker import get_current_worker
 
 from engine.live import LiveReader, LiveRun
 from engine.planner import Plan
+from engine.safetext import printable
 from tui import journal as journal_mod
 from tui.launch import Launched
 
@@ -365,6 +366,8 @@ class RunScreen(PgferryScreen):
             if b.tuples_total:
                 lines.append(f", tuples {b.tuples_done:,}/{b.tuples_total:,}")
             lines.append(f" · index {b.index} on {b.table}")
+        for h in live.idle_holders:  # a stopped migrator: nothing runs, yet its locks are held
+            lines.append(f"\n  ! {printable(h.describe(), one_line=True)}", style="bold yellow")
         self.query_one("#now", Static).update(lines)
 
     def _show_waits(self, live: LiveRun) -> None:
