@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 
 import psycopg
@@ -19,6 +20,7 @@ from engine.connection import mask_dsn, resolve_dsn, scrub
 from engine.errors import ExitCode, PgferryError, UsageError
 from engine.graph import Step, UnknownMigration
 from engine.runner import Migrator, RunOptions
+from tui.interrupt import ACTIVITY
 
 EPILOG = """\
 exit codes: 0 success, 1 failure, 2 usage error or invalid definitions, 3 a privileged
@@ -533,8 +535,11 @@ def cmd_move(args) -> int:
     except PgferryError as exc:
         journal.exit(int(exc.exit_code), exc.message, exc.hint)
         raise
+    except KeyboardInterrupt:
+        journal.exit(130, ACTIVITY.message())
+        raise
     except BaseException as exc:
-        journal.exit(130 if isinstance(exc, KeyboardInterrupt) else int(ExitCode.FAILURE), f"{type(exc).__name__}: {exc}")
+        journal.exit(int(ExitCode.FAILURE), f"{type(exc).__name__}: {exc}")
         raise
     else:
         journal.exit(code)
@@ -922,6 +927,7 @@ COMMANDS = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    ACTIVITY.reset()
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -949,9 +955,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: the database refused: {scrub(text, *dsns)}{state}", file=sys.stderr)
         return int(ExitCode.CONNECT if isinstance(exc, psycopg.OperationalError) else ExitCode.FAILURE)
     except KeyboardInterrupt:
-        print("interrupted: the running migration's transaction was rolled back; run the command again to continue",
-              file=sys.stderr)
-        return 130
+        return interrupted()
     except Exception as exc:  # noqa: BLE001 - never a traceback with locals (it could hold a DSN)
         if os.environ.get("PGFERRY_DEBUG"):
             raise
@@ -968,5 +972,18 @@ def _secrets(args) -> list[str]:
     ] + [v for k, v in os.environ.items() if k.startswith("PGFERRY_DSN_")] + [getattr(args, "superuser_dsn", None) or ""] if d]
 
 
+def interrupted() -> int:
+    print(ACTIVITY.message(), file=sys.stderr)
+    return 130
+
+
 def entry() -> None:
-    sys.exit(main())
+    # Imports are done (tui/__main__ covered them): from here Ctrl-C is a KeyboardInterrupt that
+    # `main` answers with what it interrupted; after it, with the process ending, it is ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        code = main()
+    except KeyboardInterrupt:  # before main's own handler (parsing arguments) or within it
+        code = interrupted()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sys.exit(code)

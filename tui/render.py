@@ -14,6 +14,7 @@ from rich.text import Text
 from engine import background as bg
 from engine import events as ev
 from engine import upgrade as upg
+from tui.interrupt import ACTIVITY
 
 
 def _first_line(text: str, width: int = 70) -> str:
@@ -97,6 +98,7 @@ class PlainRenderer:
         self._last_progress = 0.0
 
     def __call__(self, e) -> None:
+        ACTIVITY(e)
         if isinstance(e, (bg.OobProgress, ev.IndexProgress)):
             # Progress arrives several times a second; a log wants a line every few seconds.
             now = time.monotonic()
@@ -172,6 +174,7 @@ class RichRenderer:
         self.progress.console.print(escape(text), style=style, highlight=False)
 
     def __call__(self, e) -> None:
+        ACTIVITY(e)
         with self._lock:
             self._handle(e)
 
