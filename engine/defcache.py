@@ -26,6 +26,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from . import __version__
+from .definitions import max_file_mb
 from .userdirs import private_dir
 
 RACY_SECONDS = 2.0
@@ -60,7 +61,8 @@ def fingerprint(root: Path) -> tuple[str, float] | None:
     # The folder as given (Definitions keep that spelling; a relative one depends on the working
     # directory) and pgferry's own code: an unreleased change of the engine must miss too.
     where = str(root) if root.is_absolute() else f"{os.getcwd()}:{root}"
-    h = hashlib.blake2b(f"{__version__}:{_FORMAT}:{where}:{root.resolve()}".encode(), digest_size=20)
+    # The size limit too: definitions loaded under a larger one are not valid under a smaller one.
+    h = hashlib.blake2b(f"{__version__}:{_FORMAT}:{where}:{root.resolve()}:{max_file_mb()}".encode(), digest_size=20)
     h.update(_code_stamp())
     newest = 0.0
     stack = [str(root)]
