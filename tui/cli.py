@@ -6,6 +6,7 @@ Precedence for the connection: --dsn, else PGFERRY_DSN, else libpq's PG* variabl
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
 import signal
@@ -986,4 +987,12 @@ def entry() -> None:
     except KeyboardInterrupt:  # before main's own handler (parsing arguments) or within it
         code = interrupted()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if code == 130:
+        # Leave with exactly 130. Through the interpreter's own exit, an interrupt that landed inside
+        # code built by exec() (dataclasses, pgparse's builders) sometimes still ends the process
+        # killed by SIGINT (-2) once caught and answered: seen 2 times in 75 runs under Python 3.11.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        atexit._run_exitfuncs()  # what a normal exit runs: e.g. an embedded server's cleanup
+        os._exit(130)
     sys.exit(code)
