@@ -6,13 +6,12 @@ from pathlib import Path
 from typing import Iterable, Mapping
 
 from . import defcache
-from .definitions import is_schema_dir, load_schema
+from .definitions import is_schema_dir, load_schema, read_yaml
 from .errors import DefinitionError, Finding, UsageError
 from .graph import SchemaGraph
 from .outofband import OutOfBand, check_out_of_band, load_out_of_band
 from .releases import STABLE, Release, ReleaseCatalogue, parse_releases
 from .validate import check_graph, check_migration, check_releases, introduced_in, lint, sort_findings
-from .yamlfile import YamlError, load_yaml
 
 
 @dataclass(frozen=True)
@@ -153,12 +152,11 @@ def load_definitions(path: str | Path, *, lint_warnings: bool = True) -> tuple[D
     catalogue = ReleaseCatalogue(path=rel)
     rpath = root / "releases.yaml"
     if rpath.exists():
-        try:
-            parsed = parse_releases(load_yaml(rpath.read_text(encoding="utf-8")), rel)
+        doc = read_yaml(rpath, rel, findings)
+        if doc is not None:
+            parsed = parse_releases(doc, rel)
             catalogue = parsed.catalogue
             findings += parsed.findings
-        except YamlError as exc:
-            findings.append(Finding(rel, exc.line, exc.message, "fix the YAML syntax", rule="yaml-syntax"))
     else:
         findings.append(Finding(rel, None, "missing releases.yaml", "add releases.yaml listing every release (DESIGN §4)", rule="missing-file"))
     for graph in graphs.values():

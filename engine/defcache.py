@@ -26,6 +26,8 @@ from pathlib import Path
 from types import MappingProxyType
 
 from . import __version__
+from .definitions import max_file_mb
+from .userdirs import private_dir
 
 RACY_SECONDS = 2.0
 _FORMAT = 1
@@ -39,15 +41,19 @@ def _proxy(d: dict) -> MappingProxyType:
 copyreg.pickle(MappingProxyType, lambda m: (_proxy, (dict(m),)))
 
 
+def _own_root() -> Path:
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("pgferry"))
+
+
 def cache_dir() -> Path | None:
     where = os.environ.get("PGFERRY_CACHE_DIR")
     if where == "off":
         return None
     if where:
         return Path(where)
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("pgferry")) / "definitions"
+    return _own_root() / "definitions"
 
 
 def fingerprint(root: Path) -> tuple[str, float] | None:
@@ -55,7 +61,8 @@ def fingerprint(root: Path) -> tuple[str, float] | None:
     # The folder as given (Definitions keep that spelling; a relative one depends on the working
     # directory) and pgferry's own code: an unreleased change of the engine must miss too.
     where = str(root) if root.is_absolute() else f"{os.getcwd()}:{root}"
-    h = hashlib.blake2b(f"{__version__}:{_FORMAT}:{where}:{root.resolve()}".encode(), digest_size=20)
+    # The size limit too: definitions loaded under a larger one are not valid under a smaller one.
+    h = hashlib.blake2b(f"{__version__}:{_FORMAT}:{where}:{root.resolve()}:{max_file_mb()}".encode(), digest_size=20)
     h.update(_code_stamp())
     newest = 0.0
     stack = [str(root)]
@@ -117,7 +124,8 @@ def write(root: Path, key: str, newest: float, defs) -> None:
     if path is None or time.time() - newest < RACY_SECONDS:
         return
     try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # A folder named by PGFERRY_CACHE_DIR is the user's: created owner-only if missing, never chmod-ed.
+        private_dir(path.parent, None if os.environ.get("PGFERRY_CACHE_DIR") else _own_root())
         tmp = path.with_name(f".{path.name}.{os.getpid()}")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as f:

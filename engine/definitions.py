@@ -6,6 +6,7 @@ other commands use: it raises `DefinitionError` when anything is wrong.
 """
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,15 +86,62 @@ def _rel(path: Path, root: Path) -> str:
         return str(path)
 
 
+# Squashed migrations (a whole schema's history in one up.sql, a pg_dump of it) run to a few MB.
+# Loading takes about 50 times a file's size in memory while the parser's output is read (2.5 GB
+# for 50 MB), so past this a file (a data dump, a generated file) costs more than it can be worth.
+MAX_FILE_MB_ENV = "PGFERRY_MAX_FILE_MB"
+DEFAULT_MAX_FILE_MB = 32
+BOM = "\ufeff"
+
+
+def max_file_mb() -> float:
+    """The size limit for one definition file, in MB: PGFERRY_MAX_FILE_MB, else the default."""
+    try:
+        mb = float(os.environ.get(MAX_FILE_MB_ENV) or DEFAULT_MAX_FILE_MB)
+    except ValueError:
+        mb = DEFAULT_MAX_FILE_MB
+    return mb if mb > 0 else DEFAULT_MAX_FILE_MB
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**20:.1f} MB" if n >= 2**20 else f"{n / 2**10:.0f} KB"
+
+
+def read_definition(path: Path, rel: str, findings: list[Finding]) -> str | None:
+    """A definition file's text, or None with an error finding (too large, not UTF-8).
+
+    A missing file raises FileNotFoundError: whether that is an error is the caller's business.
+    A UTF-8 byte order mark is dropped with a warning: PostgreSQL's parser and YAML would see it as
+    an invisible character at the start of the file."""
+    mb = max_file_mb()
+    limit = int(mb * 2**20)
+    with open(path, "rb") as f:
+        data = f.read(limit + 1)  # never more: one byte past the limit tells it is over
+        size = max(len(data), os.fstat(f.fileno()).st_size)
+    if size > limit:
+        findings.append(Finding(rel, None, f"file is {_size(size)}, over the {mb:g} MB limit for one definition file",
+                                f"split it into several migrations, or raise the limit with {MAX_FILE_MB_ENV}=<MB>", rule="file-size"))
+        return None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        findings.append(Finding(rel, None, f"not UTF-8: {exc.reason}", "save the file as UTF-8", rule="encoding"))
+        return None
+    if text.startswith(BOM):
+        findings.append(Finding(rel, 1, "starts with a UTF-8 byte order mark (ignored)",
+                                "save the file as UTF-8 without a BOM", severity="warning", rule="encoding"))
+        text = text[1:]
+    return text
+
+
 def _read_sql(path: Path, rel: str, findings: list[Finding], required: bool) -> SqlScript | None:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_definition(path, rel, findings)
     except FileNotFoundError:
         if required:
             findings.append(Finding(rel, None, f"missing {path.name}", f"create {rel}", rule="missing-file"))
         return None
-    except UnicodeDecodeError as exc:
-        findings.append(Finding(rel, None, f"not UTF-8: {exc.reason}", "save the file as UTF-8", rule="encoding"))
+    if text is None:
         return None
     try:
         return parse_script(rel, text)
@@ -101,6 +149,18 @@ def _read_sql(path: Path, rel: str, findings: list[Finding], required: bool) -> 
         findings.append(
             Finding(rel, exc.line, f"unparsable SQL: {exc.message}", "fix the statement so PostgreSQL can parse it", rule="sql-syntax")
         )
+        return None
+
+
+def read_yaml(path: Path, rel: str, findings: list[Finding]) -> YamlDoc | None:
+    """A definition YAML file, or None with an error finding (`read_definition`, then its YAML)."""
+    text = read_definition(path, rel, findings)
+    if text is None:
+        return None
+    try:
+        return load_yaml(text)
+    except YamlError as exc:
+        findings.append(Finding(rel, exc.line, exc.message, exc.hint or "fix the YAML syntax", rule="yaml-syntax"))
         return None
 
 
@@ -168,10 +228,8 @@ def load_migration(schema: str, path: Path, root: Path, findings: list[Finding])
     if not meta_path.exists():
         findings.append(Finding(meta_rel, None, "missing metadata.yaml", "add metadata.yaml with `name:` and `parents:`", rule="missing-file"))
         return None
-    try:
-        doc = load_yaml(meta_path.read_text(encoding="utf-8"))
-    except YamlError as exc:
-        findings.append(Finding(meta_rel, exc.line, exc.message, "fix the YAML syntax", rule="yaml-syntax"))
+    doc = read_yaml(meta_path, meta_rel, findings)
+    if doc is None:
         return None
     data = _check_metadata(doc, meta_rel, findings)
     up = _read_sql(path / "up.sql", _rel(path / "up.sql", root), findings, required=True)

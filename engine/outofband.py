@@ -12,10 +12,9 @@ from pathlib import Path
 
 from packaging.version import InvalidVersion, Version
 
-from .definitions import MIGRATION_DIR, OUT_OF_BAND_DIR, _read_sql, _rel
+from .definitions import MIGRATION_DIR, OUT_OF_BAND_DIR, _read_sql, _rel, read_definition, read_yaml
 from .errors import Finding
 from .sqlfile import SqlScript, SqlSyntaxError, parse_script
-from .yamlfile import YamlError, load_yaml
 
 PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 KEYS = {"description": str, "schema": str, "introduced": str, "deprecated": str, "nonDestructive": bool,
@@ -56,7 +55,9 @@ def _read_batch_sql(path: Path, rel: str, findings: list[Finding], required: boo
         if required:
             findings.append(Finding(rel, None, f"missing {path.name}", f"create {rel}", rule="missing-file"))
         return None
-    text = path.read_text(encoding="utf-8")
+    text = read_definition(path, rel, findings)
+    if text is None:
+        return None
     # Same length, so offsets and lines stay right.
     parsable = PLACEHOLDER.sub(lambda m: "1".ljust(len(m.group(0))), text).replace("%%", "% ")
     try:
@@ -116,10 +117,8 @@ def load_out_of_band(root: Path, findings: list[Finding]) -> dict[int, OutOfBand
         if not meta.exists():
             findings.append(Finding(meta_rel, None, "missing metadata.yaml", "add description, schema, introduced", rule="missing-file"))
             continue
-        try:
-            doc = load_yaml(meta.read_text(encoding="utf-8"))
-        except YamlError as exc:
-            findings.append(Finding(meta_rel, exc.line, exc.message, "fix the YAML syntax", rule="yaml-syntax"))
+        doc = read_yaml(meta, meta_rel, findings)
+        if doc is None:
             continue
         data = doc.data if isinstance(doc.data, dict) else None
         if data is None:

@@ -1,7 +1,9 @@
 """SQL files parsed with PostgreSQL's own parser (pglast): statements, lines, and what they need."""
 from __future__ import annotations
 
+import bisect
 import hashlib
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import NamedTuple
@@ -64,8 +66,21 @@ class SqlSyntaxError(Exception):
 
 
 def line_of(text: str, offset: int) -> int:
-    """1-based line number of a character offset."""
+    """1-based line number of a character offset (one lookup; `Lines` for many in the same text)."""
     return text.count("\n", 0, max(0, offset)) + 1
+
+
+class Lines:
+    """Line numbers of many offsets in one text: the newlines are found once and each lookup is a
+    binary search, so a file of N statements costs N log N, not N times its length."""
+
+    __slots__ = ("_newlines",)
+
+    def __init__(self, text: str):
+        self._newlines = [m.start() for m in re.finditer("\n", text)]
+
+    def of(self, offset: int) -> int:
+        return bisect.bisect_left(self._newlines, max(0, offset)) + 1
 
 
 def privilege_reason(kind: str, body: dict) -> str | None:
@@ -189,6 +204,7 @@ def parse_script(path: str, text: str) -> SqlScript:
         offset = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], int) else 0
         raise SqlSyntaxError(path, line_of(text, offset), message) from None
     statements = []
+    lines = Lines(text)
     trees = LaterTrees(text)  # shared by the file's statements; the JSON is dropped with `parsed`
     for i, (start, length) in enumerate(parsed.spans):
         start = start or 0
@@ -197,5 +213,5 @@ def parse_script(path: str, text: str) -> SqlScript:
         body = chunk.strip()
         # the parser reports the start of leading comments in some cases; point at the first code line.
         lead = len(chunk) - len(chunk.lstrip())
-        statements.append(Statement(body, line_of(text, start + lead), start + lead, facts_of(parsed.bodies[i]), trees, i))
+        statements.append(Statement(body, lines.of(start + lead), start + lead, facts_of(parsed.bodies[i]), trees, i))
     return SqlScript(path, text, tuple(statements))

@@ -7,10 +7,11 @@ import yaml
 
 
 class YamlError(Exception):
-    def __init__(self, line: int, message: str):
+    def __init__(self, line: int, message: str, hint: str | None = None):
         super().__init__(message)
         self.line = line
         self.message = message
+        self.hint = hint
 
 
 @dataclass
@@ -45,7 +46,27 @@ def _walk(node: yaml.Node, path: tuple, lines: dict[tuple, int]) -> None:
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+def _refuse_aliases(text: str) -> None:
+    """Raise YamlError at the first alias (*name). An alias repeats a whole subtree, and aliases of
+    aliases grow it exponentially (a "billion laughs" of a few lines eats gigabytes); definition
+    files have no need for them. Only texts with a `*` are scanned: a second parse, events only."""
+    if "*" not in text:
+        return
+    loader = _Loader(text)
+    try:
+        while loader.check_event():
+            event = loader.get_event()
+            if isinstance(event, yaml.AliasEvent):
+                raise YamlError(event.start_mark.line + 1, f"invalid YAML: alias *{event.anchor} (anchors and aliases are not allowed here)",
+                                "write the value out in full where the alias stands")
+    except yaml.YAMLError:
+        return  # a syntax error: the real parse below reports it
+    finally:
+        loader.dispose()
+
+
 def load_yaml(text: str) -> YamlDoc:
+    _refuse_aliases(text)
     # One parse for both the node tree (lines) and the data: YAML parsing dominates loading.
     loader = _Loader(text)
     try:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from engine import catalog, defcache
+from engine.errors import DefinitionError
 from tests.conftest import ROOT
 
 
@@ -105,3 +106,14 @@ def test_off_turns_it_off(tree, monkeypatch):
     catalog.load(tree)
     assert len(calls) == 2
     assert defcache.cache_dir() is None
+
+
+def test_a_lower_size_limit_is_not_answered_from_the_cache(tree, monkeypatch):
+    calls = loads_from_disk(monkeypatch)
+    catalog.load(tree)
+    catalog.load(tree)
+    assert len(calls) == 1
+    monkeypatch.setenv("PGFERRY_MAX_FILE_MB", "0.001")  # the squashed migrations are larger
+    with pytest.raises(DefinitionError) as exc:
+        catalog.load(tree)
+    assert any(f.rule == "file-size" for f in exc.value.findings)

@@ -124,6 +124,8 @@ SQUASH = "main/10_squashed_base"
 REL = "releases.yaml"
 # releases.yaml of the fixture: items start on lines 5 (1.0.0), 8 (1.1.0) and 11 (1.2.0).
 L100, L110, L120 = 5, 8, 11
+ALIAS_BOMB = "name: orgs slug\nparents: [10]\nl1: &l1 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
+    f"l{n}: &l{n} [{', '.join([f'*l{n - 1}'] * 9)}]\n" for n in range(2, 10))
 SQUASH_META = "name: squashed base schema\nparents: []\nreplaces: [1, 2, 3]\nnonIdempotent: true\n"
 
 
@@ -169,6 +171,9 @@ ERROR_CASES = [
          (E("yaml-syntax", M12, 3, r"^invalid YAML: .*'\\t'"),)),
     Case("yaml-duplicate-key", write(M12, "name: orgs slug\nparents: [10]\nparents: [11]\n"),
          (E("yaml-syntax", M12, 3, r"duplicate key 'parents' \(also on line 2\)"),)),
+    # a "billion laughs": nine levels of nine aliases would expand to 9**9 strings
+    Case("yaml-alias-bomb", write(M12, ALIAS_BOMB),
+         (E("yaml-syntax", M12, 4, r"^invalid YAML: alias \*l1 \(anchors and aliases are not allowed here\)"),)),
     Case("parents-str", write(M12, 'name: orgs slug\nparents: "3"\n'),
          (E("metadata-type", M12, 2, r"parents must be a list, not str"),)),
     Case("parents-item", write(M12, "name: orgs slug\nparents:\n  - 10\n  - -4\n"),

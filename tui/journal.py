@@ -20,6 +20,8 @@ import platformdirs
 from engine import background as bg
 from engine import events as ev
 from engine.connection import scrub
+from engine.errors import UsageError
+from engine.userdirs import private_dir
 from tui.render import describe, index_line, oob_line
 
 PROGRESS_EVERY = 2.0  # seconds between progress lines: a log, not a live display
@@ -29,10 +31,32 @@ def journal_dir() -> Path:
     return Path(platformdirs.user_state_dir("pgferry")) / "runs"
 
 
+def private_journal_dir() -> Path:
+    """journal_dir(), made and kept owner-only (as every folder up to ~/.local/state/pgferry)."""
+    return private_dir(journal_dir(), Path(platformdirs.user_state_dir("pgferry")))
+
+
 def new_journal_path() -> Path:
-    d = journal_dir()
-    d.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return d / f"{socket.gethostname()}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.jsonl"
+    return private_journal_dir() / f"{socket.gethostname()}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.jsonl"
+
+
+def _open_private(path: Path) -> int:
+    """Open a journal for appending: created 0600, an existing file tightened to 0600, and never
+    through a symbolic link (it could point anywhere: another user's file, a system one)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
+    except OSError as exc:
+        if path.is_symlink():
+            raise UsageError(f"journal {path} is a symbolic link; refusing to write through it",
+                             hint="give the path of a regular file (or --journal auto)") from None
+        raise UsageError(f"cannot open journal {path}: {exc.strerror}") from None
+    try:
+        os.fchmod(fd, 0o600)  # O_CREAT's mode applies to a new file only
+    except OSError:
+        os.close(fd)
+        raise UsageError(f"cannot make journal {path} owner-only (mode 0600): it belongs to someone else",
+                         hint="give a path of your own (or --journal auto)") from None
+    return fd
 
 
 class JournalWriter:
@@ -41,8 +65,7 @@ class JournalWriter:
     def __init__(self, path: str | os.PathLike, secrets: list[str] | None = None):
         self.path = Path(path)
         self.secrets = [s for s in (secrets or []) if s]
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        self.file = os.fdopen(fd, "a", encoding="utf-8")
+        self.file = os.fdopen(_open_private(self.path), "a", encoding="utf-8")
         self._last_progress = 0.0
         self.write("process", line=f"pgferry process {os.getpid()} on {socket.gethostname()} started", pid=os.getpid())
 

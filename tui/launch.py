@@ -13,7 +13,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from tui.journal import journal_dir
+from tui.journal import private_journal_dir
 
 
 @dataclass(frozen=True)
@@ -44,8 +44,7 @@ def command(direction: str, to_version: str, cli_args: list[str], channel: str |
 
 def start(direction: str, to_version: str, cli_args: list[str], env: dict[str, str],
           channel: str | None = None) -> Launched:
-    d = journal_dir()
-    d.mkdir(parents=True, exist_ok=True, mode=0o700)
+    d = private_journal_dir()
     output = d / f"{socket.gethostname()}-launch-{os.getpid()}-{len(os.listdir(d))}.out"
     fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:

@@ -82,6 +82,7 @@ def rich_console(*, stderr: bool = False) -> Console:
 def label(text: str, *, one_line: bool = True) -> str:
     """Server or definition text for rich markup: controls shown escaped, markup escaped."""
     return escape(printable(text, one_line=one_line))
+from tui.interrupt import ACTIVITY
 
 
 def _first_line(text: str, width: int = 70) -> str:
@@ -166,6 +167,7 @@ class PlainRenderer:
         self.pulse = Pulse(self._print)  # index builds and lock waits: a line at a steady interval
 
     def __call__(self, e) -> None:
+        ACTIVITY(e)
         if self.pulse.take(e):
             return
         if isinstance(e, bg.OobProgress):
@@ -246,6 +248,7 @@ class RichRenderer:
         self.progress.console.print(label(text, one_line=False), style=style, highlight=False)
 
     def __call__(self, e) -> None:
+        ACTIVITY(e)
         with self._lock:
             self._handle(e)
 

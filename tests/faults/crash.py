@@ -184,7 +184,7 @@ class CrashHarness:
                 for f in self.workdir.glob(f"trial{number}-*.log"):
                     f.unlink()
             else:
-                t.problems.append(f"database {name} kept on {self.server.admin_dsn}; logs in {self.workdir}")
+                t.problems.append(f"database {name} kept: {self.server.keep()}; logs in {self.workdir}")
 
     def run(self, trials: int | list[int], on_trial: Callable[[Trial], None] | None = None) -> Summary:
         """Trials one after another, or `jobs` at a time (each in its own database)."""

@@ -23,7 +23,7 @@ from pathlib import Path
 import psycopg
 
 from engine.upgrade import Connections, read_applied
-from tests.faults.product import DEFS, NEWEST, fingerprint, target_sets
+from tests.faults.product import DEFS, NEWEST, differences, fingerprint, target_sets
 
 ROOT = Path(__file__).resolve().parents[2]
 TRACEBACK = re.compile(r"Traceback \(most recent call last\)|^\s+File \".*\", line \d+", re.M)
@@ -135,8 +135,7 @@ def verify_complete(dsn: str, reference: dict | None, *, to: str = NEWEST) -> Ve
     if invalid:
         problems.append(f"invalid indexes: {invalid}")
     if reference is not None:
-        fp = fingerprint(dsn)
-        diff = {k: (reference.get(k), fp.get(k)) for k in set(reference) | set(fp) if reference.get(k) != fp.get(k)}
+        diff = differences(reference, fingerprint(dsn))
         if diff:
             problems.append(f"sample data differs from the reference run: {diff}")
     return Verdict(problems)

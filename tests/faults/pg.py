@@ -75,6 +75,7 @@ class OwnServer:
         self.port = _free_port()
         self.user = _system_user()
         self.running = False
+        self.kept = False
 
     # -- processes ---------------------------------------------------------------------------
 
@@ -136,7 +137,16 @@ class OwnServer:
         self.stop(mode)
         self.start()
 
+    def keep(self) -> str:
+        """Leave this server running, with its data, after the tests (a failed trial's database is
+        the evidence); returns how to reach it and how to remove it."""
+        self.kept = True
+        stop = f"{'sudo -u ' + self.user + ' ' if self.user else ''}{bin_dir() / 'pg_ctl'} -D {self.datadir} stop"
+        return f"the server stays up after the tests ({self.admin_dsn}); when done: {stop} && rm -rf {self.root}"
+
     def destroy(self) -> None:
+        if self.kept:
+            return
         if self.running:
             self.stop("immediate")
         if self.owns_root:

@@ -4,9 +4,11 @@
 every large row count divided by `scale`, so that one oldest→newest upgrade takes seconds while
 every out-of-band migration still has rows to rewrite in several batches.
 
-`fingerprint` is what a trial compares with an uninterrupted reference run: row counts of every
-seeded table, and checksums of the rows the out-of-band migrations rewrite (repo.stars,
-lsif_uploads.indexer_name/indexer_version, user_emails.email_lower, insight_series_points).
+`fingerprint` is what a trial compares with an uninterrupted reference run (`differences`): row
+counts of every seeded table, and checksums of the rows the out-of-band migrations rewrite
+(repo.stars, lsif_uploads.indexer_name/indexer_version, user_emails.email_lower,
+insight_series_points). They compare what the data says, never ids a migration's serial column
+handed out: a transaction killed and retried does not get the same ones back.
 """
 from __future__ import annotations
 
@@ -42,9 +44,14 @@ OOB_CHECKSUMS = {
         "ORDER BY id)) FROM lsif_uploads"),
     "user_emails.email_lower": (
         "SELECT md5(string_agg(id || ':' || coalesce(email_lower::text, '∅'), ',' ORDER BY id)) FROM user_emails"),
+    # Points hang off insight_series.id, a serial: a seed migration killed mid-way and retried takes
+    # new ids (a sequence does not roll back). Compared by the series' natural key instead, and the
+    # value (the backfill derives it from the id) by whether it is the one its series' id gives.
     "insight_series_points": (
-        "SELECT md5(coalesce(string_agg(series_id || ':' || extract(epoch FROM \"time\")::bigint || ':' || value, ',' "
-        "ORDER BY series_id, \"time\"), '')) FROM insight_series_points"),
+        "SELECT md5(coalesce(string_agg(s.series_id || ':' || extract(epoch FROM p.\"time\")::bigint || ':' || "
+        "(p.value = mod(s.id * 7919 + round(extract(epoch FROM TIMESTAMPTZ '2021-01-04 00:00:00+00' - p.\"time\") "
+        "/ 604800)::integer * 104729, 5000)), ',' ORDER BY s.series_id, p.\"time\"), '')) "
+        "FROM insight_series_points p JOIN insight_series s ON s.id = p.series_id"),
     "insight_series backfilled": "SELECT count(*) FILTER (WHERE backfill_completed_at IS NULL) FROM insight_series WHERE builtin",
 }
 OOB_SCHEMA = {"repo.stars": "frontend", "lsif_uploads.indexer_name/version": "codeintel",
@@ -81,6 +88,11 @@ def install_oldest(dsn: str, *, scale: int = DEFAULT_SCALE) -> None:
 def target_sets(version: str = NEWEST) -> dict[str, set[int]]:
     r = DEFS.release(version)
     return {s: set(DEFS.schemas[s].normalize(DEFS.required(r, s))) for s in DEFS.schemas}
+
+
+def differences(reference: dict, fp: dict) -> dict:
+    """{what: (reference's value, this database's)} for each part of the fingerprints that differs."""
+    return {k: (reference.get(k), fp.get(k)) for k in sorted(set(reference) | set(fp)) if reference.get(k) != fp.get(k)}
 
 
 def fingerprint(dsn: str) -> dict:

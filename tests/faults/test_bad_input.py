@@ -63,6 +63,7 @@ DEF_CASES = {  # case id in tests/test_validate.py -> the error line must name t
     "missing-up": r"main/12_orgs_slug/up\.sql: missing up\.sql",
     "yaml-unclosed": r"main/12_orgs_slug/metadata\.yaml:3: invalid YAML",
     "yaml-tab": r"main/12_orgs_slug/metadata\.yaml:3: invalid YAML",
+    "yaml-alias-bomb": r"main/12_orgs_slug/metadata\.yaml:4: invalid YAML: alias \*l1",
     "parents-str": r"main/12_orgs_slug/metadata\.yaml:2: parents must be a list",
     "privileged-str": r"main/12_orgs_slug/metadata\.yaml:3: privileged must be a bool",
     "unknown-key": r"main/12_orgs_slug/metadata\.yaml:3: unknown key 'colour'",

@@ -1,0 +1,58 @@
+"""The line Ctrl-C ends a command with (exit 130): what this process had actually set going.
+
+The command line's event renderers (tui.render) show `ACTIVITY` every event; `message()` turns
+what it saw into the sentence. A migration runs in one transaction, so the one in flight is rolled
+back when its session ends; a concurrent index build is not, and says so.
+"""
+from __future__ import annotations
+
+from engine import background as bg
+from engine import events as ev
+from engine.safetext import printable
+
+AGAIN = "; run the command again to continue"
+
+
+def _label(e: ev.MigrationStarted) -> str:
+    return f"{'' if e.up else 'reverting '}{e.schema} {e.migration_id} {printable(e.name, one_line=True)}"
+
+
+class Activity:
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.in_flight: dict[tuple[str, int], ev.MigrationStarted] = {}
+        self.finished = 0
+        self.oob: bg.OobStarted | None = None
+
+    def __call__(self, e) -> None:
+        if isinstance(e, ev.MigrationStarted):
+            self.in_flight[(e.schema, e.migration_id)] = e
+        elif isinstance(e, (ev.MigrationFinished, ev.MigrationFailedEvent)):
+            started = self.in_flight.pop((e.schema, e.migration_id), None)
+            self.finished += started is not None and isinstance(e, ev.MigrationFinished)
+        elif isinstance(e, bg.OobStarted):
+            self.oob = e
+        elif isinstance(e, (bg.OobFinished, bg.OobPaused)):
+            self.oob = None
+
+    def message(self) -> str:
+        kept = f"; the {self.finished} migration(s) finished before it are kept" if self.finished else ""
+        running = list(self.in_flight.values())
+        building = [e for e in running if e.concurrent_index]
+        if building:
+            return (f"interrupted: the concurrent index build of {_label(building[0])} did not finish and may leave an "
+                    f"invalid index, which the next run rebuilds{kept}{AGAIN}")
+        if running:
+            names = ", ".join(_label(e) for e in running)
+            return f"interrupted: {names} had not committed and was rolled back{kept}{AGAIN}"
+        if self.oob is not None:
+            return (f"interrupted: the current batch of out-of-band migration {self.oob.migration_id} was rolled back; "
+                    f"the batches before it are kept{AGAIN}")
+        if self.finished:
+            return f"interrupted between migrations: the {self.finished} finished are kept, none was left half-done{AGAIN}"
+        return "interrupted: no migration had started; nothing was migrated"
+
+
+ACTIVITY = Activity()
