@@ -178,7 +178,7 @@ def test_dba_runs_the_bundle_then_verify_enables_continue(app_db, database):
             await pilot.press("v")
             await settle(app, pilot)
             assert screen.check_action("continue", ()) is True
-            assert "✓ verified in the catalog and recorded" in screen_text(app)
+            assert "✓ verified in the catalog and held as granted" in screen_text(app)
 
     asyncio.run(go())
     assert query(database, "SELECT version, confirmed_by FROM privileged_grants") == [

@@ -296,9 +296,10 @@ class PrivilegedScreen(PgferryScreen):
         summary = self.query_one("#summary", Static)
         n = sum(len(i.statements) for i in b.items)
         if self.verified:
-            summary.update(Text(f"✓ verified in the catalog and recorded: press c to continue to {self.plan.to_version}"))
+            summary.update(Text(f"✓ verified in the catalog and held as granted (each recorded applied when the run reaches it): "
+                                f"press c to continue to {self.plan.to_version}"))
         elif self.check is not None and not self.not_found():
-            summary.update(Text("✓ the catalog shows every statement done: press v to record them, then c to continue"))
+            summary.update(Text("✓ the catalog shows every statement done: press v to hold them as granted, then c to continue"))
         else:
             summary.update(Text(f"! role {b.role} cannot run {n} statement(s) below: hand them to a DBA (y copy, "
                                 "s save), then v verify; or g to run them with a superuser connection."))
