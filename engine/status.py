@@ -1,7 +1,7 @@
 """Per-schema status of a database against the definitions (read-only)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterable, Mapping
 
 from .bookkeeping import Attempt, MigrationLog, SchemaState
@@ -121,7 +121,6 @@ def _attempt_dict(a: Attempt) -> dict:
 class DatabaseStatus:
     schemas: tuple[SchemaStatus, ...]
     version: DatabaseVersion
-    out_of_band: tuple = field(default=())
     idle_lock_holders: tuple[IdleLockHolder, ...] = ()
 
     @property
@@ -137,7 +136,6 @@ class DatabaseStatus:
             "version": self.version.label,
             "release": self.version.release.version if self.version.release else None,
             "schemas": [s.as_dict() for s in self.schemas],
-            "out_of_band": list(self.out_of_band),
             "idle_lock_holders": [h.as_dict() for h in self.idle_lock_holders],
         }
 

@@ -313,7 +313,8 @@ def test_wrong_bookkeeping_schema_is_not_an_empty_database(capsys, db):
     execute(db, "CREATE SCHEMA pgferry")  # an empty bookkeeping schema looks no different
     for schema in ("other", "pgferry"):
         flags = ["--dsn", db, "--bookkeeping-schema", schema]
-        for command in (["upgrade", "--to", NEWEST, "--yes", "--no-progress"], ["plan", "--to", NEWEST], ["status"]):
+        for command in (["upgrade", "--to", NEWEST, "--yes", "--no-progress"], ["plan", "--to", NEWEST], ["status"],
+                        ["up", "--no-progress"], ["up", "--dry-run"]):
             code, out, err = _cli(capsys, *command, *flags)
             assert code == 5, (command, out, err)
             assert "it is not an empty database" in err and "hint: its migrations are recorded in another schema: " \

@@ -113,6 +113,11 @@ def test_a_stale_record_is_not_trusted_when_the_column_is_back_empty(database, s
     move(defs, database, "1.1.0")  # inside the lifetime: the live figure, not the record
     assert oob_status(capsys, database, "--migrations", defs.root)[1]["progress"] == 0.0
     assert plan_oob_ids(defs, database, "1.2.0") == [1]
+    # `status` shows the same measured figure (it listed no out-of-band migration at all before)
+    rc, out, _ = cli(capsys, "status", "--json", "--dsn", database, "--migrations", str(defs.root))
+    assert rc == 0 and [(o["id"], o["progress"]) for o in json.loads(out)["out_of_band"]] == [(1, 0.0)]
+    rc, out, _ = cli(capsys, "status", "--dsn", database, "--migrations", str(defs.root))
+    assert rc == 0 and "out-of-band:" in out and "0.0%  Set the state of jobs queued before 1.1.0." in out
 
 
 def test_bundled_backfill_runs_again_after_a_downgrade_below_its_introduction(database, capsys):

@@ -388,8 +388,9 @@ def cmd_status(args) -> int:
         from engine.drift import refuse_unrecorded
 
         refuse_unrecorded(defs, dsns, args.bookkeeping_schema)  # the product's tables are not "empty" (exit 5)
+    oob = _oob_rows(defs, dsns, status.version, args.bookkeeping_schema, args.schema)
     if args.json:
-        _emit_json(status.as_dict())
+        _emit_json({**status.as_dict(), "out_of_band": oob})
         return ExitCode.OK
     from rich.table import Table
 
@@ -412,8 +413,31 @@ def cmd_status(args) -> int:
         for v, a in sorted(s.state.failed.items()):
             where = f" line {a.error_line}" if a.error_line else ""
             console.print(f"[red]✗[/] {label(s.name)} {v}{where}: {label(a.error_message or '', one_line=False)}", highlight=False)
+    if oob:
+        print("out-of-band:")
+        for r in oob:
+            print("  " + _oob_line(r))
     _print_idle_lock_holders(status.idle_lock_holders)
     return ExitCode.OK
+
+
+def _oob_rows(defs, dsns, version, bookkeeping_schema: str, schemas=None) -> list[dict]:
+    """Out-of-band migrations of the selected schemas, progress measured on the live data."""
+    from engine.oobstate import read_states
+
+    ids = [i for i, o in sorted(defs.out_of_band.items()) if not schemas or o.schema in schemas]
+    return [s.as_dict() for s in read_states(defs, dsns, version, bookkeeping_schema, ids).values()] if ids else []
+
+
+def _oob_line(r: dict) -> str:
+    from engine.safetext import printable
+
+    prog = "not reached" if not r["reached"] else f"{r['progress']:.1%}"
+    flags = " ⏸ paused" if r["paused"] else ""
+    why = "" if r["reason"] == "measured by progress.sql" or not r["reached"] else f" ({r['reason']})"
+    errs = f", {r['errors']} error(s): {r['last_error']}" if r["errors"] else ""
+    return printable(f"{r['id']:>4}  {prog:>11}{flags}  {r['description']} [{r['schema']}, "
+                     f"{r['introduced']} → {r['deprecated'] or '∞'}]{why}{errs}", one_line=True)
 
 
 def _print_idle_lock_holders(holders, file=None) -> None:
@@ -468,12 +492,22 @@ def _check_targets(defs: Definitions, schema: str, ids: list[int]) -> None:
         raise UsageError(f"{schema} has no migration {unknown[0]}", hint="`pgferry status` lists the applied and pending ids")
 
 
+def _refuse_unrecorded(args, plans) -> None:
+    """A database holding the product's tables with nothing recorded is not empty: applying onto it
+    would create the bookkeeping and fail half-way (exit 5 before anything is created)."""
+    from engine.drift import refuse_unrecorded
+
+    dsns = _dsns(args, args._defs)
+    refuse_unrecorded(args._defs, {s: dsns[s] for s in plans}, args.bookkeeping_schema)
+
+
 def cmd_up(args) -> int:
     defs = args._defs = _definitions(args)
     names = args.schema or list(defs.schemas)
     for n in names:
         defs.schema(n)
     plans = {n: (lambda g: lambda applied: g.up(applied, g.leaves()))(defs.schemas[n]) for n in names}
+    _refuse_unrecorded(args, plans)
     return _dry_run(args, plans) if args.dry_run else _run(args, plans, "up")
 
 
@@ -483,6 +517,7 @@ def cmd_upto(args) -> int:
     _check_targets(defs, args.schema, ids)
     g = defs.schemas[args.schema]
     plans = {args.schema: lambda applied: g.up(applied, ids)}
+    _refuse_unrecorded(args, plans)
     return _dry_run(args, plans) if args.dry_run else _run(args, plans, "upto")
 
 
@@ -726,12 +761,7 @@ def cmd_oob(args) -> int:
             _emit_json({"out_of_band": out})
         else:
             for r in out:
-                prog = "not reached" if not r["reached"] else f"{r['progress']:.1%}"
-                flags = " ⏸ paused" if r["paused"] else ""
-                why = "" if r["reason"] == "measured by progress.sql" or not r["reached"] else f" ({r['reason']})"
-                errs = f", {r['errors']} error(s): {r['last_error']}" if r["errors"] else ""
-                print(printable(f"{r['id']:>4}  {prog:>11}{flags}  {r['description']} [{r['schema']}, "
-                                f"{r['introduced']} → {r['deprecated'] or '∞'}]{why}{errs}"))
+                print(_oob_line(r))
         return ExitCode.OK
     if args.action in ("pause", "resume"):
         for i in ids:
