@@ -14,7 +14,7 @@ from typing import Iterable
 import psycopg
 from psycopg import sql
 
-from . import __version__
+from pgferry import __version__
 from .pgschema import ensure_schema
 
 LOG_SCHEMA_VERSION = 1

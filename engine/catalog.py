@@ -118,16 +118,9 @@ class Definitions:
 
 
 def bundled_migrations_dir() -> Path:
-    """The product's own definitions: beside the source tree, or installed as data."""
-    here = Path(__file__).resolve().parent.parent / "migrations"
-    if here.is_dir():
-        return here
-    import importlib.util
-
-    spec = importlib.util.find_spec("migrations")
-    if spec and spec.submodule_search_locations:
-        return Path(list(spec.submodule_search_locations)[0])
-    return here
+    """The product's own definitions, pgferry.migrations: the folder beside the engine's, in a
+    checkout (migrations/ beside engine/) as in an installed copy (pgferry/migrations)."""
+    return Path(__file__).resolve().parents[1] / "migrations"
 
 
 def load_definitions(path: str | Path, *, lint_warnings: bool = True) -> tuple[Definitions | None, list[Finding]]:

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from types import MappingProxyType
 
-from . import __version__
+from pgferry import __version__
 from .definitions import max_file_mb
 from .userdirs import private_dir
 

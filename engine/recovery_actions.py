@@ -14,7 +14,7 @@ from typing import Mapping
 import psycopg
 from psycopg import sql
 
-from . import __version__
+from pgferry import __version__
 from .bookkeeping import LOG_SCHEMA_VERSION, MigrationLog
 from .catalog import Definitions
 from .connection import connect, describe_target

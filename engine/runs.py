@@ -11,7 +11,7 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from . import __version__
+from pgferry import __version__
 from .locks import AdvisoryLock, lock_key
 from .pgschema import ensure_schema
 

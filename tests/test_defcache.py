@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from engine import catalog, defcache
-from engine.errors import DefinitionError
+from pgferry.engine import catalog, defcache
+from pgferry.engine.errors import DefinitionError
 from tests.conftest import ROOT
 
 

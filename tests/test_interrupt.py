@@ -17,7 +17,7 @@ SLEEP = "SELECT pg_sleep(60);\n"  # a migration that is still running when the i
 
 def start_upgrade(migrations, dsn: str) -> subprocess.Popen:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen([sys.executable, "-m", "tui", "upgrade", "--to", "1.1.0", "--yes", "--no-progress",
+    return subprocess.Popen([sys.executable, "-m", "pgferry", "upgrade", "--to", "1.1.0", "--yes", "--no-progress",
                              "--dsn", dsn, "--migrations", str(migrations)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
 

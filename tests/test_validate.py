@@ -18,7 +18,7 @@ from typing import Callable
 import pytest
 
 from tests.conftest import SMALL, query
-from tui.cli import main
+from pgferry.tui.cli import main
 
 
 # -- helpers -----------------------------------------------------------------------------------

@@ -1,8 +1,8 @@
 """State and banner text shared by the command line and the UI: a glyph and a word each (no Textual)."""
 from __future__ import annotations
 
-from engine.runs import UpgradeRun
-from engine.status import DatabaseStatus, SchemaStatus
+from pgferry.engine.runs import UpgradeRun
+from pgferry.engine.status import DatabaseStatus, SchemaStatus
 
 
 def _ids(ids) -> str:

@@ -21,13 +21,13 @@ def main() -> None:
     t0 = time.perf_counter()
     from pathlib import Path
 
-    from engine import catalog
-    from engine.definitions import is_schema_dir, load_schema
-    from engine.graph import SchemaGraph
-    from engine.outofband import check_out_of_band, load_out_of_band
-    from engine.releases import ReleaseCatalogue, parse_releases
-    from engine.validate import check_graph, check_migration, check_releases, introduced_in, lint, sort_findings
-    from engine.yamlfile import load_yaml
+    from pgferry.engine import catalog
+    from pgferry.engine.definitions import is_schema_dir, load_schema
+    from pgferry.engine.graph import SchemaGraph
+    from pgferry.engine.outofband import check_out_of_band, load_out_of_band
+    from pgferry.engine.releases import ReleaseCatalogue, parse_releases
+    from pgferry.engine.validate import check_graph, check_migration, check_releases, introduced_in, lint, sort_findings
+    from pgferry.engine.yamlfile import load_yaml
 
     out: dict = {"import_s": time.perf_counter() - t0}
     root = Path(path)

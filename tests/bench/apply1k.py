@@ -163,7 +163,7 @@ def write_sqitch(root: Path, n: int) -> Path:
 def pgferry_argv() -> list[str]:
     compile_pgferry()
     script = Path(sys.executable).with_name("pgferry")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "tui"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "pgferry"]
 
 
 _compiled = False
@@ -178,10 +178,11 @@ def compile_pgferry() -> None:
     installed packages, compiled at install time."""
     global _compiled
     if not _compiled:
-        import engine
-        import tui
+        import pgferry
+        import pgferry.engine
+        import pgferry.tui
 
-        for pkg in (engine, tui):
+        for pkg in (pgferry, pgferry.engine, pgferry.tui):
             subprocess.run([sys.executable, "-m", "compileall", "-q", str(Path(pkg.__file__).parent)],
                            check=True, stdout=subprocess.DEVNULL)
         _compiled = True
@@ -337,6 +338,6 @@ def _psql_version() -> str:
 
 
 def _pgferry_version() -> str:
-    from engine import __version__
+    from pgferry import __version__
 
     return f"pgferry {__version__}"

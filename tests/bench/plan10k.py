@@ -70,8 +70,8 @@ def _profile_top(fn, n: int = 10) -> dict:
 
 
 def run(*, size: str = "full", runs: int = 5, new_database=None, log=print, **_) -> Result:
-    from engine.catalog import load_definitions
-    from engine.planner import Planner
+    from pgferry.engine.catalog import load_definitions
+    from pgferry.engine.planner import Planner
     from tests.fixtures.synthetic import make_product
 
     spec = SIZES[size]

@@ -15,11 +15,11 @@ from textual.message import Message
 from textual.widgets import OptionList, RichLog, Static
 from textual.widgets.option_list import Option
 
-from engine.recovery import Diagnosis
-from engine.recovery_actions import ActionResult, run_action
-from engine.safetext import printable
-from tui import recover_view
-from tui.render import describe
+from pgferry.engine.recovery import Diagnosis
+from pgferry.engine.recovery_actions import ActionResult, run_action
+from pgferry.engine.safetext import printable
+from pgferry.tui import recover_view
+from pgferry.tui.render import describe
 
 from . import recovery_render as draw
 from .base import PgferryScreen, bottom_bar

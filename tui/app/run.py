@@ -19,11 +19,11 @@ from textual.screen import ModalScreen
 from textual.widgets import ProgressBar, RichLog, Static
 from textual.worker import get_current_worker
 
-from engine.live import LiveReader, LiveRun
-from engine.planner import Plan
-from engine.safetext import printable
-from tui import journal as journal_mod
-from tui.launch import Launched
+from pgferry.engine.live import LiveReader, LiveRun
+from pgferry.engine.planner import Plan
+from pgferry.engine.safetext import printable
+from pgferry.tui import journal as journal_mod
+from pgferry.tui.launch import Launched
 
 from .base import PgferryScreen, bottom_bar
 from .data import Source

@@ -1,8 +1,8 @@
-"""`python -m tui` and the `pgferry` command: the process entry.
+"""`python -m pgferry` and the `pgferry` command: the process entry.
 
 Ctrl-C can come at any instant. Importing the command line takes a second or more (psycopg,
 pglast, rich); an interrupt meanwhile has nothing to undo, so it ends the process with one line
-and exit 130, never a traceback from inside an import. tui.cli.entry takes over from there."""
+and exit 130, never a traceback from inside an import. pgferry.tui.cli.entry takes over from there."""
 import os
 import signal
 
@@ -14,7 +14,7 @@ def _interrupted_at_start(signum, frame) -> None:
 
 def run() -> None:
     signal.signal(signal.SIGINT, _interrupted_at_start)
-    from tui.cli import entry
+    from pgferry.tui.cli import entry
 
     entry()
 
