@@ -74,7 +74,7 @@ class LoadedSchema:
     broken: frozenset[int] = frozenset()
 
 
-def _rel(path: Path, root: Path) -> str:
+def relative_path(path: Path, root: Path) -> str:
     # relative_to is lexical; the common case (path under root's parent) is a string slice, which
     # matters at five calls per migration folder.
     text, base = str(path), str(root.parent)
@@ -134,7 +134,7 @@ def read_definition(path: Path, rel: str, findings: list[Finding]) -> str | None
     return text
 
 
-def _read_sql(path: Path, rel: str, findings: list[Finding], required: bool) -> SqlScript | None:
+def read_sql(path: Path, rel: str, findings: list[Finding], required: bool) -> SqlScript | None:
     try:
         text = read_definition(path, rel, findings)
     except FileNotFoundError:
@@ -215,7 +215,7 @@ def _example(key: str) -> str:
 
 
 def load_migration(schema: str, path: Path, root: Path, findings: list[Finding]) -> Migration | None:
-    rel = _rel(path, root)
+    rel = relative_path(path, root)
     m = MIGRATION_DIR.match(path.name)
     if not m or int(m.group(1)) <= 0:
         findings.append(
@@ -224,7 +224,7 @@ def load_migration(schema: str, path: Path, root: Path, findings: list[Finding])
         return None
     mid, slug = int(m.group(1)), m.group(2)
     meta_path = path / "metadata.yaml"
-    meta_rel = _rel(meta_path, root)
+    meta_rel = relative_path(meta_path, root)
     if not meta_path.exists():
         findings.append(Finding(meta_rel, None, "missing metadata.yaml", "add metadata.yaml with `name:` and `parents:`", rule="missing-file"))
         return None
@@ -232,8 +232,8 @@ def load_migration(schema: str, path: Path, root: Path, findings: list[Finding])
     if doc is None:
         return None
     data = _check_metadata(doc, meta_rel, findings)
-    up = _read_sql(path / "up.sql", _rel(path / "up.sql", root), findings, required=True)
-    down = _read_sql(path / "down.sql", _rel(path / "down.sql", root), findings, required=True)
+    up = read_sql(path / "up.sql", relative_path(path / "up.sql", root), findings, required=True)
+    down = read_sql(path / "down.sql", relative_path(path / "down.sql", root), findings, required=True)
     if data is None or up is None or down is None:
         return None
     lines = {k: doc.line(k) for k in data}
@@ -273,7 +273,7 @@ def load_schema(path: Path, root: Path, findings: list[Finding]) -> LoadedSchema
         if m and int(m.group(1)) in seen:
             findings.append(
                 Finding(
-                    _rel(entry, root),
+                    relative_path(entry, root),
                     None,
                     f"duplicate migration id {int(m.group(1))} (also {seen[int(m.group(1))]})",
                     "give one of them a new, unused id",
@@ -282,7 +282,7 @@ def load_schema(path: Path, root: Path, findings: list[Finding]) -> LoadedSchema
             )
             continue
         if m:
-            seen[int(m.group(1))] = _rel(entry, root)
+            seen[int(m.group(1))] = relative_path(entry, root)
         migration = load_migration(path.name, entry, root, findings)
         if migration is not None:
             migrations[migration.id] = migration

@@ -195,6 +195,27 @@ class IgnoreRule:
         return fnmatch.fnmatchcase(diff.key, self.pattern)
 
 
+def _granted_ahead(conn: psycopg.Connection, bookkeeping_schema: str, defs, schemas: Iterable[str]) -> list:
+    """Extensions a DBA created (or dropped) ahead of the database's release, for granted steps no
+    run has reached yet: expected differences, shown as ignored with the grant as the reason."""
+    from glob import escape
+
+    from .grantlog import TABLE, GrantLog
+    from .privileges import ext_name
+
+    rules = []
+    log = GrantLog(conn, bookkeeping_schema)
+    for schema in schemas:
+        migrations = defs.schemas[schema].migrations
+        for g in log.open(schema):
+            m = migrations.get(g.version)
+            script = (m.up if g.up else m.down) if m else None
+            for name in filter(None, (ext_name(st.node) for st in script.statements if st.privileged) if script else ()):
+                rules.append(IgnoreRule(f"extension:{escape(name)}", f"granted ahead: {schema} {g.version} "
+                                        f"({g.confirmed_by}); recorded applied when the upgrade reaches it", TABLE))
+    return rules
+
+
 def load_ignore(path: str | Path) -> list[IgnoreRule]:
     """`- pattern: "index:*_tmp"` / `reason: ...` entries, at the top level or under `ignore:`."""
     from .errors import UsageError
@@ -285,7 +306,6 @@ def check(defs, dsns: Mapping[str, str], *, bookkeeping_schema: str = "public", 
     from .connection import connect, describe_target
     from .describe import describe
     from .expected import load_expected, merge
-    from .grantlog import drift_exemptions
     from .status import schema_version
 
     load = load or load_expected
@@ -323,7 +343,7 @@ def check(defs, dsns: Mapping[str, str], *, bookkeeping_schema: str = "public", 
                 shapes.append(cache[v][s])
             if shapes:
                 diffs = compare(merge(shapes), describe(conn, pg_schema))
-                granted = drift_exemptions(conn, bookkeeping_schema, defs, report.schemas)
+                granted = _granted_ahead(conn, bookkeeping_schema, defs, report.schemas)
                 report.differences, report.ignored = split_ignored(diffs, [*rules, *granted])
             elif report.exempt == here:
                 report.unrecorded = find_unrecorded(conn, defs, here, bookkeeping_schema, pg_schema)

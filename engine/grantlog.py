@@ -12,7 +12,6 @@ same again. migration_logs keeps its meaning for every reader: a row there is an
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable
 
 import psycopg
 from psycopg import sql
@@ -90,41 +89,3 @@ class GrantLog:
             sql.SQL("UPDATE {} SET applied_at = now(), applied_log_id = (SELECT max(id) FROM {} WHERE schema = %s "
                     "AND version = %s AND success) WHERE id = %s").format(self.table, log_table),
             [grant.schema, grant.version, grant.id])
-
-
-def usable(conn: psycopg.Connection, bookkeeping_schema: str, schema: str, steps: Iterable) -> dict[tuple[int, bool], Grant]:
-    """Open grants for privileged `steps` whose SQL is the one granted and whose effect the
-    catalog still shows (an extension dropped since is not granted any more)."""
-    from .privileges import effect_present
-
-    steps = [s for s in steps if s.migration.privileged]
-    if not steps:
-        return {}
-    grants = {(g.version, g.up, g.sql_checksum): g for g in GrantLog(conn, bookkeeping_schema).open(schema)}
-    out: dict[tuple[int, bool], Grant] = {}
-    for s in steps:
-        g = grants.get((s.id, s.up, s.script.checksum))
-        if g is not None and all(effect_present(conn, st) is not False for st in s.script.statements if st.privileged):
-            out[(s.id, s.up)] = g
-    return out
-
-
-def drift_exemptions(conn: psycopg.Connection, bookkeeping_schema: str, defs, schemas: Iterable[str]) -> list:
-    """Extensions a DBA created (or dropped) ahead of the database's release, for granted steps no
-    run has reached yet: expected differences, shown as ignored with the grant as the reason."""
-    from glob import escape
-
-    from .drift import IgnoreRule
-    from .privileges import _ext_name
-
-    rules = []
-    log = GrantLog(conn, bookkeeping_schema)
-    for schema in schemas:
-        migrations = defs.schemas[schema].migrations
-        for g in log.open(schema):
-            m = migrations.get(g.version)
-            script = (m.up if g.up else m.down) if m else None
-            for name in filter(None, (_ext_name(st.node) for st in script.statements if st.privileged) if script else ()):
-                rules.append(IgnoreRule(f"extension:{escape(name)}", f"granted ahead: {schema} {g.version} "
-                                        f"({g.confirmed_by}); recorded applied when the upgrade reaches it", TABLE))
-    return rules

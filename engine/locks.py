@@ -24,7 +24,7 @@ def lock_key(*parts: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
-def _split(key: int) -> tuple[int, int]:
+def lock_key_parts(key: int) -> tuple[int, int]:
     # pg_locks shows a bigint key as classid = high 32 bits, objid = low 32 bits (objsubid 1).
     unsigned = key & 0xFFFFFFFFFFFFFFFF
     return unsigned >> 32, unsigned & 0xFFFFFFFF
@@ -58,7 +58,7 @@ class AdvisoryLock:
         self.held = False
 
     def holder(self) -> Session | None:
-        classid, objid = _split(self.key)
+        classid, objid = lock_key_parts(self.key)
         row = self.conn.execute(HOLDER_SQL, [classid, objid]).fetchone()
         if not row:
             return None

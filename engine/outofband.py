@@ -12,7 +12,7 @@ from pathlib import Path
 
 from packaging.version import InvalidVersion, Version
 
-from .definitions import MIGRATION_DIR, OUT_OF_BAND_DIR, _read_sql, _rel, read_definition, read_yaml
+from .definitions import MIGRATION_DIR, OUT_OF_BAND_DIR, read_sql, relative_path, read_definition, read_yaml
 from .errors import Finding
 from .sqlfile import SqlScript, SqlSyntaxError, parse_script
 
@@ -102,7 +102,7 @@ def load_out_of_band(root: Path, findings: list[Finding]) -> dict[int, OutOfBand
     if not base.is_dir():
         return out
     for path in sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        rel = _rel(path, root)
+        rel = relative_path(path, root)
         m = MIGRATION_DIR.match(path.name)
         if not m or int(m.group(1)) <= 0:
             findings.append(Finding(rel, None, f"{path.name!r} is not an out-of-band folder name",
@@ -113,7 +113,7 @@ def load_out_of_band(root: Path, findings: list[Finding]) -> dict[int, OutOfBand
             findings.append(Finding(rel, None, f"duplicate out-of-band id {oid}", "give one of them a new id", rule="duplicate-id"))
             continue
         meta = path / "metadata.yaml"
-        meta_rel = _rel(meta, root)
+        meta_rel = relative_path(meta, root)
         if not meta.exists():
             findings.append(Finding(meta_rel, None, "missing metadata.yaml", "add description, schema, introduced", rule="missing-file"))
             continue
@@ -152,10 +152,10 @@ def load_out_of_band(root: Path, findings: list[Finding]) -> dict[int, OutOfBand
         if isinstance(batch, int) and not isinstance(batch, bool) and batch <= 0:
             findings.append(Finding(meta_rel, doc.line("batchSize"), "batchSize must be positive", "e.g. batchSize: 1000", rule="metadata-type"))
             ok = False
-        progress = _read_sql(path / "progress.sql", _rel(path / "progress.sql", root), findings, required=True)
-        up = _read_batch_sql(path / "up.sql", _rel(path / "up.sql", root), findings, required=True)
+        progress = read_sql(path / "progress.sql", relative_path(path / "progress.sql", root), findings, required=True)
+        up = _read_batch_sql(path / "up.sql", relative_path(path / "up.sql", root), findings, required=True)
         non_destructive = bool(data.get("nonDestructive", False))
-        down = _read_batch_sql(path / "down.sql", _rel(path / "down.sql", root), findings, required=not non_destructive)
+        down = _read_batch_sql(path / "down.sql", relative_path(path / "down.sql", root), findings, required=not non_destructive)
         if progress is not None and (len(progress.statements) != 1 or progress.statements[0].kind != "SelectStmt"):
             findings.append(Finding(progress.path, 1, "progress.sql must be one SELECT returning one number in [0, 1]",
                                     "e.g. SELECT count(*) FILTER (WHERE done)::float8 / greatest(count(*), 1) FROM t",

@@ -20,7 +20,7 @@ from .catalog import Definitions
 from .connection import application_name, connect
 from .errors import PgferryError
 from .events import Session
-from .locks import _split, lock_key
+from .locks import lock_key_parts, lock_key
 from .planner import Plan, Planner
 from .upgrade import Connections, read_applied, read_oob_progress, resolve_target
 
@@ -214,7 +214,7 @@ def migrator_locks(defs: Definitions, bookkeeping_schema: str) -> dict[str, int]
 
 
 def check_migrators(conn: psycopg.Connection, locks: Mapping[str, int], own: list[str]) -> Check:
-    split = [_split(k) for k in locks.values()]
+    split = [lock_key_parts(k) for k in locks.values()]
     rows = conn.execute(MIGRATORS_SQL, {"names": list(locks), "classids": [c for c, _ in split],
                                         "objids": [o for _, o in split], "own": own}).fetchall()
     if not rows:

@@ -19,6 +19,7 @@ from pglast.enums import ObjectType
 
 from .connection import connect, describe_target
 from .errors import UsageError
+from .grantlog import Grant, GrantLog
 from .safetext import printable
 from .planner import Plan, PlanStep
 from .sqlfile import Statement
@@ -66,7 +67,7 @@ class Capabilities:
                    str(conn.info.port))
 
 
-def _ext_name(node) -> str | None:
+def ext_name(node) -> str | None:
     if isinstance(node, ast.CreateExtensionStmt):
         return node.extname
     if isinstance(node, ast.AlterExtensionStmt):
@@ -83,7 +84,7 @@ def can_run(st: Statement, caps: Capabilities) -> tuple[bool, str]:
     n = st.node
     if caps.superuser:
         return True, "superuser"
-    ext = _ext_name(n)
+    ext = ext_name(n)
     if isinstance(n, ast.CreateExtensionStmt):
         if ext in caps.installed and n.if_not_exists:
             return True, f"extension {ext} already exists"
@@ -260,6 +261,21 @@ def effect_present(conn: psycopg.Connection, st: Statement) -> bool | None:
     return None
 
 
+def usable_grants(conn: psycopg.Connection, bookkeeping_schema: str, schema: str, steps: Iterable) -> dict[tuple[int, bool], Grant]:
+    """Open grants for privileged `steps` whose SQL is the one granted and whose effect the
+    catalog still shows (an extension dropped since is not granted any more)."""
+    steps = [s for s in steps if s.migration.privileged]
+    if not steps:
+        return {}
+    grants = {(g.version, g.up, g.sql_checksum): g for g in GrantLog(conn, bookkeeping_schema).open(schema)}
+    out: dict[tuple[int, bool], Grant] = {}
+    for s in steps:
+        g = grants.get((s.id, s.up, s.script.checksum))
+        if g is not None and all(effect_present(conn, st) is not False for st in s.script.statements if st.privileged):
+            out[(s.id, s.up)] = g
+    return out
+
+
 @dataclass
 class Verification:
     item: BundleItem
@@ -286,8 +302,6 @@ class Verification:
 
 
 def verify(bundle: Bundle, dsns: dict[str, str], bookkeeping_schema: str = "public") -> list[Verification]:
-    from .grantlog import GrantLog
-
     out: list[Verification] = []
     for item in bundle.items:
         with connect(dsns[item.schema], role="status") as conn:
@@ -321,7 +335,6 @@ def hold_grants(items: Iterable[BundleItem], dsns: dict[str, str], confirmed_by:
     """Hold steps someone else ran as granted, with who confirmed them and how: each is recorded
     applied (manual) when a run reaches it, not now (grantlog.py). Returns the ids newly held."""
     from .bookkeeping import MigrationLog
-    from .grantlog import GrantLog
     from .locks import AdvisoryLock, lock_key
 
     held: list[int] = []

@@ -20,6 +20,7 @@ from .definitions import Migration
 from .runner import INDEX_STATE_SQL
 from .safetext import printable
 from .sqlfile import Statement
+from .status import settled_by_next_run
 
 FAILED, STALE, IN_PROGRESS = "failed", "stale", "in_progress"
 CONTEXT = 2  # lines shown around the failing line
@@ -325,12 +326,6 @@ def _statement_excerpt(statement: str) -> tuple[ExcerptLine, ...]:
 
 
 # -- putting it together ------------------------------------------------------------------------
-
-
-def settled_by_next_run(m: Migration | None, a: Attempt, applied: bool) -> bool:
-    """A cut-off index build the runner settles by itself when it reaches the migration again
-    (DESIGN §7.2): it records a valid index, rebuilds an invalid one, builds an absent one."""
-    return m is not None and m.create_index_concurrently and a.up and a.success is None and not applied
 
 
 def _suggest(kind: str, schema: str, m: Migration | None, a: Attempt, applied: bool,

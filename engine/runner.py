@@ -22,7 +22,6 @@ import psycopg
 from psycopg import errors as pgerrors
 from psycopg import sql
 
-from . import grantlog
 from .bookkeeping import MigrationLog, SchemaState
 from .connection import connect, describe_target, ensure_writable, is_connection_loss, loss_reason, with_database
 from .errors import MigrationFailed, PgferryError, StatementFailure
@@ -33,7 +32,9 @@ from .events import (
 from .graph import SchemaGraph, Step
 from .locks import AdvisoryLock, LockWaitTimeout, lock_key
 from .monitor import Monitor, index_progress, timing_for
+from .grantlog import Grant, GrantLog
 from .pipeline import Pipeline, error_from
+from .privileges import usable_grants
 from .sqlfile import Statement, line_of
 
 RETRYABLE = (pgerrors.LockNotAvailable, pgerrors.DeadlockDetected)
@@ -250,7 +251,7 @@ class Migrator:
                 self._wait_for_others(state)
                 continue
             total = len(result.applied) + len(result.reverted) + len(steps)
-            granted = grantlog.usable(self.conn, self.options.bookkeeping_schema, self.graph.name, steps)
+            granted = usable_grants(self.conn, self.options.bookkeeping_schema, self.graph.name, steps)
             batch: list[Step] = []  # consecutive transactional steps, applied pipelined
             for step in steps:
                 if step.up and step.migration.create_index_concurrently or \
@@ -441,7 +442,7 @@ class Migrator:
             raise
         pipe.close()
 
-    def _run_privileged_elsewhere(self, step: Step, index: int, total: int, grant: grantlog.Grant | None = None) -> None:
+    def _run_privileged_elsewhere(self, step: Step, index: int, total: int, grant: Grant | None = None) -> None:
         """Run a privileged migration on the superuser connection, then record it here; or, when
         someone else ran it and `privileged verify` granted it, just record it (grantlog.py).
 
@@ -455,7 +456,7 @@ class Migrator:
             with self.conn.transaction():  # the success row and the grant's use: both or neither
                 self.log.record_success(step.schema, step.id, step.up, None, script.checksum, step.backfill, self.run_id,
                                         manual=True, confirmed_by=grant.confirmed_by)
-                grantlog.GrantLog(self.conn, self.options.bookkeeping_schema).mark_applied(grant, self.log.table)
+                GrantLog(self.conn, self.options.bookkeeping_schema).mark_applied(grant, self.log.table)
             self.on_event(MigrationFinished(step.schema, step.id, step.up, time.monotonic() - t0, step.backfill,
                                             note=f"granted: {grant.confirmed_by}"))
             return

@@ -7,8 +7,8 @@ from typing import Iterable, Mapping
 from .bookkeeping import Attempt, MigrationLog, SchemaState
 from .catalog import DatabaseVersion, Definitions
 from .connection import connect, describe_target
+from .definitions import Migration
 from .releases import STABLE
-from .recovery import settled_by_next_run
 
 # A pgferry session inside a transaction, waiting for its client, with table locks granted: a
 # migrator stopped (Ctrl-Z, a debugger) between pipelined statements and their COMMIT holds the
@@ -150,6 +150,12 @@ def schema_version(defs: Definitions, schema: str, applied) -> str | None:
         if schema in r.leaves and defs.required(r, schema) <= done:
             best = r.version
     return best
+
+
+def settled_by_next_run(m: Migration | None, a: Attempt, applied: bool) -> bool:
+    """A cut-off index build the runner settles by itself when it reaches the migration again
+    (DESIGN §7.2): it records a valid index, rebuilds an invalid one, builds an absent one."""
+    return m is not None and m.create_index_concurrently and a.up and a.success is None and not applied
 
 
 def read_status(defs: Definitions, dsns: Mapping[str, str], bookkeeping_schema: str = "public",
