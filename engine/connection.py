@@ -10,6 +10,7 @@ import psycopg
 from psycopg import conninfo as ci
 
 from pgferry import __version__
+
 from .errors import ConnectError, ReadOnlyDatabase, UsageError
 
 MASK = "****"

@@ -1,4 +1,4 @@
-"""One migrator per schema: a session advisory lock taken by polling (DESIGN §7.3).
+"""One migrator per schema: a session advisory lock taken by polling (docs/design.md §7.3).
 
 `pg_try_advisory_lock` in autocommit mode holds no snapshot between polls, so a waiting
 migrator can never block another's CREATE INDEX CONCURRENTLY, which waits for every older
@@ -14,8 +14,8 @@ from typing import Callable
 import psycopg
 from psycopg import sql
 
-from .events import EventSink, LockAcquired, Session, WaitingForLock, discard
 from .errors import PgferryError
+from .events import EventSink, LockAcquired, Session, WaitingForLock, discard
 
 
 def lock_key(*parts: str) -> int:

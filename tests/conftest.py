@@ -24,7 +24,7 @@ import pytest
 from psycopg import conninfo, sql
 
 ROOT = Path(__file__).resolve().parent.parent
-# The definitions cache (engine/defcache.py) of this session's pgferry processes: in use, as for
+# The definitions cache (engine/definitions/defcache.py) of this session's pgferry processes: in use, as for
 # a user, but never the developer's own ~/.cache.
 os.environ.setdefault("PGFERRY_CACHE_DIR", tempfile.mkdtemp(prefix="pgferry-test-cache-"))
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -144,7 +144,7 @@ def database(pg_server):
 
 @pytest.fixture
 def small_defs():
-    from pgferry.engine.catalog import load
+    from pgferry.engine.definitions.catalog import load
 
     return load(SMALL)
 
@@ -173,7 +173,7 @@ def query(dsn: str, q: str, params=None):
 
 
 def applied_ids(dsn: str, schema: str) -> set[int]:
-    from pgferry.engine.bookkeeping import MigrationLog
+    from pgferry.engine.bookkeeping.bookkeeping import MigrationLog
 
     with psycopg.connect(dsn, autocommit=True) as conn:
         return set(MigrationLog(conn).state(schema).applied)

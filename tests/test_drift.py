@@ -13,11 +13,11 @@ import psycopg
 import pytest
 from psycopg import conninfo, sql
 
-from pgferry.engine.catalog import bundled_migrations_dir, load
-from pgferry.engine.describe import canonical_json, describe
-from pgferry.engine.drift import check, compare
-from pgferry.engine.expected import load_expected, merge
-from pgferry.engine.upgrade import Connections, Upgrade
+from pgferry.engine.definitions.catalog import bundled_migrations_dir, load
+from pgferry.engine.repair.describe import canonical_json, describe
+from pgferry.engine.repair.drift import check, compare
+from pgferry.engine.repair.expected import load_expected, merge
+from pgferry.engine.upgrade.upgrade import Connections, Upgrade
 from tests.conftest import run_cli
 from pgferry.tui.cli import main
 

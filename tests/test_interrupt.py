@@ -1,5 +1,5 @@
 """Ctrl-C at any instant of `pgferry upgrade`: exit 130, one line saying what actually happened,
-never a traceback (DESIGN §11). The process is started as a user starts it and sent SIGINT while
+never a traceback (docs/design.md §11). The process is started as a user starts it and sent SIGINT while
 it imports, while it plans, and while a migration runs."""
 from __future__ import annotations
 

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from pgferry.engine import sqlfile
-from pgferry.engine.catalog import load, load_definitions
+from pgferry.engine.definitions import sqlfile
+from pgferry.engine.definitions.catalog import load, load_definitions
 from pgferry.engine.errors import DefinitionError
 from tests.test_validate import U12, run_validate_json
 

@@ -11,8 +11,8 @@ import json
 import psycopg
 import pytest
 
-from pgferry.engine.catalog import bundled_migrations_dir, load
-from pgferry.engine.upgrade import Connections, Upgrade, make_plan
+from pgferry.engine.definitions.catalog import bundled_migrations_dir, load
+from pgferry.engine.upgrade.upgrade import Connections, Upgrade, make_plan
 from tests.conftest import query
 from pgferry.tui.cli import main
 

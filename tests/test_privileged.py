@@ -50,7 +50,7 @@ def test_bundled_upgrade_stops_with_exit_3_before_any_change(app_db, database):
 
 
 def test_bundled_product_bundle_verify_upgrade(app_db, database):
-    from pgferry.engine.catalog import bundled_migrations_dir, load
+    from pgferry.engine.definitions.catalog import bundled_migrations_dir, load
 
     defs = load(bundled_migrations_dir())
     newest = defs.releases.latest().version

@@ -10,7 +10,7 @@ import psycopg
 import pytest
 from psycopg import conninfo, sql
 
-from pgferry.engine.catalog import bundled_migrations_dir, load
+from pgferry.engine.definitions.catalog import bundled_migrations_dir, load
 from tests.conftest import query
 from pgferry.tui.cli import main
 
@@ -133,7 +133,7 @@ def test_bundle_for_several_databases_runs_with_psql_f(pg_server, app_role, tmp_
 
 def test_a_database_name_psql_cannot_carry_is_refused():
     from pgferry.engine.errors import UsageError
-    from pgferry.engine.privileges import psql_connect
+    from pgferry.engine.privileges.privileges import psql_connect
 
     assert psql_connect("shop") == "\\connect -reuse-previous=on 'dbname=shop'"
     with pytest.raises(UsageError, match="control characters"):

@@ -12,9 +12,9 @@ import psycopg
 import pytest
 from psycopg import conninfo, sql
 
-from pgferry.engine.catalog import bundled_migrations_dir, load
-from pgferry.engine.describe import describe
-from pgferry.engine.upgrade import Connections, Upgrade, read_applied
+from pgferry.engine.definitions.catalog import bundled_migrations_dir, load
+from pgferry.engine.repair.describe import describe
+from pgferry.engine.upgrade.upgrade import Connections, Upgrade, read_applied
 from tests.conftest import ROOT, query, run_cli
 
 DEFS = load(bundled_migrations_dir())

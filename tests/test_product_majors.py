@@ -4,7 +4,7 @@ command line, whose drift check before each move compares the database with that
 shipped shape (made on 18). One database walks all the way up, to keep a major to seconds."""
 from __future__ import annotations
 
-from pgferry.engine.drift import check
+from pgferry.engine.repair.drift import check
 from tests.test_product import DEFS, NEWEST, OLDEST, TARGETS, applied, expected, shape, upgrade
 from pgferry.tui.cli import main
 

@@ -14,8 +14,8 @@ import stat
 import psycopg
 import pytest
 
-from pgferry.engine.bookkeeping import MigrationLog
-from pgferry.engine.catalog import load
+from pgferry.engine.bookkeeping.bookkeeping import MigrationLog
+from pgferry.engine.definitions.catalog import load
 from pgferry.engine.errors import MigrationFailed
 from tests.conftest import SMALL, query, run_cli
 from tests.test_runner import (  # noqa: F401 - session and spawn are fixtures

@@ -46,7 +46,7 @@ def test_help_opens_at_the_screen_in_front(installed):  # noqa: F811
             from pgferry.tui.app.report import ReportScreen
 
             with psycopg.connect(installed, autocommit=True) as conn:
-                from pgferry.engine.runs import RunStore
+                from pgferry.engine.bookkeeping.runs import RunStore
 
                 store = RunStore(conn)
                 store.ensure()

@@ -170,8 +170,8 @@ def test_unknown_theme_is_a_usage_error(capsys, monkeypatch):
 
 def fixed_overview(dsn: str) -> Overview:
     """A real status read from the database, with the random database name replaced."""
-    from pgferry.engine.status import read_status
-    from pgferry.engine.catalog import load
+    from pgferry.engine.bookkeeping.status import read_status
+    from pgferry.engine.definitions.catalog import load
 
     defs = load(SMALL)
     status = read_status(defs, {name: dsn for name in defs.schemas})
@@ -202,15 +202,15 @@ def test_help_snapshot(snap_compare, monkeypatch, theme):
 
 
 def _empty_status():
-    from pgferry.engine.catalog import load
-    from pgferry.engine.status import DatabaseStatus
+    from pgferry.engine.definitions.catalog import load
+    from pgferry.engine.bookkeeping.status import DatabaseStatus
 
     defs = load(SMALL)
     return DatabaseStatus((), defs.version_of({}))
 
 
 def test_interrupted_run_shows_banner(installed):
-    from pgferry.engine.runs import RunStore
+    from pgferry.engine.bookkeeping.runs import RunStore
 
     with psycopg.connect(installed, autocommit=True) as conn:  # its backend ends with it: the run is orphaned
         store = RunStore(conn)
@@ -287,8 +287,8 @@ def test_no_run_yet_dims_the_report_key(installed):
 @pytest.fixture(scope="module")
 def at_newest_stable(pg_server):
     """The bundled product at 4.2.0, the newest stable release; 4.3.0-rc.1 is on the insiders channel."""
-    from pgferry.engine.catalog import bundled_migrations_dir, load
-    from pgferry.engine.upgrade import Connections, Upgrade
+    from pgferry.engine.definitions.catalog import bundled_migrations_dir, load
+    from pgferry.engine.upgrade.upgrade import Connections, Upgrade
 
     dsn = pg_server.create_database()
     defs = load(bundled_migrations_dir())
@@ -298,7 +298,7 @@ def at_newest_stable(pg_server):
 
 
 def test_pending_counts_against_the_stable_channel(at_newest_stable):
-    from pgferry.engine.status import read_status
+    from pgferry.engine.bookkeeping.status import read_status
 
     dsn, defs = at_newest_stable
     dsns = {name: dsn for name in defs.schemas}

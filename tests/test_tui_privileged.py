@@ -16,10 +16,10 @@ from psycopg import conninfo, sql
 from rich.console import Console
 from textual.widgets import Input, Static
 
-from pgferry.engine.catalog import load
-from pgferry.engine.grant import check_bundle, in_database_of, record_check
-from pgferry.engine.privileges import build_bundle
-from pgferry.engine.upgrade import make_plan
+from pgferry.engine.definitions.catalog import load
+from pgferry.engine.privileges.grant import check_bundle, in_database_of, record_check
+from pgferry.engine.privileges.privileges import build_bundle
+from pgferry.engine.upgrade.upgrade import make_plan
 from tests.conftest import SMALL, query
 from pgferry.tui.app import PgferryApp, Source
 from pgferry.tui.app.base import KeyReasons

@@ -87,7 +87,7 @@ async def open_recovery(app, pilot) -> RecoveryScreen:
 
 def failed_run(dsn: str) -> int:
     """The upgrade run that stopped on aux 4, as the engine records it."""
-    from pgferry.engine.runs import RunStore
+    from pgferry.engine.bookkeeping.runs import RunStore
 
     with psycopg.connect(dsn, autocommit=True) as conn:
         store = RunStore(conn)
@@ -344,9 +344,9 @@ def long_sql(n: int = 60) -> str:
 
 def dialogs():
     """One of each ModalScreen of the app, with the longest text it may be given."""
-    from pgferry.engine.planner import Plan
-    from pgferry.engine.privileges import Bundle, BundleItem
-    from pgferry.engine.sqlfile import parse_script
+    from pgferry.engine.plan.planner import Plan
+    from pgferry.engine.privileges.privileges import Bundle, BundleItem
+    from pgferry.engine.definitions.sqlfile import parse_script
     from pgferry.tui.app.export import ExportScreen
     from pgferry.tui.app.grant_dialog import GrantDialog
     from pgferry.tui.app.help import HelpScreen

@@ -15,7 +15,7 @@ import time
 import psycopg
 import pytest
 
-from pgferry.engine.upgrade import make_plan
+from pgferry.engine.upgrade.upgrade import make_plan
 from tests.conftest import SMALL
 from pgferry.tui.app import PgferryApp, Source
 from pgferry.tui.app.overview import OverviewScreen
@@ -226,7 +226,7 @@ def test_a_run_that_cannot_start_says_why(at_110, slow_product):
         app = PgferryApp(source)
         async with app.run_test(size=SIZE) as pilot:
             await pilot.pause()
-            from pgferry.engine.planner import Planner
+            from pgferry.engine.plan.planner import Planner
 
             plan = Planner(source.definitions()).plan({"main": frozenset({1, 2, 3, 10, 11, 12, 13}),
                                                        "aux": frozenset({1, 2})}, "1.2.0")

@@ -10,8 +10,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from pgferry.engine.events import Session
-from pgferry.engine.live import IndexBuild, LiveRun, LockWaitNow, OobNow, Statement
-from pgferry.engine.runs import UpgradeRun
+from pgferry.engine.upgrade.live import IndexBuild, LiveRun, LockWaitNow, OobNow, Statement
+from pgferry.engine.bookkeeping.runs import UpgradeRun
 from pgferry.tui.app import PgferryApp, Source
 from pgferry.tui.app.report import ReportScreen
 from pgferry.tui.app.run import RunScreen

@@ -6,7 +6,7 @@ from rich.padding import Padding
 from rich.text import Text
 
 from pgferry.engine.events import Session
-from pgferry.engine.live import LiveRun, LockWaitNow, Statement
+from pgferry.engine.upgrade.live import LiveRun, LockWaitNow, Statement
 from pgferry.tui.app.safe import escaped, neutralised
 
 OSC52 = "\x1b]52;c;aGk=\x07"

@@ -1,4 +1,4 @@
-"""The scriptable command line: `pgferry <command>`. Every read has --json (DESIGN §11).
+"""The scriptable command line: `pgferry <command>`. Every read has --json (docs/design.md §11).
 
 Precedence for the connection: --dsn, else PGFERRY_DSN, else libpq's PG* variables;
 --schema-dsn NAME=DSN overrides it for one schema. These flags and --migrations mean the same
@@ -18,12 +18,12 @@ import psycopg
 from typing import Sequence
 
 from pgferry import __version__
-from pgferry.engine.catalog import Definitions, bundled_migrations_dir, load, load_definitions
+from pgferry.engine.definitions.catalog import Definitions, bundled_migrations_dir, load, load_definitions
 from pgferry.engine.connection import mask_dsn, resolve_dsn, scrub
 from pgferry.engine.errors import ExitCode, PgferryError, UsageError
-from pgferry.engine.graph import Step, UnknownMigration
+from pgferry.engine.definitions.graph import Step, UnknownMigration
 from pgferry.engine.safetext import printable
-from pgferry.engine.runner import Migrator, RunOptions
+from pgferry.engine.run.runner import Migrator, RunOptions
 from pgferry.tui.interrupt import ACTIVITY
 
 EPILOG = """\
@@ -35,7 +35,7 @@ else PGFERRY_DSN, else libpq's PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE.
 
 
 class Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # usage errors exit 2 with one line, as DESIGN §11 says
+    def error(self, message: str):  # usage errors exit 2 with one line, as docs/design.md §11 says
         self.print_usage(sys.stderr)
         # The message quotes the arguments it refused: a connection string among them keeps its secrets.
         words = [w.strip("'\"") for w in message.split()]
@@ -379,13 +379,13 @@ def cmd_validate(args) -> int:
 
 
 def cmd_status(args) -> int:
-    from pgferry.engine.status import read_status
+    from pgferry.engine.bookkeeping.status import read_status
 
     defs = _definitions(args)
     dsns = _dsns(args, defs)
     status = read_status(defs, dsns, args.bookkeeping_schema, args.schema)
     if not any(s.state.applied for s in status.schemas):
-        from pgferry.engine.drift import refuse_unrecorded
+        from pgferry.engine.repair.drift import refuse_unrecorded
 
         refuse_unrecorded(defs, dsns, args.bookkeeping_schema)  # the product's tables are not "empty" (exit 5)
     if args.json:
@@ -418,7 +418,7 @@ def cmd_status(args) -> int:
 
 def _print_idle_lock_holders(holders, file=None) -> None:
     from pgferry.engine.safetext import printable
-    from pgferry.engine.status import IDLE_HOLDER_HINT
+    from pgferry.engine.bookkeeping.status import IDLE_HOLDER_HINT
 
     for h in holders:
         print(f"! {printable(h.describe(), one_line=True)}\n  {IDLE_HOLDER_HINT}", file=file or sys.stdout)
@@ -442,7 +442,7 @@ def _run(args, plans: dict[str, callable], title: str) -> int:
 
 
 def _preview(args, plans: dict[str, callable]) -> dict[str, list[Step]]:
-    from pgferry.engine.status import read_status
+    from pgferry.engine.bookkeeping.status import read_status
 
     defs = args._defs
     status = read_status(defs, _dsns(args, defs), args.bookkeeping_schema, list(plans))
@@ -516,7 +516,7 @@ def cmd_demo(args) -> int:
 
 
 def _conns(args, defs):
-    from pgferry.engine.upgrade import Connections
+    from pgferry.engine.upgrade.upgrade import Connections
 
     return Connections(_dsns(args, defs), args.bookkeeping_schema)
 
@@ -533,8 +533,8 @@ def plan_format(args) -> str:
 
 
 def cmd_plan(args) -> int:
-    from pgferry.engine.export import to_markdown, to_sql
-    from pgferry.engine.upgrade import make_plan
+    from pgferry.engine.plan.export import to_markdown, to_sql
+    from pgferry.engine.upgrade.upgrade import make_plan
     from pgferry.tui.plan_view import print_plan
 
     defs = _definitions(args)
@@ -603,8 +603,8 @@ def cmd_move(args) -> int:
 
 
 def _move(args, journal) -> int:
-    from pgferry.engine.background import BackgroundOptions
-    from pgferry.engine.upgrade import make_plan, Upgrade
+    from pgferry.engine.run.background import BackgroundOptions
+    from pgferry.engine.upgrade.upgrade import make_plan, Upgrade
     from pgferry.tui.plan_view import print_plan
     from pgferry.tui.render import renderer
 
@@ -627,7 +627,7 @@ def _move(args, journal) -> int:
     if not args.skip_drift_check and plan.direction in ("upgrade", "downgrade"):
         _check_drift_before(args, defs, conns, plan)
     if not args.skip_preflight:
-        from pgferry.engine.preflight import PreflightFailed, preflight_failures
+        from pgferry.engine.upgrade.preflight import PreflightFailed, preflight_failures
 
         failed = preflight_failures(defs, conns, plan)
         if failed:
@@ -659,7 +659,7 @@ def _check_drift_before(args, defs, conns, plan) -> None:
     """A database that does not look like its release is refused before anything runs (exit 5)."""
     from pathlib import Path
 
-    from pgferry.engine.drift import check, load_ignore
+    from pgferry.engine.repair.drift import check, load_ignore
     from pgferry.engine.errors import DriftFound
 
     if " + " in plan.from_label:
@@ -668,7 +668,7 @@ def _check_drift_before(args, defs, conns, plan) -> None:
         print(f"note: skipping the drift check: the database is between releases ({plan.from_label})",
               file=sys.stderr)
         return
-    from pgferry.engine.expected import expected_path
+    from pgferry.engine.repair.expected import expected_path
 
     if plan.from_version and not expected_path(defs, plan.from_version).is_file():
         print(f"note: no expected shape shipped for {plan.from_version}: drift not checked "
@@ -693,7 +693,7 @@ def _check_open_attempts(defs, conns, plan, reports) -> None:
     """Drift from what an open attempt left is not drift to skip: the run settles the attempts it runs
     again (their leftovers are dropped from the reports), any other makes the database dirty (exit 4)."""
     from pgferry.engine.errors import DirtyDatabase
-    from pgferry.engine.recovery import diagnose, explains, split_by_plan
+    from pgferry.engine.repair.recovery import diagnose, explains, split_by_plan
 
     settled, left = split_by_plan(diagnose(defs, dict(conns.dsns), conns.bookkeeping_schema), plan)
     for r in reports:
@@ -707,9 +707,9 @@ def _check_open_attempts(defs, conns, plan, reports) -> None:
 
 
 def cmd_oob(args) -> int:
-    from pgferry.engine.background import BackgroundOptions, BackgroundRunner, OutOfBandStore
+    from pgferry.engine.run.background import BackgroundOptions, BackgroundRunner, OutOfBandStore
     from pgferry.engine.connection import connect
-    from pgferry.engine.oobstate import read_database_states, refuse_unmeasured, select_for_run
+    from pgferry.engine.run.oobstate import read_database_states, refuse_unmeasured, select_for_run
     from pgferry.engine.safetext import printable
     from pgferry.tui.render import renderer
 
@@ -764,7 +764,7 @@ def cmd_oob(args) -> int:
 
 
 def cmd_preflight(args) -> int:
-    from pgferry.engine.preflight import FAIL, Thresholds, preflight_plan, run_preflight
+    from pgferry.engine.upgrade.preflight import FAIL, Thresholds, preflight_plan, run_preflight
 
     defs = _definitions(args)
     conns = _conns(args, defs)
@@ -792,8 +792,8 @@ def cmd_describe(args) -> int:
     from pathlib import Path
 
     from pgferry.engine.connection import connect
-    from pgferry.engine.describe import canonical_json, describe
-    from pgferry.engine.expected import expected_path, generate, generate_many, render
+    from pgferry.engine.repair.describe import canonical_json, describe
+    from pgferry.engine.repair.expected import expected_path, generate, generate_many, render
 
     defs = _definitions(args)
     if (args.version or args.write or args.admin_dsn) and not args.expected:
@@ -831,7 +831,7 @@ def cmd_describe(args) -> int:
 def cmd_drift(args) -> int:
     from pathlib import Path
 
-    from pgferry.engine.drift import check, fix_script, load_ignore
+    from pgferry.engine.repair.drift import check, fix_script, load_ignore
     from pgferry.tui.drift_view import render
 
     defs = _definitions(args)
@@ -841,7 +841,7 @@ def cmd_drift(args) -> int:
         raise UsageError("--admin-dsn goes with --replay")
     load = None
     if args.replay:
-        from pgferry.engine.expected import generate
+        from pgferry.engine.repair.expected import generate
 
         def load(d, v):
             return generate(d, v, admin_dsn=args.admin_dsn)
@@ -869,10 +869,10 @@ def cmd_privileged(args) -> int:
 def cmd_recover(args) -> int:
     from datetime import datetime, timezone
 
-    from pgferry.engine.recovery import diagnose
-    from pgferry.engine.recovery_actions import prepare, run_action
-    from pgferry.engine.runs import operator_name
-    from pgferry.engine.status import idle_lock_holders_in
+    from pgferry.engine.repair.recovery import diagnose
+    from pgferry.engine.repair.recovery_actions import prepare, run_action
+    from pgferry.engine.bookkeeping.runs import operator_name
+    from pgferry.engine.bookkeeping.status import idle_lock_holders_in
     from pgferry.tui import recover_view as view
     from pgferry.tui.render import renderer
 
@@ -936,7 +936,7 @@ def migration_names(defs: Definitions) -> dict[tuple[str, int], str]:
 
 
 def cmd_report(args) -> int:
-    from pgferry.engine.report import build_report, to_markdown
+    from pgferry.engine.upgrade.report import build_report, to_markdown
 
     defs = _definitions(args)
     report = build_report(_dsns(args, defs), args.bookkeeping_schema, args.run, migration_names(defs), defs)

@@ -23,8 +23,8 @@ def add_parser(sub, common) -> None:
 
 
 def run(args) -> int:
-    from pgferry.engine.background import OutOfBandStore
-    from pgferry.engine.bookkeeping import MigrationLog
+    from pgferry.engine.run.background import OutOfBandStore
+    from pgferry.engine.bookkeeping.bookkeeping import MigrationLog
     from pgferry.engine.connection import connect
     from pgferry.tui.cli import _definitions, _dsns, _emit_json
 

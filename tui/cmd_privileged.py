@@ -28,10 +28,10 @@ def add_parser(sub, common) -> None:
 
 
 def run(args) -> int:
-    from pgferry.engine.grant import check_bundle, record_check
-    from pgferry.engine.privileges import build_bundle
-    from pgferry.engine.runs import operator_name
-    from pgferry.engine.upgrade import make_plan
+    from pgferry.engine.privileges.grant import check_bundle, record_check
+    from pgferry.engine.privileges.privileges import build_bundle
+    from pgferry.engine.bookkeeping.runs import operator_name
+    from pgferry.engine.upgrade.upgrade import make_plan
     from pgferry.tui.cli import _conns, _definitions, _emit_json, _output
 
     defs = _definitions(args)

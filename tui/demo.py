@@ -17,12 +17,12 @@ import platformdirs
 import psycopg
 from psycopg import conninfo, sql
 
-from pgferry.engine.catalog import bundled_migrations_dir, load
+from pgferry.engine.definitions.catalog import bundled_migrations_dir, load
 from pgferry.engine.connection import mask_dsn
 from pgferry.engine.embedded import start
 from pgferry.engine.errors import ExitCode, UsageError
-from pgferry.engine.runner import RunOptions
-from pgferry.engine.upgrade import Connections, Upgrade
+from pgferry.engine.run.runner import RunOptions
+from pgferry.engine.upgrade.upgrade import Connections, Upgrade
 from pgferry.tui.render import renderer
 
 APP_ROLE = "pgferry_app"
@@ -44,7 +44,7 @@ def as_role(dsn: str, role: str) -> str:
 
 
 def _version_of(defs, dsns: dict[str, str]) -> str:
-    from pgferry.engine.status import read_status
+    from pgferry.engine.bookkeeping.status import read_status
 
     return read_status(defs, dsns).version.label
 

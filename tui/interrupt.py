@@ -6,7 +6,7 @@ back when its session ends; a concurrent index build is not, and says so.
 """
 from __future__ import annotations
 
-from pgferry.engine import background as bg
+from pgferry.engine.run import background as bg
 from pgferry.engine import events as ev
 from pgferry.engine.safetext import printable
 

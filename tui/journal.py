@@ -1,4 +1,4 @@
-"""The local event journal of an upgrade run started from the UI (DESIGN §12).
+"""The local event journal of an upgrade run started from the UI (docs/design.md §12).
 
 The detached run process appends one JSON line per event worth telling a person; the UI that
 started it (or reopens later on the same machine) tails the file for its log pane. Everything
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import platformdirs
 
-from pgferry.engine import background as bg
+from pgferry.engine.run import background as bg
 from pgferry.engine import events as ev
 from pgferry.engine.connection import scrub
 from pgferry.engine.errors import UsageError

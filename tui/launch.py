@@ -1,4 +1,4 @@
-"""Starting an upgrade in its own process, detached from the terminal (DESIGN §12).
+"""Starting an upgrade in its own process, detached from the terminal (docs/design.md §12).
 
 The child is `pgferry upgrade --yes --journal auto` in a new session: closing the UI or
 losing SSH sends it no SIGHUP, and its state is in the database and its journal. DSNs reach it

@@ -4,7 +4,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.text import Text
 
-from pgferry.engine.planner import Plan
+from pgferry.engine.plan.planner import Plan
 from pgferry.engine.safetext import printable
 from pgferry.tui.render import label, rich_console
 

@@ -13,9 +13,9 @@ from rich.progress import BarColumn, Progress, ProgressColumn, SpinnerColumn, Ta
 from rich.table import Column
 from rich.text import Text
 
-from pgferry.engine import background as bg
+from pgferry.engine.run import background as bg
 from pgferry.engine import events as ev
-from pgferry.engine import upgrade as upg
+from pgferry.engine.upgrade import upgrade as upg
 from pgferry.engine.safetext import printable
 from pgferry.tui.pulse import Pulse
 

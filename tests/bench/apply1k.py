@@ -17,8 +17,8 @@ Contenders, each on a fresh database of the same server, each timed as the whole
   pgferry  `pgferry up --migrations DIR --dsn DSN --no-progress` (the console script of this venv,
            byte-compiled first as an installed package is). Each statement is its own query, but
            pipelined: the server runs migration k+1 while pgferry reads k's results, and k+1's
-           COMMIT leaves once k is done (engine/pipeline.py); psql's floor waits for each of its
-           7 statements per migration in turn. Its definitions cache (engine/defcache.py) is
+           COMMIT leaves once k is done (engine/run/pipeline.py); psql's floor waits for each of its
+           7 statements per migration in turn. Its definitions cache (engine/definitions/defcache.py) is
            filled by one untimed `pgferry status` first, as when any earlier command ran on the
            same files.
   pgferry-cold  the same with an empty cache every run: the first command on these files.
@@ -322,7 +322,7 @@ def run(*, size: str = "full", runs: int = 5, new_database=None, log=print, work
 
 def warm_cache(trees: dict, dsn: str) -> None:
     """One untimed `pgferry status` on the files, which fills the definitions cache. The cache
-    keeps no folder touched in the last two seconds (engine/defcache.py): wait that out first."""
+    keeps no folder touched in the last two seconds (engine/definitions/defcache.py): wait that out first."""
     newest = max(p.stat().st_mtime for p in trees["pgferry"].rglob("*"))
     time.sleep(max(0.0, newest + 2.1 - time.time()))
     env = {**os.environ, "PGFERRY_CACHE_DIR": str(trees["cache"])}

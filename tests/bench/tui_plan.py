@@ -56,8 +56,8 @@ async def _next_frame(frames: list[float], after: float, pilot, timeout: float =
 
 
 async def _measure(root: Path, presses: int) -> dict:
-    from pgferry.engine.catalog import load_definitions
-    from pgferry.engine.planner import Planner
+    from pgferry.engine.definitions.catalog import load_definitions
+    from pgferry.engine.plan.planner import Planner
     from pgferry.tui.app import PgferryApp, Source
     from pgferry.tui.app.plan import PlanScreen
 

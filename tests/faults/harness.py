@@ -22,7 +22,7 @@ from pathlib import Path
 
 import psycopg
 
-from pgferry.engine.upgrade import Connections, read_applied
+from pgferry.engine.upgrade.upgrade import Connections, read_applied
 from tests.faults.product import DEFS, NEWEST, differences, fingerprint, target_sets
 
 ROOT = Path(__file__).resolve().parents[2]

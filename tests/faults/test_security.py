@@ -232,7 +232,7 @@ def test_the_grant_dialog_refuses_an_unparsable_dsn_without_showing_it():
     from textual.app import App
     from textual.widgets import Input, Static
 
-    from pgferry.engine.privileges import Bundle
+    from pgferry.engine.privileges.privileges import Bundle
     from pgferry.tui.app.grant_dialog import GrantDialog
 
     answers = []

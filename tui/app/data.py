@@ -7,13 +7,13 @@ from dataclasses import dataclass
 
 import psycopg
 
-from pgferry.engine.catalog import Definitions, bundled_migrations_dir, load
+from pgferry.engine.definitions.catalog import Definitions, bundled_migrations_dir, load
 from pgferry.engine.connection import connect, scrub
 from pgferry.engine.errors import PgferryError
 from pgferry.engine.safetext import printable
-from pgferry.engine.runs import RunStore, UpgradeRun
-from pgferry.engine.status import DatabaseStatus, read_status
-from pgferry.engine.upgrade import Connections, make_plan, read_oob_progress
+from pgferry.engine.bookkeeping.runs import RunStore, UpgradeRun
+from pgferry.engine.bookkeeping.status import DatabaseStatus, read_status
+from pgferry.engine.upgrade.upgrade import Connections, make_plan, read_oob_progress
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,7 @@ class Overview:
 @dataclass(frozen=True)
 class PreflightSummary:
     target: str
-    checks: tuple  # engine.preflight.Check
+    checks: tuple  # engine.upgrade.preflight.Check
     problem: str | None = None  # why there is no plan to check (an unsupported source, say)
 
 
@@ -110,7 +110,7 @@ def load_overview(source: Source) -> Overview:
 
 def load_preflight(source: Source) -> PreflightSummary | None:
     """The preflight checks for the newest stable release, when there is somewhere to go."""
-    from pgferry.engine.preflight import run_preflight
+    from pgferry.engine.upgrade.preflight import run_preflight
 
     defs = source.definitions()
     conns = source.connections()

@@ -13,7 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
 from pgferry.engine.connection import dsn_problem
-from pgferry.engine.privileges import Bundle
+from pgferry.engine.privileges.privileges import Bundle
 from pgferry.engine.safetext import printable
 
 

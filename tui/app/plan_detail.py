@@ -8,9 +8,9 @@ from rich.syntax import Syntax
 from rich.style import Style
 from rich.text import Span, Text
 
-from pgferry.engine.catalog import Definitions
-from pgferry.engine.outline import Index, Item, ReleaseGroup, SchemaGroup, Segment
-from pgferry.engine.planner import Plan
+from pgferry.engine.definitions.catalog import Definitions
+from pgferry.engine.plan.outline import Index, Item, ReleaseGroup, SchemaGroup, Segment
+from pgferry.engine.plan.planner import Plan
 from pgferry.engine.safetext import printable
 
 _FLAGS = (("privileged", "⚿ privileged"), ("create_index_concurrently", "⧗ concurrent index (outside a transaction)"),

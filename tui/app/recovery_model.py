@@ -8,12 +8,12 @@ import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from pgferry.engine.catalog import Definitions, bundled_migrations_dir, load
+from pgferry.engine.definitions.catalog import Definitions, bundled_migrations_dir, load
 from pgferry.engine.connection import scrub
 from pgferry.engine.errors import PgferryError
-from pgferry.engine.recovery import Diagnosis, InvalidIndex, Problem, diagnose
-from pgferry.engine.recovery_actions import MIGRATION_ACTIONS, REPAIR_INDEX, Action, ActionResult, prepare
-from pgferry.engine.runs import operator_name
+from pgferry.engine.repair.recovery import Diagnosis, InvalidIndex, Problem, diagnose
+from pgferry.engine.repair.recovery_actions import MIGRATION_ACTIONS, REPAIR_INDEX, Action, ActionResult, prepare
+from pgferry.engine.bookkeeping.runs import operator_name
 from pgferry.engine.safetext import printable
 from pgferry.tui import recover_view
 

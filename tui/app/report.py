@@ -13,7 +13,7 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import Markdown, Static
 
-from pgferry.engine.report import build_report, to_markdown
+from pgferry.engine.upgrade.report import build_report, to_markdown
 from pgferry.engine.safetext import printable
 
 from .base import PgferryScreen, bottom_bar

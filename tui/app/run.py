@@ -1,7 +1,7 @@
-"""The run screen: a live view of an upgrade run, whoever started it (DESIGN §12).
+"""The run screen: a live view of an upgrade run, whoever started it (docs/design.md §12).
 
 The run itself is another process (tui/launch.py). This screen reads the database every
-second (engine.live) and, on the machine that started the run, tails the run's journal for the
+second (engine.upgrade.live) and, on the machine that started the run, tails the run's journal for the
 log. Leaving the screen or the app never stops the run; `pgferry watch` opens it read-only.
 """
 from __future__ import annotations
@@ -19,8 +19,8 @@ from textual.screen import ModalScreen
 from textual.widgets import ProgressBar, RichLog, Static
 from textual.worker import get_current_worker
 
-from pgferry.engine.live import LiveReader, LiveRun
-from pgferry.engine.planner import Plan
+from pgferry.engine.upgrade.live import LiveReader, LiveRun
+from pgferry.engine.plan.planner import Plan
 from pgferry.engine.safetext import printable
 from pgferry.tui import journal as journal_mod
 from pgferry.tui.launch import Launched

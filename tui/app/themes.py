@@ -1,4 +1,4 @@
-"""Themes are data: YAML files in the bundled `themes/` and in the user's config dir (DESIGN §13)."""
+"""Themes are data: YAML files in the bundled `themes/` and in the user's config dir (docs/design.md §13)."""
 from __future__ import annotations
 
 import dataclasses
