@@ -9,7 +9,8 @@ from urllib.parse import unquote
 import psycopg
 from psycopg import conninfo as ci
 
-from . import __version__
+from pgferry import __version__
+
 from .errors import ConnectError, ReadOnlyDatabase, UsageError
 
 MASK = "****"

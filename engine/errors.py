@@ -1,4 +1,4 @@
-"""Errors the engine raises, each tied to the command line's exit code (DESIGN §11)."""
+"""Errors the engine raises, each tied to the command line's exit code (docs/design.md §11)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field

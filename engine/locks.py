@@ -1,4 +1,4 @@
-"""One migrator per schema: a session advisory lock taken by polling (DESIGN §7.3).
+"""One migrator per schema: a session advisory lock taken by polling (docs/design.md §7.3).
 
 `pg_try_advisory_lock` in autocommit mode holds no snapshot between polls, so a waiting
 migrator can never block another's CREATE INDEX CONCURRENTLY, which waits for every older
@@ -14,8 +14,8 @@ from typing import Callable
 import psycopg
 from psycopg import sql
 
-from .events import EventSink, LockAcquired, Session, WaitingForLock, discard
 from .errors import PgferryError
+from .events import EventSink, LockAcquired, Session, WaitingForLock, discard
 
 
 def lock_key(*parts: str) -> int:
@@ -24,7 +24,7 @@ def lock_key(*parts: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
-def _split(key: int) -> tuple[int, int]:
+def lock_key_parts(key: int) -> tuple[int, int]:
     # pg_locks shows a bigint key as classid = high 32 bits, objid = low 32 bits (objsubid 1).
     unsigned = key & 0xFFFFFFFFFFFFFFFF
     return unsigned >> 32, unsigned & 0xFFFFFFFF
@@ -58,7 +58,7 @@ class AdvisoryLock:
         self.held = False
 
     def holder(self) -> Session | None:
-        classid, objid = _split(self.key)
+        classid, objid = lock_key_parts(self.key)
         row = self.conn.execute(HOLDER_SQL, [classid, objid]).fetchone()
         if not row:
             return None

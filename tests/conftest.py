@@ -24,7 +24,7 @@ import pytest
 from psycopg import conninfo, sql
 
 ROOT = Path(__file__).resolve().parent.parent
-# The definitions cache (engine/defcache.py) of this session's pgferry processes: in use, as for
+# The definitions cache (engine/definitions/defcache.py) of this session's pgferry processes: in use, as for
 # a user, but never the developer's own ~/.cache.
 os.environ.setdefault("PGFERRY_CACHE_DIR", tempfile.mkdtemp(prefix="pgferry-test-cache-"))
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -75,7 +75,7 @@ def pg_server():
 @contextmanager
 def _started(bindir: Path | None = None):
     """A scratch server (the wheel's, or the one in `bindir`) in a temporary directory."""
-    from engine.embedded import start
+    from pgferry.engine.embedded import start
 
     tmp = Path(tempfile.mkdtemp(prefix="pgferry-test-"))
     embedded = start(tmp / "pgdata", bindir=bindir)
@@ -92,7 +92,7 @@ def _started(bindir: Path | None = None):
 
 def _other_bindirs() -> dict[int, Path]:
     """{major: bin directory} of the PostgreSQL installations besides the wheel's."""
-    from engine.embedded import server_major
+    from pgferry.engine.embedded import server_major
 
     listed = os.environ.get("PGFERRY_TEST_PG_BINDIRS")
     candidates = ([Path(p) for p in listed.split(os.pathsep) if p] if listed
@@ -144,7 +144,7 @@ def database(pg_server):
 
 @pytest.fixture
 def small_defs():
-    from engine.catalog import load
+    from pgferry.engine.definitions.catalog import load
 
     return load(SMALL)
 
@@ -162,7 +162,7 @@ def run_cli(*args: str, env: dict | None = None, timeout: float = 120, input: st
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     full_env.pop("PGFERRY_DSN", None) if env is None or "PGFERRY_DSN" not in env else None
     return subprocess.run(
-        [sys.executable, "-m", "tui", *args],
+        [sys.executable, "-m", "pgferry", *args],
         capture_output=True, text=True, env=full_env, timeout=timeout, cwd=ROOT, input=input,
     )
 
@@ -173,7 +173,7 @@ def query(dsn: str, q: str, params=None):
 
 
 def applied_ids(dsn: str, schema: str) -> set[int]:
-    from engine.bookkeeping import MigrationLog
+    from pgferry.engine.bookkeeping.bookkeeping import MigrationLog
 
     with psycopg.connect(dsn, autocommit=True) as conn:
         return set(MigrationLog(conn).state(schema).applied)

@@ -8,11 +8,11 @@ import psycopg
 import pytest
 import yaml
 
-from engine.background import (BackgroundOptions, BackgroundRunner, OobPaused, OobProgress, OobStarted,
+from pgferry.engine.run.background import (BackgroundOptions, BackgroundRunner, OobPaused, OobProgress, OobStarted,
                                OutOfBandFailed, OutOfBandStore)
-from engine.errors import Finding
-from engine.events import Collector
-from engine.outofband import load_out_of_band
+from pgferry.engine.errors import Finding
+from pgferry.engine.events import Collector
+from pgferry.engine.definitions.outofband import load_out_of_band
 from tests.conftest import query
 
 PROGRESS = "SELECT CASE WHEN count(*) = 0 THEN 1 ELSE count(dst)::float8 / count(*) END FROM items\n"

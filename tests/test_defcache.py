@@ -1,4 +1,4 @@
-"""engine.defcache: a second command on an unchanged folder skips loading; any change reloads."""
+"""engine.definitions.defcache: a second command on an unchanged folder skips loading; any change reloads."""
 from __future__ import annotations
 
 import os
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from engine import catalog, defcache
-from engine.errors import DefinitionError
+from pgferry.engine.definitions import catalog, defcache
+from pgferry.engine.errors import DefinitionError
 from tests.conftest import ROOT
 
 
@@ -117,3 +117,15 @@ def test_a_lower_size_limit_is_not_answered_from_the_cache(tree, monkeypatch):
     with pytest.raises(DefinitionError) as exc:
         catalog.load(tree)
     assert any(f.rule == "file-size" for f in exc.value.findings)
+
+
+def test_the_key_changes_with_any_module_of_the_engine(monkeypatch):
+    """The cache holds pickled engine objects, so a changed module anywhere in the engine (its
+    subpackages too, not only the one defcache lives in) must miss."""
+    import pgferry.engine
+
+    monkeypatch.setattr(defcache, "_CODE", None)
+    stamp = defcache._code_stamp().decode()
+    engine = Path(pgferry.engine.__file__).resolve().parent
+    modules = sorted(str(p.relative_to(engine)) for p in engine.rglob("*.py"))
+    assert [m for m in modules if f"{m}:" not in stamp] == []

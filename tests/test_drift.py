@@ -13,13 +13,13 @@ import psycopg
 import pytest
 from psycopg import conninfo, sql
 
-from engine.catalog import bundled_migrations_dir, load
-from engine.describe import canonical_json, describe
-from engine.drift import check, compare
-from engine.expected import load_expected, merge
-from engine.upgrade import Connections, Upgrade
+from pgferry.engine.definitions.catalog import bundled_migrations_dir, load
+from pgferry.engine.repair.describe import canonical_json, describe
+from pgferry.engine.repair.drift import check, compare
+from pgferry.engine.repair.expected import load_expected, merge
+from pgferry.engine.upgrade.upgrade import Connections, Upgrade
 from tests.conftest import run_cli
-from tui.cli import main
+from pgferry.tui.cli import main
 
 DEFS = load(bundled_migrations_dir())
 NEWEST = DEFS.releases.latest().version

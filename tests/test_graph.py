@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.graph import UnknownMigration
+from pgferry.engine.definitions.graph import UnknownMigration
 
 ALL = {1, 2, 3, 10, 11, 12, 13, 14, 15, 16}
 
@@ -113,12 +113,12 @@ def test_engine_never_imports_textual():
     import sys
 
     code = (
-        "import sys, importlib, pkgutil, engine\n"
+        "import sys, importlib, pkgutil, pgferry.engine as engine\n"
         "class Block:\n"
         "    def find_spec(self, name, path=None, target=None):\n"
         "        if name == 'textual' or name.startswith('textual.'): raise ImportError('textual blocked')\n"
         "sys.meta_path.insert(0, Block())\n"
-        "for m in pkgutil.iter_modules(engine.__path__): importlib.import_module('engine.' + m.name)\n"
+        "for m in pkgutil.walk_packages(engine.__path__, 'pgferry.engine.'): importlib.import_module(m.name)\n"
         "assert not any(k == 'textual' or k.startswith('textual.') for k in sys.modules)\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
@@ -127,7 +127,7 @@ def test_engine_never_imports_textual():
 def test_version_label_names_the_releases_beyond():
     """A run stopped between releases: frontend at 3.27.0, the rest at 3.23.0. The label names the
     release every schema has reached and the releases the migrations beyond it come from."""
-    from engine.catalog import bundled_migrations_dir, load
+    from pgferry.engine.definitions.catalog import bundled_migrations_dir, load
 
     defs = load(bundled_migrations_dir())
     r23, r27 = defs.release("3.23.0"), defs.release("3.27.0")
@@ -142,7 +142,7 @@ def test_version_label_names_the_releases_beyond():
 
 def test_version_label_counts_unreleased_migrations(small_copy):
     """A migration no release holds yet (in development): named unreleased, and still pending."""
-    from engine.catalog import load
+    from pgferry.engine.definitions.catalog import load
     from tests.test_runner import add_migration
 
     add_migration(small_copy, "aux", 4, "draft", "SELECT 1;\n", parents=[3])

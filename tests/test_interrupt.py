@@ -1,5 +1,5 @@
 """Ctrl-C at any instant of `pgferry upgrade`: exit 130, one line saying what actually happened,
-never a traceback (DESIGN §11). The process is started as a user starts it and sent SIGINT while
+never a traceback (docs/design.md §11). The process is started as a user starts it and sent SIGINT while
 it imports, while it plans, and while a migration runs."""
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ SLEEP = "SELECT pg_sleep(60);\n"  # a migration that is still running when the i
 
 def start_upgrade(migrations, dsn: str) -> subprocess.Popen:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen([sys.executable, "-m", "tui", "upgrade", "--to", "1.1.0", "--yes", "--no-progress",
+    return subprocess.Popen([sys.executable, "-m", "pgferry", "upgrade", "--to", "1.1.0", "--yes", "--no-progress",
                              "--dsn", dsn, "--migrations", str(migrations)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
 

@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from engine import sqlfile
-from engine.catalog import load, load_definitions
-from engine.errors import DefinitionError
+from pgferry.engine.definitions import sqlfile
+from pgferry.engine.definitions.catalog import load, load_definitions
+from pgferry.engine.errors import DefinitionError
 from tests.test_validate import U12, run_validate_json
 
 BOM = "\ufeff"

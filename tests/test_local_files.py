@@ -16,7 +16,7 @@ def pgferry_umask0(home: Path, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("XDG_", "PGFERRY_")) and k != "PGDATABASE"}
     env.update(HOME=str(home), PYTHONUNBUFFERED="1")
-    return subprocess.run([sys.executable, "-m", "tui", *args], capture_output=True, text=True, cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "pgferry", *args], capture_output=True, text=True, cwd=ROOT,
                           env=env, timeout=120, preexec_fn=lambda: os.umask(0))
 
 

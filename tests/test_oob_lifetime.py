@@ -11,10 +11,10 @@ import json
 import psycopg
 import pytest
 
-from engine.catalog import bundled_migrations_dir, load
-from engine.upgrade import Connections, Upgrade, make_plan
+from pgferry.engine.definitions.catalog import bundled_migrations_dir, load
+from pgferry.engine.upgrade.upgrade import Connections, Upgrade, make_plan
 from tests.conftest import query
-from tui.cli import main
+from pgferry.tui.cli import main
 
 BUNDLED = load(bundled_migrations_dir())
 

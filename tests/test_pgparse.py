@@ -1,4 +1,4 @@
-"""engine.pgparse builds the very tree pglast.parse_sql builds, only faster; engine.digraph
+"""engine.definitions.pgparse builds the very tree pglast.parse_sql builds, only faster; engine.definitions.digraph
 answers like networkx did."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pglast
 import pytest
 
-from engine import digraph, pgparse
+from pgferry.engine.definitions import digraph, pgparse
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "tests" / "fixtures" / "sql" / "parser_corpus.sql"
@@ -152,7 +152,7 @@ def oracle(node) -> dict:
 
 
 def test_statement_flags_from_json_agree_with_the_tree():
-    from engine.sqlfile import parse_script
+    from pgferry.engine.definitions.sqlfile import parse_script
 
     texts = [FLAG_SQL, CORPUS.read_text(encoding="utf-8")]
     texts += [p.read_text(encoding="utf-8") for p in sorted((ROOT / "migrations").rglob("*.sql"))]

@@ -6,9 +6,9 @@ import random
 
 import pytest
 
-from engine.catalog import load
-from engine.errors import DriftFound, UsageError
-from engine.planner import Planner, PlanError, _interval_cover
+from pgferry.engine.definitions.catalog import load
+from pgferry.engine.errors import DriftFound, UsageError
+from pgferry.engine.plan.planner import Planner, PlanError, _interval_cover
 from tests.fixtures.synthetic import make_product
 
 

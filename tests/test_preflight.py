@@ -11,12 +11,12 @@ import psycopg
 import pytest
 import yaml
 
-from engine.backup import dump_command, find_tool
-from engine.catalog import bundled_migrations_dir, load
-from engine.locks import lock_key
-from engine.preflight import (Thresholds, classify_collations, preflight_failures, preflight_plan,
+from pgferry.engine.upgrade.backup import dump_command, find_tool
+from pgferry.engine.definitions.catalog import bundled_migrations_dir, load
+from pgferry.engine.locks import lock_key
+from pgferry.engine.upgrade.preflight import (Thresholds, classify_collations, preflight_failures, preflight_plan,
                               run_preflight)
-from engine.upgrade import Connections, Upgrade
+from pgferry.engine.upgrade.upgrade import Connections, Upgrade
 from tests.conftest import query, run_cli
 from tests.fixtures.synthetic import write_migration
 

@@ -50,7 +50,7 @@ def test_bundled_upgrade_stops_with_exit_3_before_any_change(app_db, database):
 
 
 def test_bundled_product_bundle_verify_upgrade(app_db, database):
-    from engine.catalog import bundled_migrations_dir, load
+    from pgferry.engine.definitions.catalog import bundled_migrations_dir, load
 
     defs = load(bundled_migrations_dir())
     newest = defs.releases.latest().version
@@ -177,7 +177,7 @@ class Terminal(io.StringIO):
 
 
 def test_exit_3_comes_before_the_question_and_names_whole_statements(app_db, database, monkeypatch, capsys):
-    from tui.cli import main
+    from pgferry.tui.cli import main
 
     monkeypatch.setattr("sys.stdin", Terminal("yes\n"))
     rc = main(["upgrade", "--to", "1.2.0", "--dsn", app_db, "--migrations", str(SMALL), "--no-progress"])
@@ -189,7 +189,7 @@ def test_exit_3_comes_before_the_question_and_names_whole_statements(app_db, dat
 
 
 def test_a_failed_verify_claims_no_record(app_db, capsys):
-    from tui.cli import main
+    from pgferry.tui.cli import main
 
     rc = main(["privileged", "verify", "--to", "1.2.0", "--dsn", app_db, "--migrations", str(SMALL)])
     out, err = capsys.readouterr()

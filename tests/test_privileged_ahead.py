@@ -10,9 +10,9 @@ import psycopg
 import pytest
 from psycopg import conninfo, sql
 
-from engine.catalog import bundled_migrations_dir, load
+from pgferry.engine.definitions.catalog import bundled_migrations_dir, load
 from tests.conftest import query
-from tui.cli import main
+from pgferry.tui.cli import main
 
 BUNDLED = load(bundled_migrations_dir())
 NEWEST = BUNDLED.releases.latest().version
@@ -132,8 +132,8 @@ def test_bundle_for_several_databases_runs_with_psql_f(pg_server, app_role, tmp_
 
 
 def test_a_database_name_psql_cannot_carry_is_refused():
-    from engine.errors import UsageError
-    from engine.privileges import psql_connect
+    from pgferry.engine.errors import UsageError
+    from pgferry.engine.privileges.privileges import psql_connect
 
     assert psql_connect("shop") == "\\connect -reuse-previous=on 'dbname=shop'"
     with pytest.raises(UsageError, match="control characters"):

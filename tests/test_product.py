@@ -12,9 +12,9 @@ import psycopg
 import pytest
 from psycopg import conninfo, sql
 
-from engine.catalog import bundled_migrations_dir, load
-from engine.describe import describe
-from engine.upgrade import Connections, Upgrade, read_applied
+from pgferry.engine.definitions.catalog import bundled_migrations_dir, load
+from pgferry.engine.repair.describe import describe
+from pgferry.engine.upgrade.upgrade import Connections, Upgrade, read_applied
 from tests.conftest import ROOT, query, run_cli
 
 DEFS = load(bundled_migrations_dir())
@@ -168,7 +168,7 @@ def _wait(predicate, timeout=60.0, interval=0.05):
 
 
 def _popen(*args):
-    return subprocess.Popen([sys.executable, "-m", "tui", *args], cwd=ROOT, stdout=subprocess.PIPE,
+    return subprocess.Popen([sys.executable, "-m", "pgferry", *args], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
 
 

@@ -4,9 +4,9 @@ command line, whose drift check before each move compares the database with that
 shipped shape (made on 18). One database walks all the way up, to keep a major to seconds."""
 from __future__ import annotations
 
-from engine.drift import check
+from pgferry.engine.repair.drift import check
 from tests.test_product import DEFS, NEWEST, OLDEST, TARGETS, applied, expected, shape, upgrade
-from tui.cli import main
+from pgferry.tui.cli import main
 
 
 def _move(capsys, command: str, dsn: str, to: str) -> None:

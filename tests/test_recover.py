@@ -14,15 +14,15 @@ import stat
 import psycopg
 import pytest
 
-from engine.bookkeeping import MigrationLog
-from engine.catalog import load
-from engine.errors import MigrationFailed
+from pgferry.engine.bookkeeping.bookkeeping import MigrationLog
+from pgferry.engine.definitions.catalog import load
+from pgferry.engine.errors import MigrationFailed
 from tests.conftest import SMALL, query, run_cli
 from tests.test_runner import (  # noqa: F401 - session and spawn are fixtures
     FAILING_UP, INDEX, add_migration, backend_alive, cic_waiting, cli_args, exists, index_valid, migrate, old_snapshot,
     session, spawn, up_to, wait_for,
 )
-from tui.cli import main
+from pgferry.tui.cli import main
 
 OPERATOR = {"PGFERRY_OPERATOR": "alice"}
 

@@ -7,12 +7,12 @@ import stat
 import psycopg
 import pytest
 
-from engine.catalog import bundled_migrations_dir, load
-from engine.report import build_report, to_markdown
-from engine.runs import RunStore
-from engine.upgrade import Connections, RunStopped, StopReached, Upgrade
+from pgferry.engine.definitions.catalog import bundled_migrations_dir, load
+from pgferry.engine.upgrade.report import build_report, to_markdown
+from pgferry.engine.bookkeeping.runs import RunStore
+from pgferry.engine.upgrade.upgrade import Connections, RunStopped, StopReached, Upgrade
 from tests.conftest import SMALL, run_cli
-from tui.cli import main, migration_names
+from pgferry.tui.cli import main, migration_names
 
 
 def test_report_lists_steps_and_manual_steps(database, tmp_path, capsys):

@@ -1,4 +1,4 @@
-"""The runner on a real PostgreSQL: the seven running semantics of DESIGN §7.
+"""The runner on a real PostgreSQL: the seven running semantics of docs/design.md §7.
 
 Crash tests run the command line in a subprocess and SIGKILL it at a moment observed in the
 server's own views (pg_stat_activity, pg_stat_progress_create_index), then run the same
@@ -18,17 +18,17 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from engine.bookkeeping import MigrationLog
-from engine.catalog import load
-from engine.errors import MigrationFailed
-from engine.events import (
+from pgferry.engine.bookkeeping.bookkeeping import MigrationLog
+from pgferry.engine.definitions.catalog import load
+from pgferry.engine.errors import MigrationFailed
+from pgferry.engine.events import (
     Collector, IndexRepaired, LockRetry, LockWait, MigrationFinished, Retrying, StaleAttempt, WaitingForBuild,
     WaitingForLock,
 )
-from engine.locks import LockWaitTimeout, lock_key
-from engine.runner import ConnectionLost, Migrator, RunOptions
+from pgferry.engine.locks import LockWaitTimeout, lock_key
+from pgferry.engine.run.runner import ConnectionLost, Migrator, RunOptions
 from tests.conftest import ROOT, SMALL, query, run_cli
-from tui.cli import main
+from pgferry.tui.cli import main
 
 FAST = RunOptions(poll=0.05)
 TIMINGS: dict[str, float] = {}
@@ -139,7 +139,7 @@ class Spawned:
         env = {k: v for k, v in os.environ.items() if k != "PGFERRY_DSN"}
         env["PYTHONUNBUFFERED"] = "1"
         with open(out, "w") as f:
-            proc = subprocess.Popen([sys.executable, "-m", "tui", *args], stdout=f, stderr=subprocess.STDOUT,
+            proc = subprocess.Popen([sys.executable, "-m", "pgferry", *args], stdout=f, stderr=subprocess.STDOUT,
                                     cwd=ROOT, env=env)
         self.procs.append(proc)
         return proc, out
@@ -838,9 +838,9 @@ def test_a_stopped_migrator_shows_in_status_and_loses_its_locks_after_the_idle_t
 
 
 def test_the_live_view_names_a_session_of_the_run_idle_with_locks(database):
-    from engine.connection import application_name
-    from engine.live import LiveReader
-    from engine.runs import RunStore
+    from pgferry.engine.connection import application_name
+    from pgferry.engine.upgrade.live import LiveReader
+    from pgferry.engine.bookkeeping.runs import RunStore
 
     with psycopg.connect(database, autocommit=True) as conn:
         store = RunStore(conn)

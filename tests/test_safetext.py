@@ -1,5 +1,5 @@
 """engine/safetext.py: control characters from the server or definitions never reach a terminal raw."""
-from engine.safetext import is_printable, printable
+from pgferry.engine.safetext import is_printable, printable
 
 
 def test_escape_sequences_are_shown_not_acted_on():

@@ -7,8 +7,8 @@ import psycopg
 
 from tests.conftest import SMALL
 from tests.test_tui_overview import _empty_status, fail_main_16, installed, loaded  # noqa: F401 - fixtures
-from tui.app import Overview, PgferryApp, Source
-from tui.app.help import HelpScreen
+from pgferry.tui.app import Overview, PgferryApp, Source
+from pgferry.tui.app.help import HelpScreen
 
 SIZE = (80, 24)
 
@@ -43,10 +43,10 @@ def test_help_opens_at_the_screen_in_front(installed):  # noqa: F811
             await pilot.press("f1")
             assert isinstance(app.screen, HelpScreen) and app.screen.topic == "overview"
             await pilot.press("escape")
-            from tui.app.report import ReportScreen
+            from pgferry.tui.app.report import ReportScreen
 
             with psycopg.connect(installed, autocommit=True) as conn:
-                from engine.runs import RunStore
+                from pgferry.engine.bookkeeping.runs import RunStore
 
                 store = RunStore(conn)
                 store.ensure()
@@ -66,7 +66,7 @@ def test_overview_explains_when_there_is_no_plan_to_check(database):
     import psycopg
 
     # A migration the definitions do not know: no plan can start from here, so nothing to preflight.
-    from tui.cli import main
+    from pgferry.tui.cli import main
 
     assert main(["upgrade", "--to", "1.1.0", "--yes", "--no-progress", "--dsn", database,
                  "--migrations", str(SMALL)]) == 0
@@ -94,7 +94,7 @@ def test_demo_says_how_to_come_back_and_how_a_dba_connects(capsys):
     import tempfile
     from pathlib import Path
 
-    from tui.cli import main
+    from pgferry.tui.cli import main
 
     # Not under pytest's tmp_path: run as root, the server runs as another user, who cannot enter it.
     datadir = Path(tempfile.mkdtemp(prefix="pgferry-demo-")) / "pgdata"
@@ -125,7 +125,7 @@ def test_demo_says_how_to_come_back_and_how_a_dba_connects(capsys):
 def test_quitting_mid_run_names_a_way_back_that_works():
     from textual.widgets import Static
 
-    from tui.app.run import QuitWhileRunning
+    from pgferry.tui.app.run import QuitWhileRunning
 
     async def go(source: Source) -> str:
         app = PgferryApp(source, overview=Overview(_empty_status(), None, "PostgreSQL 17.2"))

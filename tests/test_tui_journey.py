@@ -15,15 +15,15 @@ import pytest
 from psycopg import sql
 
 from tests.conftest import SMALL
-from tui.app import PgferryApp, Source
-from tui.app.confirm import TypedConfirm
-from tui.app.plan import PlanScreen
-from tui.app.privileged import PrivilegedScreen
-from tui.app.report import ReportScreen
-from tui.app.run import RunScreen
-from tui.app.target import TargetScreen
-from tui.cli import main
-from tui.demo import as_role
+from pgferry.tui.app import PgferryApp, Source
+from pgferry.tui.app.confirm import TypedConfirm
+from pgferry.tui.app.plan import PlanScreen
+from pgferry.tui.app.privileged import PrivilegedScreen
+from pgferry.tui.app.report import ReportScreen
+from pgferry.tui.app.run import RunScreen
+from pgferry.tui.app.target import TargetScreen
+from pgferry.tui.cli import main
+from pgferry.tui.demo import as_role
 
 ROLE = f"journey_{uuid.uuid4().hex[:8]}"
 

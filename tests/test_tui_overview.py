@@ -10,10 +10,10 @@ from textual.widgets import DataTable, Static
 from textual.worker import WorkerFailed
 
 from tests.conftest import SMALL
-from tui.app import Overview, PgferryApp, Source
-from tui.app.help import HelpScreen
-from tui.app.themes import ThemeFileError, load_all, load_file
-from tui.cli import main
+from pgferry.tui.app import Overview, PgferryApp, Source
+from pgferry.tui.app.help import HelpScreen
+from pgferry.tui.app.themes import ThemeFileError, load_all, load_file
+from pgferry.tui.cli import main
 
 SIZE = (80, 24)
 
@@ -97,7 +97,7 @@ def test_help_opens_and_escape_closes_then_q_quits(installed):
 
 
 def test_footer_bindings_have_ids_and_descriptions():
-    from tui.app.overview import OverviewScreen
+    from pgferry.tui.app.overview import OverviewScreen
 
     for b in [*PgferryApp.BINDINGS, *OverviewScreen.BINDINGS]:
         assert b.id and b.description and b.tooltip
@@ -156,7 +156,7 @@ def test_themes_load_and_no_color_gives_mono(monkeypatch, tmp_path):
 
 
 def test_user_theme_from_config_dir(monkeypatch, tmp_path):
-    monkeypatch.setattr("tui.app.themes.user_dir", lambda: tmp_path)
+    monkeypatch.setattr("pgferry.tui.app.themes.user_dir", lambda: tmp_path)
     (tmp_path / "mine.yaml").write_text("name: mine\nprimary: '#123456'\n")
     assert PgferryApp(theme="mine").theme == "mine"
 
@@ -170,8 +170,8 @@ def test_unknown_theme_is_a_usage_error(capsys, monkeypatch):
 
 def fixed_overview(dsn: str) -> Overview:
     """A real status read from the database, with the random database name replaced."""
-    from engine.status import read_status
-    from engine.catalog import load
+    from pgferry.engine.bookkeeping.status import read_status
+    from pgferry.engine.definitions.catalog import load
 
     defs = load(SMALL)
     status = read_status(defs, {name: dsn for name in defs.schemas})
@@ -202,15 +202,15 @@ def test_help_snapshot(snap_compare, monkeypatch, theme):
 
 
 def _empty_status():
-    from engine.catalog import load
-    from engine.status import DatabaseStatus
+    from pgferry.engine.definitions.catalog import load
+    from pgferry.engine.bookkeeping.status import DatabaseStatus
 
     defs = load(SMALL)
     return DatabaseStatus((), defs.version_of({}))
 
 
 def test_interrupted_run_shows_banner(installed):
-    from engine.runs import RunStore
+    from pgferry.engine.bookkeeping.runs import RunStore
 
     with psycopg.connect(installed, autocommit=True) as conn:  # its backend ends with it: the run is orphaned
         store = RunStore(conn)
@@ -233,7 +233,7 @@ def test_theme_from_the_config_file(monkeypatch, tmp_path):
     monkeypatch.delenv("NO_COLOR", raising=False)
     config = tmp_path / "config.yaml"
     config.write_text("theme: pgferry-light\n")
-    monkeypatch.setattr("tui.app.themes.config_path", lambda: config)
+    monkeypatch.setattr("pgferry.tui.app.themes.config_path", lambda: config)
     assert PgferryApp().theme == "pgferry-light"
     assert PgferryApp(theme="pgferry-high-contrast").theme == "pgferry-high-contrast"  # --theme wins
     monkeypatch.setenv("NO_COLOR", "1")
@@ -245,7 +245,7 @@ def test_theme_from_the_config_file(monkeypatch, tmp_path):
 
 def test_a_run_that_ended_without_the_ui_offers_its_report(database, tmp_path, monkeypatch):
     """An upgrade run from the command line while no UI was open: the overview names it and opens its report."""
-    from tui.app.report import ReportScreen
+    from pgferry.tui.app.report import ReportScreen
 
     monkeypatch.chdir(tmp_path)
     for to in ("1.1.0", "1.2.0"):
@@ -287,8 +287,8 @@ def test_no_run_yet_dims_the_report_key(installed):
 @pytest.fixture(scope="module")
 def at_newest_stable(pg_server):
     """The bundled product at 4.2.0, the newest stable release; 4.3.0-rc.1 is on the insiders channel."""
-    from engine.catalog import bundled_migrations_dir, load
-    from engine.upgrade import Connections, Upgrade
+    from pgferry.engine.definitions.catalog import bundled_migrations_dir, load
+    from pgferry.engine.upgrade.upgrade import Connections, Upgrade
 
     dsn = pg_server.create_database()
     defs = load(bundled_migrations_dir())
@@ -298,7 +298,7 @@ def at_newest_stable(pg_server):
 
 
 def test_pending_counts_against_the_stable_channel(at_newest_stable):
-    from engine.status import read_status
+    from pgferry.engine.bookkeeping.status import read_status
 
     dsn, defs = at_newest_stable
     dsns = {name: dsn for name in defs.schemas}

@@ -16,17 +16,17 @@ from psycopg import conninfo, sql
 from rich.console import Console
 from textual.widgets import Input, Static
 
-from engine.catalog import load
-from engine.grant import check_bundle, in_database_of, record_check
-from engine.privileges import build_bundle
-from engine.upgrade import make_plan
+from pgferry.engine.definitions.catalog import load
+from pgferry.engine.privileges.grant import check_bundle, in_database_of, record_check
+from pgferry.engine.privileges.privileges import build_bundle
+from pgferry.engine.upgrade.upgrade import make_plan
 from tests.conftest import SMALL, query
-from tui.app import PgferryApp, Source
-from tui.app.base import KeyReasons
-from tui.app.confirm import TypedConfirm
-from tui.app.grant_dialog import GrantDialog
-from tui.app.privileged import PrivilegedScreen
-from tui.app.savefile import SaveText
+from pgferry.tui.app import PgferryApp, Source
+from pgferry.tui.app.base import KeyReasons
+from pgferry.tui.app.confirm import TypedConfirm
+from pgferry.tui.app.grant_dialog import GrantDialog
+from pgferry.tui.app.privileged import PrivilegedScreen
+from pgferry.tui.app.savefile import SaveText
 
 SIZE = (80, 24)
 ROLE = f"tui_app_{uuid.uuid4().hex[:8]}"
@@ -242,7 +242,7 @@ def test_unverifiable_step_is_confirmed_with_the_token(app_db, database, small_c
 
 
 def test_engine_check_refuses_to_record_what_is_missing(app_db):
-    from engine.errors import PrivilegeRequired
+    from pgferry.engine.errors import PrivilegeRequired
 
     source = Source(migrations=str(SMALL), dsn=app_db)
     dsns = dict(source.connections().dsns)

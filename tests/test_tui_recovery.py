@@ -17,19 +17,19 @@ import pytest
 from rich.console import Console
 from textual.widgets import Input, OptionList, RichLog, Static
 
-from engine import __version__
+from pgferry import __version__
 from tests.conftest import SMALL, query
 from tests.test_runner import (  # noqa: F401 - session and spawn are fixtures
     FAILING_UP, INDEX, add_migration, backend_alive, cic_waiting, cli_args, index_valid, migrate, old_snapshot,
     session, spawn, up_to, wait_for,
 )
-from tui.app import PgferryApp, Source
-from tui.app.base import KeyReasons
-from tui.app.confirm import TypedConfirm
-from tui.app.recovery import RecoveryScreen
-from tui.app.recovery_model import load_walkthrough
-from tui.app.savefile import SaveText
-from tui.cli import main
+from pgferry.tui.app import PgferryApp, Source
+from pgferry.tui.app.base import KeyReasons
+from pgferry.tui.app.confirm import TypedConfirm
+from pgferry.tui.app.recovery import RecoveryScreen
+from pgferry.tui.app.recovery_model import load_walkthrough
+from pgferry.tui.app.savefile import SaveText
+from pgferry.tui.cli import main
 
 SIZE = (80, 24)
 SECRET = "hunter2-Pa55"
@@ -87,7 +87,7 @@ async def open_recovery(app, pilot) -> RecoveryScreen:
 
 def failed_run(dsn: str) -> int:
     """The upgrade run that stopped on aux 4, as the engine records it."""
-    from engine.runs import RunStore
+    from pgferry.engine.bookkeeping.runs import RunStore
 
     with psycopg.connect(dsn, autocommit=True) as conn:
         store = RunStore(conn)
@@ -344,13 +344,13 @@ def long_sql(n: int = 60) -> str:
 
 def dialogs():
     """One of each ModalScreen of the app, with the longest text it may be given."""
-    from engine.planner import Plan
-    from engine.privileges import Bundle, BundleItem
-    from engine.sqlfile import parse_script
-    from tui.app.export import ExportScreen
-    from tui.app.grant_dialog import GrantDialog
-    from tui.app.help import HelpScreen
-    from tui.app.run import QuitWhileRunning
+    from pgferry.engine.plan.planner import Plan
+    from pgferry.engine.privileges.privileges import Bundle, BundleItem
+    from pgferry.engine.definitions.sqlfile import parse_script
+    from pgferry.tui.app.export import ExportScreen
+    from pgferry.tui.app.grant_dialog import GrantDialog
+    from pgferry.tui.app.help import HelpScreen
+    from pgferry.tui.app.run import QuitWhileRunning
 
     script = parse_script("up.sql", long_sql())
     items = tuple(BundleItem("main", 14 + n, "enable extensions", True, f"app@db{n}.example:5432/shop",

@@ -15,13 +15,13 @@ import time
 import psycopg
 import pytest
 
-from engine.upgrade import make_plan
+from pgferry.engine.upgrade.upgrade import make_plan
 from tests.conftest import SMALL
-from tui.app import PgferryApp, Source
-from tui.app.overview import OverviewScreen
-from tui.app.report import ReportScreen
-from tui.app.run import RunScreen
-from tui.cli import main
+from pgferry.tui.app import PgferryApp, Source
+from pgferry.tui.app.overview import OverviewScreen
+from pgferry.tui.app.report import ReportScreen
+from pgferry.tui.app.run import RunScreen
+from pgferry.tui.cli import main
 
 SIZE = (100, 32)
 
@@ -226,7 +226,7 @@ def test_a_run_that_cannot_start_says_why(at_110, slow_product):
         app = PgferryApp(source)
         async with app.run_test(size=SIZE) as pilot:
             await pilot.pause()
-            from engine.planner import Planner
+            from pgferry.engine.plan.planner import Planner
 
             plan = Planner(source.definitions()).plan({"main": frozenset({1, 2, 3, 10, 11, 12, 13}),
                                                        "aux": frozenset({1, 2})}, "1.2.0")

@@ -9,12 +9,12 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from engine.events import Session
-from engine.live import IndexBuild, LiveRun, LockWaitNow, OobNow, Statement
-from engine.runs import UpgradeRun
-from tui.app import PgferryApp, Source
-from tui.app.report import ReportScreen
-from tui.app.run import RunScreen
+from pgferry.engine.events import Session
+from pgferry.engine.upgrade.live import IndexBuild, LiveRun, LockWaitNow, OobNow, Statement
+from pgferry.engine.bookkeeping.runs import UpgradeRun
+from pgferry.tui.app import PgferryApp, Source
+from pgferry.tui.app.report import ReportScreen
+from pgferry.tui.app.run import RunScreen
 
 T0 = datetime(2026, 11, 22, 2, 0, 0, tzinfo=timezone.utc)
 SIZES = {"80x24": (80, 24), "160x48": (160, 48)}

@@ -5,9 +5,9 @@ from rich.console import Group
 from rich.padding import Padding
 from rich.text import Text
 
-from engine.events import Session
-from engine.live import LiveRun, LockWaitNow, Statement
-from tui.app.safe import escaped, neutralised
+from pgferry.engine.events import Session
+from pgferry.engine.upgrade.live import LiveRun, LockWaitNow, Statement
+from pgferry.tui.app.safe import escaped, neutralised
 
 OSC52 = "\x1b]52;c;aGk=\x07"
 

@@ -10,13 +10,13 @@ import pytest
 from textual.widgets import DataTable, Input, Static, Tree
 from textual.worker import WorkerFailed
 
-from engine.catalog import bundled_migrations_dir
-from engine.choices import DatabaseState, read_state
-from tui.app import PgferryApp, Source
-from tui.app.export import ExportScreen
-from tui.app.plan import PlanScreen
-from tui.app.target import TargetScreen
-from tui.cli import main
+from pgferry.engine.definitions.catalog import bundled_migrations_dir
+from pgferry.engine.upgrade.choices import DatabaseState, read_state
+from pgferry.tui.app import PgferryApp, Source
+from pgferry.tui.app.export import ExportScreen
+from pgferry.tui.app.plan import PlanScreen
+from pgferry.tui.app.target import TargetScreen
+from pgferry.tui.cli import main
 
 SIZE = (80, 24)
 BIG = (160, 48)
@@ -195,8 +195,8 @@ def test_target_then_plan_then_export_then_continue(at_3_20, tmp_path):
 def fixed_state(at_3_20) -> DatabaseState:
     import dataclasses
 
-    from engine.catalog import load
-    from engine.upgrade import Connections
+    from pgferry.engine.definitions.catalog import load
+    from pgferry.engine.upgrade.upgrade import Connections
 
     defs = load(bundled_migrations_dir())
     state = read_state(defs, Connections({name: at_3_20 for name in defs.schemas}))
@@ -216,7 +216,7 @@ class ScreenApp(PgferryApp):
 
 
 def plan_to(state: DatabaseState, version: str):
-    from engine.choices import choose
+    from pgferry.engine.upgrade.choices import choose
 
     defs = Source().definitions()
     return choose(defs, state, defs.release(version)).plan
@@ -310,8 +310,8 @@ def test_export_errors_stay_in_the_dialog(fixed_state, tmp_path):
 
 def test_choices_and_outline_without_a_database(small_defs):
     """The engine side: planned from a given applied set; a downgrade is offered, grouping keeps run order."""
-    from engine.choices import DatabaseState, choose
-    from engine.outline import items, matches, segments
+    from pgferry.engine.upgrade.choices import DatabaseState, choose
+    from pgferry.engine.plan.outline import items, matches, segments
 
     top = small_defs.releases.releases[-1]
     applied = {s: small_defs.required(top, s) for s in small_defs.schemas}

@@ -1,4 +1,4 @@
-"""`pgferry validate`: every rule of DESIGN §3/§4 against a broken copy of the small product.
+"""`pgferry validate`: every rule of docs/design.md §3/§4 against a broken copy of the small product.
 
 Each case copies tests/fixtures/small (the `small_copy` fixture), breaks exactly one thing and
 runs the real command line in-process. It checks the exit code (2), that the findings are
@@ -18,7 +18,7 @@ from typing import Callable
 import pytest
 
 from tests.conftest import SMALL, query
-from tui.cli import main
+from pgferry.tui.cli import main
 
 
 # -- helpers -----------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The scriptable command line: `pgferry <command>`. Every read has --json (DESIGN §11).
+"""The scriptable command line: `pgferry <command>`. Every read has --json (docs/design.md §11).
 
 Precedence for the connection: --dsn, else PGFERRY_DSN, else libpq's PG* variables;
 --schema-dsn NAME=DSN overrides it for one schema. These flags and --migrations mean the same
@@ -17,14 +17,14 @@ import sys
 import psycopg
 from typing import Sequence
 
-from engine import __version__
-from engine.catalog import Definitions, bundled_migrations_dir, load, load_definitions
-from engine.connection import mask_dsn, resolve_dsn, scrub
-from engine.errors import ExitCode, PgferryError, UsageError
-from engine.graph import Step, UnknownMigration
-from engine.safetext import printable
-from engine.runner import Migrator, RunOptions
-from tui.interrupt import ACTIVITY
+from pgferry import __version__
+from pgferry.engine.definitions.catalog import Definitions, bundled_migrations_dir, load, load_definitions
+from pgferry.engine.connection import mask_dsn, resolve_dsn, scrub
+from pgferry.engine.errors import ExitCode, PgferryError, UsageError
+from pgferry.engine.definitions.graph import Step, UnknownMigration
+from pgferry.engine.safetext import printable
+from pgferry.engine.run.runner import Migrator, RunOptions
+from pgferry.tui.interrupt import ACTIVITY
 
 EPILOG = """\
 exit codes: 0 success, 1 failure, 2 usage error or invalid definitions, 3 a privileged
@@ -35,7 +35,7 @@ else PGFERRY_DSN, else libpq's PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE.
 
 
 class Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # usage errors exit 2 with one line, as DESIGN §11 says
+    def error(self, message: str):  # usage errors exit 2 with one line, as docs/design.md §11 says
         self.print_usage(sys.stderr)
         # The message quotes the arguments it refused: a connection string among them keeps its secrets.
         words = [w.strip("'\"") for w in message.split()]
@@ -228,7 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--admin-dsn", metavar="DSN", help="with --replay: a server where pgferry may create and drop "
                    "scratch databases (default: a temporary embedded PostgreSQL)")
 
-    from tui import cmd_check, cmd_privileged
+    from pgferry.tui import cmd_check, cmd_privileged
 
     cmd_privileged.add_parser(sub, _common)
     cmd_check.add_parser(sub, _common)
@@ -379,13 +379,13 @@ def cmd_validate(args) -> int:
 
 
 def cmd_status(args) -> int:
-    from engine.status import read_status
+    from pgferry.engine.bookkeeping.status import read_status
 
     defs = _definitions(args)
     dsns = _dsns(args, defs)
     status = read_status(defs, dsns, args.bookkeeping_schema, args.schema)
     if not any(s.state.applied for s in status.schemas):
-        from engine.drift import refuse_unrecorded
+        from pgferry.engine.repair.drift import refuse_unrecorded
 
         refuse_unrecorded(defs, dsns, args.bookkeeping_schema)  # the product's tables are not "empty" (exit 5)
     oob = _oob_rows(defs, dsns, status.version, args.bookkeeping_schema, args.schema)
@@ -394,8 +394,8 @@ def cmd_status(args) -> int:
         return ExitCode.OK
     from rich.table import Table
 
-    from tui.render import label, rich_console
-    from tui.states import schema_state
+    from pgferry.tui.render import label, rich_console
+    from pgferry.tui.states import schema_state
 
     console = rich_console()
     console.print(f"database version: [bold]{label(status.version.label)}[/]", highlight=False)
@@ -441,8 +441,8 @@ def _oob_line(r: dict) -> str:
 
 
 def _print_idle_lock_holders(holders, file=None) -> None:
-    from engine.safetext import printable
-    from engine.status import IDLE_HOLDER_HINT
+    from pgferry.engine.safetext import printable
+    from pgferry.engine.bookkeeping.status import IDLE_HOLDER_HINT
 
     for h in holders:
         print(f"! {printable(h.describe(), one_line=True)}\n  {IDLE_HOLDER_HINT}", file=file or sys.stdout)
@@ -450,7 +450,7 @@ def _print_idle_lock_holders(holders, file=None) -> None:
 
 def _run(args, plans: dict[str, callable], title: str) -> int:
     """Run each schema's compute function with its own Migrator; render events."""
-    from tui.render import renderer
+    from pgferry.tui.render import renderer
 
     defs = args._defs
     dsns = _dsns(args, defs)
@@ -466,7 +466,7 @@ def _run(args, plans: dict[str, callable], title: str) -> int:
 
 
 def _preview(args, plans: dict[str, callable]) -> dict[str, list[Step]]:
-    from engine.status import read_status
+    from pgferry.engine.bookkeeping.status import read_status
 
     defs = args._defs
     status = read_status(defs, _dsns(args, defs), args.bookkeeping_schema, list(plans))
@@ -545,13 +545,13 @@ def cmd_downto(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from tui.demo import run_demo
+    from pgferry.tui.demo import run_demo
 
     return run_demo(args)
 
 
 def _conns(args, defs):
-    from engine.upgrade import Connections
+    from pgferry.engine.upgrade.upgrade import Connections
 
     return Connections(_dsns(args, defs), args.bookkeeping_schema)
 
@@ -568,9 +568,9 @@ def plan_format(args) -> str:
 
 
 def cmd_plan(args) -> int:
-    from engine.export import to_markdown, to_sql
-    from engine.upgrade import make_plan
-    from tui.plan_view import print_plan
+    from pgferry.engine.plan.export import to_markdown, to_sql
+    from pgferry.engine.upgrade.upgrade import make_plan
+    from pgferry.tui.plan_view import print_plan
 
     defs = _definitions(args)
     plan = make_plan(defs, _conns(args, defs), args.to, downgrade=None if args.allow_downgrade else False,
@@ -584,7 +584,7 @@ def cmd_plan(args) -> int:
 
         from rich.console import Console
 
-        from tui.render import UNCUT
+        from pgferry.tui.render import UNCUT
 
         buffer = StringIO()
         print_plan(plan, Console(file=buffer, width=UNCUT, soft_wrap=True))
@@ -616,7 +616,7 @@ def _write_private(path: str, text: str) -> None:
 def cmd_move(args) -> int:
     if not getattr(args, "journal", None):
         return _move(args, None)
-    from tui.journal import JournalWriter, new_journal_path
+    from pgferry.tui.journal import JournalWriter, new_journal_path
 
     journal = JournalWriter(new_journal_path() if args.journal == "auto" else args.journal, _secrets(args))
     try:
@@ -638,10 +638,10 @@ def cmd_move(args) -> int:
 
 
 def _move(args, journal) -> int:
-    from engine.background import BackgroundOptions
-    from engine.upgrade import make_plan, Upgrade
-    from tui.plan_view import print_plan
-    from tui.render import renderer
+    from pgferry.engine.run.background import BackgroundOptions
+    from pgferry.engine.upgrade.upgrade import make_plan, Upgrade
+    from pgferry.tui.plan_view import print_plan
+    from pgferry.tui.render import renderer
 
     defs = _definitions(args)
     conns = _conns(args, defs)
@@ -662,7 +662,7 @@ def _move(args, journal) -> int:
     if not args.skip_drift_check and plan.direction in ("upgrade", "downgrade"):
         _check_drift_before(args, defs, conns, plan)
     if not args.skip_preflight:
-        from engine.preflight import PreflightFailed, preflight_failures
+        from pgferry.engine.upgrade.preflight import PreflightFailed, preflight_failures
 
         failed = preflight_failures(defs, conns, plan)
         if failed:
@@ -694,8 +694,8 @@ def _check_drift_before(args, defs, conns, plan) -> None:
     """A database that does not look like its release is refused before anything runs (exit 5)."""
     from pathlib import Path
 
-    from engine.drift import check, load_ignore
-    from engine.errors import DriftFound
+    from pgferry.engine.repair.drift import check, load_ignore
+    from pgferry.engine.errors import DriftFound
 
     if " + " in plan.from_label:
         # A half-finished move (e.g. resuming after a crash) has objects of the next release:
@@ -703,7 +703,7 @@ def _check_drift_before(args, defs, conns, plan) -> None:
         print(f"note: skipping the drift check: the database is between releases ({plan.from_label})",
               file=sys.stderr)
         return
-    from engine.expected import expected_path
+    from pgferry.engine.repair.expected import expected_path
 
     if plan.from_version and not expected_path(defs, plan.from_version).is_file():
         print(f"note: no expected shape shipped for {plan.from_version}: drift not checked "
@@ -727,8 +727,8 @@ def _check_drift_before(args, defs, conns, plan) -> None:
 def _check_open_attempts(defs, conns, plan, reports) -> None:
     """Drift from what an open attempt left is not drift to skip: the run settles the attempts it runs
     again (their leftovers are dropped from the reports), any other makes the database dirty (exit 4)."""
-    from engine.errors import DirtyDatabase
-    from engine.recovery import diagnose, explains, split_by_plan
+    from pgferry.engine.errors import DirtyDatabase
+    from pgferry.engine.repair.recovery import diagnose, explains, split_by_plan
 
     settled, left = split_by_plan(diagnose(defs, dict(conns.dsns), conns.bookkeeping_schema), plan)
     for r in reports:
@@ -742,11 +742,11 @@ def _check_open_attempts(defs, conns, plan, reports) -> None:
 
 
 def cmd_oob(args) -> int:
-    from engine.background import BackgroundOptions, BackgroundRunner, OutOfBandStore
-    from engine.connection import connect
-    from engine.oobstate import read_database_states, refuse_unmeasured, select_for_run
-    from engine.safetext import printable
-    from tui.render import renderer
+    from pgferry.engine.run.background import BackgroundOptions, BackgroundRunner, OutOfBandStore
+    from pgferry.engine.connection import connect
+    from pgferry.engine.run.oobstate import read_database_states, refuse_unmeasured, select_for_run
+    from pgferry.engine.safetext import printable
+    from pgferry.tui.render import renderer
 
     defs = _definitions(args)
     dsns = _dsns(args, defs)
@@ -794,7 +794,7 @@ def cmd_oob(args) -> int:
 
 
 def cmd_preflight(args) -> int:
-    from engine.preflight import FAIL, Thresholds, preflight_plan, run_preflight
+    from pgferry.engine.upgrade.preflight import FAIL, Thresholds, preflight_plan, run_preflight
 
     defs = _definitions(args)
     conns = _conns(args, defs)
@@ -821,9 +821,9 @@ def cmd_preflight(args) -> int:
 def cmd_describe(args) -> int:
     from pathlib import Path
 
-    from engine.connection import connect
-    from engine.describe import canonical_json, describe
-    from engine.expected import expected_path, generate, generate_many, render
+    from pgferry.engine.connection import connect
+    from pgferry.engine.repair.describe import canonical_json, describe
+    from pgferry.engine.repair.expected import expected_path, generate, generate_many, render
 
     defs = _definitions(args)
     if (args.version or args.write or args.admin_dsn) and not args.expected:
@@ -861,8 +861,8 @@ def cmd_describe(args) -> int:
 def cmd_drift(args) -> int:
     from pathlib import Path
 
-    from engine.drift import check, fix_script, load_ignore
-    from tui.drift_view import render
+    from pgferry.engine.repair.drift import check, fix_script, load_ignore
+    from pgferry.tui.drift_view import render
 
     defs = _definitions(args)
     default = Path(defs.root) / "drift-ignore.yaml"
@@ -871,7 +871,7 @@ def cmd_drift(args) -> int:
         raise UsageError("--admin-dsn goes with --replay")
     load = None
     if args.replay:
-        from engine.expected import generate
+        from pgferry.engine.repair.expected import generate
 
         def load(d, v):
             return generate(d, v, admin_dsn=args.admin_dsn)
@@ -891,7 +891,7 @@ def cmd_drift(args) -> int:
 
 
 def cmd_privileged(args) -> int:
-    from tui import cmd_privileged as privileged
+    from pgferry.tui import cmd_privileged as privileged
 
     return privileged.run(args)
 
@@ -899,12 +899,12 @@ def cmd_privileged(args) -> int:
 def cmd_recover(args) -> int:
     from datetime import datetime, timezone
 
-    from engine.recovery import diagnose
-    from engine.recovery_actions import prepare, run_action
-    from engine.runs import operator_name
-    from engine.status import idle_lock_holders_in
-    from tui import recover_view as view
-    from tui.render import renderer
+    from pgferry.engine.repair.recovery import diagnose
+    from pgferry.engine.repair.recovery_actions import prepare, run_action
+    from pgferry.engine.bookkeeping.runs import operator_name
+    from pgferry.engine.bookkeeping.status import idle_lock_holders_in
+    from pgferry.tui import recover_view as view
+    from pgferry.tui.render import renderer
 
     started = datetime.now(timezone.utc)
     defs = _definitions(args)
@@ -956,7 +956,7 @@ def cmd_recover(args) -> int:
 
 
 def cmd_check(args) -> int:
-    from tui import cmd_check as check
+    from pgferry.tui import cmd_check as check
 
     return check.run(args)
 
@@ -966,7 +966,7 @@ def migration_names(defs: Definitions) -> dict[tuple[str, int], str]:
 
 
 def cmd_report(args) -> int:
-    from engine.report import build_report, to_markdown
+    from pgferry.engine.upgrade.report import build_report, to_markdown
 
     defs = _definitions(args)
     report = build_report(_dsns(args, defs), args.bookkeeping_schema, args.run, migration_names(defs), defs)
@@ -982,14 +982,14 @@ def cmd_watch(args) -> int:
 
 
 def app_source(args, watch: bool = False, superuser_dsn: str | None = None):
-    from tui.app import Source
+    from pgferry.tui.app import Source
 
     return Source(migrations=args.migrations, dsn=args.dsn, schema_dsn=tuple(args.schema_dsn),
                   bookkeeping_schema=args.bookkeeping_schema, superuser_dsn=superuser_dsn, read_only=watch)
 
 
 def cmd_app(args, watch: bool = False, source=None) -> int:
-    from tui.app import PgferryApp
+    from pgferry.tui.app import PgferryApp
 
     try:
         app = PgferryApp(source or app_source(args, watch), theme=args.theme,
@@ -1027,7 +1027,7 @@ COMMANDS = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     ACTIVITY.reset()
-    from tui.render import guarded_output
+    from pgferry.tui.render import guarded_output
 
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from engine.errors import ExitCode
+from pgferry.engine.errors import ExitCode
 
 
 def add_parser(sub, common) -> None:
@@ -23,10 +23,10 @@ def add_parser(sub, common) -> None:
 
 
 def run(args) -> int:
-    from engine.background import OutOfBandStore
-    from engine.bookkeeping import MigrationLog
-    from engine.connection import connect
-    from tui.cli import _definitions, _dsns, _emit_json
+    from pgferry.engine.run.background import OutOfBandStore
+    from pgferry.engine.bookkeeping.bookkeeping import MigrationLog
+    from pgferry.engine.connection import connect
+    from pgferry.tui.cli import _definitions, _dsns, _emit_json
 
     defs = _definitions(args)
     dsns = _dsns(args, defs)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import sys
 
-from engine.errors import ExitCode, UsageError
+from pgferry.engine.errors import ExitCode, UsageError
 
 
 def add_parser(sub, common) -> None:
@@ -28,11 +28,11 @@ def add_parser(sub, common) -> None:
 
 
 def run(args) -> int:
-    from engine.grant import check_bundle, record_check
-    from engine.privileges import build_bundle
-    from engine.runs import operator_name
-    from engine.upgrade import make_plan
-    from tui.cli import _conns, _definitions, _emit_json, _output
+    from pgferry.engine.privileges.grant import check_bundle, record_check
+    from pgferry.engine.privileges.privileges import build_bundle
+    from pgferry.engine.bookkeeping.runs import operator_name
+    from pgferry.engine.upgrade.upgrade import make_plan
+    from pgferry.tui.cli import _conns, _definitions, _emit_json, _output
 
     defs = _definitions(args)
     conns = _conns(args, defs)

@@ -17,13 +17,13 @@ import platformdirs
 import psycopg
 from psycopg import conninfo, sql
 
-from engine.catalog import bundled_migrations_dir, load
-from engine.connection import mask_dsn
-from engine.embedded import start
-from engine.errors import ExitCode, UsageError
-from engine.runner import RunOptions
-from engine.upgrade import Connections, Upgrade
-from tui.render import renderer
+from pgferry.engine.definitions.catalog import bundled_migrations_dir, load
+from pgferry.engine.connection import mask_dsn
+from pgferry.engine.embedded import start
+from pgferry.engine.errors import ExitCode, UsageError
+from pgferry.engine.run.runner import RunOptions
+from pgferry.engine.upgrade.upgrade import Connections, Upgrade
+from pgferry.tui.render import renderer
 
 APP_ROLE = "pgferry_app"
 
@@ -44,7 +44,7 @@ def as_role(dsn: str, role: str) -> str:
 
 
 def _version_of(defs, dsns: dict[str, str]) -> str:
-    from engine.status import read_status
+    from pgferry.engine.bookkeeping.status import read_status
 
     return read_status(defs, dsns).version.label
 
@@ -80,7 +80,7 @@ def dba_connection(superuser_uri: str, database: str) -> str:
 
 
 def run_demo(args) -> int:
-    from tui.cli import main, schema_env
+    from pgferry.tui.cli import main, schema_env
 
     datadir = demo_dir(args)
     if args.stop:
@@ -152,8 +152,8 @@ def run_demo(args) -> int:
     print("", file=sys.stderr)
     if args.no_ui or not (sys.stdin.isatty() and sys.stdout.isatty()):
         return main(["status", *flags])
-    from tui.app import Source
-    from tui.cli import cmd_app
+    from pgferry.tui.app import Source
+    from pgferry.tui.cli import cmd_app
 
     source = Source(migrations=str(root), schema_dsn=tuple(f"{s}={d}" for s, d in use.items()),
                     superuser_dsn=None if args.superuser else superuser, reopen=reopen_command(args))

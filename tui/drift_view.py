@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from engine.fixes import Fixer
+from pgferry.engine.repair.fixes import Fixer
 
 
 def _text(value) -> str:

@@ -6,9 +6,9 @@ back when its session ends; a concurrent index build is not, and says so.
 """
 from __future__ import annotations
 
-from engine import background as bg
-from engine import events as ev
-from engine.safetext import printable
+from pgferry.engine.run import background as bg
+from pgferry.engine import events as ev
+from pgferry.engine.safetext import printable
 
 AGAIN = "; run the command again to continue"
 

@@ -1,4 +1,4 @@
-"""The local event journal of an upgrade run started from the UI (DESIGN §12).
+"""The local event journal of an upgrade run started from the UI (docs/design.md §12).
 
 The detached run process appends one JSON line per event worth telling a person; the UI that
 started it (or reopens later on the same machine) tails the file for its log pane. Everything
@@ -17,12 +17,12 @@ from pathlib import Path
 
 import platformdirs
 
-from engine import background as bg
-from engine import events as ev
-from engine.connection import scrub
-from engine.errors import UsageError
-from engine.userdirs import private_dir
-from tui.render import describe, index_line, oob_line
+from pgferry.engine.run import background as bg
+from pgferry.engine import events as ev
+from pgferry.engine.connection import scrub
+from pgferry.engine.errors import UsageError
+from pgferry.engine.userdirs import private_dir
+from pgferry.tui.render import describe, index_line, oob_line
 
 PROGRESS_EVERY = 2.0  # seconds between progress lines: a log, not a live display
 

@@ -1,4 +1,4 @@
-"""Starting an upgrade in its own process, detached from the terminal (DESIGN §12).
+"""Starting an upgrade in its own process, detached from the terminal (docs/design.md §12).
 
 The child is `pgferry upgrade --yes --journal auto` in a new session: closing the UI or
 losing SSH sends it no SIGHUP, and its state is in the database and its journal. DSNs reach it
@@ -13,7 +13,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from tui.journal import private_journal_dir
+from pgferry.tui.journal import private_journal_dir
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class Launched:
 
 def command(direction: str, to_version: str, cli_args: list[str], channel: str | None = None) -> list[str]:
     verb = "downgrade" if direction == "downgrade" else "upgrade"
-    args = [sys.executable, "-m", "tui", verb, "--to", to_version, "--yes", "--no-progress", "--journal", "auto",
+    args = [sys.executable, "-m", "pgferry", verb, "--to", to_version, "--yes", "--no-progress", "--journal", "auto",
             *cli_args]
     if channel:
         args += ["--channel", channel]

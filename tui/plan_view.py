@@ -4,9 +4,9 @@ from __future__ import annotations
 from rich.console import Console
 from rich.text import Text
 
-from engine.planner import Plan
-from engine.safetext import printable
-from tui.render import label, rich_console
+from pgferry.engine.plan.planner import Plan
+from pgferry.engine.safetext import printable
+from pgferry.tui.render import label, rich_console
 
 # A glyph column, explained by a legend line: meaning never by colour alone, and it fits 80 columns.
 BADGES = (("privileged", "⚿"), ("create_index_concurrently", "⧗"), ("non_idempotent", "!"))

@@ -14,8 +14,8 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from engine import events as ev
-from engine.safetext import printable
+from pgferry.engine import events as ev
+from pgferry.engine.safetext import printable
 
 INTERVAL_ENV = "PGFERRY_PROGRESS_INTERVAL"  # seconds between two lines (default 5)
 

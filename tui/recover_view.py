@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from engine import __version__
-from engine.connection import mask_dsn
+from pgferry import __version__
+from pgferry.engine.connection import mask_dsn
 
 GLYPH = {"failed": "✗", "stale": "!", "in_progress": "…"}
 LABEL = {"failed": "FAILED", "stale": "STALE", "in_progress": "RUNNING"}

@@ -13,11 +13,11 @@ from rich.progress import BarColumn, Progress, ProgressColumn, SpinnerColumn, Ta
 from rich.table import Column
 from rich.text import Text
 
-from engine import background as bg
-from engine import events as ev
-from engine import upgrade as upg
-from engine.safetext import printable
-from tui.pulse import Pulse
+from pgferry.engine.run import background as bg
+from pgferry.engine import events as ev
+from pgferry.engine.upgrade import upgrade as upg
+from pgferry.engine.safetext import printable
+from pgferry.tui.pulse import Pulse
 
 
 class Guarded(io.TextIOBase):
@@ -82,7 +82,7 @@ def rich_console(*, stderr: bool = False) -> Console:
 def label(text: str, *, one_line: bool = True) -> str:
     """Server or definition text for rich markup: controls shown escaped, markup escaped."""
     return escape(printable(text, one_line=one_line))
-from tui.interrupt import ACTIVITY
+from pgferry.tui.interrupt import ACTIVITY
 
 
 def _first_line(text: str, width: int = 70) -> str:

@@ -1,8 +1,8 @@
 """State and banner text shared by the command line and the UI: a glyph and a word each (no Textual)."""
 from __future__ import annotations
 
-from engine.runs import UpgradeRun
-from engine.status import DatabaseStatus, SchemaStatus
+from pgferry.engine.bookkeeping.runs import UpgradeRun
+from pgferry.engine.bookkeeping.status import DatabaseStatus, SchemaStatus
 
 
 def _ids(ids) -> str:
@@ -57,7 +57,7 @@ def banner_lines(status: DatabaseStatus, run: UpgradeRun | None) -> list[str]:
                 parts.append(f"{s.name} {_ids(stale)} stale")
         lines.append(f"✗ dirty database: {'; '.join(parts)}. Run `pgferry recover` to diagnose.")
     for s in status.schemas:
-        if s.settling:  # not dirty in any way that needs a person: the runner settles it (DESIGN §7.2)
+        if s.settling:  # not dirty in any way that needs a person: the runner settles it (docs/design.md §7.2)
             lines.append(f"! {s.name} {_ids(s.settling)}: an index build was cut off; the next upgrade checks the "
                          "index and records, finishes or rebuilds it by itself")
     line = run_line(run, recovered=not status.needs_recovery)

@@ -54,7 +54,7 @@ class BenchServer:
         self.kept: list[str] = []
         admin = os.environ.get("PGFERRY_BENCH_DSN")
         if not admin:
-            from engine.embedded import start
+            from pgferry.engine.embedded import start
 
             self.tmp = Path(tempfile.mkdtemp(prefix="pgferry-bench-pg-"))
             self.embedded = start(self.tmp / "pgdata")

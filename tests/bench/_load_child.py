@@ -4,7 +4,7 @@
 call (the OS page cache does; it is not dropped, as that needs root and disturbs the host).
 
 MODE total:  time `load_definitions(DIR)` as the CLI calls it.
-MODE pieces: the same steps as `engine.catalog.load_definitions`, timed one by one. Keep this in
+MODE pieces: the same steps as `engine.definitions.catalog.load_definitions`, timed one by one. Keep this in
              step with that function; the finding count is compared with the total's so a drift
              between the two shows up as a mismatch in the benchmark's output.
 Prints one JSON object on stdout.
@@ -21,13 +21,14 @@ def main() -> None:
     t0 = time.perf_counter()
     from pathlib import Path
 
-    from engine import catalog
-    from engine.definitions import is_schema_dir, load_schema
-    from engine.graph import SchemaGraph
-    from engine.outofband import check_out_of_band, load_out_of_band
-    from engine.releases import ReleaseCatalogue, parse_releases
-    from engine.validate import check_graph, check_migration, check_releases, introduced_in, lint, sort_findings
-    from engine.yamlfile import load_yaml
+    from pgferry.engine.definitions import catalog
+    from pgferry.engine.definitions.definitions import is_schema_dir, load_schema
+    from pgferry.engine.definitions.graph import SchemaGraph
+    from pgferry.engine.definitions.outofband import check_out_of_band, load_out_of_band
+    from pgferry.engine.definitions.releases import ReleaseCatalogue, parse_releases
+    from pgferry.engine.definitions.validate import (check_graph, check_migration, check_releases, introduced_in, lint,
+                                                     sort_findings)
+    from pgferry.engine.definitions.yamlfile import load_yaml
 
     out: dict = {"import_s": time.perf_counter() - t0}
     root = Path(path)

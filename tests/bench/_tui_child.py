@@ -10,8 +10,8 @@ import sys
 
 
 def main() -> None:
-    from tui.app import PgferryApp
-    from tui.app.data import Source
+    from pgferry.tui.app import PgferryApp
+    from pgferry.tui.app.data import Source
 
     app = PgferryApp(Source(migrations=sys.argv[1], dsn=sys.argv[2]))
     app.run()

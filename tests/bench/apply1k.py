@@ -17,8 +17,8 @@ Contenders, each on a fresh database of the same server, each timed as the whole
   pgferry  `pgferry up --migrations DIR --dsn DSN --no-progress` (the console script of this venv,
            byte-compiled first as an installed package is). Each statement is its own query, but
            pipelined: the server runs migration k+1 while pgferry reads k's results, and k+1's
-           COMMIT leaves once k is done (engine/pipeline.py); psql's floor waits for each of its
-           7 statements per migration in turn. Its definitions cache (engine/defcache.py) is
+           COMMIT leaves once k is done (engine/run/pipeline.py); psql's floor waits for each of its
+           7 statements per migration in turn. Its definitions cache (engine/definitions/defcache.py) is
            filled by one untimed `pgferry status` first, as when any earlier command ran on the
            same files.
   pgferry-cold  the same with an empty cache every run: the first command on these files.
@@ -163,7 +163,7 @@ def write_sqitch(root: Path, n: int) -> Path:
 def pgferry_argv() -> list[str]:
     compile_pgferry()
     script = Path(sys.executable).with_name("pgferry")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "tui"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "pgferry"]
 
 
 _compiled = False
@@ -178,10 +178,11 @@ def compile_pgferry() -> None:
     installed packages, compiled at install time."""
     global _compiled
     if not _compiled:
-        import engine
-        import tui
+        import pgferry
+        import pgferry.engine
+        import pgferry.tui
 
-        for pkg in (engine, tui):
+        for pkg in (pgferry, pgferry.engine, pgferry.tui):
             subprocess.run([sys.executable, "-m", "compileall", "-q", str(Path(pkg.__file__).parent)],
                            check=True, stdout=subprocess.DEVNULL)
         _compiled = True
@@ -321,7 +322,7 @@ def run(*, size: str = "full", runs: int = 5, new_database=None, log=print, work
 
 def warm_cache(trees: dict, dsn: str) -> None:
     """One untimed `pgferry status` on the files, which fills the definitions cache. The cache
-    keeps no folder touched in the last two seconds (engine/defcache.py): wait that out first."""
+    keeps no folder touched in the last two seconds (engine/definitions/defcache.py): wait that out first."""
     newest = max(p.stat().st_mtime for p in trees["pgferry"].rglob("*"))
     time.sleep(max(0.0, newest + 2.1 - time.time()))
     env = {**os.environ, "PGFERRY_CACHE_DIR": str(trees["cache"])}
@@ -337,6 +338,6 @@ def _psql_version() -> str:
 
 
 def _pgferry_version() -> str:
-    from engine import __version__
+    from pgferry import __version__
 
     return f"pgferry {__version__}"

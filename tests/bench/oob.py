@@ -86,7 +86,7 @@ def verify(conn: psycopg.Connection, rows: int) -> None:
 
 
 def make_oob(tmp: Path, oid: int, up: str):
-    from engine.outofband import load_out_of_band
+    from pgferry.engine.definitions.outofband import load_out_of_band
     from tests.fixtures.synthetic import write_out_of_band
 
     root = tmp / f"migrations-{oid}"
@@ -107,7 +107,7 @@ def run_set_based(conn: psycopg.Connection, rows: int) -> float:
 
 
 def run_batched(dsn: str, conn: psycopg.Connection, oob, rows: int) -> dict:
-    from engine.background import BackgroundRunner, OobProgress
+    from pgferry.engine.run.background import BackgroundRunner, OobProgress
 
     class TimedRunner(BackgroundRunner):
         measure_s = 0.0

@@ -70,8 +70,8 @@ def _profile_top(fn, n: int = 10) -> dict:
 
 
 def run(*, size: str = "full", runs: int = 5, new_database=None, log=print, **_) -> Result:
-    from engine.catalog import load_definitions
-    from engine.planner import Planner
+    from pgferry.engine.definitions.catalog import load_definitions
+    from pgferry.engine.plan.planner import Planner
     from tests.fixtures.synthetic import make_product
 
     spec = SIZES[size]
@@ -109,7 +109,7 @@ def run(*, size: str = "full", runs: int = 5, new_database=None, log=print, **_)
         res.info["findings"] = findings_total
         if findings_total != findings_pieces:
             res.info["warning"] = (f"piece-wise load found {findings_pieces} findings, load_definitions {findings_total}: "
-                                   "tests/bench/_load_child.py has drifted from engine/catalog.py")
+                                   "tests/bench/_load_child.py has drifted from engine/definitions/catalog.py")
 
         log("  plan-10k: loading once in this process for the warm plan")
         defs, findings = load_definitions(root)

@@ -41,7 +41,7 @@ def _failure(t: dict) -> str:
 
 def _env(**extra) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PGFERRY_")}
-    # Measured as a first command on these files: no definitions cache (engine/defcache.py).
+    # Measured as a first command on these files: no definitions cache (engine/definitions/defcache.py).
     env.update(TERM="xterm-256color", COLUMNS="120", LINES="40", PGFERRY_CACHE_DIR="off", **extra)
     env.pop("NO_COLOR", None)
     return env

@@ -31,7 +31,7 @@ CURSOR_TARGET_S = 0.05  # a key press must feel immediate
 
 def _frames(app) -> list[float]:
     """Record the time of every frame rendered while the plan screen is on top."""
-    from tui.app.plan import PlanScreen
+    from pgferry.tui.app.plan import PlanScreen
 
     frames: list[float] = []
     display = app._display
@@ -56,10 +56,10 @@ async def _next_frame(frames: list[float], after: float, pilot, timeout: float =
 
 
 async def _measure(root: Path, presses: int) -> dict:
-    from engine.catalog import load_definitions
-    from engine.planner import Planner
-    from tui.app import PgferryApp, Source
-    from tui.app.plan import PlanScreen
+    from pgferry.engine.definitions.catalog import load_definitions
+    from pgferry.engine.plan.planner import Planner
+    from pgferry.tui.app import PgferryApp, Source
+    from pgferry.tui.app.plan import PlanScreen
 
     defs, findings = load_definitions(root)
     assert defs is not None, [str(f) for f in findings[:5]]

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import psycopg
 
-from engine.upgrade import Connections, read_applied
+from pgferry.engine.upgrade.upgrade import Connections, read_applied
 from tests.faults.product import DEFS, NEWEST, differences, fingerprint, target_sets
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,15 +37,15 @@ def env(**more: str) -> dict:
 
 
 def pgferry(*args: str, timeout: float = 300, extra_env: dict | None = None, input: str | None = None):
-    """`python -m tui ARGS` in a subprocess; CompletedProcess (text)."""
-    return subprocess.run([sys.executable, "-m", "tui", *args], capture_output=True, text=True, cwd=ROOT,
+    """`python -m pgferry ARGS` in a subprocess; CompletedProcess (text)."""
+    return subprocess.run([sys.executable, "-m", "pgferry", *args], capture_output=True, text=True, cwd=ROOT,
                           env=env(**(extra_env or {})), timeout=timeout, input=input)
 
 
 def spawn(args: list[str], log: Path, extra_env: dict | None = None) -> subprocess.Popen:
-    """`python -m tui ARGS` in the background, stdout and stderr into `log`."""
+    """`python -m pgferry ARGS` in the background, stdout and stderr into `log`."""
     with open(log, "w") as f:
-        return subprocess.Popen([sys.executable, "-m", "tui", *args], stdout=f, stderr=subprocess.STDOUT,
+        return subprocess.Popen([sys.executable, "-m", "pgferry", *args], stdout=f, stderr=subprocess.STDOUT,
                                 cwd=ROOT, env=env(**(extra_env or {})))
 
 
@@ -61,7 +61,7 @@ def locked_print(*args, **kw) -> None:
 
 def in_process(*args: str) -> tuple[int, str, str]:
     """`pgferry ARGS` in this process (no interpreter start-up): (exit code, stdout, stderr)."""
-    from tui.cli import main
+    from pgferry.tui.cli import main
 
     out, err = io.StringIO(), io.StringIO()
     with _REDIRECT, contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):

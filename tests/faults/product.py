@@ -18,8 +18,8 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from engine.catalog import bundled_migrations_dir, load
-from engine.upgrade import Connections, Upgrade
+from pgferry.engine.definitions.catalog import bundled_migrations_dir, load
+from pgferry.engine.upgrade.upgrade import Connections, Upgrade
 
 DEFS = load(bundled_migrations_dir())
 OLDEST = DEFS.releases.releases[0].version

@@ -18,7 +18,7 @@ from typing import Callable
 
 import pytest
 
-from engine.catalog import bundled_migrations_dir
+from pgferry.engine.definitions.catalog import bundled_migrations_dir
 from tests.conftest import SMALL
 from tests.faults.harness import no_traceback, pgferry, query
 from tests.faults.pg import SUPERUSER_PASSWORD

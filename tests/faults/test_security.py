@@ -37,7 +37,7 @@ PGPASSWORD_SECRET = "Pgp4ss-env-s3cret"
 
 def pgferry_umask0(*args: str, extra_env: dict | None = None):
     """Like `pgferry` but with umask 000: modes of created files are pgferry's own doing."""
-    return subprocess.run([sys.executable, "-m", "tui", *args], capture_output=True, text=True, cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "pgferry", *args], capture_output=True, text=True, cwd=ROOT,
                           env=env(**(extra_env or {})), timeout=300, preexec_fn=lambda: os.umask(0))
 
 
@@ -232,8 +232,8 @@ def test_the_grant_dialog_refuses_an_unparsable_dsn_without_showing_it():
     from textual.app import App
     from textual.widgets import Input, Static
 
-    from engine.privileges import Bundle
-    from tui.app.grant_dialog import GrantDialog
+    from pgferry.engine.privileges.privileges import Bundle
+    from pgferry.tui.app.grant_dialog import GrantDialog
 
     answers = []
 
@@ -262,7 +262,7 @@ def status_on_a_terminal(args: list[str]) -> str:
     import pty
 
     leader, follower = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "tui", "status", *args], stdout=follower, stderr=follower,
+    proc = subprocess.Popen([sys.executable, "-m", "pgferry", "status", *args], stdout=follower, stderr=follower,
                             cwd=ROOT, env=env(TERM="xterm-256color", COLUMNS="120"))
     os.close(follower)
     chunks = []

@@ -1,4 +1,4 @@
-"""The pgferry terminal UI (DESIGN §12).
+"""The pgferry terminal UI (docs/design.md §12).
 
 The app owns navigation between screens; each screen owns one job:
 overview → choose target → plan review → privileged steps → run → report,
@@ -11,8 +11,8 @@ from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
 
-from engine.errors import UsageError
-from engine.planner import Plan
+from pgferry.engine.errors import UsageError
+from pgferry.engine.plan.planner import Plan
 
 from . import themes
 from .data import Overview, Source, error_text
@@ -100,7 +100,7 @@ class PgferryApp(App[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="proceed", description="checking privileges")
     def _proceed(self, plan: Plan) -> None:
-        from engine.privileges import build_bundle, needs_someone_else
+        from pgferry.engine.privileges.privileges import build_bundle, needs_someone_else
 
         dsns = dict(self.source.connections().dsns)
         bundle = build_bundle(plan, dsns)
@@ -127,7 +127,7 @@ class PgferryApp(App[None]):
         self._launch(direction, to_version)
 
     def _launch(self, direction: str, to_version: str) -> None:
-        from tui.launch import start
+        from pgferry.tui.launch import start
 
         from .run import RunScreen
 

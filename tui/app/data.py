@@ -7,13 +7,13 @@ from dataclasses import dataclass
 
 import psycopg
 
-from engine.catalog import Definitions, bundled_migrations_dir, load
-from engine.connection import connect, scrub
-from engine.errors import PgferryError
-from engine.safetext import printable
-from engine.runs import RunStore, UpgradeRun
-from engine.status import DatabaseStatus, read_status
-from engine.upgrade import Connections, make_plan, read_oob_progress
+from pgferry.engine.definitions.catalog import Definitions, bundled_migrations_dir, load
+from pgferry.engine.connection import connect, scrub
+from pgferry.engine.errors import PgferryError
+from pgferry.engine.safetext import printable
+from pgferry.engine.bookkeeping.runs import RunStore, UpgradeRun
+from pgferry.engine.bookkeeping.status import DatabaseStatus, read_status
+from pgferry.engine.upgrade.upgrade import Connections, make_plan, read_oob_progress
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class Source:
         return _definitions_of(self.migrations or str(bundled_migrations_dir()))
 
     def connections(self) -> Connections:
-        from tui.cli import _dsns
+        from pgferry.tui.cli import _dsns
 
         return Connections(_dsns(self, self.definitions()), self.bookkeeping_schema)
 
@@ -61,7 +61,7 @@ class Source:
 
     def child_env(self) -> dict[str, str]:
         """DSNs for a child process, by environment: a command line is visible to every local user."""
-        from tui.cli import schema_env
+        from pgferry.tui.cli import schema_env
 
         return {schema_env(name): dsn for name, dsn in self.connections().dsns.items()}
 
@@ -91,7 +91,7 @@ class Overview:
 @dataclass(frozen=True)
 class PreflightSummary:
     target: str
-    checks: tuple  # engine.preflight.Check
+    checks: tuple  # engine.upgrade.preflight.Check
     problem: str | None = None  # why there is no plan to check (an unsupported source, say)
 
 
@@ -110,7 +110,7 @@ def load_overview(source: Source) -> Overview:
 
 def load_preflight(source: Source) -> PreflightSummary | None:
     """The preflight checks for the newest stable release, when there is somewhere to go."""
-    from engine.preflight import run_preflight
+    from pgferry.engine.upgrade.preflight import run_preflight
 
     defs = source.definitions()
     conns = source.connections()

@@ -10,8 +10,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, RadioButton, RadioSet, Static
 
-from engine.export import to_markdown, to_sql
-from engine.planner import Plan
+from pgferry.engine.plan.export import to_markdown, to_sql
+from pgferry.engine.plan.planner import Plan
 
 from .savefile import path_problem, write_private
 

@@ -12,9 +12,9 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
-from engine.connection import dsn_problem
-from engine.privileges import Bundle
-from engine.safetext import printable
+from pgferry.engine.connection import dsn_problem
+from pgferry.engine.privileges.privileges import Bundle
+from pgferry.engine.safetext import printable
 
 
 class GrantDialog(ModalScreen[str | None]):

@@ -12,7 +12,7 @@ from textual.widgets import Markdown
 
 def help_text(topic: str | None = None) -> str:
     """The bundled help, with the section for `topic` (a screen's category) first."""
-    text = files("tui.app").joinpath("help.md").read_text(encoding="utf-8")
+    text = files("pgferry.tui.app").joinpath("help.md").read_text(encoding="utf-8")
     sections = ["## " + part.removeprefix("## ") for part in text.split("\n## ") if part.strip()]
     if topic:
         first = [s for s in sections if s.splitlines()[0].strip("# ").lower() == topic]

@@ -7,7 +7,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
-from tui.states import banner_lines, schema_state
+from pgferry.tui.states import banner_lines, schema_state
 from .base import PgferryScreen, bottom_bar
 from .data import Overview, Source, load_overview
 from .data import load_preflight

@@ -18,11 +18,11 @@ from textual.message import Message
 from textual.widgets import Input, Static, Tree
 from textual.widgets.tree import TreeNode
 
-from engine.choices import PlanCounts
-from engine.outline import Index, Item, ReleaseGroup, SchemaGroup, Segment, items, matches, segments
-from engine.planner import Plan
-from engine.upgrade import read_applied
-from tui.plan_view import BADGES, LEGEND
+from pgferry.engine.upgrade.choices import PlanCounts
+from pgferry.engine.plan.outline import Index, Item, ReleaseGroup, SchemaGroup, Segment, items, matches, segments
+from pgferry.engine.plan.planner import Plan
+from pgferry.engine.upgrade.upgrade import read_applied
+from pgferry.tui.plan_view import BADGES, LEGEND
 
 from .base import PgferryScreen, bottom_bar
 from .data import Source

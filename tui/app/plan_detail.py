@@ -8,10 +8,10 @@ from rich.syntax import Syntax
 from rich.style import Style
 from rich.text import Span, Text
 
-from engine.catalog import Definitions
-from engine.outline import Index, Item, ReleaseGroup, SchemaGroup, Segment
-from engine.planner import Plan
-from engine.safetext import printable
+from pgferry.engine.definitions.catalog import Definitions
+from pgferry.engine.plan.outline import Index, Item, ReleaseGroup, SchemaGroup, Segment
+from pgferry.engine.plan.planner import Plan
+from pgferry.engine.safetext import printable
 
 _FLAGS = (("privileged", "⚿ privileged"), ("create_index_concurrently", "⧗ concurrent index (outside a transaction)"),
           ("non_idempotent", "! non-idempotent (not safe to re-run after a partial failure)"))

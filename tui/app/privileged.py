@@ -1,4 +1,4 @@
-"""Privileged steps (DESIGN §8): the whole bundle for a DBA, copy or save it, verify it, or grant it
+"""Privileged steps (docs/design.md §8): the whole bundle for a DBA, copy or save it, verify it, or grant it
 with a superuser connection; Continue stays dimmed, with its reason, until the catalog shows it done.
 """
 from __future__ import annotations
@@ -16,12 +16,12 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import Static
 
-from engine.errors import PgferryError
-from engine.grant import BundleCheck, check_bundle, record_check, run_bundle
-from engine.planner import Plan
-from engine.privileges import Bundle, build_bundle
-from engine.runs import operator_name
-from engine.safetext import printable
+from pgferry.engine.errors import PgferryError
+from pgferry.engine.privileges.grant import BundleCheck, check_bundle, record_check, run_bundle
+from pgferry.engine.plan.planner import Plan
+from pgferry.engine.privileges.privileges import Bundle, build_bundle
+from pgferry.engine.bookkeeping.runs import operator_name
+from pgferry.engine.safetext import printable
 
 from .base import PgferryScreen, bottom_bar
 from .confirm import TypedConfirm

@@ -1,4 +1,4 @@
-"""The recovery walkthrough (DESIGN §9), opened from the dirty banner:
+"""The recovery walkthrough (docs/design.md §9), opened from the dirty banner:
 1 what happened → 2 diagnosis and choices, each with its exact SQL → 3 confirm by typing →
 4 act (events in a log) → 5 verify; `e` exports the transcript as Markdown at any point."""
 from __future__ import annotations
@@ -15,11 +15,11 @@ from textual.message import Message
 from textual.widgets import OptionList, RichLog, Static
 from textual.widgets.option_list import Option
 
-from engine.recovery import Diagnosis
-from engine.recovery_actions import ActionResult, run_action
-from engine.safetext import printable
-from tui import recover_view
-from tui.render import describe
+from pgferry.engine.repair.recovery import Diagnosis
+from pgferry.engine.repair.recovery_actions import ActionResult, run_action
+from pgferry.engine.safetext import printable
+from pgferry.tui import recover_view
+from pgferry.tui.render import describe
 
 from . import recovery_render as draw
 from .base import PgferryScreen, bottom_bar

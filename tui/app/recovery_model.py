@@ -8,14 +8,14 @@ import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from engine.catalog import Definitions, bundled_migrations_dir, load
-from engine.connection import scrub
-from engine.errors import PgferryError
-from engine.recovery import Diagnosis, InvalidIndex, Problem, diagnose
-from engine.recovery_actions import MIGRATION_ACTIONS, REPAIR_INDEX, Action, ActionResult, prepare
-from engine.runs import operator_name
-from engine.safetext import printable
-from tui import recover_view
+from pgferry.engine.definitions.catalog import Definitions, bundled_migrations_dir, load
+from pgferry.engine.connection import scrub
+from pgferry.engine.errors import PgferryError
+from pgferry.engine.repair.recovery import Diagnosis, InvalidIndex, Problem, diagnose
+from pgferry.engine.repair.recovery_actions import MIGRATION_ACTIONS, REPAIR_INDEX, Action, ActionResult, prepare
+from pgferry.engine.bookkeeping.runs import operator_name
+from pgferry.engine.safetext import printable
+from pgferry.tui import recover_view
 
 from .data import Source
 

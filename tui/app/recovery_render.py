@@ -6,7 +6,7 @@ from __future__ import annotations
 from rich.console import Group, RenderableType
 from rich.text import Text
 
-from tui.recover_view import _when
+from pgferry.tui.recover_view import _when
 
 from .privileged import indent, sql_text
 from .recovery_model import Choice, Item

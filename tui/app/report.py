@@ -13,8 +13,8 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import Markdown, Static
 
-from engine.report import build_report, to_markdown
-from engine.safetext import printable
+from pgferry.engine.upgrade.report import build_report, to_markdown
+from pgferry.engine.safetext import printable
 
 from .base import PgferryScreen, bottom_bar
 from .data import Source
@@ -64,7 +64,7 @@ class ReportScreen(PgferryScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="report", description="reading the run")
     def load(self) -> None:
-        from tui.cli import migration_names
+        from pgferry.tui.cli import migration_names
 
         defs = self.source.definitions()
         report = build_report(dict(self.source.connections().dsns), self.source.bookkeeping_schema, self.run_id,
@@ -77,7 +77,7 @@ class ReportScreen(PgferryScreen):
         self.update_keys()
 
     def action_save(self) -> None:
-        from tui.cli import _write_private
+        from pgferry.tui.cli import _write_private
 
         path = Path.cwd() / f"pgferry-report-run-{self.run_id}.md"
         try:

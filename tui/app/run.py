@@ -1,7 +1,7 @@
-"""The run screen: a live view of an upgrade run, whoever started it (DESIGN §12).
+"""The run screen: a live view of an upgrade run, whoever started it (docs/design.md §12).
 
 The run itself is another process (tui/launch.py). This screen reads the database every
-second (engine.live) and, on the machine that started the run, tails the run's journal for the
+second (engine.upgrade.live) and, on the machine that started the run, tails the run's journal for the
 log. Leaving the screen or the app never stops the run; `pgferry watch` opens it read-only.
 """
 from __future__ import annotations
@@ -19,11 +19,11 @@ from textual.screen import ModalScreen
 from textual.widgets import ProgressBar, RichLog, Static
 from textual.worker import get_current_worker
 
-from engine.live import LiveReader, LiveRun
-from engine.planner import Plan
-from engine.safetext import printable
-from tui import journal as journal_mod
-from tui.launch import Launched
+from pgferry.engine.upgrade.live import LiveReader, LiveRun
+from pgferry.engine.plan.planner import Plan
+from pgferry.engine.safetext import printable
+from pgferry.tui import journal as journal_mod
+from pgferry.tui.launch import Launched
 
 from .base import PgferryScreen, bottom_bar
 from .data import Source

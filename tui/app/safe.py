@@ -16,7 +16,7 @@ from rich.console import Group, RenderableType
 from rich.padding import Padding
 from rich.text import Span, Text
 
-from engine.safetext import is_printable, printable
+from pgferry.engine.safetext import is_printable, printable
 
 T = TypeVar("T")
 

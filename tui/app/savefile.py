@@ -16,7 +16,7 @@ from textual.widgets import Button, Input, Static
 
 
 def write_private(path: str, text: str) -> Path:
-    from tui.cli import _write_private  # owner-only, an existing file's mode included
+    from pgferry.tui.cli import _write_private  # owner-only, an existing file's mode included
 
     target = Path(path).expanduser().resolve()
     _write_private(str(target), text)

@@ -16,8 +16,8 @@ from textual.message import Message
 from textual.widgets import DataTable, Static
 from textual.worker import get_current_worker
 
-from engine.choices import Choice, DatabaseState, choose, default_release, read_state
-from engine.planner import Planner
+from pgferry.engine.upgrade.choices import Choice, DatabaseState, choose, default_release, read_state
+from pgferry.engine.plan.planner import Planner
 
 from .base import PgferryScreen, bottom_bar
 from .data import Source

@@ -1,7 +1,8 @@
-"""Themes are data: YAML files in the bundled `themes/` and in the user's config dir (DESIGN §13)."""
+"""Themes are data: YAML files in the bundled `themes/` and in the user's config dir (docs/design.md §13)."""
 from __future__ import annotations
 
 import dataclasses
+from importlib.resources import files
 from pathlib import Path
 from typing import Mapping
 
@@ -22,12 +23,7 @@ class ThemeFileError(ValueError):
 
 
 def bundled_dir() -> Path:
-    try:
-        from importlib.resources import files
-
-        return Path(str(files("themes")))
-    except ModuleNotFoundError:  # an editable install maps only the code packages
-        return Path(__file__).resolve().parents[2] / "themes"
+    return Path(str(files("pgferry.themes")))
 
 
 def user_dir() -> Path:

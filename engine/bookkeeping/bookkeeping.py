@@ -1,0 +1,322 @@
+"""Bookkeeping tables in each target database (docs/design.md §7) and the state they record.
+
+`migration_logs` keeps the reference tool's columns (schema, version, up, started_at,
+finished_at, success, error_message, backfilled) so existing queries carry over, plus who
+ran each attempt and where its error came from.
+"""
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Iterable
+
+import psycopg
+from psycopg import sql
+
+from pgferry import __version__
+
+from .pgschema import ensure_schema
+
+LOG_SCHEMA_VERSION = 1
+# The success row's columns, in the order both ways of writing it fill them.
+_SUCCESS_COLUMNS = ("migration_logs_schema_version, schema, version, up, started_at, finished_at, success, backfilled, "
+                    "backend_pid, host, pgferry_version, sql_checksum, run_id, manual, confirmed_by")
+
+# Column name -> type, in creation order. New columns are added at the end, idempotently.
+LOG_COLUMNS: dict[str, str] = {
+    "id": "bigserial PRIMARY KEY",
+    "migration_logs_schema_version": "integer NOT NULL DEFAULT 1",
+    "schema": "text NOT NULL",
+    "version": "bigint NOT NULL",
+    "up": "boolean NOT NULL",
+    "started_at": "timestamptz NOT NULL DEFAULT now()",
+    "finished_at": "timestamptz",
+    "success": "boolean",
+    "error_message": "text",
+    "backfilled": "boolean NOT NULL DEFAULT false",
+    "backend_pid": "integer",
+    "host": "text",
+    "pgferry_version": "text",
+    "sql_checksum": "text",
+    "manual": "boolean NOT NULL DEFAULT false",
+    "confirmed_by": "text",
+    "error_sqlstate": "text",
+    "error_line": "integer",
+    "error_statement": "text",
+    "run_id": "bigint",
+}
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One row of migration_logs."""
+
+    log_id: int
+    schema: str
+    version: int
+    up: bool
+    started_at: datetime
+    finished_at: datetime | None
+    success: bool | None
+    error_message: str | None = None
+    backfilled: bool = False
+    backend_pid: int | None = None
+    host: str | None = None
+    pgferry_version: str | None = None
+    manual: bool = False
+    error_sqlstate: str | None = None
+    error_line: int | None = None
+    error_statement: str | None = None
+    alive: bool | None = None  # is the backend that wrote a pending row still connected?
+
+    @property
+    def pending(self) -> bool:
+        return self.success is None
+
+
+@dataclass(frozen=True)
+class SchemaState:
+    """What a database says about one schema: the applied set and attempts needing attention."""
+
+    schema: str
+    applied: frozenset[int] = frozenset()
+    failed: dict[int, Attempt] = field(default_factory=dict)
+    in_progress: dict[int, Attempt] = field(default_factory=dict)
+    stale: dict[int, Attempt] = field(default_factory=dict)
+    tables_exist: bool = True
+
+    @property
+    def dirty(self) -> bool:
+        return bool(self.failed or self.stale)
+
+
+class MigrationLog:
+    """Reads and writes one database's bookkeeping, in a configurable schema."""
+
+    def __init__(self, conn: psycopg.Connection, schema: str = "public"):
+        self.conn = conn
+        self.schema = schema
+        self.table = sql.Identifier(schema, "migration_logs")
+        self.host = socket.gethostname()
+        self._success_sql: str | None = None
+        self._row_prefix: tuple | None = None
+
+    # -- creation --------------------------------------------------------------------------
+
+    def exists(self) -> bool:
+        row = self.conn.execute(
+            "SELECT to_regclass(%s) IS NOT NULL", [sql.Identifier(self.schema, "migration_logs").as_string(self.conn)]
+        ).fetchone()
+        return bool(row and row[0])
+
+    def missing_columns(self) -> list[str]:
+        rows = self.conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = 'migration_logs'",
+            [self.schema],
+        ).fetchall()
+        have = {r[0] for r in rows}
+        return [c for c in LOG_COLUMNS if c not in have]
+
+    def ensure(self) -> None:
+        """Create or extend the tables. Callers hold the bookkeeping lock (see locks.py)."""
+        missing = self.missing_columns()
+        if not missing:
+            return
+        with self.conn.transaction():
+            ensure_schema(self.conn, self.schema)
+            if len(missing) == len(LOG_COLUMNS):
+                cols = sql.SQL(", ").join(
+                    sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(t)) for c, t in LOG_COLUMNS.items()
+                )
+                self.conn.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} ({})").format(self.table, cols))
+            else:
+                for c in missing:
+                    self.conn.execute(
+                        sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} {}").format(
+                            self.table, sql.Identifier(c), sql.SQL(LOG_COLUMNS[c].replace(" PRIMARY KEY", ""))
+                        )
+                    )
+            self.conn.execute(
+                sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} (schema, version, id)").format(
+                    sql.Identifier("migration_logs_schema_version_id"), self.table
+                )
+            )
+
+    # -- reading ---------------------------------------------------------------------------
+
+    _ATTEMPT_COLS = (
+        "id, schema, version, up, started_at, finished_at, success, error_message, backfilled, "
+        "backend_pid, host, pgferry_version, manual, error_sqlstate, error_line, error_statement"
+    )
+
+    def attempts(self, schema: str, versions: Iterable[int] | None = None) -> list[Attempt]:
+        q = sql.SQL("SELECT " + self._ATTEMPT_COLS + " FROM {} WHERE schema = %s").format(self.table)
+        params: list = [schema]
+        if versions is not None:
+            q += sql.SQL(" AND version = ANY(%s)")
+            params.append(list(versions))
+        q += sql.SQL(" ORDER BY id")
+        return [Attempt(*row) for row in self.conn.execute(q, params).fetchall()]
+
+    def state(self, schema: str) -> SchemaState:
+        if not self.exists():
+            return SchemaState(schema, tables_exist=False)
+        q = sql.SQL(
+            """
+            WITH ranked AS (
+                SELECT {cols},
+                       row_number() OVER (PARTITION BY version ORDER BY id DESC) AS latest,
+                       row_number() OVER (PARTITION BY version, success IS TRUE ORDER BY id DESC) AS latest_of_kind
+                FROM {table} WHERE schema = %s
+            )
+            SELECT {cols}, latest = 1 AS is_latest FROM ranked
+            WHERE latest = 1 OR (success IS TRUE AND latest_of_kind = 1)
+            """
+        ).format(cols=sql.SQL(self._ATTEMPT_COLS), table=self.table)
+        applied: set[int] = set()
+        failed: dict[int, Attempt] = {}
+        pending: dict[int, Attempt] = {}
+        for row in self.conn.execute(q, [schema]).fetchall():
+            a = Attempt(*row[:-1])
+            if a.success and a.up:
+                applied.add(a.version)
+            if row[-1]:
+                if a.success is False:
+                    failed[a.version] = a
+                elif a.success is None:
+                    pending[a.version] = a
+        alive = self.live_pids(pending.values())
+        in_progress = {v: _with(a, alive=True) for v, a in pending.items() if a.log_id in alive}
+        stale = {v: _with(a, alive=False) for v, a in pending.items() if a.log_id not in alive}
+        return SchemaState(schema, frozenset(applied), failed, in_progress, stale)
+
+    def live_pids(self, attempts: Iterable[Attempt]) -> set[int]:
+        """Log ids of attempts whose backend is still connected (same pid, started before the row)."""
+        attempts = [a for a in attempts if a.backend_pid]
+        if not attempts:
+            return set()
+        rows = self.conn.execute(
+            "SELECT pid, backend_start FROM pg_stat_activity WHERE pid = ANY(%s)", [[a.backend_pid for a in attempts]]
+        ).fetchall()
+        started = {pid: start for pid, start in rows}
+        # backend_start is hidden (NULL) for another role's session without pg_read_all_stats:
+        # a session that cannot be proven to be a newer one reusing the pid counts as alive.
+        return {a.log_id for a in attempts
+                if a.backend_pid in started and (started[a.backend_pid] is None or started[a.backend_pid] <= a.started_at)}
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def record_success(
+        self,
+        schema: str,
+        version: int,
+        up: bool,
+        started_at: datetime | None,  # None: the transaction's start, now()
+        checksum: str | None,
+        backfill: Iterable[int] = (),
+        run_id: int | None = None,
+        manual: bool = False,
+        confirmed_by: str | None = None,
+    ) -> None:
+        """Write the success row (and backfilled rows) in the caller's transaction."""
+        self.conn.execute(self._success_query(),
+                          self._success_params(schema, version, up, started_at, checksum, backfill, run_id, manual,
+                                               confirmed_by))
+
+    def success_statement(self, schema: str, version: int, up: bool, checksum: str | None,
+                          backfill: Iterable[int] = (), run_id: int | None = None) -> str:
+        """The success row as one self-contained statement, for the caller's open transaction.
+
+        The runner sends it pipelined behind the migration's own statements (no parameters
+        there), a thousand times in a long upgrade: only the few values that change per migration
+        are rendered each time, the rest once."""
+        key = (schema, run_id)
+        if self._row_prefix is None or self._row_prefix[0] != key:
+            lit = lambda v: sql.Literal(v).as_string(self.conn)  # noqa: E731
+            # Split around the four per-migration values (joined, not %-formatted: a schema or
+            # host name may hold a %).
+            self._row_prefix = (key, (
+                f"INSERT INTO {self.table.as_string(self.conn)} ({_SUCCESS_COLUMNS}) "
+                f"SELECT {LOG_SCHEMA_VERSION}, {lit(schema)}, v, ",
+                f", now(), clock_timestamp(), true, b, pg_backend_pid(), {lit(self.host)}, {lit(__version__)}, "
+                "CASE WHEN b THEN NULL ELSE ",
+                f" END, {'NULL' if run_id is None else int(run_id)}, false, NULL FROM unnest(",
+                "::bigint[], ",
+                "::boolean[]) AS t(v, b)",
+            ))
+        versions = [int(version), *(int(b) for b in backfill)]
+        flags = ",".join(["f"] + ["t"] * (len(versions) - 1))
+        digest = "NULL" if checksum is None else sql.Literal(checksum).as_string(self.conn)
+        a, b, c, d, e = self._row_prefix[1]
+        return "".join((a, "true" if up else "false", b, digest, c, "'{", ",".join(map(str, versions)), "}'", d,
+                        "'{", flags, "}'", e))
+
+    def _success_query(self) -> str:
+        if self._success_sql is None:
+            # Composed once: this runs once per migration, a thousand times in a long upgrade.
+            self._success_sql = sql.SQL(
+                """
+                INSERT INTO {table} ({cols})
+                SELECT %s, %s, v, %s, coalesce(%s::timestamptz, now()), clock_timestamp(), true, b, pg_backend_pid(), %s, %s,
+                       CASE WHEN b THEN NULL ELSE %s END, %s, %s, %s
+                FROM unnest(%s::bigint[], %s::boolean[]) AS t(v, b)
+                """
+            ).format(table=self.table, cols=sql.SQL(_SUCCESS_COLUMNS)).as_string(self.conn)
+        return self._success_sql
+
+    def _success_params(self, schema, version, up, started_at, checksum, backfill, run_id, manual, confirmed_by) -> list:
+        versions = [version, *backfill]
+        flags = [False] + [True] * (len(versions) - 1)
+        return [LOG_SCHEMA_VERSION, schema, up, started_at, self.host, __version__, checksum, run_id, manual, confirmed_by,
+                versions, flags]
+
+    def record_failure(self, schema: str, version: int, up: bool, started_at: datetime, checksum: str | None,
+                       message: str, sqlstate: str | None, line: int | None, statement: str | None,
+                       run_id: int | None = None) -> None:
+        with self.conn.transaction():
+            self.conn.execute(
+                sql.SQL(
+                    """
+                    INSERT INTO {} (migration_logs_schema_version, schema, version, up, started_at, finished_at, success,
+                                    error_message, backend_pid, host, pgferry_version, sql_checksum, error_sqlstate,
+                                    error_line, error_statement, run_id)
+                    VALUES (%s, %s, %s, %s, %s, clock_timestamp(), false, %s, pg_backend_pid(), %s, %s, %s, %s, %s, %s, %s)
+                    """
+                ).format(self.table),
+                [LOG_SCHEMA_VERSION, schema, version, up, started_at, message, self.host, __version__, checksum,
+                 sqlstate, line, statement, run_id],
+            )
+
+    def begin_attempt(self, schema: str, version: int, up: bool, checksum: str | None, run_id: int | None = None) -> int:
+        """Commit a pending row first: only for steps that cannot run in a transaction (CIC)."""
+        with self.conn.transaction():
+            row = self.conn.execute(
+                sql.SQL(
+                    """
+                    INSERT INTO {} (migration_logs_schema_version, schema, version, up, started_at, success,
+                                    backend_pid, host, pgferry_version, sql_checksum, run_id)
+                    VALUES (%s, %s, %s, %s, clock_timestamp(), NULL, pg_backend_pid(), %s, %s, %s, %s)
+                    RETURNING id
+                    """
+                ).format(self.table),
+                [LOG_SCHEMA_VERSION, schema, version, up, self.host, __version__, checksum, run_id],
+            ).fetchone()
+        return row[0]
+
+    def finish_attempt(self, log_id: int, success: bool, message: str | None = None, sqlstate: str | None = None,
+                       line: int | None = None, statement: str | None = None) -> None:
+        with self.conn.transaction():
+            self.conn.execute(
+                sql.SQL(
+                    "UPDATE {} SET finished_at = clock_timestamp(), success = %s, error_message = %s, "
+                    "error_sqlstate = %s, error_line = %s, error_statement = %s WHERE id = %s"
+                ).format(self.table),
+                [success, message, sqlstate, line, statement, log_id],
+            )
+
+
+def _with(a: Attempt, **changes) -> Attempt:
+    from dataclasses import replace
+
+    return replace(a, **changes)

@@ -1,0 +1,217 @@
+"""SQL files parsed with PostgreSQL's own parser (pglast): statements, lines, and what they need."""
+from __future__ import annotations
+
+import bisect
+import hashlib
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import NamedTuple
+
+from pglast import ast
+from pglast.enums import ObjectType
+from pglast.parser import ParseError
+
+from .pgparse import LaterTrees, ParsedFile
+
+# Objects whose DROP/COMMENT/ALTER needs rights an ordinary owner role lacks (docs/design.md §8).
+_PRIVILEGED_OBJECTS = {  # keyed by the JSON's spelling (the enum member's name)
+    ObjectType.OBJECT_EXTENSION.name: "EXTENSION",
+    ObjectType.OBJECT_EVENT_TRIGGER.name: "EVENT TRIGGER",
+    ObjectType.OBJECT_LANGUAGE.name: "LANGUAGE",
+    ObjectType.OBJECT_FDW.name: "FOREIGN DATA WRAPPER",
+    ObjectType.OBJECT_ROLE.name: "ROLE",
+    ObjectType.OBJECT_TABLESPACE.name: "TABLESPACE",
+    ObjectType.OBJECT_SUBSCRIPTION.name: "SUBSCRIPTION",
+}
+
+_PRIVILEGED_NODES = {
+    "CreateExtensionStmt": "CREATE EXTENSION",
+    "AlterExtensionStmt": "ALTER EXTENSION",
+    "AlterExtensionContentsStmt": "ALTER EXTENSION",
+    "CreateRoleStmt": "CREATE ROLE",
+    "AlterRoleStmt": "ALTER ROLE",
+    "AlterRoleSetStmt": "ALTER ROLE SET",
+    "DropRoleStmt": "DROP ROLE",
+    "GrantRoleStmt": "GRANT role",
+    "AlterSystemStmt": "ALTER SYSTEM",
+    "CreateEventTrigStmt": "CREATE EVENT TRIGGER",
+    "AlterEventTrigStmt": "ALTER EVENT TRIGGER",
+    "CreatePLangStmt": "CREATE LANGUAGE",
+    "CreateFdwStmt": "CREATE FOREIGN DATA WRAPPER",
+    "AlterFdwStmt": "ALTER FOREIGN DATA WRAPPER",
+    "CreateTableSpaceStmt": "CREATE TABLESPACE",
+    "DropTableSpaceStmt": "DROP TABLESPACE",
+    "CreateSubscriptionStmt": "CREATE SUBSCRIPTION",
+    "LoadStmt": "LOAD",
+}
+
+# Statements PostgreSQL refuses inside a transaction block.
+_NON_TRANSACTIONAL_NODES = {
+    "VacuumStmt": "VACUUM",
+    "CreatedbStmt": "CREATE DATABASE",
+    "DropdbStmt": "DROP DATABASE",
+    "AlterSystemStmt": "ALTER SYSTEM",
+    "CreateTableSpaceStmt": "CREATE TABLESPACE",
+    "DropTableSpaceStmt": "DROP TABLESPACE",
+}
+
+
+class SqlSyntaxError(Exception):
+    def __init__(self, path: str, line: int, message: str):
+        super().__init__(f"{path}:{line}: {message}")
+        self.path = path
+        self.line = line
+        self.message = message
+
+
+def line_of(text: str, offset: int) -> int:
+    """1-based line number of a character offset (one lookup; `Lines` for many in the same text)."""
+    return text.count("\n", 0, max(0, offset)) + 1
+
+
+class Lines:
+    """Line numbers of many offsets in one text: the newlines are found once and each lookup is a
+    binary search, so a file of N statements costs N log N, not N times its length."""
+
+    __slots__ = ("_newlines",)
+
+    def __init__(self, text: str):
+        self._newlines = [m.start() for m in re.finditer("\n", text)]
+
+    def of(self, offset: int) -> int:
+        return bisect.bisect_left(self._newlines, max(0, offset)) + 1
+
+
+def privilege_reason(kind: str, body: dict) -> str | None:
+    """Why an ordinary owner role could not run this statement, or None (`body`: its JSON)."""
+    reason = _PRIVILEGED_NODES.get(kind)
+    if reason:
+        return reason
+    field = {"DropStmt": "removeType", "CommentStmt": "objtype", "RenameStmt": "renameType"}.get(kind)
+    obj = _PRIVILEGED_OBJECTS.get(body.get(field)) if field else None
+    if obj:
+        verb = {"DropStmt": "DROP", "CommentStmt": "COMMENT ON", "RenameStmt": "ALTER"}[kind]
+        return f"{verb} {obj}" + (" RENAME" if kind == "RenameStmt" else "")
+    return None
+
+
+def _concurrent(kind: str, body: dict) -> bool:
+    if kind in ("IndexStmt", "DropStmt", "RefreshMatViewStmt"):
+        return bool(body.get("concurrent"))
+    if kind == "ReindexStmt":
+        return any(p.get("DefElem", {}).get("defname") == "concurrently" for p in body.get("params") or ())
+    if kind == "AlterTableStmt":
+        # ALTER TABLE ... DETACH PARTITION ... CONCURRENTLY
+        return any(c.get("AlterTableCmd", {}).get("def", {}).get("PartitionCmd", {}).get("concurrent")
+                   for c in body.get("cmds") or ())
+    return False
+
+
+class Facts(NamedTuple):
+    """What the loader needs to know about a statement, read off the parser's JSON."""
+
+    kind: str  # the parse node's class: IndexStmt, CreateStmt, ...
+    privilege: str | None
+    concurrent: bool
+    non_transactional: str | None
+    create_index_concurrently: bool
+
+
+def facts_of(wrapped: dict | None) -> Facts:
+    ((kind, body),) = (wrapped or {"": {}}).items()
+    concurrent = _concurrent(kind, body)
+    if kind == "VacuumStmt" and not body.get("is_vacuumcmd"):
+        non_tx = None  # plain ANALYZE shares VacuumStmt but runs fine in a transaction
+    else:
+        non_tx = _NON_TRANSACTIONAL_NODES.get(kind) or ("CONCURRENTLY" if concurrent else None)
+    return Facts(kind, privilege_reason(kind, body), concurrent, non_tx,
+                 kind == "IndexStmt" and bool(body.get("concurrent")))
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One statement of a file. What kind it is comes from the parser's JSON (`facts`); the
+    typed tree (`node`) is built on first use (see pgparse.LaterTrees)."""
+
+    text: str
+    line: int  # line of the file where the statement starts
+    offset: int  # character offset in the file
+    facts: Facts = field(repr=False, compare=False)
+    source: LaterTrees = field(repr=False, compare=False)
+    index: int = field(default=0, repr=False, compare=False)
+
+    def __reduce__(self):
+        # Never the built tree: it is rebuilt from the file's text when needed (defcache).
+        return Statement, (self.text, self.line, self.offset, self.facts, self.source, self.index)
+
+    @cached_property
+    def node(self) -> ast.Node:
+        return self.source.node(self.index)
+
+    @property
+    def kind(self) -> str:
+        return self.facts.kind
+
+    @property
+    def privilege(self) -> str | None:
+        return self.facts.privilege
+
+    @property
+    def privileged(self) -> bool:
+        return self.facts.privilege is not None
+
+    @property
+    def transaction_control(self) -> bool:
+        return self.facts.kind == "TransactionStmt"
+
+    @property
+    def concurrent(self) -> bool:
+        return self.facts.concurrent
+
+    @property
+    def non_transactional(self) -> str | None:
+        return self.facts.non_transactional
+
+    @property
+    def is_create_index_concurrently(self) -> bool:
+        return self.facts.create_index_concurrently
+
+
+@dataclass(frozen=True)
+class SqlScript:
+    """One SQL file: its text, its checksum and its statements in order."""
+
+    path: str
+    text: str
+    statements: tuple[Statement, ...]
+
+    @cached_property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.text.encode()).hexdigest()
+
+    @property
+    def empty(self) -> bool:
+        return not self.statements
+
+
+def parse_script(path: str, text: str) -> SqlScript:
+    """Split a file into statements with their starting lines; raise SqlSyntaxError on bad SQL."""
+    try:
+        parsed = ParsedFile(text)
+    except ParseError as exc:
+        message = str(exc.args[0]) if exc.args else str(exc)
+        offset = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], int) else 0
+        raise SqlSyntaxError(path, line_of(text, offset), message) from None
+    statements = []
+    lines = Lines(text)
+    trees = LaterTrees(text)  # shared by the file's statements; the JSON is dropped with `parsed`
+    for i, (start, length) in enumerate(parsed.spans):
+        start = start or 0
+        end = start + length if length else len(text)
+        chunk = text[start:end]
+        body = chunk.strip()
+        # the parser reports the start of leading comments in some cases; point at the first code line.
+        lead = len(chunk) - len(chunk.lstrip())
+        statements.append(Statement(body, lines.of(start + lead), start + lead, facts_of(parsed.bodies[i]), trees, i))
+    return SqlScript(path, text, tuple(statements))

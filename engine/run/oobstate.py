@@ -1,0 +1,154 @@
+"""Where each out-of-band migration stands on a database, read from the live data (docs/design.md §5).
+
+The figure recorded in out_of_band_migrations is what the last run saw. It goes stale: a
+downgrade below `introduced` drops what the backfill wrote (for a nonDestructive migration
+nothing undoes it first), and the column comes back empty on the next upgrade. So progress that
+a plan or a run relies on is measured with progress.sql, and only where the migration's schema
+objects exist: at or past its `introduced` release. The record still tells what only it knows
+(paused, errors, throughput).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+import psycopg
+
+from ..connection import connect, is_connection_loss
+from ..definitions.catalog import DatabaseVersion, Definitions
+from ..definitions.outofband import OutOfBand
+from ..definitions.releases import Release
+from ..errors import UsageError
+from ..safetext import printable
+from .background import OutOfBandStore
+
+
+@dataclass(frozen=True)
+class OobState:
+    oob: OutOfBand
+    reached: bool  # the database is at or past the release that introduces it
+    past_deprecation: bool  # ... and at or past the one that deprecates it
+    progress: float | None  # measured now; None while not reached (its schema objects may not exist)
+    measured: bool  # progress.sql answered (False: not reached, or the query failed)
+    reason: str  # why the progress is what it is, in one line
+    record: Mapping | None = None  # its out_of_band_migrations row, if it ever ran here
+
+    def as_dict(self) -> dict:
+        r = self.record or {}
+        o = self.oob
+        return {
+            "id": o.id, "description": o.description, "schema": o.schema, "introduced": o.introduced,
+            "deprecated": o.deprecated, "non_destructive": o.non_destructive, "progress": self.progress,
+            "reached": self.reached, "reason": self.reason,
+            "recorded_progress": r.get("progress"), "paused": bool(r.get("paused")),
+            "reverse": bool(r.get("apply_reverse")), "batch_size": r.get("batch_size") or o.batch_size,
+            "rows_done": r.get("rows_done") or 0, "rows_per_second": r.get("rows_per_second"),
+            "errors": r.get("error_count") or 0, "last_error": r.get("last_error"),
+            "last_updated": r["last_updated"].isoformat() if r.get("last_updated") else None,
+        }
+
+
+def measure(conn: psycopg.Connection, o: OutOfBand) -> tuple[float, bool, str]:
+    """progress.sql now, in a read-only transaction. A query that fails (its table or column does
+    not exist: the schema is elsewhere than the definitions expect) counts as not started."""
+    try:
+        with conn.transaction():
+            conn.execute("SET TRANSACTION READ ONLY")
+            value = conn.execute(o.progress.statements[0].text).fetchone()[0]
+    except psycopg.Error as exc:
+        if is_connection_loss(exc):
+            raise
+        message = getattr(exc.diag, "message_primary", None) or str(exc)
+        return 0.0, False, f"progress.sql failed ({printable(message, one_line=True)}): counted as not started"
+    return min(1.0, max(0.0, float(value if value is not None else 0.0))), True, "measured by progress.sql"
+
+
+def lifetime_position(defs: Definitions, o: OutOfBand, release: Release | None) -> tuple[bool, bool]:
+    """(reached, past its deprecation) for a database at `release`."""
+    if release is None:
+        return False, False
+    at = defs.releases.index(release)
+    intro = defs.releases.find(o.introduced)
+    dep = defs.releases.find(o.deprecated) if o.deprecated else None
+    return (intro is not None and defs.releases.index(intro) <= at,
+            dep is not None and defs.releases.index(dep) <= at)
+
+
+def read_states(defs: Definitions, dsns: Mapping[str, str], version: DatabaseVersion,
+                bookkeeping_schema: str = "public", ids=None) -> dict[int, OobState]:
+    """Every out-of-band migration (or those of `ids`) on a database at `version`: read-only."""
+    oobs = [o for i, o in sorted(defs.out_of_band.items()) if ids is None or i in ids]
+    out: dict[int, OobState] = {}
+    cache: dict[str, tuple[psycopg.Connection, dict]] = {}  # one session per database
+    try:
+        for o in oobs:
+            dsn = dsns.get(o.schema)
+            if dsn is None:
+                continue
+            if dsn not in cache:
+                conn = connect(dsn, role="status")
+                cache[dsn] = (conn, {r["id"]: r for r in OutOfBandStore(conn, bookkeeping_schema).all()})
+            conn, records = cache[dsn]
+            reached, past = lifetime_position(defs, o, version.release)
+            if reached:
+                progress, measured, reason = measure(conn, o)
+            else:
+                at = version.release.version if version.release else "no release"
+                progress, measured = None, False
+                reason = f"not reached: introduced in {o.introduced}, the database is at {at}"
+            out[o.id] = OobState(o, reached, past, progress, measured, reason, records.get(o.id))
+    finally:
+        for conn, _ in cache.values():
+            conn.close()
+    return out
+
+
+def progress_for_planning(states: Mapping[int, OobState]) -> dict[int, float | None]:
+    """What the planner weighs: None (not reached, so not started) or the measured figure."""
+    return {i: s.progress for i, s in states.items()}
+
+
+def select_for_run(states: Mapping[int, OobState], *, reverse: bool) -> tuple[list[OobState], list[tuple[OobState, str]]]:
+    """`oob run` without ids: those whose schema objects exist and that still have work, and why
+    each other one is skipped."""
+    run: list[OobState] = []
+    skipped: list[tuple[OobState, str]] = []
+    for s in states.values():
+        why = skip_reason(s, reverse=reverse)
+        if why:
+            skipped.append((s, why))
+        else:
+            run.append(s)
+    return run, skipped
+
+
+def skip_reason(s: OobState, *, reverse: bool) -> str | None:
+    if not s.measured:
+        return s.reason  # not reached, or its tables are not there
+    if reverse:
+        if s.past_deprecation:
+            return f"past its deprecation ({s.oob.deprecated}): later migrations rely on its data"
+        return None
+    if s.past_deprecation and s.progress is not None and s.progress >= 1:
+        return f"past its deprecation ({s.oob.deprecated}) and complete"
+    return None
+
+
+def read_database_states(defs: Definitions, dsns: Mapping[str, str], bookkeeping_schema: str = "public",
+                         ids=None) -> dict[int, OobState]:
+    """read_states at the release the databases' applied sets show."""
+    from ..bookkeeping.status import read_status
+
+    status = read_status(defs, dsns, bookkeeping_schema)
+    return read_states(defs, dsns, status.version, bookkeeping_schema, ids)
+
+
+def refuse_unmeasured(states: Mapping[int, OobState], action: str) -> None:
+    """Ids named on the command line whose tables are not there: say why before running any."""
+    blocked = [s for s in states.values() if not s.measured]
+    if blocked:
+        first = blocked[0]
+        raise UsageError(
+            "; ".join(f"out-of-band {s.oob.id} cannot {action} here: {s.reason}" for s in blocked),
+            hint=f"upgrade to {first.oob.introduced} or later first" if not first.reached
+            else "check the schema with `pgferry drift`")
