@@ -423,14 +423,14 @@ def cmd_status(args) -> int:
 
 def _oob_rows(defs, dsns, version, bookkeeping_schema: str, schemas=None) -> list[dict]:
     """Out-of-band migrations of the selected schemas, progress measured on the live data."""
-    from engine.oobstate import read_states
+    from pgferry.engine.run.oobstate import read_states
 
     ids = [i for i, o in sorted(defs.out_of_band.items()) if not schemas or o.schema in schemas]
     return [s.as_dict() for s in read_states(defs, dsns, version, bookkeeping_schema, ids).values()] if ids else []
 
 
 def _oob_line(r: dict) -> str:
-    from engine.safetext import printable
+    from pgferry.engine.safetext import printable
 
     prog = "not reached" if not r["reached"] else f"{r['progress']:.1%}"
     flags = " ⏸ paused" if r["paused"] else ""
@@ -495,7 +495,7 @@ def _check_targets(defs: Definitions, schema: str, ids: list[int]) -> None:
 def _refuse_unrecorded(args, plans) -> None:
     """A database holding the product's tables with nothing recorded is not empty: applying onto it
     would create the bookkeeping and fail half-way (exit 5 before anything is created)."""
-    from engine.drift import refuse_unrecorded
+    from pgferry.engine.repair.drift import refuse_unrecorded
 
     dsns = _dsns(args, args._defs)
     refuse_unrecorded(args._defs, {s: dsns[s] for s in plans}, args.bookkeeping_schema)
