@@ -44,10 +44,18 @@ SIZES = {"tiny": dict(rows=50_000, rate=100, clients=2, lead=0.8, tail=0.8),
 SCRIPT = "\\set id random(1, {rows})\nUPDATE w SET v = v + 1 WHERE id = :id;\n"
 
 
-def build_table(dsn: str, rows: int) -> None:
+def build_table(dsn: str, rows: int, product: Path | None = None) -> None:
+    """The table, filled. With `product`, pgferry creates it (its migration 1), so the database is
+    pgferry's before it holds data: pgferry refuses a database holding its tables with nothing recorded."""
+    if product is not None:
+        r = run_measured([*pgferry_argv(), "upto", "--schema", "app", "--target", "1", "--migrations", str(product),
+                          "--dsn", dsn, "--no-progress"])
+        if r["exit"] != 0:
+            raise RuntimeError(f"pgferry upto exited {r['exit']}: {r['stderr'][-500:]}")
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("DROP TABLE IF EXISTS w")
-        conn.execute("CREATE TABLE w (id bigserial PRIMARY KEY, k int NOT NULL, v int NOT NULL DEFAULT 0)")
+        if product is None:
+            conn.execute("DROP TABLE IF EXISTS w")
+            conn.execute("CREATE TABLE w (id bigserial PRIMARY KEY, k int NOT NULL, v int NOT NULL DEFAULT 0)")
         conn.execute("INSERT INTO w (k) SELECT (random() * 1e9)::int FROM generate_series(1, %s)", [rows])
         conn.execute("VACUUM ANALYZE w")
         try:
@@ -152,7 +160,7 @@ def run(*, size: str = "full", runs: int = 5, new_database=None, log=print, **_)
             for v in order:
                 log(f"  online-index run {i + 1}/{runs}: {v} (pgbench {seconds}s at {spec['rate']} tx/s)")
                 dsn = new_database()
-                build_table(dsn, spec["rows"])
+                build_table(dsn, spec["rows"], product if v == "cic" else None)
                 prefix = tmp / f"pgbench_{i}_{v}"
                 bench = pgbench(dsn, script, prefix, spec, seconds)
                 t_start = time.time()
