@@ -153,7 +153,11 @@ def test_backends_terminated_at_random_moments(request, product, fault_server, t
         name, dsn = product.clone("term")
         log = tmp_path / f"term{trial}.log"
         proc = spawn(upgrade_args(dsn, NEWEST), log)
-        time.sleep(rng.uniform(1.0, seconds))  # after start-up: before it there is no backend to end
+        # The moment is random within the run, counted from its first session: a sleep counted from
+        # the spawn fell before any session existed whenever start-up was slow (a loaded machine).
+        wait_for("pgferry's first session", lambda: pgferry_backends(fault_server, name) or proc.poll() is not None,
+                 timeout=120)
+        time.sleep(rng.uniform(0.0, seconds / 2))
         killed = fault_server.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND "
             "application_name LIKE 'pgferry%%'", [name])
