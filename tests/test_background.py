@@ -13,7 +13,7 @@ from pgferry.engine.run.background import (BackgroundOptions, BackgroundRunner, 
 from pgferry.engine.errors import Finding
 from pgferry.engine.events import Collector
 from pgferry.engine.definitions.outofband import load_out_of_band
-from tests.conftest import query
+from tests.support import query
 
 PROGRESS = "SELECT CASE WHEN count(*) = 0 THEN 1 ELSE count(dst)::float8 / count(*) END FROM items\n"
 UP = "UPDATE items SET dst = src * 2 WHERE id IN (SELECT id FROM items WHERE dst IS NULL ORDER BY id LIMIT %(batch_size)s)\n"

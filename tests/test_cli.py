@@ -5,16 +5,10 @@ import json
 
 import pytest
 
-from tests.conftest import SMALL, applied_ids, query, run_cli
 from pgferry.tui.cli import build_parser, main
+from tests.support import LONG_NAME, SMALL, applied_ids, cli, query, run_cli
 
 M = ["--migrations", str(SMALL)]
-
-
-def cli(capsys, *args):
-    rc = main(list(args))
-    out, err = capsys.readouterr()
-    return rc, out, err
 
 
 def test_status_on_an_empty_database_is_read_only(capsys, database):
@@ -227,44 +221,11 @@ def test_disagreeing_or_useless_placements_are_refused(capsys, argv, named):
 
 # -- plan output: whole lines off a terminal, --out FILE in the format its extension says ----------
 
-LONG_NAME = "a migration name long enough that a line holding it is far wider than eighty columns"
-
-
-@pytest.fixture
-def long_named(small_copy):
-    meta = small_copy / "main" / "15_events" / "metadata.yaml"
-    meta.write_text(meta.read_text().replace("name: ", f"name: {LONG_NAME} ", 1))
-    return small_copy
-
-
 def test_plan_into_a_pipe_or_a_file_is_never_cut(capsys, database, long_named):
     rc, out, err = cli(capsys, "plan", "--to", "latest", "--dsn", database, "--migrations", str(long_named))
     assert rc == 0, err
     assert LONG_NAME in out and "…" not in out
     assert "↑     main         15          " + LONG_NAME in out
-
-
-@pytest.mark.parametrize("name, fmt, starts", [
-    ("plan.md", "markdown", "# Upgrade plan: empty → 1.2.0"),
-    ("plan.sql", "sql", "-- pgferry plan: empty -> 1.2.0"),
-    ("plan.json", "json", "{"),
-    ("plan.txt", "text", "install empty → 1.2.0: 10 schema migration(s)"),
-    ("plan", "text", "install empty → 1.2.0"),
-], ids=["md", "sql", "json", "txt", "no-extension"])
-def test_plan_out_takes_its_format_from_the_extension(capsys, database, long_named, tmp_path, name, fmt, starts):
-    path = tmp_path / name
-    rc, out, err = cli(capsys, "plan", "--to", "latest", "--dsn", database, "--migrations", str(long_named),
-                       "--out", str(path))
-    assert rc == 0, err
-    assert out == "" and f"wrote {path} ({fmt})" in err
-    text = path.read_text()
-    assert text.startswith(starts) and LONG_NAME in text
-    if fmt == "json":
-        assert json.loads(text)["to"] == "1.2.0"
-    # an explicit flag wins over the extension
-    rc, _, err = cli(capsys, "plan", "--to", "latest", "--dsn", database, "--migrations", str(long_named),
-                     "--sql", "--out", str(path))
-    assert rc == 0 and path.read_text().startswith("-- pgferry plan") and f"({'sql'})" in err
 
 
 @pytest.mark.parametrize("argv", [

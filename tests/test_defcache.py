@@ -10,7 +10,7 @@ import pytest
 
 from pgferry.engine.definitions import catalog, defcache
 from pgferry.engine.errors import DefinitionError
-from tests.conftest import ROOT
+from tests.support import ROOT
 
 
 @pytest.fixture

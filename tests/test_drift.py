@@ -11,65 +11,34 @@ import stat
 
 import psycopg
 import pytest
-from psycopg import conninfo, sql
 
-from pgferry.engine.definitions.catalog import bundled_migrations_dir, load
+from pgferry.engine.definitions.catalog import bundled_migrations_dir
 from pgferry.engine.repair.describe import canonical_json, describe
 from pgferry.engine.repair.drift import check, compare
 from pgferry.engine.repair.expected import load_expected, merge
 from pgferry.engine.upgrade.upgrade import Connections, Upgrade
-from tests.conftest import run_cli
 from pgferry.tui.cli import main
+from tests.support import bundled, clone_database, drift_json, run_cli
 
-DEFS = load(bundled_migrations_dir())
+DEFS = bundled()
 NEWEST = DEFS.releases.latest().version
 
 
 @pytest.fixture(scope="module")
-def template(pg_server):
-    dsn = pg_server.create_database("drifttpl")
-    Upgrade(DEFS, Connections({s: dsn for s in DEFS.schemas})).run(NEWEST)
-    return conninfo.conninfo_to_dict(dsn)["dbname"]
-
-
-def clone(pg_server, template) -> str:
-    dsn = pg_server.create_database("drift")
-    name = conninfo.conninfo_to_dict(dsn)["dbname"]
-    with psycopg.connect(pg_server.admin_dsn, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE {}").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template)))
-    return dsn
-
-
-@pytest.fixture
-def db(pg_server, template):
-    """A copy of the product installed at NEWEST in one database."""
-    dsn = clone(pg_server, template)
-    yield dsn
-    pg_server.drop_database(dsn)
-
-
-@pytest.fixture(scope="module")
-def _reused(pg_server, template):
-    holder = {"dsn": clone(pg_server, template)}
+def _reused(pg_server, newest_template):
+    holder = {"dsn": clone_database(pg_server, newest_template)}
     yield holder
     pg_server.drop_database(holder["dsn"])
 
 
 @pytest.fixture
-def clean_db(pg_server, template, _reused):
-    """Like `db`, but reused while each test leaves it without drift (cloning costs a second)."""
+def clean_db(pg_server, newest_template, _reused):
+    """Like `newest_db`, but reused while each test leaves it without drift (cloning costs a second)."""
     [report] = check(DEFS, {s: _reused["dsn"] for s in DEFS.schemas})
     if report.differences:
         pg_server.drop_database(_reused["dsn"])
-        _reused["dsn"] = clone(pg_server, template)
+        _reused["dsn"] = clone_database(pg_server, newest_template)
     return _reused["dsn"]
-
-
-def drift(capsys, dsn, *extra):
-    capsys.readouterr()
-    code = main(["drift", "--dsn", dsn, "--json", *extra])
-    return code, json.loads(capsys.readouterr().out)
 
 
 def execute(dsn, *statements):
@@ -116,21 +85,20 @@ CHANGES = [
 ]
 
 
-def test_installed_release_has_no_drift(capsys, db):
-    code, data = drift(capsys, db)
+def test_installed_release_has_no_drift(capsys, newest_db):
+    code, data = drift_json(capsys, newest_db)
     assert code == 0 and data["drift"] is False
     [report] = data["databases"]
     assert report["schemas"] == list(DEFS.schemas) and report["version"] == NEWEST
     assert report["differences"] == [] and report["ignored"] == [] and report["warnings"] == []
-    assert main(["drift", "--dsn", db]) == 0
+    assert main(["drift", "--dsn", newest_db]) == 0
     assert "no drift: 1 database(s) match their release" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("change,statement,want", CHANGES, ids=[c[0] for c in CHANGES])
 def test_each_change_is_found_and_its_fix_removes_it(capsys, clean_db, change, statement, want):
-    db = clean_db
-    execute(db, statement)
-    code, data = drift(capsys, db)
+    execute(clean_db, statement)
+    code, data = drift_json(capsys, clean_db)
     assert code == 5 and data["drift"] is True
     diffs = data["databases"][0]["differences"]
     if want is None:  # the extension and the index that needed it
@@ -139,14 +107,14 @@ def test_each_change_is_found_and_its_fix_removes_it(capsys, clean_db, change, s
     else:
         assert [(d["kind"], d["object"], d["problem"]) for d in diffs] == [want]
     assert all(d["fix"] for d in diffs)
-    execute(db, *[st for d in diffs for st in d["fix"]])
-    assert no_drift(db)
+    execute(clean_db, *[st for d in diffs for st in d["fix"]])
+    assert no_drift(clean_db)
 
 
-def test_fix_sql_reads_well(capsys, db):
-    execute(db, "ALTER TABLE repo DROP COLUMN private", "DROP INDEX repo_created_at",
+def test_fix_sql_reads_well(capsys, newest_db):
+    execute(newest_db, "ALTER TABLE repo DROP COLUMN private", "DROP INDEX repo_created_at",
             "ALTER TABLE repo ALTER COLUMN stars DROP DEFAULT")
-    _, data = drift(capsys, db)
+    _, data = drift_json(capsys, newest_db)
     fixes = {d["object"]: d["fix"] for d in data["databases"][0]["differences"]}
     assert fixes["repo.private"] == [
         "ALTER TABLE public.repo ADD COLUMN private boolean DEFAULT false NOT NULL;",
@@ -155,22 +123,22 @@ def test_fix_sql_reads_well(capsys, db):
         "CREATE INDEX CONCURRENTLY repo_created_at ON public.repo USING btree (created_at);"]
     assert fixes["repo.stars"] == ["ALTER TABLE public.repo ALTER COLUMN stars SET DEFAULT 0;"]
     capsys.readouterr()
-    assert main(["drift", "--dsn", db]) == 5
+    assert main(["drift", "--dsn", newest_db]) == 5
     out = capsys.readouterr().out
     assert "column repo.private: missing" in out and "fix:" in out and "ALTER TABLE public.repo ADD COLUMN" in out
     assert "drift: 3 differences in 1 of 1 database(s)" in out
 
 
-def test_enum_labels(capsys, db):
+def test_enum_labels(capsys, newest_db):
     """An extra label can only be advised on; missing labels are added in place."""
-    execute(db, "ALTER TYPE lsif_index_state ADD VALUE 'paused'")
-    code, data = drift(capsys, db)
+    execute(newest_db, "ALTER TYPE lsif_index_state ADD VALUE 'paused'")
+    code, data = drift_json(capsys, newest_db)
     [d] = data["databases"][0]["differences"]
     assert code == 5 and (d["kind"], d["object"], d["problem"]) == ("enum", "lsif_index_state", "different")
     assert d["actual"][-1] == "paused" and d["fix"][0].startswith("-- PostgreSQL cannot remove enum labels ('paused')")
     # missing labels, on a type of our own: expected says a, b, c, d; the database has c only
-    execute(db, "CREATE TYPE mood AS ENUM ('c')")
-    with psycopg.connect(db) as conn:
+    execute(newest_db, "CREATE TYPE mood AS ENUM ('c')")
+    with psycopg.connect(newest_db) as conn:
         actual = describe(conn)
     expected = copy.deepcopy(actual)
     expected["enums"]["mood"] = ["a", "b", "c", "d"]
@@ -178,30 +146,30 @@ def test_enum_labels(capsys, db):
     assert d.fix == ["ALTER TYPE public.mood ADD VALUE IF NOT EXISTS 'a' BEFORE 'c';",
                      "ALTER TYPE public.mood ADD VALUE IF NOT EXISTS 'b' AFTER 'a';",
                      "ALTER TYPE public.mood ADD VALUE IF NOT EXISTS 'd' AFTER 'c';"]
-    execute(db, *d.fix)
-    with psycopg.connect(db) as conn:
+    execute(newest_db, *d.fix)
+    with psycopg.connect(newest_db) as conn:
         assert describe(conn)["enums"]["mood"] == ["a", "b", "c", "d"]
 
 
-def test_several_changes_fixed_by_one_ordered_script(capsys, db):
-    execute(db, "DROP VIEW active_repos", "ALTER TABLE repo DROP COLUMN description",
+def test_several_changes_fixed_by_one_ordered_script(capsys, newest_db):
+    execute(newest_db, "DROP VIEW active_repos", "ALTER TABLE repo DROP COLUMN description",
             "DROP TABLE user_emails", "DROP FUNCTION user_emails_set_email_lower()",
             "CREATE TABLE notes (id serial PRIMARY KEY, repo_id integer REFERENCES repo (id))",
             "CREATE VIEW repo_notes AS SELECT n.id, r.name FROM notes n JOIN repo r ON r.id = n.repo_id")
-    code, data = drift(capsys, db)
+    code, data = drift_json(capsys, newest_db)
     assert code == 5 and len(data["databases"][0]["differences"]) == 6
     capsys.readouterr()
-    main(["drift", "--dsn", db, "--sql"])
+    main(["drift", "--dsn", newest_db, "--sql"])
     script = capsys.readouterr().out
-    execute(db, *[s for s in script.split(";\n") if s.strip()])
-    assert no_drift(db)
+    execute(newest_db, *[s for s in script.split(";\n") if s.strip()])
+    assert no_drift(newest_db)
 
 
-def test_ignore_file(capsys, db, tmp_path):
-    execute(db, "CREATE INDEX repo_language_tmp ON repo (language)", "ALTER TABLE repo ADD COLUMN nickname text")
+def test_ignore_file(capsys, newest_db, tmp_path):
+    execute(newest_db, "CREATE INDEX repo_language_tmp ON repo (language)", "ALTER TABLE repo ADD COLUMN nickname text")
     ignore = tmp_path / "ignore.yaml"
     ignore.write_text('- pattern: "index:*_tmp"\n  reason: temporary indexes of the nightly report\n')
-    code, data = drift(capsys, db, "--ignore", str(ignore))
+    code, data = drift_json(capsys, newest_db, "--ignore", str(ignore))
     report = data["databases"][0]
     assert code == 5 and [d["object"] for d in report["differences"]] == ["repo.nickname"]
     [ignored] = report["ignored"]
@@ -211,19 +179,19 @@ def test_ignore_file(capsys, db, tmp_path):
     defs_copy = tmp_path / "migrations"
     shutil.copytree(bundled_migrations_dir(), defs_copy, ignore=shutil.ignore_patterns("demo"))
     (defs_copy / "drift-ignore.yaml").write_text('- pattern: "column:repo.*"\n  reason: local columns\n')
-    code, data = drift(capsys, db, "--ignore", str(ignore), "--migrations", str(defs_copy))
+    code, data = drift_json(capsys, newest_db, "--ignore", str(ignore), "--migrations", str(defs_copy))
     assert code == 0 and data["drift"] is False and len(data["databases"][0]["ignored"]) == 2
     capsys.readouterr()
-    assert main(["drift", "--dsn", db, "--ignore", str(ignore), "--migrations", str(defs_copy)]) == 0
+    assert main(["drift", "--dsn", newest_db, "--ignore", str(ignore), "--migrations", str(defs_copy)]) == 0
     out = capsys.readouterr().out
     assert "ignored: index repo.repo_language_tmp (unexpected): temporary indexes" in out and "2 ignored" in out
     ignore.write_text('- pattern: "index:*"\n')  # no reason
-    assert main(["drift", "--dsn", db, "--ignore", str(ignore)]) == 2
+    assert main(["drift", "--dsn", newest_db, "--ignore", str(ignore)]) == 2
 
 
-def test_version_override_warns_about_migrations_beyond_it(capsys, db):
+def test_version_override_warns_about_migrations_beyond_it(capsys, newest_db):
     older = [r.version for r in DEFS.releases.releases if not r.pulled and r.channel == "stable"][-2]
-    code, data = drift(capsys, db, "--version", older)
+    code, data = drift_json(capsys, newest_db, "--version", older)
     report = data["databases"][0]
     assert code == 5 and report["version"] == older and report["differences"]
     assert any(f"applied beyond {older}" in w for w in report["warnings"])
@@ -234,7 +202,7 @@ def test_separate_databases_and_exempt_schemas(capsys, pg_server):
     dsns = {s: pg_server.create_database(s[:6]) for s in DEFS.schemas}
     Upgrade(DEFS, Connections(dsns)).run(oldest.version)
     flags = [f"--schema-dsn={s}={d}" for s, d in dsns.items()]
-    code, data = drift(capsys, dsns["frontend"], *flags)
+    code, data = drift_json(capsys, dsns["frontend"], *flags)
     assert code == 0, data
     by_schema = {tuple(r["schemas"] or r["exempt"]): r for r in data["databases"]}
     assert set(by_schema) == {("frontend",), ("codeintel",), ("codeinsights",)}
@@ -249,19 +217,19 @@ def test_separate_databases_and_exempt_schemas(capsys, pg_server):
         pg_server.drop_database(d)
 
 
-def test_describe_live_is_deterministic_and_private(capsys, db, tmp_path):
+def test_describe_live_is_deterministic_and_private(capsys, newest_db, tmp_path):
     a, b = tmp_path / "a.json", tmp_path / "b.json"
-    assert main(["describe", "--dsn", db, "--out", str(a)]) == 0
-    assert main(["describe", "--dsn", db, "--out", str(b), "--schema", "codeintel"]) == 0
+    assert main(["describe", "--dsn", newest_db, "--out", str(a)]) == 0
+    assert main(["describe", "--dsn", newest_db, "--out", str(b), "--schema", "codeintel"]) == 0
     assert a.read_text() == b.read_text()
     assert stat.S_IMODE(os.stat(a).st_mode) == 0o600
     shipped = load_expected(DEFS, NEWEST)
     assert json.loads(a.read_text()) == merge(shipped.values())
 
 
-def test_replay_instead_of_shipped_files(capsys, db, pg_server):
-    execute(db, "DROP INDEX repo_created_at")
-    code, data = drift(capsys, db, "--replay", "--admin-dsn", pg_server.admin_dsn)
+def test_replay_instead_of_shipped_files(capsys, newest_db, pg_server):
+    execute(newest_db, "DROP INDEX repo_created_at")
+    code, data = drift_json(capsys, newest_db, "--replay", "--admin-dsn", pg_server.admin_dsn)
     assert code == 5 and [d["object"] for d in data["databases"][0]["differences"]] == ["repo.repo_created_at"]
 
 
@@ -275,65 +243,3 @@ def test_describe_expected_equals_shipped_file(capsys, pg_server):
     assert set(json.loads(generated)) == set(DEFS.release(NEWEST).leaves)
     shipped_files = {p.stem for p in (bundled_migrations_dir() / "expected").glob("*.json")}
     assert shipped_files == {r.version for r in DEFS.releases.releases}
-
-
-def test_views_compare_the_same_across_server_majors():
-    """PostgreSQL 15 qualifies the columns of a single-relation view (`repo.id`), 16 and later do not."""
-    on_15 = {"views": {"v": "SELECT u.id, u.finished_at AS done FROM lsif_uploads u WHERE u.state = 'x'::text "
-                            "AND EXISTS (SELECT 1 FROM repo WHERE repo.id = u.repository_id);"}}
-    on_18 = {"views": {"v": "SELECT id, finished_at AS done FROM lsif_uploads u WHERE state = 'x'::text "
-                            "AND EXISTS (SELECT 1 FROM repo WHERE id = u.repository_id);"}}
-    assert compare(on_18, on_15) == [] and compare(on_15, on_18) == []
-    # qualifiers that tell relations apart are part of the definition
-    join = "SELECT a.id FROM a JOIN b ON b.id = a.id;"
-    [d] = compare({"views": {"v": join}}, {"views": {"v": join.replace("SELECT a.id", "SELECT b.id")}})
-    assert (d.kind, d.object, d.problem) == ("view", "v", "different")
-    [d] = compare(on_18, {"views": {"v": on_15["views"]["v"].replace("u.finished_at", "u.started_at")}})
-    assert d.problem == "different" and d.fix == [f"CREATE OR REPLACE VIEW public.v AS {on_18['views']['v']}"]
-
-
-def _cli(capsys, *args):
-    capsys.readouterr()
-    code = main(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def _bookkeeping(dsn):
-    with psycopg.connect(dsn) as conn:
-        return conn.execute("SELECT (SELECT count(*) FROM migration_logs), (SELECT count(*) FROM upgrade_runs), "
-                            "(SELECT array_agg(nspname::text ORDER BY nspname) FROM pg_namespace "
-                            " WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema')").fetchone()
-
-
-def test_wrong_bookkeeping_schema_is_not_an_empty_database(capsys, db):
-    """The product installed with the default bookkeeping, then commands pointed at another schema:
-    refused or said, never planned as an install over the tables, and nothing is created."""
-    before = _bookkeeping(db)
-    execute(db, "CREATE SCHEMA pgferry")  # an empty bookkeeping schema looks no different
-    for schema in ("other", "pgferry"):
-        flags = ["--dsn", db, "--bookkeeping-schema", schema]
-        for command in (["upgrade", "--to", NEWEST, "--yes", "--no-progress"], ["plan", "--to", NEWEST], ["status"],
-                        ["up", "--no-progress"], ["up", "--dry-run"]):
-            code, out, err = _cli(capsys, *command, *flags)
-            assert code == 5, (command, out, err)
-            assert "it is not an empty database" in err and "hint: its migrations are recorded in another schema: " \
-                   "pass --bookkeeping-schema public" in err, err
-        code, data = drift(capsys, db, "--bookkeeping-schema", schema)
-        [report] = data["databases"]
-        assert code == 5 and data["drift"] is True and report["unrecorded"]["elsewhere"] == ["public"]
-        assert "repo" in report["unrecorded"]["tables"]
-        code, out, _ = _cli(capsys, "drift", *flags)
-        assert code == 5 and "no drift" not in out and "hold the product with no migration recorded" in out
-    assert _bookkeeping(db) == (before[0], before[1], sorted(before[2] + ["pgferry"]))  # no 'other', no tables
-
-
-def test_product_without_any_bookkeeping_is_refused(capsys, db):
-    """Installed by other means: no schema records it; adoption is not a command yet, and it says so."""
-    execute(db, "DROP TABLE migration_logs, upgrade_runs, out_of_band_migrations, out_of_band_migrations_errors")
-    code, out, err = _cli(capsys, "upgrade", "--to", NEWEST, "--dsn", db, "--yes", "--no-progress")
-    assert code == 5 and "command still to come" in err and "--bookkeeping-schema" not in err.split("hint:")[1]
-    with psycopg.connect(db) as conn:
-        assert conn.execute("SELECT to_regclass('migration_logs')").fetchone() == (None,)
-    code, data = drift(capsys, db)
-    assert code == 5 and data["databases"][0]["unrecorded"]["elsewhere"] == []

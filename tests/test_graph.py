@@ -143,7 +143,7 @@ def test_version_label_names_the_releases_beyond():
 def test_version_label_counts_unreleased_migrations(small_copy):
     """A migration no release holds yet (in development): named unreleased, and still pending."""
     from pgferry.engine.definitions.catalog import load
-    from tests.test_runner import add_migration
+    from tests.support import add_migration
 
     add_migration(small_copy, "aux", 4, "draft", "SELECT 1;\n", parents=[3])
     defs = load(small_copy)

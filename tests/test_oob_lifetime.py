@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import json
 
-import psycopg
 import pytest
 
-from pgferry.engine.definitions.catalog import bundled_migrations_dir, load
+from pgferry.engine.definitions.catalog import load
 from pgferry.engine.upgrade.upgrade import Connections, Upgrade, make_plan
-from tests.conftest import query
-from pgferry.tui.cli import main
+from tests.support import bundled, cli, execute, query
 
-BUNDLED = load(bundled_migrations_dir())
+BUNDLED = bundled()
 
 
 def move(defs, dsn: str, to: str, downgrade=None):
@@ -26,18 +24,6 @@ def move(defs, dsn: str, to: str, downgrade=None):
 def plan_oob_ids(defs, dsn: str, to: str) -> list[int]:
     plan = make_plan(defs, Connections({s: dsn for s in defs.schemas}), to)
     return [s.oob.id for s in plan.steps if s.kind == "out_of_band"]
-
-
-def execute(dsn: str, statement: str) -> None:
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(statement)
-
-
-def cli(capsys, *args: str) -> tuple[int, str, str]:
-    """`pgferry ARGS` in this process: (exit code, stdout, stderr)."""
-    rc = main(list(args))
-    out, err = capsys.readouterr()
-    return rc, out, err
 
 
 def oob_status(capsys, dsn: str, *extra: str) -> dict[int, dict]:
@@ -139,28 +125,3 @@ def test_bundled_backfill_runs_again_after_a_downgrade_below_its_introduction(da
 
 
 # -- `oob run` without ids at an intermediate release -------------------------------------------
-
-
-def test_oob_run_without_ids_runs_only_what_the_release_has_reached(database, capsys):
-    move(BUNDLED, database, "3.21.0")  # only out-of-band 1 (repo stars) is live; 2, 3 and 4 come later
-    execute(database, "INSERT INTO repo (name, uri, metadata) SELECT 'r' || g, 'r' || g, "
-                      "jsonb_build_object('stargazerCount', g) FROM generate_series(1, 50) g")
-    rc, _, err = cli(capsys, "oob", "run", "--dsn", database, "--no-progress")
-    assert rc == 0, err
-    for oid, introduced in ((2, "3.22.0"), (3, "3.28.0"), (4, "3.27.0")):
-        assert f"out-of-band {oid}: skipped, not reached: introduced in {introduced}, the database is at 3.21.0" \
-            in err, err
-    assert "out-of-band 1: running" in err
-    assert query(database, "SELECT count(*) FROM repo WHERE stars IS NULL") == [(0,)]
-    assert query(database, "SELECT id FROM out_of_band_migrations ORDER BY id") == [(1,)]  # nothing else touched
-    # named explicitly, one not reached yet: refused before anything runs
-    rc, _, err = cli(capsys, "oob", "run", "1", "2", "--dsn", database, "--no-progress")
-    assert rc == 2 and "out-of-band 2 cannot run here: not reached" in err
-    assert "upgrade to 3.22.0 or later first" in err and "running" not in err
-
-    move(BUNDLED, database, "3.26.0")  # past the deprecation of 1 and 2, both complete
-    rc, _, err = cli(capsys, "oob", "run", "--dsn", database, "--no-progress")
-    assert rc == 0, err
-    assert "out-of-band 1: skipped, past its deprecation (3.24.0) and complete" in err
-    assert "out-of-band 2: skipped, past its deprecation (3.26.0) and complete" in err
-    assert "running" not in err

@@ -8,7 +8,7 @@ import ast
 import tomllib
 from pathlib import Path
 
-from tests.conftest import ROOT
+from tests.support import ROOT
 
 SETUPTOOLS = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
 MAPPED = SETUPTOOLS["package-dir"]  # {"pgferry.engine": "engine", ...}

@@ -17,7 +17,7 @@ from pgferry.engine.locks import lock_key
 from pgferry.engine.upgrade.preflight import (Thresholds, classify_collations, preflight_failures, preflight_plan,
                               run_preflight)
 from pgferry.engine.upgrade.upgrade import Connections, Upgrade
-from tests.conftest import query, run_cli
+from tests.support import query, run_cli
 from tests.fixtures.synthetic import write_migration
 
 DEFS = load(bundled_migrations_dir())

@@ -10,7 +10,7 @@ import psycopg
 import pytest
 from psycopg import conninfo, sql
 
-from tests.conftest import SMALL, query, run_cli
+from tests.support import SMALL, query, run_cli
 
 ROLE = f"app_{uuid.uuid4().hex[:8]}"
 

@@ -11,7 +11,7 @@ import pytest
 from psycopg import conninfo, sql
 
 from pgferry.engine.definitions.catalog import bundled_migrations_dir, load
-from tests.conftest import query
+from tests.support import query
 from pgferry.tui.cli import main
 
 BUNDLED = load(bundled_migrations_dir())

@@ -10,39 +10,10 @@ import time
 
 import psycopg
 import pytest
-from psycopg import conninfo, sql
+from psycopg import conninfo
 
-from pgferry.engine.definitions.catalog import bundled_migrations_dir, load
-from pgferry.engine.repair.describe import describe
-from pgferry.engine.upgrade.upgrade import Connections, Upgrade, read_applied
-from tests.conftest import ROOT, query, run_cli
-
-DEFS = load(bundled_migrations_dir())
-RELEASES = [r.version for r in DEFS.releases.releases]
-OLDEST = RELEASES[0]
-NEWEST = DEFS.releases.latest().version
-TARGETS = [r.version for r in DEFS.releases.releases if not r.pulled and r.channel == "stable"]
-
-
-def upgrade(dsn: str, to: str, downgrade=None):
-    conns = Connections({s: dsn for s in DEFS.schemas})
-    return Upgrade(DEFS, conns).run(to, downgrade=downgrade)
-
-
-def expected(version: str) -> dict[str, set[int]]:
-    r = DEFS.release(version)
-    return {s: set(DEFS.schemas[s].normalize(DEFS.required(r, s))) for s in DEFS.schemas}
-
-
-def applied(dsn: str) -> dict[str, set[int]]:
-    got = read_applied(DEFS, Connections({s: dsn for s in DEFS.schemas}))
-    return {s: set(DEFS.schemas[s].normalize(ids)) for s, ids in got.items()}
-
-
-def shape(dsn: str) -> dict:
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        return describe(conn)
-
+from tests.bundled import DEFS, NEWEST, OLDEST, TARGETS, applied, expected, shape, upgrade
+from tests.support import ROOT, clone_database, query, run_cli
 
 @pytest.fixture(scope="module")
 def templates(pg_server):
@@ -59,15 +30,6 @@ def templates(pg_server):
     yield get
 
 
-def clone(pg_server, template: str) -> str:
-    dsn = pg_server.create_database("c")
-    name = conninfo.conninfo_to_dict(dsn)["dbname"]
-    with psycopg.connect(pg_server.admin_dsn, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE {}").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template)))
-    return dsn
-
-
 def test_bundled_product_is_valid_and_realistic():
     n = sum(len(g.migrations) for g in DEFS.schemas.values())
     assert n >= 150 and len(DEFS.releases.releases) >= 12
@@ -82,7 +44,7 @@ def test_bundled_product_is_valid_and_realistic():
 
 @pytest.mark.parametrize("target", TARGETS[1:])
 def test_oldest_to_each_release_then_newest(pg_server, templates, target):
-    dsn = clone(pg_server, templates(OLDEST))
+    dsn = clone_database(pg_server, templates(OLDEST))
     plan, _ = upgrade(dsn, target)
     assert applied(dsn) == expected(target)
     assert DEFS.version_of(applied(dsn)).label == target
@@ -93,7 +55,7 @@ def test_oldest_to_each_release_then_newest(pg_server, templates, target):
 
 
 def test_upgraded_schema_equals_fresh_install(pg_server, templates):
-    upgraded = clone(pg_server, templates(OLDEST))
+    upgraded = clone_database(pg_server, templates(OLDEST))
     upgrade(upgraded, NEWEST)
     fresh = pg_server.create_database("fresh")
     plan, _ = upgrade(fresh, NEWEST)
@@ -104,20 +66,20 @@ def test_upgraded_schema_equals_fresh_install(pg_server, templates):
 
 
 def test_downgrade_and_reupgrade_round_trip(pg_server, templates):
-    dsn = clone(pg_server, templates(OLDEST))
+    dsn = clone_database(pg_server, templates(OLDEST))
     upgrade(dsn, NEWEST)
     before = shape(dsn)
     plan, _ = upgrade(dsn, OLDEST, downgrade=True)
     assert plan.direction == "downgrade"
     assert applied(dsn) == expected(OLDEST)
-    assert shape(dsn) == shape(clone(pg_server, templates(OLDEST)))
+    assert shape(dsn) == shape(clone_database(pg_server, templates(OLDEST)))
     upgrade(dsn, NEWEST)
     assert applied(dsn) == expected(NEWEST)
     assert shape(dsn) == before
 
 
 def test_plan_cli_formats_and_refusals(pg_server, templates):
-    dsn = clone(pg_server, templates(OLDEST))
+    dsn = clone_database(pg_server, templates(OLDEST))
     r = run_cli("plan", "--to", NEWEST, "--dsn", dsn, "--json")
     assert r.returncode == 0, r.stderr
     import json
@@ -173,7 +135,7 @@ def _popen(*args):
 
 
 def test_killed_out_of_band_run_resumes_from_recorded_progress(pg_server, templates):
-    dsn = clone(pg_server, templates(OLDEST))
+    dsn = clone_database(pg_server, templates(OLDEST))
     upgrade(dsn, "3.21.0")  # out-of-band 1 (repo stars) is live from 3.21.0
     _repo_rows(dsn, 200_000)
     proc = _popen("oob", "run", "1", "--dsn", dsn, "--batch-seconds", "0.01", "--no-progress")
@@ -199,7 +161,7 @@ def test_killed_out_of_band_run_resumes_from_recorded_progress(pg_server, templa
 
 
 def test_kill_at_a_stop_resumes_the_persisted_plan(pg_server, templates):
-    dsn = clone(pg_server, templates(OLDEST))
+    dsn = clone_database(pg_server, templates(OLDEST))
     upgrade(dsn, "3.21.0")
     _repo_rows(dsn, 60_000)
     proc = _popen("upgrade", "--to", NEWEST, "--dsn", dsn, "--yes", "--no-progress", "--batch-seconds", "0.01")
@@ -224,7 +186,7 @@ def test_kill_at_a_stop_resumes_the_persisted_plan(pg_server, templates):
 
 
 def test_upgrade_checks_drift_first(pg_server, templates):
-    dsn = clone(pg_server, templates(OLDEST))
+    dsn = clone_database(pg_server, templates(OLDEST))
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("ALTER TABLE repo ADD COLUMN hand_made int")
     before = applied(dsn)
@@ -237,7 +199,7 @@ def test_upgrade_checks_drift_first(pg_server, templates):
 
 
 def test_check_release_for_readiness_probes(pg_server, templates):
-    dsn = clone(pg_server, templates(OLDEST))
+    dsn = clone_database(pg_server, templates(OLDEST))
     logs_before = query(dsn, "SELECT count(*) FROM migration_logs")
     r = run_cli("check", "--release", OLDEST, "--dsn", dsn)
     assert r.returncode == 0, r.stdout + r.stderr

@@ -17,12 +17,11 @@ import pytest
 from pgferry.engine.bookkeeping.bookkeeping import MigrationLog
 from pgferry.engine.definitions.catalog import load
 from pgferry.engine.errors import MigrationFailed
-from tests.conftest import SMALL, query, run_cli
-from tests.test_runner import (  # noqa: F401 - session and spawn are fixtures
-    FAILING_UP, INDEX, add_migration, backend_alive, cic_waiting, cli_args, exists, index_valid, migrate, old_snapshot,
-    session, spawn, up_to, wait_for,
-)
 from pgferry.tui.cli import main
+from tests.support import (
+    FAILING_UP, INDEX, SMALL, add_migration, backend_alive, cic_waiting, cli_args, exists, index_valid, migrate,
+    old_snapshot, query, run_cli, up_to, wait_for,
+)
 
 OPERATOR = {"PGFERRY_OPERATOR": "alice"}
 

@@ -11,7 +11,7 @@ from pgferry.engine.definitions.catalog import bundled_migrations_dir, load
 from pgferry.engine.upgrade.report import build_report, to_markdown
 from pgferry.engine.bookkeeping.runs import RunStore
 from pgferry.engine.upgrade.upgrade import Connections, RunStopped, StopReached, Upgrade
-from tests.conftest import SMALL, run_cli
+from tests.support import SMALL, run_cli
 from pgferry.tui.cli import main, migration_names
 
 

@@ -7,13 +7,9 @@ command again. Every wait is a poll with a deadline, never a bare sleep.
 from __future__ import annotations
 
 import os
-import re
 import signal
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -26,11 +22,13 @@ from pgferry.engine.events import (
     WaitingForLock,
 )
 from pgferry.engine.locks import LockWaitTimeout, lock_key
-from pgferry.engine.run.runner import ConnectionLost, Migrator, RunOptions
-from tests.conftest import ROOT, SMALL, query, run_cli
-from pgferry.tui.cli import main
+from pgferry.engine.run.runner import ConnectionLost, RunOptions
+from tests.support import (
+    FAILING_UP, INDEX, LOCKY, SMALL, add_migration, backend_alive, chain, cic_waiting, cli_args, columns, execute, exists,
+    index_valid, log_rows, migrate, old_snapshot, query, run_cli, say, state, up_to, wait_for,
+)
 
-FAST = RunOptions(poll=0.05)
+
 TIMINGS: dict[str, float] = {}
 
 
@@ -38,139 +36,8 @@ TIMINGS: dict[str, float] = {}
 def report_timings(request):
     """Show what the crash tests measured (the numbers docs/faults.md quotes) after the run."""
     yield
-    reporter = request.config.pluginmanager.getplugin("terminalreporter")
-    capture = request.config.pluginmanager.getplugin("capturemanager")
-    if reporter and capture and TIMINGS:
-        with capture.global_and_fixture_disabled():
-            reporter.write_line("")
-            for what, seconds in TIMINGS.items():
-                reporter.write_line(f"runner timing: {what}: {seconds:.2f}s")
-
-
-# -- helpers -----------------------------------------------------------------------------------
-
-
-def migrate(dsn: str, graph, compute, options: RunOptions = FAST, on_event=None):
-    """Run one Migrator in this process; return (RunResult, Collector of its events)."""
-    seen = Collector()
-
-    def sink(e):
-        seen(e)
-        if on_event:
-            on_event(e)
-
-    with Migrator(dsn, graph, options, on_event=sink) as m:
-        return m.run(compute), seen
-
-
-def up_to(graph, targets):
-    return lambda applied: graph.up(applied, targets)
-
-
-def log_rows(dsn: str, schema: str, *cols: str) -> list[tuple]:
-    cols = cols or ("version", "up", "success", "backfilled")
-    return query(dsn, f"SELECT {', '.join(cols)} FROM migration_logs WHERE schema = %s ORDER BY id", [schema])
-
-
-def execute(dsn: str, statement: str) -> None:
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(statement)
-
-
-def state(dsn: str, schema: str):
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        return MigrationLog(conn).state(schema)
-
-
-def columns(dsn: str, table: str) -> set[str]:
-    rows = query(dsn, "SELECT column_name FROM information_schema.columns WHERE table_schema = 'public' "
-                      "AND table_name = %s", [table])
-    return {r[0] for r in rows}
-
-
-def exists(dsn: str, relation: str) -> bool:
-    return query(dsn, "SELECT to_regclass(%s) IS NOT NULL", [relation])[0][0]
-
-
-def index_valid(dsn: str, index: str) -> bool | None:
-    rows = query(dsn, "SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass(%s)", [index])
-    return rows[0][0] if rows else None
-
-
-def backend_alive(dsn: str, pid: int) -> bool:
-    return bool(query(dsn, "SELECT 1 FROM pg_stat_activity WHERE pid = %s", [pid]))
-
-
-def wait_for(what: str, check, timeout: float = 20.0, interval: float = 0.05):
-    """Poll `check` until it returns something truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(interval)
-
-
-def add_migration(root: Path, schema: str, ident: int, slug: str, up: str, down: str = "SELECT 1;\n",
-                  parents=(), extra: str = "") -> Path:
-    d = root / schema / f"{ident}_{slug}"
-    d.mkdir()
-    (d / "metadata.yaml").write_text(f"name: {slug}\nparents: [{', '.join(map(str, parents))}]\n{extra}")
-    (d / "up.sql").write_text(up)
-    (d / "down.sql").write_text(down)
-    return d
-
-
-def cli_args(command: str, dsn: str, migrations: Path, *more: str) -> list[str]:
-    return [command, "--dsn", dsn, "--migrations", str(migrations), "--no-progress", *more]
-
-
-class Spawned:
-    """`pgferry` subprocesses with their combined output in a file; killed at teardown."""
-
-    def __init__(self, tmp_path: Path):
-        self.tmp_path = tmp_path
-        self.procs: list[subprocess.Popen] = []
-
-    def __call__(self, name: str, *args: str) -> tuple[subprocess.Popen, Path]:
-        out = self.tmp_path / f"{name}.log"
-        env = {k: v for k, v in os.environ.items() if k != "PGFERRY_DSN"}
-        env["PYTHONUNBUFFERED"] = "1"
-        with open(out, "w") as f:
-            proc = subprocess.Popen([sys.executable, "-m", "pgferry", *args], stdout=f, stderr=subprocess.STDOUT,
-                                    cwd=ROOT, env=env)
-        self.procs.append(proc)
-        return proc, out
-
-    def close(self) -> None:
-        for p in self.procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-
-
-@pytest.fixture
-def spawn(tmp_path):
-    s = Spawned(tmp_path)
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def session(database):
-    """Open extra sessions on the test database (blockers, lock holders); closed at teardown."""
-    opened: list[psycopg.Connection] = []
-
-    def open_session(autocommit: bool = False) -> psycopg.Connection:
-        conn = psycopg.connect(database, autocommit=autocommit)
-        opened.append(conn)
-        return conn
-
-    yield open_session
-    for c in opened:
-        c.close()
+    if TIMINGS:
+        say(request, "\n" + "\n".join(f"runner timing: {what}: {seconds:.2f}s" for what, seconds in TIMINGS.items()))
 
 
 @pytest.fixture
@@ -275,17 +142,6 @@ def test_squash_on_empty_database_and_originals_on_half_migrated_give_the_same_s
 # -- 3. a failing statement ----------------------------------------------------------------------
 
 
-FAILING_UP = """\
-CREATE TABLE fail_a (id int);
-CREATE TABLE fail_b (id int);
-
-SELECT id,
-       no_such_column
-FROM fail_a;
-CREATE TABLE fail_c (id int);
-"""
-
-
 def test_failing_statement_rolls_back_reports_its_line_and_is_retried(database, small_copy):
     add_migration(small_copy, "aux", 4, "failing", FAILING_UP, "DROP TABLE IF EXISTS fail_a, fail_b, fail_c;\n",
                   parents=[3])
@@ -326,12 +182,6 @@ def test_failing_statement_rolls_back_reports_its_line_and_is_retried(database, 
 
 
 # -- 3b. pipelined batches: a later migration never commits after a failure or a stop ---------
-
-
-def chain(small_copy, *ups: str) -> None:
-    """aux migrations 4, 5, ... after 3, each the given up.sql."""
-    for i, up in enumerate(ups, 4):
-        add_migration(small_copy, "aux", i, f"step{i}", up, parents=[i - 1])
 
 
 def test_failure_mid_batch_keeps_the_ones_before_and_runs_none_after(database, small_copy):
@@ -440,23 +290,6 @@ def test_backend_terminated_mid_migration_reports_connection_lost(database, smal
 
 
 # -- 5. a CREATE INDEX CONCURRENTLY killed mid-build -------------------------------------------
-
-
-INDEX = "events_kind_created_at"
-
-
-def old_snapshot(open_session) -> psycopg.Connection:
-    """A transaction holding a snapshot: a CIC started after it waits in 'waiting for old snapshots'."""
-    conn = open_session()
-    conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-    conn.execute("SELECT count(*) FROM events").fetchone()
-    return conn
-
-
-def cic_waiting(dsn: str):
-    rows = query(dsn, "SELECT pid, phase FROM pg_stat_progress_create_index "
-                      "WHERE relid = to_regclass('events') AND phase LIKE 'waiting for old snapshots%%'")
-    return rows[0] if rows else None
 
 
 def test_killed_index_build_leaves_an_invalid_index_the_next_run_rebuilds(database, small_defs, session, spawn):
@@ -632,9 +465,6 @@ def test_second_runner_during_index_build_waits_without_deadlock(database, small
 # -- 8. DDL blocked by another session's transaction ------------------------------------------
 
 
-LOCKY = RunOptions(lock_timeout=0.5, lock_retries=2, retry_backoff=0.1, poll=0.05)
-
-
 def blocked_setup(database, small_copy, session):
     add_migration(small_copy, "aux", 4, "add_note", "ALTER TABLE aux_jobs ADD COLUMN IF NOT EXISTS note text;\n",
                   "ALTER TABLE aux_jobs DROP COLUMN IF EXISTS note;\n", parents=[3])
@@ -723,117 +553,6 @@ def test_pending_row_of_a_dead_backend_is_stale_not_in_progress(database, small_
     assert set(s.stale) == {3} and s.stale[3].alive is False and s.stale[3].backend_pid == dead_pid
     assert s.dirty  # a stale row needs attention; an in-progress one does not
     assert not state(database, "aux").failed
-
-
-
-# -- session settings: each migration starts from pgferry's own (issue 13 §2, §9) ----------------
-
-
-SEEN_SETTINGS = ("CREATE TABLE seen_settings AS SELECT current_setting('lock_timeout') AS lock_timeout, "
-                 "current_setting('idle_in_transaction_session_timeout') AS idle, "
-                 "current_setting('client_connection_check_interval') AS check_interval, "
-                 "current_setting('search_path') AS search_path, current_setting('application_name') AS app, "
-                 "current_setting('default_transaction_read_only') AS read_only, current_user::text AS who;\n")
-
-
-@pytest.mark.parametrize("leak", [
-    "SET lock_timeout = 0;\nSET idle_in_transaction_session_timeout = 0;",
-    "RESET ALL;",
-    "CREATE SCHEMA IF NOT EXISTS elsewhere;\nSELECT pg_catalog.set_config('search_path', 'elsewhere', false);",
-    "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY;",
-    "SET ROLE leaky_owner;",
-], ids=["set", "reset-all", "search-path", "read-only", "role"])
-def test_a_migration_does_not_change_the_session_of_the_next(database, small_copy, leak):
-    """Whatever one migration SETs for its session ends with it: the next one (pipelined in the
-    same session) sees pgferry's settings, and its table lands where it would in a run of its own."""
-    chain(small_copy, leak + "\n", SEEN_SETTINGS)
-    g = load(small_copy).schemas["aux"]
-    execute(database, "CREATE ROLE leaky_owner")
-    try:
-        result, _ = migrate(database, g, up_to(g, g.leaves()), LOCKY)
-        assert result.applied == [1, 2, 3, 4, 5]
-        rows = query(database, "SELECT lock_timeout, idle, check_interval, search_path, app, read_only, who "
-                               "FROM public.seen_settings")
-        user = query(database, "SELECT current_user::text")[0][0]
-        assert rows[0][:4] == ("500ms", "10s", "1s", '"$user", public')
-        assert rows[0][4].startswith("pgferry ") and rows[0][5:] == ("off", user)
-    finally:
-        execute(database, "DROP ROLE IF EXISTS leaky_owner")
-
-
-@pytest.mark.timeout(60)
-def test_lock_timeout_set_to_zero_by_a_migration_still_bounds_the_next(database, small_copy, session):
-    """Migration 4 turns the lock timeout off for its session; 5's ALTER behind an idle transaction
-    must still time out and name the blocker rather than wait for ever."""
-    chain(small_copy, "SET lock_timeout = 0;\n", "ALTER TABLE aux_jobs ADD COLUMN IF NOT EXISTS note text;\n")
-    g = load(small_copy).schemas["aux"]
-    migrate(database, g, up_to(g, [3]))
-    blocker = session()
-    blocker.execute("SELECT count(*) FROM aux_jobs").fetchone()  # AccessShareLock until it ends
-    with pytest.raises(MigrationFailed) as info:
-        migrate(database, g, up_to(g, g.leaves()), LOCKY)
-    assert (info.value.failure.migration_id, info.value.failure.sqlstate) == (5, "55P03")
-    assert f"pid {blocker.info.backend_pid}" in str(info.value) and "after 3 attempts" in str(info.value)
-    assert state(database, "aux").applied == {1, 2, 3, 4}
-    blocker.rollback()
-
-
-def test_failure_row_is_written_after_a_migration_made_the_session_read_only(database, small_copy):
-    chain(small_copy, "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY;\n",
-          "CREATE TABLE after_read_only (id int);\nSELECT 1 / 0;\n")
-    g = load(small_copy).schemas["aux"]
-    with pytest.raises(MigrationFailed) as info:
-        migrate(database, g, up_to(g, g.leaves()))
-    assert (info.value.failure.migration_id, info.value.failure.sqlstate, info.value.failure.line) == (5, "22012", 2)
-    assert [r[:3] for r in log_rows(database, "aux", "version", "success", "error_sqlstate") if r[0] >= 4] == [
-        (4, True, None), (5, False, "22012")]
-    assert set(state(database, "aux").failed) == {5}
-
-
-# -- a stopped migrator (issue 13 §3) -------------------------------------------------------------
-
-
-def idle_holder_of(dsn: str, table: str):
-    """(pid, mode) of a pgferry session idle in a transaction with a granted lock on `table`."""
-    rows = query(dsn, """
-        SELECT a.pid, l.mode FROM pg_stat_activity a JOIN pg_locks l ON l.pid = a.pid AND l.granted
-        WHERE a.application_name LIKE 'pgferry %%' AND a.state = 'idle in transaction'
-          AND a.state_change < now() - interval '1 second'
-          AND l.relation = to_regclass(%s)""", [table])
-    return rows[0] if rows else None
-
-
-def test_a_stopped_migrator_shows_in_status_and_loses_its_locks_after_the_idle_timeout(
-        database, small_copy, spawn, capsys):
-    # Migration 5 is pipelined behind 4: stopped while 4 sleeps, the process never sends 5's COMMIT
-    # and the server sits on 5's ACCESS EXCLUSIVE lock, idle in transaction.
-    chain(small_copy, "SELECT pg_sleep(2);\n", "ALTER TABLE aux_jobs ADD COLUMN IF NOT EXISTS note text;\n")
-    proc, out = spawn("stopped", *cli_args("up", database, small_copy, "--schema", "aux",
-                                           "--idle-in-transaction-timeout", "4"))
-    wait_for("migration 4 to be sleeping", lambda: query(database, """
-        SELECT 1 FROM pg_stat_activity WHERE state = 'active' AND query LIKE 'SELECT pg_sleep(2)%%'
-          AND application_name LIKE 'pgferry %%'"""))
-    os.kill(proc.pid, signal.SIGSTOP)
-    try:
-        pid, mode = wait_for("migration 5's lock held by an idle session", lambda: idle_holder_of(database, "aux_jobs"))
-        assert mode == "AccessExclusiveLock"
-        for command in ("status", "recover"):  # recover would otherwise say nothing runs
-            assert main([command, "--dsn", database, "--migrations", str(small_copy)]) == 0
-            shown = capsys.readouterr().out
-            line = next(x for x in shown.splitlines() if x.startswith(f"! pid {pid} (pgferry "))
-            assert re.search(r"is idle in transaction for \d+s holding .*aux_jobs \(AccessExclusiveLock\)", line), line
-            assert "stopped or stalled" in shown
-        t0 = time.monotonic()
-        wait_for("the server to end the stopped session", lambda: not backend_alive(database, pid), timeout=60)
-        TIMINGS["stopped migrator's locks freed (idle timeout 4s)"] = time.monotonic() - t0
-        assert idle_holder_of(database, "aux_jobs") is None
-    finally:
-        os.kill(proc.pid, signal.SIGCONT)
-    assert proc.wait(timeout=60) != 0
-    assert "run the same command again" in out.read_text(), out.read_text()
-    s = state(database, "aux")
-    assert s.applied == {1, 2, 3, 4} and not s.dirty
-    assert "note" not in columns(database, "aux_jobs")
 
 
 

@@ -5,7 +5,7 @@ import asyncio
 
 import psycopg
 
-from tests.conftest import SMALL
+from tests.support import SMALL
 from tests.test_tui_overview import _empty_status, fail_main_16, installed, loaded  # noqa: F401 - fixtures
 from pgferry.tui.app import Overview, PgferryApp, Source
 from pgferry.tui.app.help import HelpScreen

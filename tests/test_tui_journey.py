@@ -14,7 +14,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from tests.conftest import SMALL
+from tests.support import SMALL
 from pgferry.tui.app import PgferryApp, Source
 from pgferry.tui.app.confirm import TypedConfirm
 from pgferry.tui.app.plan import PlanScreen

@@ -9,7 +9,7 @@ import pytest
 from textual.widgets import DataTable, Static
 from textual.worker import WorkerFailed
 
-from tests.conftest import SMALL
+from tests.support import SMALL
 from pgferry.tui.app import Overview, PgferryApp, Source
 from pgferry.tui.app.help import HelpScreen
 from pgferry.tui.app.themes import ThemeFileError, load_all, load_file

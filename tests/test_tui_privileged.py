@@ -20,7 +20,7 @@ from pgferry.engine.definitions.catalog import load
 from pgferry.engine.privileges.grant import check_bundle, in_database_of, record_check
 from pgferry.engine.privileges.privileges import build_bundle
 from pgferry.engine.upgrade.upgrade import make_plan
-from tests.conftest import SMALL, query
+from tests.support import SMALL, query
 from pgferry.tui.app import PgferryApp, Source
 from pgferry.tui.app.base import KeyReasons
 from pgferry.tui.app.confirm import TypedConfirm

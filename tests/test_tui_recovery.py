@@ -18,10 +18,9 @@ from rich.console import Console
 from textual.widgets import Input, OptionList, RichLog, Static
 
 from pgferry import __version__
-from tests.conftest import SMALL, query
-from tests.test_runner import (  # noqa: F401 - session and spawn are fixtures
-    FAILING_UP, INDEX, add_migration, backend_alive, cic_waiting, cli_args, index_valid, migrate, old_snapshot,
-    session, spawn, up_to, wait_for,
+from tests.support import (
+    FAILING_UP, INDEX, SMALL, add_migration, backend_alive, cic_waiting, cli_args, index_valid, migrate, old_snapshot,
+    query, up_to, wait_for,
 )
 from pgferry.tui.app import PgferryApp, Source
 from pgferry.tui.app.base import KeyReasons

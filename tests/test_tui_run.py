@@ -8,60 +8,25 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import stat
-import time
 
 import psycopg
 import pytest
 
 from pgferry.engine.upgrade.upgrade import make_plan
-from tests.conftest import SMALL
 from pgferry.tui.app import PgferryApp, Source
 from pgferry.tui.app.overview import OverviewScreen
 from pgferry.tui.app.report import ReportScreen
 from pgferry.tui.app.run import RunScreen
 from pgferry.tui.cli import main
+from tests.support import until
 
 SIZE = (100, 32)
-
-
-@pytest.fixture(autouse=True)
-def state_dir(tmp_path, monkeypatch):
-    """Journals go to a per-test state directory; the child process inherits it."""
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-    monkeypatch.setenv("TEXTUAL_ANIMATIONS", "none")
-    monkeypatch.chdir(tmp_path)
-    return tmp_path / "state"
-
-
-@pytest.fixture
-def slow_product(tmp_path):
-    dest = tmp_path / "migrations"
-    shutil.copytree(SMALL, dest)
-    up = dest / "main" / "15_events" / "up.sql"
-    up.write_text("SELECT pg_sleep(5);\n" + up.read_text())
-    return dest
-
-
-@pytest.fixture
-def at_110(database, slow_product):
-    assert main(["upgrade", "--to", "1.1.0", "--yes", "--no-progress", "--dsn", database,
-                 "--migrations", str(slow_product)]) == 0
-    return database
+pytestmark = pytest.mark.usefixtures("state_dir")  # journals in the test's own directory
 
 
 def source_for(dsn, product, **kw) -> Source:
     return Source(migrations=str(product), dsn=dsn, **kw)
-
-
-async def until(pilot, predicate, timeout: float = 60.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        await pilot.pause(0.2)
-        if predicate():
-            return
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def run_status(dsn: str) -> tuple[int, str, int | None] | None:
@@ -235,36 +200,5 @@ def test_a_run_that_cannot_start_says_why(at_110, slow_product):
                         what="the launch failure")
             text = str(app.screen.query_one("#failure").render())
             assert "did not start" in text and "99" in text
-
-    asyncio.run(go())
-
-
-def test_a_hostile_server_message_is_drawn_escaped(at_110, slow_product):
-    """A RAISE message holding OSC 52 (write the clipboard): the screens show it escaped, never act on it."""
-    up = slow_product / "main" / "15_events" / "up.sql"
-    up.write_text("DO $$ BEGIN RAISE EXCEPTION E'boom \\x1b]52;c;aGk=\\x07 done'; END $$;\n")
-    source = source_for(at_110, slow_product)
-
-    async def go():
-        app = PgferryApp(source)
-        async with app.run_test(size=SIZE) as pilot:
-            await pilot.pause()
-            app.start_run(make_plan(source.definitions(), source.connections(), "1.2.0"))
-            await until(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.status == "failed",
-                        what="the run to fail")
-            await pilot.pause(1.5)  # the journal's last lines
-            screen = app.screen
-            shown = str(screen.query_one("#failure").render())
-            assert "boom \\x1b]52;c;aGk=\\x07 done" in shown
-            log = "\n".join(str(line.text) for line in screen.query_one("#log").lines)
-            assert "\x1b" not in log
-            svg = app.export_screenshot()
-            assert "\x1b" not in svg and "\x07" not in svg and "\\x1b]52;c;aGk=" in svg
-            await pilot.press("escape")  # the overview's banner quotes the run's error too
-            await until(pilot, lambda: isinstance(app.screen, OverviewScreen) and app.screen.overview is not None
-                        and app.screen.overview.status.dirty, what="the overview")
-            banner = str(app.screen.query_one("#banner").render())
-            assert "\\x1b]52;c;aGk=" in banner
-            assert "\x1b" not in app.export_screenshot()
 
     asyncio.run(go())

@@ -19,11 +19,11 @@ from typing import Callable
 import pytest
 
 from pgferry.engine.definitions.catalog import bundled_migrations_dir
-from tests.conftest import SMALL
+from tests.support import SMALL
 from tests.faults.harness import no_traceback, pgferry, query
 from tests.faults.pg import SUPERUSER_PASSWORD
 from tests.faults.product import NEWEST, OLDEST
-from tests.test_validate import ERROR_CASES
+from tests.broken import ERROR_CASES
 
 SECRET = "Wr0ng-but-s3cret!pw"  # a password that must never be shown, right or wrong
 ROLE_PASSWORD = "R0le-s3cret;'pw"
@@ -239,7 +239,7 @@ def _run(e: Env, case: Case):
 
 
 def test_bad_input_corpus(env, request):
-    from tests.faults.conftest import say
+    from tests.support import say
 
     with ThreadPoolExecutor(max_workers=3) as pool:
         results = list(pool.map(lambda c: (c, *_run(env, c)), CASES))

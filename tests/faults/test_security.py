@@ -27,7 +27,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from tests.conftest import SMALL
+from tests.support import SMALL
 from tests.faults.harness import ROOT, env, in_process, no_traceback, pgferry, query, spawn, upgrade_args, wait_for
 from tests.faults.pg import SUPERUSER_PASSWORD
 from tests.faults.product import NEWEST, OLDEST

@@ -22,7 +22,7 @@ import time
 import psycopg
 import pytest
 
-from tests.faults.conftest import say
+from tests.support import say
 from tests.faults.harness import no_traceback, pgferry, spawn, upgrade_args, verify_complete, wait_for
 from tests.faults.product import NEWEST
 

@@ -9,7 +9,7 @@ import pytest
 from pgferry.engine.definitions import sqlfile
 from pgferry.engine.definitions.catalog import load, load_definitions
 from pgferry.engine.errors import DefinitionError
-from tests.test_validate import U12, run_validate_json
+from tests.broken import U12, run_validate_json
 
 BOM = "\ufeff"
 

@@ -5,7 +5,7 @@ shipped shape (made on 18). One database walks all the way up, to keep a major t
 from __future__ import annotations
 
 from pgferry.engine.repair.drift import check
-from tests.test_product import DEFS, NEWEST, OLDEST, TARGETS, applied, expected, shape, upgrade
+from tests.bundled import DEFS, NEWEST, OLDEST, TARGETS, applied, expected, shape, upgrade
 from pgferry.tui.cli import main
 
 

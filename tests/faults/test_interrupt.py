@@ -9,8 +9,8 @@ import subprocess
 import sys
 import time
 
-from tests.conftest import ROOT, applied_ids, query
-from tests.test_validate import U12, append
+from tests.broken import U12, append
+from tests.support import ROOT, applied_ids, query
 
 SLEEP = "SELECT pg_sleep(60);\n"  # a migration that is still running when the interrupt comes
 

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import ROOT, SMALL, query
+from tests.support import ROOT, SMALL, query
 
 
 def pgferry_umask0(home: Path, *args: str) -> subprocess.CompletedProcess:
