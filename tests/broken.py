@@ -1,5 +1,5 @@
 """Ways to break a copy of the small product (tests/fixtures/small), and the findings `pgferry
-validate` must give for each (ERROR_CASES: used by tests/test_validate.py and the bad-input corpus
+validate` must give for each (ERROR_CASES: used by tests/engine/test_validate.py and the bad-input corpus
 of tests/faults)."""
 from __future__ import annotations
 

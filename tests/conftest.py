@@ -23,7 +23,7 @@ import psycopg
 import pytest
 from psycopg import conninfo, sql
 
-from tests.support import LONG_NAME, ROOT, SMALL, bundled, clone_database
+from tests.support import LONG_NAME, ROOT, SMALL, allow_create_in_public, as_role, bundled, clone_database
 
 # The definitions cache (engine/definitions/defcache.py) of this session's pgferry processes: in use, as for
 # a user, but never the developer's own ~/.cache.
@@ -256,3 +256,20 @@ def long_named(small_copy):
     meta = small_copy / "main" / "15_events" / "metadata.yaml"
     meta.write_text(meta.read_text().replace("name: ", f"name: {LONG_NAME} ", 1))
     return small_copy
+
+
+@pytest.fixture(scope="session")
+def app_role(pg_server):
+    """A login role with no privilege of its own: no superuser, no CREATEROLE, no CREATEDB."""
+    role = f"app_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_server.admin_dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB").format(sql.Identifier(role)))
+    return role
+
+
+@pytest.fixture
+def app_db(database, app_role):
+    """The managed-PostgreSQL shape: `database`, owned by the superuser, where `app_role` may only create in
+    schema public (no CREATE on the database, so not even trusted extensions); the app role's DSN."""
+    allow_create_in_public(database, app_role)
+    return as_role(database, app_role)

@@ -3,6 +3,7 @@ changing a test database, waiting for a condition, and the migration-writing ste
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -41,9 +42,10 @@ def cli(capsys, *args: str) -> tuple[int, str, str]:
     return rc, out, err
 
 
-def query(dsn: str, q: str, params=None):
+def query(dsn: str, q, params=None) -> list[tuple]:
     with psycopg.connect(dsn, autocommit=True) as conn:
-        return conn.execute(q, params).fetchall()
+        cur = conn.execute(q, params)
+        return cur.fetchall() if cur.description else []
 
 
 def execute(dsn: str, *statements: str) -> None:
@@ -58,7 +60,7 @@ def applied_ids(dsn: str, schema: str) -> set[int]:
         return set(MigrationLog(conn).state(schema).applied)
 
 
-def wait_for(what: str, check, timeout: float = 20.0, interval: float = 0.05):
+def wait_for(what: str, check, timeout: float = 60.0, interval: float = 0.02):
     """Poll `check` until it returns something truthy; fail after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while True:
@@ -206,7 +208,7 @@ def drift_json(capsys, dsn: str, *extra: str) -> tuple[int, dict]:
     return code, json.loads(out)
 
 
-async def until(pilot, predicate, timeout: float = 60.0, what: str = "condition"):
+async def until(pilot, predicate, what: str = "condition", timeout: float = 60.0):
     """Let a Textual app run until `predicate()` holds; fail after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -216,4 +218,59 @@ async def until(pilot, predicate, timeout: float = 60.0, what: str = "condition"
     raise AssertionError(f"timed out waiting for {what}")
 
 
+
+async def loaded(app, pilot) -> None:
+    """Until the app's workers are done (a failed one included: the app shows it)."""
+    from textual.worker import WorkerFailed
+
+    try:
+        await app.workers.wait_for_complete()
+    except WorkerFailed:  # the app shows it; the tests check the panel
+        pass
+    await pilot.pause()
+
+
+def fail_main_16(dsn: str) -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("INSERT INTO migration_logs (schema, version, up, success, finished_at, error_message) "
+                     "VALUES ('main', 16, true, false, now(), 'boom')")
+
+
+def empty_status():
+    """The small product's status on an empty database, without a server."""
+    from pgferry.engine.definitions.catalog import load
+    from pgferry.engine.bookkeeping.status import DatabaseStatus
+
+    defs = load(SMALL)
+    return DatabaseStatus((), defs.version_of({}))
+
 LONG_NAME = "a migration name long enough that a line holding it is far wider than eighty columns"
+
+
+def as_role(dsn: str, role: str) -> str:
+    """`dsn` logging in as `role` instead."""
+    params = conninfo.conninfo_to_dict(dsn)
+    params["user"] = role
+    return conninfo.make_conninfo(**params)
+
+
+def allow_create_in_public(dsn: str, role: str) -> None:
+    """What a managed PostgreSQL gives the app's role: CREATE in schema public, not on the database."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("GRANT CREATE, USAGE ON SCHEMA public TO {}").format(sql.Identifier(role)))
+
+
+def kill_mid_index_build(dsn: str, defs, session, spawn, *command: str) -> int:
+    """Main up to 15, then `pgferry COMMAND` (on the small product) SIGKILLed while it builds main 16's index
+    CONCURRENTLY: the build is aborted and leaves the index invalid. The pid of the build's backend."""
+    g = defs.schemas["main"]
+    migrate(dsn, g, up_to(g, [15]))
+    blocker = old_snapshot(session)  # holds the build in 'waiting for old snapshots' until we kill it
+    proc, _ = spawn(command[0], *cli_args(*command[:1], dsn, SMALL, *command[1:]))
+    builder, _ = wait_for("the index build to wait for the old snapshot", lambda: cic_waiting(dsn))
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+    wait_for("the orphaned build to be aborted", lambda: not backend_alive(dsn, builder), timeout=10)
+    blocker.commit()
+    assert index_valid(dsn, INDEX) is False
+    return builder

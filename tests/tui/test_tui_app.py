@@ -5,15 +5,14 @@ import asyncio
 
 import psycopg
 
-from tests.support import SMALL
-from tests.test_tui_overview import _empty_status, fail_main_16, installed, loaded  # noqa: F401 - fixtures
+from tests.support import SMALL, empty_status, fail_main_16, loaded
 from pgferry.tui.app import Overview, PgferryApp, Source
 from pgferry.tui.app.help import HelpScreen
 
 SIZE = (80, 24)
 
 
-def test_palette_lists_the_screens_keys_with_reasons(installed):  # noqa: F811
+def test_palette_lists_the_screens_keys_with_reasons(installed):
     fail_main_16(installed)
 
     async def go():
@@ -35,7 +34,7 @@ def test_palette_lists_the_screens_keys_with_reasons(installed):  # noqa: F811
     asyncio.run(go())
 
 
-def test_help_opens_at_the_screen_in_front(installed):  # noqa: F811
+def test_help_opens_at_the_screen_in_front(installed):
     async def go():
         app = PgferryApp(Source(migrations=str(SMALL), dsn=installed))
         async with app.run_test(size=SIZE) as pilot:
@@ -128,7 +127,7 @@ def test_quitting_mid_run_names_a_way_back_that_works():
     from pgferry.tui.app.run import QuitWhileRunning
 
     async def go(source: Source) -> str:
-        app = PgferryApp(source, overview=Overview(_empty_status(), None, "PostgreSQL 17.2"))
+        app = PgferryApp(source, overview=Overview(empty_status(), None, "PostgreSQL 17.2"))
         async with app.run_test(size=SIZE) as pilot:
             await app.push_screen(QuitWhileRunning(7, 4242, source.come_back()))
             await pilot.pause()

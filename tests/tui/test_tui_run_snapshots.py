@@ -21,11 +21,6 @@ SIZES = {"80x24": (80, 24), "160x48": (160, 48)}
 THEMES = {"dark": "pgferry-dark", "high-contrast": "pgferry-high-contrast", "no-color": None}
 
 
-@pytest.fixture(autouse=True)
-def calm(monkeypatch):
-    monkeypatch.setenv("TEXTUAL_ANIMATIONS", "none")
-
-
 # 64 steps done; the 65th, in flight, is the index build the session below runs.
 PLAN_STEPS = [{"kind": "out_of_band", "id": 1001}, {"kind": "out_of_band", "id": 1002}] + \
     [{"kind": "schema", "schema": "frontend", "id": 1618500000 + n, "name": "step"} for n in range(62)] + \

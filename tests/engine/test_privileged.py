@@ -4,47 +4,21 @@ from __future__ import annotations
 import io
 import json
 import shutil
-import uuid
 
 import psycopg
-import pytest
 from psycopg import conninfo, sql
 
-from tests.support import SMALL, query, run_cli
-
-ROLE = f"app_{uuid.uuid4().hex[:8]}"
-
-
-def as_role(dsn: str, role: str) -> str:
-    params = conninfo.conninfo_to_dict(dsn)
-    params["user"] = role
-    return conninfo.make_conninfo(**params)
-
-
-@pytest.fixture(scope="module")
-def app_role(pg_server):
-    with psycopg.connect(pg_server.admin_dsn, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB").format(sql.Identifier(ROLE)))
-    yield ROLE
-
-
-@pytest.fixture
-def app_db(database, app_role):
-    """A database owned by the superuser where the app role may only create in schema public:
-    the managed-PostgreSQL shape (no CREATE on the database, so not even trusted extensions)."""
-    with psycopg.connect(database, autocommit=True) as conn:
-        conn.execute(sql.SQL("GRANT CREATE, USAGE ON SCHEMA public TO {}").format(sql.Identifier(app_role)))
-    return as_role(database, app_role)
+from tests.support import SMALL, as_role, query, run_cli
 
 
 def tables(dsn):
     return query(dsn, "SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind = 'r'")[0][0]
 
 
-def test_bundled_upgrade_stops_with_exit_3_before_any_change(app_db, database):
+def test_bundled_upgrade_stops_with_exit_3_before_any_change(app_db, app_role, database):
     r = run_cli("upgrade", "--to", "latest", "--dsn", app_db, "--yes", "--no-progress")
     assert r.returncode == 3, r.stderr
-    assert f"role {ROLE} cannot run" in r.stderr and "Nothing was changed" in r.stderr
+    assert f"role {app_role} cannot run" in r.stderr and "Nothing was changed" in r.stderr
     assert "pgferry privileged --to" in r.stderr and "--superuser-dsn" in r.stderr
     assert tables(database) == 0, "not even bookkeeping tables were created"
 
@@ -78,14 +52,14 @@ def test_bundled_product_bundle_verify_upgrade(app_db, database):
     assert sorted(manual) == sorted(privileged)
 
 
-def test_bundle_then_dba_then_verify_then_upgrade(app_db, database):
+def test_bundle_then_dba_then_verify_then_upgrade(app_db, app_role, database):
     m = ["--migrations", str(SMALL), "--dsn", app_db]
     r = run_cli("privileged", "--to", "1.2.0", "--json", *m)
     assert r.returncode == 0, r.stderr
     bundle = json.loads(r.stdout)
     assert [s["id"] for s in bundle["steps"]] == [14]
     assert bundle["steps"][0]["sql"] == "CREATE EXTENSION IF NOT EXISTS pg_trgm;"
-    assert bundle["token"].startswith("pgf-") and bundle["role"] == ROLE
+    assert bundle["token"].startswith("pgf-") and bundle["role"] == app_role
     # verifying before the DBA ran it: still missing, exit 3, nothing recorded
     r = run_cli("privileged", "verify", "--to", "1.2.0", *m)
     assert r.returncode == 3 and "not done" in r.stdout
@@ -105,10 +79,10 @@ def test_bundle_then_dba_then_verify_then_upgrade(app_db, database):
     r = run_cli("status", "--json", *m)
     assert all(s["pending"] == [] for s in json.loads(r.stdout)["schemas"])
     # the application's objects belong to the application role, the extension to the superuser
-    assert query(database, "SELECT tableowner FROM pg_tables WHERE tablename = 'events'") == [(ROLE,)]
+    assert query(database, "SELECT tableowner FROM pg_tables WHERE tablename = 'events'") == [(app_role,)]
 
 
-def test_superuser_dsn_runs_only_the_privileged_steps(app_db, database, pg_server):
+def test_superuser_dsn_runs_only_the_privileged_steps(app_db, app_role, database, pg_server):
     m = ["--migrations", str(SMALL), "--dsn", app_db]
     # One superuser DSN for the server, naming another database (as an admin would write it):
     # the extension must still land in the application's database.
@@ -117,7 +91,7 @@ def test_superuser_dsn_runs_only_the_privileged_steps(app_db, database, pg_serve
     assert query(database, "SELECT manual, confirmed_by FROM migration_logs WHERE version = 14 AND schema = 'main'") == [
         (True, "superuser connection as postgres")]
     assert query(database, "SELECT count(*) FROM migration_logs WHERE manual") == [(1,)]
-    assert query(database, "SELECT tableowner FROM pg_tables WHERE tablename = 'users'") == [(ROLE,)]
+    assert query(database, "SELECT tableowner FROM pg_tables WHERE tablename = 'users'") == [(app_role,)]
     assert query(database, "SELECT r.rolname FROM pg_extension e JOIN pg_roles r ON r.oid = e.extowner "
                            "WHERE extname = 'pg_trgm'") == [("postgres",)]
 

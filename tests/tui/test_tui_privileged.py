@@ -8,15 +8,13 @@ import dataclasses
 import io
 import os
 import stat
-import uuid
 
 import psycopg
 import pytest
-from psycopg import conninfo, sql
+from psycopg import conninfo
 from rich.console import Console
 from textual.widgets import Input, Static
 
-from pgferry.engine.definitions.catalog import load
 from pgferry.engine.privileges.grant import check_bundle, in_database_of, record_check
 from pgferry.engine.privileges.privileges import build_bundle
 from pgferry.engine.upgrade.upgrade import make_plan
@@ -29,34 +27,12 @@ from pgferry.tui.app.privileged import PrivilegedScreen
 from pgferry.tui.app.savefile import SaveText
 
 SIZE = (80, 24)
-ROLE = f"tui_app_{uuid.uuid4().hex[:8]}"
 SECRET = "hunter2-Pa55"
 
 
 @pytest.fixture(autouse=True)
-def calm(monkeypatch):
-    from textual.widgets import Input as TextInput
-
-    monkeypatch.setattr(TextInput, "cursor_blink", False, raising=False)
-    monkeypatch.setenv("TEXTUAL_ANIMATIONS", "none")
+def operator(monkeypatch):
     monkeypatch.setenv("PGFERRY_OPERATOR", "olga")
-
-
-@pytest.fixture(scope="module")
-def low_role(pg_server):
-    with psycopg.connect(pg_server.admin_dsn, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB").format(sql.Identifier(ROLE)))
-    yield ROLE
-
-
-@pytest.fixture
-def app_db(database, low_role):
-    """The managed-PostgreSQL shape: the role may create in schema public, not on the database."""
-    with psycopg.connect(database, autocommit=True) as conn:
-        conn.execute(sql.SQL("GRANT CREATE, USAGE ON SCHEMA public TO {}").format(sql.Identifier(low_role)))
-    params = conninfo.conninfo_to_dict(database)
-    params["user"] = low_role
-    return conninfo.make_conninfo(**params)
 
 
 def with_password(dsn: str) -> str:
@@ -102,7 +78,7 @@ def started_runs(app) -> list:
     return calls
 
 
-def test_grant_with_a_superuser_connection_in_the_dialog(app_db, database, tmp_path):
+def test_grant_with_a_superuser_connection_in_the_dialog(app_db, app_role, database, tmp_path):
     source = Source(migrations=str(SMALL), dsn=with_password(app_db), superuser_dsn=with_password(database))
     plan = plan_for(source)
 
@@ -116,7 +92,7 @@ def test_grant_with_a_superuser_connection_in_the_dialog(app_db, database, tmp_p
             assert "c continue" in reasons(app) and "verify first: 1 statement(s) not yet found" in reasons(app)
             text = screen_text(app)
             assert "CREATE EXTENSION IF NOT EXISTS pg_trgm;" in text and "✗ not found in the catalog" in text
-            assert f"role {ROLE} cannot" in text and screen.bundle.token in text
+            assert f"role {app_role} cannot" in text and screen.bundle.token in text
             assert "pgferry privileged --to 1.2.0 --out" in text and "pgferry privileged verify --to 1.2.0" in text
 
             await pilot.press("y")  # OSC 52, and the notification says so and names the fallback

@@ -7,36 +7,14 @@ import dataclasses
 import psycopg
 import pytest
 from textual.widgets import DataTable, Static
-from textual.worker import WorkerFailed
 
-from tests.support import SMALL
+from tests.support import SMALL, empty_status, fail_main_16, loaded
 from pgferry.tui.app import Overview, PgferryApp, Source
 from pgferry.tui.app.help import HelpScreen
 from pgferry.tui.app.themes import ThemeFileError, load_all, load_file
 from pgferry.tui.cli import main
 
 SIZE = (80, 24)
-
-
-@pytest.fixture(autouse=True)
-def no_blink(monkeypatch):
-    """Cursor blink and animations make snapshots flaky."""
-    from textual.widgets import Input
-
-    monkeypatch.setattr(Input, "cursor_blink", False, raising=False)
-    monkeypatch.setenv("TEXTUAL_ANIMATIONS", "none")
-
-
-@pytest.fixture
-def installed(database):
-    assert main(["up", "--dsn", database, "--migrations", str(SMALL)]) == 0
-    return database
-
-
-def fail_main_16(dsn: str) -> None:
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("INSERT INTO migration_logs (schema, version, up, success, finished_at, error_message) "
-                     "VALUES ('main', 16, true, false, now(), 'boom')")
 
 
 def text_of(app, selector: str) -> str:
@@ -46,14 +24,6 @@ def text_of(app, selector: str) -> str:
 def rows(app) -> list[list[str]]:
     table = app.screen.query_one("#schemas", DataTable)
     return [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
-
-
-async def loaded(app, pilot) -> None:
-    try:
-        await app.workers.wait_for_complete()
-    except WorkerFailed:  # the app shows it; the tests check the panel
-        pass
-    await pilot.pause()
 
 
 def test_overview_shows_versions_and_counts(installed):
@@ -197,16 +167,8 @@ def test_overview_snapshot(installed, snap_compare, monkeypatch, size, theme):
 def test_help_snapshot(snap_compare, monkeypatch, theme):
     if THEMES[theme] is None:
         monkeypatch.setenv("NO_COLOR", "1")
-    app = PgferryApp(overview=Overview(_empty_status(), None, "PostgreSQL 17.2"), theme=THEMES[theme])
+    app = PgferryApp(overview=Overview(empty_status(), None, "PostgreSQL 17.2"), theme=THEMES[theme])
     assert snap_compare(app, terminal_size=SIZE, press=["f1"])
-
-
-def _empty_status():
-    from pgferry.engine.definitions.catalog import load
-    from pgferry.engine.bookkeeping.status import DatabaseStatus
-
-    defs = load(SMALL)
-    return DatabaseStatus((), defs.version_of({}))
 
 
 def test_interrupted_run_shows_banner(installed):

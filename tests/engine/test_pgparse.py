@@ -9,9 +9,9 @@ import pglast
 import pytest
 
 from pgferry.engine.definitions import digraph, pgparse
+from tests.support import FIXTURES, ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
-CORPUS = ROOT / "tests" / "fixtures" / "sql" / "parser_corpus.sql"
+CORPUS = FIXTURES / "sql" / "parser_corpus.sql"
 
 
 def full(nodes) -> list:
@@ -20,7 +20,7 @@ def full(nodes) -> list:
 
 
 def sql_files() -> list[Path]:
-    files = sorted((ROOT / "migrations").rglob("*.sql")) + sorted((ROOT / "tests" / "fixtures").rglob("*.sql"))
+    files = sorted((ROOT / "migrations").rglob("*.sql")) + sorted(FIXTURES.rglob("*.sql"))
     assert len(files) > 100
     return files
 

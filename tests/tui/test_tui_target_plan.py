@@ -8,7 +8,6 @@ import stat
 
 import pytest
 from textual.widgets import DataTable, Input, Static, Tree
-from textual.worker import WorkerFailed
 
 from pgferry.engine.definitions.catalog import bundled_migrations_dir
 from pgferry.engine.upgrade.choices import DatabaseState, read_state
@@ -17,16 +16,10 @@ from pgferry.tui.app.export import ExportScreen
 from pgferry.tui.app.plan import PlanScreen
 from pgferry.tui.app.target import TargetScreen
 from pgferry.tui.cli import main
+from tests.support import loaded
 
 SIZE = (80, 24)
 BIG = (160, 48)
-
-
-@pytest.fixture(autouse=True)
-def no_blink(monkeypatch):
-    """Cursor blink and animations make snapshots flaky."""
-    monkeypatch.setattr(Input, "cursor_blink", False, raising=False)
-    monkeypatch.setenv("TEXTUAL_ANIMATIONS", "none")
 
 
 @pytest.fixture(scope="module")
@@ -45,14 +38,6 @@ class RecordingApp(PgferryApp):
 
     def proceed(self, plan) -> None:
         self.proceeded.append(plan)
-
-
-async def settle(app, pilot) -> None:
-    try:
-        await app.workers.wait_for_complete()
-    except WorkerFailed:
-        pass
-    await pilot.pause()
 
 
 def table_rows(app) -> dict[str, list[str]]:
@@ -75,9 +60,9 @@ def test_target_then_plan_then_export_then_continue(at_3_20, tmp_path):
         app = RecordingApp(Source(dsn=at_3_20))
         app.proceeded = []
         async with app.run_test(size=SIZE) as pilot:
-            await settle(app, pilot)
+            await loaded(app, pilot)
             await pilot.press("t")
-            await settle(app, pilot)
+            await loaded(app, pilot)
             assert isinstance(app.screen, TargetScreen)
             rows = table_rows(app)
             assert len(rows) == 16
@@ -99,7 +84,7 @@ def test_target_then_plan_then_export_then_continue(at_3_20, tmp_path):
                        for n in app._notifications)
             await pilot.press("j", "j", "j", "j")
             await pilot.press("enter")
-            await settle(app, pilot)
+            await loaded(app, pilot)
             plan_screen = app.screen
             assert isinstance(plan_screen, PlanScreen) and plan_screen.plan.to_version == "4.2.0"
             assert "upgrade 3.20.0 → 4.2.0" in text_of(app, "#summary") and "2 stops" in text_of(app, "#summary")
@@ -241,7 +226,7 @@ def test_target_snapshot(fixed_state, snap_compare, monkeypatch, theme, size):
     app = ScreenApp(lambda app: TargetScreen(app.source, fixed_state), **themed(theme, monkeypatch))
 
     async def before(pilot):
-        await settle(pilot.app, pilot)
+        await loaded(pilot.app, pilot)
         await pilot.press("up", "up", "up")  # onto 4.0.0 … 3.30.0 (pulled): its reason in the notes
         await pilot.press("up")
         await pilot.pause()
@@ -256,7 +241,7 @@ def test_plan_snapshot(fixed_state, snap_compare, monkeypatch, theme, size):
     app = ScreenApp(lambda app: PlanScreen(app.source, plan, applied=fixed_state.applied), **themed(theme, monkeypatch))
 
     async def before(pilot):
-        await settle(pilot.app, pilot)
+        await loaded(pilot.app, pilot)
         await pilot.press("down", "down")  # #3, a concurrent index build with a parent and a child
         await pilot.pause()
 
@@ -267,7 +252,7 @@ def test_current_release_gives_an_empty_plan_and_continue_is_dimmed(fixed_state)
     async def go():
         app = ScreenApp(lambda app: PlanScreen(app.source, plan_to(fixed_state, "3.20.0"), applied=fixed_state.applied))
         async with app.run_test(size=SIZE) as pilot:
-            await settle(app, pilot)
+            await loaded(app, pilot)
             assert "already at 3.20.0: nothing to do" in text_of(app, "#summary")
             assert app.screen.check_action("proceed", ()) is None
             reasons = str(app.screen.query_one("KeyReasons").render())
@@ -285,7 +270,7 @@ def test_export_errors_stay_in_the_dialog(fixed_state, tmp_path):
         plan = plan_to(fixed_state, "4.2.0")
         app = ScreenApp(lambda app: PlanScreen(app.source, plan, applied=fixed_state.applied))
         async with app.run_test(size=SIZE) as pilot:
-            await settle(app, pilot)
+            await loaded(app, pilot)
             await pilot.press("e")
             box = app.screen.query_one("#path", Input)
             box.value = str(tmp_path / "missing" / "plan.sql")

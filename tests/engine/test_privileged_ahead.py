@@ -4,49 +4,24 @@ from __future__ import annotations
 
 import json
 import subprocess
-import uuid
 
 import psycopg
 import pytest
 from psycopg import conninfo, sql
 
-from pgferry.engine.definitions.catalog import bundled_migrations_dir, load
-from tests.support import query
-from pgferry.tui.cli import main
+from tests.support import allow_create_in_public, as_role, bundled, cli, query
 
-BUNDLED = load(bundled_migrations_dir())
+BUNDLED = bundled()
 NEWEST = BUNDLED.releases.latest().version
-ROLE = f"app_{uuid.uuid4().hex[:8]}"
 PSQL = "/usr/bin/psql"
-
-
-def as_role(dsn: str, role: str) -> str:
-    params = conninfo.conninfo_to_dict(dsn)
-    params["user"] = role
-    return conninfo.make_conninfo(**params)
-
-
-@pytest.fixture(scope="module")
-def app_role(pg_server):
-    with psycopg.connect(pg_server.admin_dsn, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB").format(sql.Identifier(ROLE)))
-    return ROLE
 
 
 def app_database(pg_server, app_role, prefix: str = "t") -> tuple[str, str]:
     """(superuser DSN, app role DSN) of a new database where the app role may only create in
     schema public: the managed-PostgreSQL shape, as in `pgferry demo`."""
     admin = pg_server.create_database(prefix)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("GRANT CREATE, USAGE ON SCHEMA public TO {}").format(sql.Identifier(app_role)))
+    allow_create_in_public(admin, app_role)
     return admin, as_role(admin, app_role)
-
-
-def cli(capsys, *args: str) -> tuple[int, str, str]:
-    """`pgferry ARGS` in this process: (exit code, stdout, stderr)."""
-    rc = main(list(args))
-    out, err = capsys.readouterr()
-    return rc, out, err
 
 
 def privileged_rows(dsn: str) -> list[tuple]:
@@ -102,8 +77,7 @@ def test_bundle_for_several_databases_runs_with_psql_f(pg_server, app_role, tmp_
     with psycopg.connect(pg_server.admin_dsn, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(weird)))
     pg_server.created.append(weird)
-    with psycopg.connect(pg_server.dsn(weird), autocommit=True) as conn:
-        conn.execute(sql.SQL("GRANT CREATE, USAGE ON SCHEMA public TO {}").format(sql.Identifier(app_role)))
+    allow_create_in_public(pg_server.dsn(weird), app_role)
     admins = {"frontend": pg_server.dsn(weird)}
     for schema in ("codeintel", "codeinsights"):
         admins[schema] = app_database(pg_server, app_role, schema[:5])[0]

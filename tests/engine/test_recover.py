@@ -8,7 +8,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import signal
 import stat
 
 import psycopg
@@ -19,8 +18,7 @@ from pgferry.engine.definitions.catalog import load
 from pgferry.engine.errors import MigrationFailed
 from pgferry.tui.cli import main
 from tests.support import (
-    FAILING_UP, INDEX, SMALL, add_migration, backend_alive, cic_waiting, cli_args, exists, index_valid, migrate,
-    old_snapshot, query, run_cli, up_to, wait_for,
+    FAILING_UP, INDEX, SMALL, add_migration, exists, index_valid, kill_mid_index_build, migrate, query, run_cli, up_to,
 )
 
 OPERATOR = {"PGFERRY_OPERATOR": "alice"}
@@ -241,16 +239,7 @@ def test_mark_reverted_after_a_typed_confirmation(capsys, database, small_copy, 
 
 def test_index_build_killed_mid_way_is_listed_stale_and_retry_rebuilds_it(capsys, database, small_defs, session,
                                                                          spawn, pg_server):
-    g = small_defs.schemas["main"]
-    migrate(database, g, up_to(g, [15]))
-    blocker = old_snapshot(session)  # holds the build in 'waiting for old snapshots' until we kill it
-    proc, _ = spawn("up", *cli_args("up", database, SMALL, "--schema", "main"))
-    builder, _ = wait_for("the index build to wait for the old snapshot", lambda: cic_waiting(database))
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=10)
-    wait_for("the orphaned build to be aborted", lambda: not backend_alive(database, builder), timeout=10)
-    blocker.commit()
-    assert index_valid(database, INDEX) is False
+    builder = kill_mid_index_build(database, small_defs, session, spawn, "up", "--schema", "main")
 
     rc, out, err = recover(capsys, database, SMALL)
     assert rc == 4, err

@@ -7,7 +7,6 @@ import asyncio
 import dataclasses
 import io
 import os
-import signal
 import socket
 import stat
 from datetime import datetime, timezone
@@ -19,8 +18,7 @@ from textual.widgets import Input, OptionList, RichLog, Static
 
 from pgferry import __version__
 from tests.support import (
-    FAILING_UP, INDEX, SMALL, add_migration, backend_alive, cic_waiting, cli_args, index_valid, migrate, old_snapshot,
-    query, up_to, wait_for,
+    FAILING_UP, INDEX, SMALL, add_migration, index_valid, kill_mid_index_build, migrate, query, up_to,
 )
 from pgferry.tui.app import PgferryApp, Source
 from pgferry.tui.app.base import KeyReasons
@@ -35,9 +33,7 @@ SECRET = "hunter2-Pa55"
 
 
 @pytest.fixture(autouse=True)
-def calm(monkeypatch):
-    monkeypatch.setattr(Input, "cursor_blink", False, raising=False)
-    monkeypatch.setenv("TEXTUAL_ANIMATIONS", "none")
+def operator(monkeypatch):
     monkeypatch.setenv("PGFERRY_OPERATOR", "alice")
 
 
@@ -194,16 +190,7 @@ def test_failed_statement_fixed_then_retried_verified_and_exported(database, sma
 
 def test_killed_upgrade_mid_index_build_leaves_t_usable_and_recommends_the_retry(database, small_defs, session,
                                                                                   spawn):
-    g = small_defs.schemas["main"]
-    migrate(database, g, up_to(g, [15]))
-    blocker = old_snapshot(session)  # holds the build in 'waiting for old snapshots' until we kill it
-    proc, _ = spawn("upgrade", *cli_args("upgrade", database, SMALL, "--to", "1.2.0", "--yes"))
-    builder, _ = wait_for("the index build to wait for the old snapshot", lambda: cic_waiting(database))
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=10)
-    wait_for("the orphaned build to be aborted", lambda: not backend_alive(database, builder), timeout=10)
-    blocker.commit()
-    assert index_valid(database, INDEX) is False
+    builder = kill_mid_index_build(database, small_defs, session, spawn, "upgrade", "--to", "1.2.0", "--yes")
     source = Source(migrations=str(SMALL), dsn=database)
 
     async def go():

@@ -7,14 +7,11 @@ c → type the version → the run, in its own process, to the end → ⏎ repor
 from __future__ import annotations
 
 import asyncio
-import time
-import uuid
 
 import psycopg
 import pytest
-from psycopg import sql
 
-from tests.support import SMALL
+from tests.support import SMALL, until
 from pgferry.tui.app import PgferryApp, Source
 from pgferry.tui.app.confirm import TypedConfirm
 from pgferry.tui.app.plan import PlanScreen
@@ -23,41 +20,19 @@ from pgferry.tui.app.report import ReportScreen
 from pgferry.tui.app.run import RunScreen
 from pgferry.tui.app.target import TargetScreen
 from pgferry.tui.cli import main
-from pgferry.tui.demo import as_role
 
-ROLE = f"journey_{uuid.uuid4().hex[:8]}"
-
-
-@pytest.fixture(autouse=True)
-def isolated(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-    monkeypatch.setenv("TEXTUAL_ANIMATIONS", "none")
-    monkeypatch.chdir(tmp_path)
+pytestmark = pytest.mark.usefixtures("state_dir")
 
 
 @pytest.fixture
-def low_priv(database):
-    """The managed-PostgreSQL shape: the role may create in schema public, not in the database."""
-    with psycopg.connect(database, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [ROLE]).fetchone():
-            conn.execute(sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB").format(sql.Identifier(ROLE)))
-        conn.execute(sql.SQL("GRANT CREATE, USAGE ON SCHEMA public TO {}").format(sql.Identifier(ROLE)))
-    app_dsn = as_role(database, ROLE)
-    assert main(["upgrade", "--to", "1.1.0", "--yes", "--no-progress", "--dsn", app_dsn,
+def low_priv(app_db):
+    """The app's role where it may create in schema public only, the small product at 1.1.0."""
+    assert main(["upgrade", "--to", "1.1.0", "--yes", "--no-progress", "--dsn", app_db,
                  "--migrations", str(SMALL)]) == 0
-    return app_dsn
+    return app_db
 
 
-async def until(pilot, predicate, what: str, timeout: float = 60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        await pilot.pause(0.2)
-        if predicate():
-            return
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def test_the_guided_upgrade_end_to_end(low_priv, database):
+def test_the_guided_upgrade_end_to_end(low_priv, app_role, database):
     source = Source(migrations=str(SMALL), dsn=low_priv, superuser_dsn=database)
 
     async def go():
@@ -103,4 +78,4 @@ def test_the_guided_upgrade_end_to_end(low_priv, database):
     with psycopg.connect(database, autocommit=True) as conn:
         owner = conn.execute("SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = 'events'::regclass").fetchone()[0]
         ext = conn.execute("SELECT pg_get_userbyid(extowner) FROM pg_extension WHERE extname = 'pg_trgm'").fetchone()[0]
-    assert owner == ROLE and ext == "postgres"  # the app's tables by the role, the extension by the superuser
+    assert owner == app_role and ext == "postgres"  # the app's tables by the role, the extension by the superuser
