@@ -1,4 +1,4 @@
-"""python -m tests.bench [--scenario NAME ...] [--runs N] [--size tiny|full] [--out FILE] [--no-install]
+"""python -m bench [--scenario NAME ...] [--runs N] [--size tiny|full] [--out FILE] [--no-install]
 
 Runs each scenario N times and reports, per metric, the median and the spread (min–max) of
 all runs: never the best run. Prints a table and machine facts; writes everything as JSON.
@@ -198,7 +198,7 @@ def render(console: Console, facts: dict, results: list[Result]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m tests.bench", description=__doc__.split("\n\n")[1])
+    ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[1])
     ap.add_argument("--scenario", action="append", choices=list(SCENARIOS), help="repeatable; default: all")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--size", choices=("tiny", "full"), default="full")
@@ -242,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
         stop_sampling.set()
         if server is not None:
             server.close()
-    facts["command"] = "python -m tests.bench " + " ".join(sys.argv[1:] if argv is None else argv)
+    facts["command"] = "python -m bench " + " ".join(sys.argv[1:] if argv is None else argv)
     facts["elapsed_s"] = round(time.perf_counter() - started, 1)
     # Other work on the host skews every number: keep the evidence next to them.
     facts["loadavg_1_5_15"] = {"start": [round(x, 2) for x in load_start], "end": [round(x, 2) for x in os.getloadavg()]}

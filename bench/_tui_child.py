@@ -1,4 +1,4 @@
-"""Child process for the TUI scenarios: `python -m tests.bench._tui_child MIGRATIONS DSN`.
+"""Child process for the TUI scenarios: `python -m bench._tui_child MIGRATIONS DSN`.
 
 Runs the real app (tui.app.PgferryApp) on the terminal it was given, reading `MIGRATIONS` and
 the database `DSN`: the same app `pgferry` opens, with a migrations directory the command

@@ -11,7 +11,7 @@ timed is building the tree, laying out and rendering the visible lines).
   filter        typing one character into the `/` filter (it re-groups all steps) -> next frame
 
 Definitions are loaded and the plan computed before timing: the screen receives a plan.
-Run: python -m tests.bench.tui_plan [--size tiny|full]
+Run: python -m bench.tui_plan [--size tiny|full]
 """
 from __future__ import annotations
 

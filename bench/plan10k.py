@@ -38,7 +38,7 @@ PLAN_TARGET_S = 1.0
 
 
 def _child(mode: str, root: Path) -> dict:
-    proc = subprocess.run([sys.executable, "-m", "tests.bench._load_child", mode, str(root)],
+    proc = subprocess.run([sys.executable, "-m", "bench._load_child", mode, str(root)],
                           cwd=ROOT, capture_output=True, text=True, timeout=1800)
     if proc.returncode != 0:
         raise RuntimeError(f"load child ({mode}) failed:\n{proc.stderr[-2000:]}")
@@ -109,7 +109,7 @@ def run(*, size: str = "full", runs: int = 5, new_database=None, log=print, **_)
         res.info["findings"] = findings_total
         if findings_total != findings_pieces:
             res.info["warning"] = (f"piece-wise load found {findings_pieces} findings, load_definitions {findings_total}: "
-                                   "tests/bench/_load_child.py has drifted from engine/definitions/catalog.py")
+                                   "bench/_load_child.py has drifted from engine/definitions/catalog.py")
 
         log("  plan-10k: loading once in this process for the warm plan")
         defs, findings = load_definitions(root)

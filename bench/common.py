@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 # A scenario gets a way to make a fresh, empty database (a DSN) when it needs a server.
 NewDatabase = Callable[[], str]

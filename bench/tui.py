@@ -6,7 +6,7 @@ and read the process's own peak RSS (VmHWM of its memory map, sampled every 5 ms
 memory (the history of plan-10k: 10,000 migrations in 100 releases, 10 out-of-band migrations;
 tiny: 50 migrations), against an empty database (so the plan installs everything: 10,000 steps):
   plan     `pgferry plan --migrations DIR --dsn DSN --to latest` with its output to /dev/null
-  tui      the app (`tui.app.PgferryApp(Source(migrations=DIR, dsn=DSN))`, tests/bench/_tui_child.py)
+  tui      the app (`tui.app.PgferryApp(Source(migrations=DIR, dsn=DSN))`, bench/_tui_child.py)
            on a 120x40 pty until the overview shows the database's status, then `q`
 tui-start (the bundled product, `pgferry` with PGFERRY_DSN on an empty database, 120x40 pty):
   first frame   launch -> the overview's title ("pgferry · overview") written to the terminal:
@@ -76,7 +76,7 @@ def run_memory(*, size: str = "full", runs: int = 5, new_database=None, log=prin
             res.add("plan_s", r["wall_s"])
             res.info["plan_output_bytes"] = (tmp / "plan.out").stat().st_size
             log(f"  memory run {i + 1}/{runs}: TUI on the same history")
-            t = run_in_pty([sys.executable, "-m", "tests.bench._tui_child", str(root), dsn], env=_env(), cwd=ROOT,
+            t = run_in_pty([sys.executable, "-m", "bench._tui_child", str(root), dsn], env=_env(), cwd=ROOT,
                            marks={"first_frame": TITLE, "status": STATUS}, quit_after="status", timeout=600)
             if "status" not in t["marks"]:
                 # The app is worked on by others as this runs: report its failure, do not invent a number.

@@ -1,4 +1,4 @@
-"""Child process for the cold-load measurement: `python -m tests.bench._load_child MODE DIR`.
+"""Child process for the cold-load measurement: `python -m bench._load_child MODE DIR`.
 
 "Cold" means a fresh interpreter: no module, parse or graph cache survives from an earlier
 call (the OS page cache does; it is not dropped, as that needs root and disturbs the host).
