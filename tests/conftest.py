@@ -23,15 +23,14 @@ import psycopg
 import pytest
 from psycopg import conninfo, sql
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support import LONG_NAME, ROOT, SMALL, allow_create_in_public, as_role, bundled, clone_database
+
 # The definitions cache (engine/definitions/defcache.py) of this session's pgferry processes: in use, as for
 # a user, but never the developer's own ~/.cache.
 os.environ.setdefault("PGFERRY_CACHE_DIR", tempfile.mkdtemp(prefix="pgferry-test-cache-"))
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
 # Majors listed even when not installed, so that their absence shows as a skip with the reason.
 OTHER_MAJORS = (15,)
 WHEEL_MAJOR = 18
-SMALL = FIXTURES / "small"
 
 
 class Server:
@@ -157,23 +156,120 @@ def small_copy(tmp_path):
     return dest
 
 
-def run_cli(*args: str, env: dict | None = None, timeout: float = 120, input: str | None = None):
-    """Run `pgferry` in a subprocess, as a user would; return CompletedProcess (text)."""
-    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
-    full_env.pop("PGFERRY_DSN", None) if env is None or "PGFERRY_DSN" not in env else None
-    return subprocess.run(
-        [sys.executable, "-m", "pgferry", *args],
-        capture_output=True, text=True, env=full_env, timeout=timeout, cwd=ROOT, input=input,
-    )
+@pytest.fixture(scope="session")
+def newest_template(pg_server):
+    """The name of a database holding the bundled product installed at its newest release."""
+    from pgferry.engine.upgrade.upgrade import Connections, Upgrade
+
+    defs = bundled()
+    dsn = pg_server.create_database("newesttpl")
+    Upgrade(defs, Connections({s: dsn for s in defs.schemas})).run(defs.releases.latest().version)
+    return conninfo.conninfo_to_dict(dsn)["dbname"]
 
 
-def query(dsn: str, q: str, params=None):
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        return conn.execute(q, params).fetchall()
+@pytest.fixture
+def newest_db(pg_server, newest_template):
+    """A copy of the bundled product installed at its newest release in one database."""
+    dsn = clone_database(pg_server, newest_template)
+    yield dsn
+    pg_server.drop_database(dsn)
 
 
-def applied_ids(dsn: str, schema: str) -> set[int]:
-    from pgferry.engine.bookkeeping.bookkeeping import MigrationLog
+class Spawned:
+    """`pgferry` subprocesses with their combined output in a file; killed at teardown."""
 
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        return set(MigrationLog(conn).state(schema).applied)
+    def __init__(self, tmp_path: Path):
+        self.tmp_path = tmp_path
+        self.procs: list[subprocess.Popen] = []
+
+    def __call__(self, name: str, *args: str) -> tuple[subprocess.Popen, Path]:
+        out = self.tmp_path / f"{name}.log"
+        env = {k: v for k, v in os.environ.items() if k != "PGFERRY_DSN"}
+        env["PYTHONUNBUFFERED"] = "1"
+        with open(out, "w") as f:
+            proc = subprocess.Popen([sys.executable, "-m", "pgferry", *args], stdout=f, stderr=subprocess.STDOUT,
+                                    cwd=ROOT, env=env)
+        self.procs.append(proc)
+        return proc, out
+
+    def close(self) -> None:
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+
+
+@pytest.fixture
+def spawn(tmp_path):
+    s = Spawned(tmp_path)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def session(database):
+    """Open extra sessions on the test database (blockers, lock holders); closed at teardown."""
+    opened: list[psycopg.Connection] = []
+
+    def open_session(autocommit: bool = False) -> psycopg.Connection:
+        conn = psycopg.connect(database, autocommit=autocommit)
+        opened.append(conn)
+        return conn
+
+    yield open_session
+    for c in opened:
+        c.close()
+
+
+@pytest.fixture
+def state_dir(tmp_path, monkeypatch):
+    """Journals go to a per-test state directory (child processes inherit it); no animations."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("TEXTUAL_ANIMATIONS", "none")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path / "state"
+
+
+@pytest.fixture
+def slow_product(tmp_path):
+    """The small product whose main 15 sleeps five seconds first: a run to 1.2.0 is still running when looked at."""
+    dest = tmp_path / "migrations"
+    shutil.copytree(SMALL, dest)
+    up = dest / "main" / "15_events" / "up.sql"
+    up.write_text("SELECT pg_sleep(5);\n" + up.read_text())
+    return dest
+
+
+@pytest.fixture
+def at_110(database, slow_product):
+    """A database with `slow_product` at 1.1.0."""
+    from pgferry.tui.cli import main
+
+    assert main(["upgrade", "--to", "1.1.0", "--yes", "--no-progress", "--dsn", database,
+                 "--migrations", str(slow_product)]) == 0
+    return database
+
+
+@pytest.fixture
+def long_named(small_copy):
+    """The small product with main 15 named LONG_NAME (tests/support.py): wider than any terminal."""
+    meta = small_copy / "main" / "15_events" / "metadata.yaml"
+    meta.write_text(meta.read_text().replace("name: ", f"name: {LONG_NAME} ", 1))
+    return small_copy
+
+
+@pytest.fixture(scope="session")
+def app_role(pg_server):
+    """A login role with no privilege of its own: no superuser, no CREATEROLE, no CREATEDB."""
+    role = f"app_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_server.admin_dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB").format(sql.Identifier(role)))
+    return role
+
+
+@pytest.fixture
+def app_db(database, app_role):
+    """The managed-PostgreSQL shape: `database`, owned by the superuser, where `app_role` may only create in
+    schema public (no CREATE on the database, so not even trusted extensions); the app role's DSN."""
+    allow_create_in_public(database, app_role)
+    return as_role(database, app_role)

@@ -3,11 +3,10 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
-from tests.bench import oob, plan10k
-from tests.bench.__main__ import render
-from tests.bench.common import machine_facts
+from bench import oob, plan10k
+from bench.__main__ import DEFAULT_WORK, render
+from bench.common import machine_facts
 
 
 def _check(res, expected: set[str]):
@@ -53,12 +52,12 @@ def _render(res, capsys) -> str:
 
 
 def test_apply_scenario_tiny(pg_server, capsys, tmp_path):
-    from tests.bench import apply1k
+    from bench import apply1k
 
     # No network in the default run: peers are used only when a previous bench run installed them.
     res = apply1k.run(size="tiny", runs=1, new_database=lambda keep=False: pg_server.create_database(),
                       log=lambda *_: None,
-                      work=Path(__file__).resolve().parent / "bench" / ".work", install=False, n=5)
+                      work=DEFAULT_WORK, install=False, n=5)
     d = _check(res, {"pgferry", "pgferry_ratio", "pgferry-cold", "pgferry-cold_ratio"})
     tools = d["info"]["tools"]
     installed = [p for p in ("alembic", "dbmate", "sqitch") if tools[p]["installed"]]
@@ -73,7 +72,7 @@ def test_apply_scenario_tiny(pg_server, capsys, tmp_path):
 
 
 def test_online_index_scenario_tiny(pg_server, capsys):
-    from tests.bench import cic
+    from bench import cic
 
     cic.SIZES["smoke"] = dict(rows=20_000, rate=100, clients=2, lead=0.3, tail=0.3)
     try:
@@ -88,7 +87,7 @@ def test_online_index_scenario_tiny(pg_server, capsys):
 
 
 def test_memory_scenario_tiny(pg_server, capsys):
-    from tests.bench import tui
+    from bench import tui
 
     res = tui.run_memory(size="tiny", runs=1, new_database=pg_server.create_database, log=lambda *_: None)
     d = _check(res, {"plan_rss", "plan_s", "tui_rss", "tui_status"})
@@ -97,7 +96,7 @@ def test_memory_scenario_tiny(pg_server, capsys):
 
 
 def test_tui_start_scenario_tiny(pg_server, capsys):
-    from tests.bench import tui
+    from bench import tui
 
     res = tui.run_start(size="tiny", runs=1, new_database=pg_server.create_database, log=lambda *_: None)
     d = _check(res, {"first_frame", "status", "rss"})

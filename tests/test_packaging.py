@@ -8,7 +8,7 @@ import ast
 import tomllib
 from pathlib import Path
 
-from tests.conftest import ROOT
+from tests.support import ROOT
 
 SETUPTOOLS = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
 MAPPED = SETUPTOOLS["package-dir"]  # {"pgferry.engine": "engine", ...}
@@ -31,7 +31,7 @@ def imported_modules(path: Path):
 
 
 def test_code_imports_the_folders_only_under_pgferry():
-    sources = [p for top in ("pgferry", *FOLDERS, "tests") for p in sorted((ROOT / top).rglob("*.py"))]
+    sources = [p for top in ("pgferry", *FOLDERS, "tests", "bench") for p in sorted((ROOT / top).rglob("*.py"))]
     wrong = [f"{p.relative_to(ROOT)}: import {m}" for p in sources for m in imported_modules(p)
              if m.split(".")[0] in FOLDERS]
     assert wrong == [], "\n".join(wrong)

@@ -8,7 +8,7 @@ sets the slots directly gives the identical tree (same classes, same values, sam
 fraction of the time. The walk is driven by pglast's own slot declarations, so it covers every
 node class pglast knows; anything it does not understand raises, and `parse` then falls back to
 `pglast.parse_sql`, so the result is never a different tree, only sometimes a slower one.
-tests/test_pgparse.py checks that the two agree on every bundled migration and a corpus of DDL.
+tests/engine/test_pgparse.py checks that the two agree on every bundled migration and a corpus of DDL.
 """
 from __future__ import annotations
 

@@ -28,12 +28,3 @@ def fault_server():
 @pytest.fixture(scope="session")
 def product(fault_server):
     return Product(fault_server)
-
-
-def say(request, line: str) -> None:
-    """A line in pytest's terminal output even when output is captured (seeds, figures)."""
-    reporter = request.config.pluginmanager.getplugin("terminalreporter")
-    capture = request.config.pluginmanager.getplugin("capturemanager")
-    if reporter and capture:
-        with capture.global_and_fixture_disabled():
-            reporter.write_line(line)

@@ -20,12 +20,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import psycopg
-
 from pgferry.engine.upgrade.upgrade import Connections, read_applied
 from tests.faults.product import DEFS, NEWEST, differences, fingerprint, target_sets
+from tests.support import ROOT, query
 
-ROOT = Path(__file__).resolve().parents[2]
 TRACEBACK = re.compile(r"Traceback \(most recent call last\)|^\s+File \".*\", line \d+", re.M)
 
 
@@ -74,23 +72,6 @@ def in_process(*args: str) -> tuple[int, str, str]:
 
 def upgrade_args(dsn: str, to: str = NEWEST, *more: str) -> list[str]:
     return ["upgrade", "--to", to, "--dsn", dsn, "--yes", "--no-progress", *more]
-
-
-def wait_for(what: str, check, timeout: float = 60.0, interval: float = 0.02):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(interval)
-
-
-def query(dsn: str, q, params=None) -> list[tuple]:
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        cur = conn.execute(q, params)
-        return cur.fetchall() if cur.description else []
 
 
 @dataclass

@@ -4,7 +4,7 @@ Every case runs the real command line in a subprocess, with a DSN that carries a
 asserts all of: the documented exit code; one `error:` line that names the file and line (or the
 setting, version, id, database or role) at fault; no traceback; no password anywhere in stdout or
 stderr; and nothing written to the target database (its relations and bookkeeping rows compared
-before and after). tests/test_validate.py checks each validation rule's exact findings in-process;
+before and after). tests/engine/test_validate.py checks each validation rule's exact findings in-process;
 this corpus checks what an operator sees when a writing command meets the same mistakes.
 """
 from __future__ import annotations
@@ -19,11 +19,11 @@ from typing import Callable
 import pytest
 
 from pgferry.engine.definitions.catalog import bundled_migrations_dir
-from tests.conftest import SMALL
-from tests.faults.harness import no_traceback, pgferry, query
+from tests.support import SMALL, query
+from tests.faults.harness import no_traceback, pgferry
 from tests.faults.pg import SUPERUSER_PASSWORD
 from tests.faults.product import NEWEST, OLDEST
-from tests.test_validate import ERROR_CASES
+from tests.broken import ERROR_CASES
 
 SECRET = "Wr0ng-but-s3cret!pw"  # a password that must never be shown, right or wrong
 ROLE_PASSWORD = "R0le-s3cret;'pw"
@@ -53,9 +53,9 @@ class Env:
         return self.server.dsn(db or self.empty, **kw)
 
 
-# -- definitions broken one way each (the small fixture, as tests/test_validate.py breaks it) ----
+# -- definitions broken one way each (the small fixture, as tests/engine/test_validate.py breaks it) ----
 
-DEF_CASES = {  # case id in tests/test_validate.py -> the error line must name this file (and line)
+DEF_CASES = {  # case id in tests/engine/test_validate.py -> the error line must name this file (and line)
     "unknown-parent": r"main/12_orgs_slug/metadata\.yaml:2: unknown parent 99",
     "cycle": r"main/1[13]_[a-z_]+/metadata\.yaml:2: cycle",
     "two-roots": r"main/12_orgs_slug/metadata\.yaml:2: schema main has 2 roots",
@@ -239,7 +239,7 @@ def _run(e: Env, case: Case):
 
 
 def test_bad_input_corpus(env, request):
-    from tests.faults.conftest import say
+    from tests.support import say
 
     with ThreadPoolExecutor(max_workers=3) as pool:
         results = list(pool.map(lambda c: (c, *_run(env, c)), CASES))

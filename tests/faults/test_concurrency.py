@@ -19,8 +19,8 @@ import threading
 import time
 from pathlib import Path
 
-from tests.faults.conftest import say
-from tests.faults.harness import no_traceback, query, spawn, upgrade_args, verify_complete
+from tests.support import query, say
+from tests.faults.harness import no_traceback, spawn, upgrade_args, verify_complete
 from tests.faults.pg import SUPERUSER_PASSWORD, bin_dir
 from tests.faults.product import NEWEST
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 import os
 import random
 
-from tests.faults.conftest import say
+from tests.support import query, say
 from tests.faults.crash import BATCH_SECONDS, CrashHarness
-from tests.faults.harness import pgferry, query, upgrade_args
+from tests.faults.harness import pgferry, upgrade_args
 from tests.faults.product import NEWEST, differences, fingerprint
 
 CI_SEED = 20261122

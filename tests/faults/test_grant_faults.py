@@ -2,7 +2,8 @@
 grant's use. Both are one transaction, so neither is left behind and the next run records it once."""
 from __future__ import annotations
 
-from tests.faults.harness import no_traceback, pgferry, query, upgrade_args, verify_complete
+from tests.faults.harness import no_traceback, pgferry, upgrade_args, verify_complete
+from tests.support import query
 
 TARGET = "3.22.0"  # brings frontend 1605500017, CREATE EXTENSION pg_trgm
 PG_TRGM = 1605500017

@@ -12,7 +12,8 @@ import signal
 
 import psycopg
 
-from tests.faults.harness import in_process, no_traceback, query, spawn, wait_for
+from tests.faults.harness import in_process, no_traceback, spawn
+from tests.support import query, wait_for
 
 FROM, NEXT, BEFORE = "3.22.0", "3.23.0", "3.21.0"
 SCHEMA, CIC = "codeintel", 1608100017  # the first 3.23.0 migration of codeintel: CREATE INDEX CONCURRENTLY

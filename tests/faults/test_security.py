@@ -27,8 +27,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from tests.conftest import SMALL
-from tests.faults.harness import ROOT, env, in_process, no_traceback, pgferry, query, spawn, upgrade_args, wait_for
+from tests.support import ROOT, SMALL, query, wait_for
+from tests.faults.harness import env, in_process, no_traceback, pgferry, spawn, upgrade_args
 from tests.faults.pg import SUPERUSER_PASSWORD
 from tests.faults.product import NEWEST, OLDEST
 

@@ -22,8 +22,8 @@ import time
 import psycopg
 import pytest
 
-from tests.faults.conftest import say
-from tests.faults.harness import no_traceback, pgferry, spawn, upgrade_args, verify_complete, wait_for
+from tests.support import say, wait_for
+from tests.faults.harness import no_traceback, pgferry, spawn, upgrade_args, verify_complete
 from tests.faults.product import NEWEST
 
 TARGET = "3.24.0"  # from the oldest release: schema migrations, a CIC (3.21.0), a stop for out-of-band 1

@@ -30,6 +30,8 @@ def bottom_bar() -> Vertical:
 
 
 class PgferryScreen(Screen):
+    # DEFAULT_CSS, not a .tcss file as the screens have: every screen inherits it, where a subclass's
+    # CSS_PATH would replace this one.
     DEFAULT_CSS = """
     #bottom-bar { dock: bottom; height: auto; }
     #bottom-bar Footer { dock: none; }  /* stacked under the reasons, not overlapping them */

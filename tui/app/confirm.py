@@ -16,20 +16,7 @@ from textual.widgets import Button, Input, Static
 
 
 class TypedConfirm(ModalScreen[bool]):
-    DEFAULT_CSS = """
-    TypedConfirm { align: center middle; }
-    TypedConfirm #dialog { width: 90; max-width: 100%; height: auto; max-height: 100%;
-                           border: thick $warning; background: $surface; padding: 0 1; }
-    /* The title and the foot (prompt, input, buttons) are docked: they stay on screen however long the
-       SQL, which gets what is left (100% of the dialog less its docks) and scrolls. */
-    TypedConfirm #confirm-title { text-style: bold; dock: top; }
-    TypedConfirm #confirm-body { height: auto; max-height: 100%; border: round $panel-lighten-2; }
-    TypedConfirm #confirm-foot { dock: bottom; height: auto; }
-    TypedConfirm #confirm-prompt { margin-top: 1; }
-    TypedConfirm #confirm-problem { color: $text-error; height: auto; }
-    TypedConfirm #confirm-buttons { height: auto; align-horizontal: right; margin-top: 1; }
-    TypedConfirm Button { margin-left: 1; }
-    """
+    CSS_PATH = "confirm.tcss"
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", tooltip="Close without doing anything.", id="confirm-cancel"),
         # the input keeps the focus: these scroll the SQL above it

@@ -37,16 +37,7 @@ def write_export(plan: Plan, fmt: str, path: str) -> Path:
 class ExportScreen(ModalScreen[Path | None]):
     """Returns the path written, or None when cancelled. Errors stay in the dialog."""
 
-    DEFAULT_CSS = """
-    ExportScreen { align: center middle; }
-    ExportScreen #dialog { width: 64; max-width: 100%; height: auto; border: thick $primary; background: $surface;
-                           padding: 0 1; }
-    ExportScreen #dialog-title { text-style: bold; }
-    ExportScreen RadioSet { width: 100%; layout: horizontal; }
-    ExportScreen #problem { color: $text-error; height: auto; }
-    ExportScreen #buttons { height: auto; align-horizontal: right; }
-    ExportScreen Button { margin-left: 1; }
-    """
+    CSS_PATH = "export.tcss"
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", tooltip="Close without writing.", id="export-cancel"),
         Binding("ctrl+s", "write", "Write", tooltip="Write the file.", id="export-write"),

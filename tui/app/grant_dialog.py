@@ -18,19 +18,7 @@ from pgferry.engine.safetext import printable
 
 
 class GrantDialog(ModalScreen[str | None]):
-    DEFAULT_CSS = """
-    GrantDialog { align: center middle; }
-    GrantDialog #grant-dialog { width: 84; max-width: 100%; height: auto; max-height: 100%;
-                                border: thick $warning; background: $surface; padding: 0 1; }
-    /* Head and foot docked: the input and the buttons stay on screen; the SQL gets what is left and scrolls. */
-    GrantDialog #grant-head { dock: top; height: auto; }
-    GrantDialog #grant-foot { dock: bottom; height: auto; }
-    GrantDialog #grant-title { text-style: bold; }
-    GrantDialog #grant-sql { height: auto; max-height: 100%; border: round $panel-lighten-2; }
-    GrantDialog #grant-problem { color: $text-error; height: auto; }
-    GrantDialog #grant-buttons { height: auto; align-horizontal: right; }
-    GrantDialog Button { margin-left: 1; }
-    """
+    CSS_PATH = "grant_dialog.tcss"
     BINDINGS = [Binding("escape", "cancel", "Cancel", tooltip="Close without running anything.", id="grant-cancel")]
 
     def __init__(self, bundle: Bundle, databases: list[str], prefill: str = "") -> None:

@@ -17,18 +17,7 @@ COLUMNS = ("schema", "version", "applied", "pending", "failed", "state")
 
 
 class OverviewScreen(PgferryScreen):
-    DEFAULT_CSS = """
-    OverviewScreen { layout: vertical; }
-    OverviewScreen #title { background: $panel; color: $foreground; text-style: bold; padding: 0 1; }
-    OverviewScreen #banner { display: none; border: heavy $error; color: $text-error; background: $error-muted; padding: 0 1; }
-    OverviewScreen #banner.show { display: block; }
-    OverviewScreen #error { display: none; border: heavy $error; padding: 0 1; }
-    OverviewScreen #error.show { display: block; }
-    OverviewScreen #summary { padding: 0 1; }
-    OverviewScreen #connections { padding: 0 1; color: $text-muted; }
-    OverviewScreen #oob, OverviewScreen #preflight { padding: 0 1; margin-top: 1; height: auto; text-wrap: nowrap; text-overflow: ellipsis; }
-    OverviewScreen #schemas { height: auto; max-height: 1fr; margin: 1 1 0 1; }
-    """
+    CSS_PATH = "overview.tcss"
     BINDINGS = [
         Binding("t", "choose_target", "Target", tooltip="Choose the release to upgrade or downgrade to.", id="target"),
         Binding("x", "recover", "Recover", tooltip="Walk through recovering a dirty database.", id="recover"),

@@ -68,29 +68,7 @@ def segment_label(seg: Segment) -> Text:
 
 
 class PlanScreen(PgferryScreen):
-    DEFAULT_CSS = """
-    PlanScreen { layout: vertical; }
-    PlanScreen #title { background: $panel; color: $foreground; text-style: bold; padding: 0 1; }
-    PlanScreen #summary, PlanScreen #legend { padding: 0 1; }
-    PlanScreen #legend { color: $text-muted; }
-    PlanScreen #filter { display: none; margin: 0 1; }
-    PlanScreen #filter.show { display: block; }
-    PlanScreen #body { layout: vertical; height: 1fr; }
-    PlanScreen #steps { height: 1fr; overflow-x: hidden; }
-    PlanScreen #detail { height: 1fr; border-top: solid $panel; padding: 0 1; }
-    PlanScreen #meta, PlanScreen #graph { display: none; }
-    PlanScreen #detail.-details #meta, PlanScreen #detail.-details #graph { display: block; }
-    PlanScreen #detail.-details #sql { display: none; }
-    PlanScreen #caption { color: $text-muted; }
-    PlanScreen.-wide #body { layout: horizontal; }
-    PlanScreen.-wide #steps { width: 1fr; height: 1fr; }
-    PlanScreen.-wide #detail { width: 1fr; height: 1fr; border-top: none; border-left: solid $panel; }
-    PlanScreen.-wide #detail #meta, PlanScreen.-wide #detail #graph, PlanScreen.-wide #detail #sql { display: block; }
-    PlanScreen.-wide #caption { display: none; }
-    PlanScreen #graph { margin: 1 0; }
-    /* a docked Footer adds nothing to the bar's auto height: with no reasons the bar would be 0 high */
-    PlanScreen #bottom-bar Footer { dock: none; }
-    """
+    CSS_PATH = "plan.tcss"
     BINDINGS = [
         Binding("c", "proceed", "Continue", tooltip="Go on: privileged steps if needed, then confirm and run.",
                 id="plan-continue"),

@@ -74,18 +74,7 @@ class PrivilegedFailed(Message):
 
 
 class PrivilegedScreen(PgferryScreen):
-    DEFAULT_CSS = """
-    PrivilegedScreen { layout: vertical; }
-    PrivilegedScreen #title { background: $panel; color: $foreground; text-style: bold; padding: 0 1; }
-    PrivilegedScreen #summary { padding: 0 1; }
-    PrivilegedScreen #summary.done { color: $text-success; }
-    PrivilegedScreen #token { padding: 0 1; color: $text-accent; }
-    PrivilegedScreen #bundle { height: 1fr; border: round $panel-lighten-2; padding: 0 1; }
-    PrivilegedScreen #bundle-text { width: 100%; }
-    PrivilegedScreen #bundle:focus { border: round $primary; }
-    PrivilegedScreen #error { display: none; border: heavy $error; padding: 0 1; height: auto; }
-    PrivilegedScreen #error.show { display: block; }
-    """
+    CSS_PATH = "privileged.tcss"
     BINDINGS = [
         Binding("y", "copy", "Copy", tooltip="Send the bundle to the clipboard (OSC 52).", id="privileged-copy"),
         Binding("s", "save", "Save", tooltip="Write the bundle to a file (0600).", id="privileged-save"),

@@ -58,23 +58,7 @@ class RecoveryFailed(Message):
 
 
 class RecoveryScreen(PgferryScreen):
-    DEFAULT_CSS = """
-    RecoveryScreen { layout: vertical; }
-    RecoveryScreen #title { background: $panel; color: $foreground; text-style: bold; padding: 0 1; }
-    RecoveryScreen #steps { padding: 0 1; color: $text-muted; }
-    RecoveryScreen #state { padding: 0 1; height: auto; }
-    RecoveryScreen #state.clean { color: $text-success; }
-    RecoveryScreen #error { display: none; border: heavy $error; padding: 0 1; height: auto; }
-    RecoveryScreen #error.show { display: block; }
-    RecoveryScreen #items { height: auto; max-height: 5; border: none; padding: 0 1; }
-    RecoveryScreen #what-text, RecoveryScreen #sql-text { width: 100%; }
-    RecoveryScreen #what, RecoveryScreen #sql { height: 1fr; border: round $panel-lighten-2; padding: 0 1; }
-    RecoveryScreen #what:focus, RecoveryScreen #sql:focus { border: round $primary; }
-    RecoveryScreen #reminder { padding: 0 1; height: auto; }
-    RecoveryScreen #choices { height: auto; max-height: 9; border: round $panel-lighten-2; }
-    RecoveryScreen #choices:focus { border: round $primary; }
-    RecoveryScreen #log { height: 1fr; border: round $panel-lighten-2; padding: 0 1; }
-    """
+    CSS_PATH = "recovery.tcss"
     BINDINGS = [
         # Enter is said on screen at each step; the footer keeps its room for the choices at 80 columns.
         Binding("enter", "next", "Next", tooltip="Go on to the next step.", id="recovery-next", show=False),

@@ -27,10 +27,7 @@ class ReportLoaded(Message):
 
 
 class ReportScreen(PgferryScreen):
-    DEFAULT_CSS = """
-    ReportScreen #title { background: $panel; text-style: bold; padding: 0 1; }
-    ReportScreen VerticalScroll { height: 1fr; padding: 0 1; }
-    """
+    CSS_PATH = "report.tcss"
     BINDINGS = [
         Binding("s", "save", "Save", tooltip="Save the report as Markdown in the current directory.", id="save"),
         Binding("escape", "back", "Back", id="back"),

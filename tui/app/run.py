@@ -89,21 +89,7 @@ class LiveUpdate(Message):
 
 
 class RunScreen(PgferryScreen):
-    DEFAULT_CSS = """
-    RunScreen { layout: vertical; }
-    RunScreen #title { background: $panel; text-style: bold; padding: 0 1; }
-    RunScreen #state { padding: 0 1; }
-    RunScreen #overall { padding: 0 1; height: 1; }
-    RunScreen #overall Bar { width: 1fr; }
-    RunScreen #now { padding: 0 1; height: auto; }
-    RunScreen #wait { display: none; padding: 0 1; border: heavy $warning; height: auto; }
-    RunScreen #wait.show { display: block; }
-    RunScreen #failure { display: none; padding: 0 1; border: heavy $error; height: auto; }
-    RunScreen #failure.show { display: block; }
-    RunScreen #oob { height: auto; max-height: 8; padding: 0 1; }
-    RunScreen #now, RunScreen #wait, RunScreen #oob { text-wrap: nowrap; text-overflow: ellipsis; }
-    RunScreen #log { height: 1fr; min-height: 3; border-top: solid $panel-lighten-2; }
-    """
+    CSS_PATH = "run.tcss"
     BINDINGS = [
         Binding("p", "pause", "Pause", tooltip="Stop after the current step; resume later.", id="pause"),
         Binding("A", "abort", "Abort", key_display="A", tooltip="Stop after the current step for good.", id="abort"),
@@ -430,11 +416,7 @@ def bar(fraction: float, width: int = 20) -> Text:
 class QuitWhileRunning(ModalScreen[bool]):
     """y/n: the run goes on without the app; this only makes sure the user knows."""
 
-    DEFAULT_CSS = """
-    QuitWhileRunning { align: center middle; }
-    QuitWhileRunning > Static { width: 64; max-width: 100%; height: auto; border: thick $warning;
-                                background: $surface; padding: 0 1; }
-    """
+    CSS_PATH = "run.tcss"
     BINDINGS = [
         Binding("y", "answer(True)", "Quit", id="quit-yes"),
         Binding("n,escape", "answer(False)", "Stay", id="quit-no"),

@@ -37,15 +37,7 @@ def path_problem(path: str, warned: str | None, again: str) -> str | None:
 
 
 class SaveText(ModalScreen[Path | None]):
-    DEFAULT_CSS = """
-    SaveText { align: center middle; }
-    SaveText #save-dialog { width: 72; max-width: 100%; height: auto; border: thick $primary; background: $surface;
-                            padding: 0 1; }
-    SaveText #save-title { text-style: bold; }
-    SaveText #save-problem { color: $text-error; height: auto; }
-    SaveText #save-buttons { height: auto; align-horizontal: right; }
-    SaveText Button { margin-left: 1; }
-    """
+    CSS_PATH = "savefile.tcss"
     BINDINGS = [Binding("escape", "cancel", "Cancel", tooltip="Close without writing.", id="save-cancel")]
 
     def __init__(self, title: str, default_name: str, text: str) -> None:

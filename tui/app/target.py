@@ -47,19 +47,7 @@ def _direction(choice: Choice) -> str:
 
 
 class TargetScreen(PgferryScreen):
-    DEFAULT_CSS = """
-    TargetScreen { layout: vertical; }
-    TargetScreen #title { background: $panel; color: $foreground; text-style: bold; padding: 0 1; }
-    TargetScreen #summary { padding: 0 1; }
-    TargetScreen #body { layout: vertical; height: 1fr; }
-    TargetScreen #releases { height: 1fr; }
-    TargetScreen #notes { height: 8; padding: 0 1; border-top: solid $panel; }
-    TargetScreen.-wide #body { layout: horizontal; }
-    TargetScreen.-wide #notes { height: 1fr; width: 2fr; border-top: none; border-left: solid $panel; }
-    TargetScreen.-wide #releases { width: 3fr; }
-    /* a docked Footer adds nothing to the bar's auto height: with no reasons the bar would be 0 high */
-    TargetScreen #bottom-bar Footer { dock: none; }
-    """
+    CSS_PATH = "target.tcss"
     BINDINGS = [
         # priority: the table's own Enter would hide this key from the footer; when the key is
         # dimmed, Enter falls through to the table, whose RowSelected says why it cannot be chosen
