@@ -23,7 +23,7 @@ from pgferry.tui.app.report import ReportScreen
 from pgferry.tui.app.run import RunScreen
 from pgferry.tui.app.target import TargetScreen
 from pgferry.tui.cli import main
-from pgferry.tui.demo import as_role
+from pgferry.tui.cli.demo import as_role
 
 ROLE = f"journey_{uuid.uuid4().hex[:8]}"
 
