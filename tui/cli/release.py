@@ -118,6 +118,7 @@ def cmd_move(args) -> int:
 
 def _move(args, journal) -> int:
     from pgferry.engine.run.background import BackgroundOptions
+    from pgferry.engine.upgrade.gate import check_before_move
     from pgferry.engine.upgrade.upgrade import make_plan, Upgrade
     from pgferry.tui.plan_view import print_plan
     from pgferry.tui.render import renderer
@@ -138,14 +139,8 @@ def _move(args, journal) -> int:
         else:
             print(f"already at {plan.to_version}: nothing to do", file=sys.stderr)
         return ExitCode.OK
-    if not args.skip_drift_check and plan.direction in ("upgrade", "downgrade"):
-        _check_drift_before(args, defs, conns, plan)
-    if not args.skip_preflight:
-        from pgferry.engine.upgrade.preflight import PreflightFailed, preflight_failures
-
-        failed = preflight_failures(defs, conns, plan)
-        if failed:
-            raise PreflightFailed(failed, plan.to_version)
+    check_before_move(defs, conns, plan, drift=not args.skip_drift_check, preflight=not args.skip_preflight,
+                      note=lambda text: print(f"note: {text}", file=sys.stderr))
     if not args.yes:
         # A step only someone else can run stops the run at once (exit 3): say so before asking.
         Upgrade(defs, conns, options=run_options(args)).check_privileges(plan)
@@ -167,54 +162,3 @@ def _move(args, journal) -> int:
     if args.json:
         emit_json({"run_id": run_id, "status": "succeeded", "plan": plan.as_dict()})
     return ExitCode.OK
-
-
-def _check_drift_before(args, defs, conns, plan) -> None:
-    """A database that does not look like its release is refused before anything runs (exit 5)."""
-    from pathlib import Path
-
-    from pgferry.engine.repair.drift import check, load_ignore
-    from pgferry.engine.errors import DriftFound
-
-    if " + " in plan.from_label:
-        # A half-finished move (e.g. resuming after a crash) has objects of the next release:
-        # they would all show up as drift. The per-step checks of the run itself still apply.
-        print(f"note: skipping the drift check: the database is between releases ({plan.from_label})",
-              file=sys.stderr)
-        return
-    from pgferry.engine.repair.expected import expected_path
-
-    if plan.from_version and not expected_path(defs, plan.from_version).is_file():
-        print(f"note: no expected shape shipped for {plan.from_version}: drift not checked "
-              "(`pgferry describe --expected --write` makes them)", file=sys.stderr)
-        return
-    default = Path(defs.root) / "drift-ignore.yaml"
-    rules = [r for f in ([default] if default.is_file() else []) for r in load_ignore(f)]
-    reports = [r for r in check(defs, dict(conns.dsns), bookkeeping_schema=conns.bookkeeping_schema, rules=rules)
-               if r.differences and not r.busy]  # busy: another migrator moved it on since the plan
-    if reports:
-        _check_open_attempts(defs, conns, plan, reports)  # leaves what open attempts do not explain
-    if reports:
-        n = sum(len(r.differences) for r in reports)
-        first = reports[0].differences[0]
-        raise DriftFound(
-            f"{reports[0].database} does not match release {reports[0].version}: {n} difference(s), e.g. "
-            f"{first.kind} {first.object} {first.problem}. Nothing was changed.",
-            hint="`pgferry drift` lists each difference with a fix; --skip-drift-check runs anyway")
-
-
-def _check_open_attempts(defs, conns, plan, reports) -> None:
-    """Drift from what an open attempt left is not drift to skip: the run settles the attempts it runs
-    again (their leftovers are dropped from the reports), any other makes the database dirty (exit 4)."""
-    from pgferry.engine.errors import DirtyDatabase
-    from pgferry.engine.repair.recovery import diagnose, explains, split_by_plan
-
-    settled, left = split_by_plan(diagnose(defs, dict(conns.dsns), conns.bookkeeping_schema), plan)
-    for r in reports:
-        r.differences = [d for d in r.differences if not explains(settled, d.kind, d.object)]
-    reports[:] = [r for r in reports if r.differences]
-    if left and reports:
-        n = sum(len(r.differences) for r in reports)
-        raise DirtyDatabase(f"the database is dirty: {'; '.join(p.headline for p in left)}; what it left may be "
-                            f"part of the {n} difference(s) from the release. Nothing was changed.",
-                            hint="; ".join(p.advice for p in left))
