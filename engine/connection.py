@@ -23,6 +23,32 @@ def resolve_dsn(flag: str | None) -> str:
     return os.environ.get("PGFERRY_DSN", "")
 
 
+def schema_env(name: str) -> str:
+    """The environment variable holding one schema's connection: PGFERRY_DSN_<NAME>."""
+    return "PGFERRY_DSN_" + "".join(c if c.isalnum() else "_" for c in name.upper())
+
+
+def schema_dsns(schemas, dsn: str | None = None, schema_dsn=()) -> dict[str, str]:
+    """Each schema's connection. Flags beat the environment, the specific beats the general:
+    schema_dsn items NAME=DSN (--schema-dsn) > dsn (--dsn) > PGFERRY_DSN_<NAME> > PGFERRY_DSN > libpq PG*."""
+    base = resolve_dsn(dsn)
+    out = {name: dsn or os.environ.get(schema_env(name)) or base for name in schemas}
+    for item in schema_dsn:
+        name, sep, value = item.partition("=")
+        if not sep or not name or not value:
+            raise UsageError(f"--schema-dsn expects NAME=DSN, got {mask_dsn(item)!r}")
+        if name not in schemas:
+            raise UsageError(f"--schema-dsn names unknown schema {name!r}", hint=f"known: {', '.join(schemas)}")
+        out[name] = value
+    return out
+
+
+def known_secrets(*dsns: str | None, schema_dsn=()) -> list[str]:
+    """Every DSN a process may know (given ones, NAME=DSN items, PGFERRY_DSN*), for scrubbing what it shows."""
+    env = [v for k, v in os.environ.items() if k.startswith("PGFERRY_DSN")]
+    return [d for d in [*dsns, *(item.partition("=")[2] for item in schema_dsn), *env] if d]
+
+
 # Values of these keys are never secret; any other value of a DSN pgferry cannot parse is
 # treated as one (a misspelt "passwd=" still holds a password).
 SAFE_KEYS = {"host", "hostaddr", "port", "dbname", "user", "application_name", "sslmode", "connect_timeout",

@@ -10,6 +10,8 @@ import os
 import stat
 from pathlib import Path
 
+from .safetext import printable
+
 PRIVATE_DIR = 0o700
 
 
@@ -44,3 +46,11 @@ def _tighten(d: Path) -> None:
     st = os.lstat(d)
     if stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and st.st_mode & 0o077:
         os.chmod(d, PRIVATE_DIR)
+
+
+def write_private(path: str, text: str) -> None:
+    """Files pgferry writes are readable by their owner only: they can hold schema details."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # the mode above applies only to a new file; an existing one keeps its own
+    with os.fdopen(fd, "w") as f:
+        f.write(printable(text))  # a terminal may `cat` it: control characters from the server shown escaped

@@ -75,3 +75,81 @@ def test_engine_subpackages_import_only_those_before_them():
             if theirs is not None and LAYERS.index(theirs) > LAYERS.index(own):
                 wrong.append(f"engine/{'/'.join(parts)}.py:{line} imports {module}")
     assert wrong == [], "\n".join(wrong)
+
+
+def package_modules() -> dict[str, Path]:
+    """Every module of the package by its import name: pgferry.tui.cli.main -> tui/cli/main.py."""
+    roots = {"pgferry": ROOT / "pgferry", **{name: ROOT / folder for name, folder in MAPPED.items()}}
+    modules = {}
+    for name, root in roots.items():
+        for path in root.rglob("*.py"):
+            parts = path.relative_to(root).with_suffix("").parts
+            modules[".".join((name, *(parts[:-1] if parts[-1] == "__init__" else parts)))] = path
+    return modules
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Module -> the package modules it imports (function-level imports too: they run all the same).
+    `from package import name` points at the submodule when `name` is one."""
+    modules = package_modules()
+    graph: dict[str, set[str]] = {}
+    for module, path in modules.items():
+        package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+        edges = graph.setdefault(module, set())
+        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    base = ".".join(parts + ([node.module] if node.module else []))
+                targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in modules else base for a in node.names]
+            elif isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            else:
+                continue
+            edges |= {t for t in targets if t in modules and t != module}
+    return graph
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected groups of more than one module (Tarjan), each sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    cycles = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in sorted(graph.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            group = []
+            while True:
+                w = stack.pop()
+                group.append(w)
+                if w == v:
+                    break
+            if len(group) > 1:
+                cycles.append(sorted(group))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return cycles
+
+
+def test_no_import_cycle_among_the_package_modules():
+    """A cycle makes import order matter and a module impossible to read (or test) alone; the
+    command line once was one with the terminal UI (19 modules)."""
+    assert import_cycles(import_graph()) == []
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert import_cycles(graph) == [["a", "b", "c"]]

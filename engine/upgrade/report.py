@@ -92,6 +92,11 @@ def moved_between(defs, a: str | None, b: str) -> set[tuple[str, int]]:
     return out
 
 
+def migration_names(defs) -> dict[tuple[str, int], str]:
+    """(schema, id) -> migration name, for the report's rows."""
+    return {(name, m.id): m.name for name, g in defs.schemas.items() for m in g.migrations.values()}
+
+
 def build_report(dsns: Mapping[str, str], bookkeeping_schema: str = "public", run_id: int | None = None,
                  names: Mapping[tuple[str, int], str] | None = None, defs=None) -> Report:
     """defs, when given, finds the manual steps of the move (they are recorded before the run

@@ -169,10 +169,10 @@ def test_validate_reads_the_migrations_flag_before_and_after_the_command(capsys,
 
 
 def parsed(*argv: str):
-    from pgferry.tui.cli import _merge_placements
+    from pgferry.tui.cli.main import merge_placements
 
     args = build_parser().parse_args(list(argv))
-    _merge_placements(args)
+    merge_placements(args)
     return args
 
 
@@ -187,7 +187,7 @@ def test_every_placed_flag_reaches_the_command(command, before):
     if db:
         assert (args.dsn, args.schema_dsn, args.bookkeeping_schema) == ("host=a", ["aux=host=b"], "bk")
     if command == ["watch"]:
-        from pgferry.tui.cli import app_source
+        from pgferry.tui.cli.app import app_source
 
         source = app_source(args, watch=True)
         assert (source.migrations, source.dsn, source.schema_dsn, source.bookkeeping_schema) == \

@@ -12,7 +12,8 @@ from pgferry.engine.upgrade.report import build_report, to_markdown
 from pgferry.engine.bookkeeping.runs import RunStore
 from pgferry.engine.upgrade.upgrade import Connections, RunStopped, StopReached, Upgrade
 from tests.support import SMALL, run_cli
-from pgferry.tui.cli import main, migration_names
+from pgferry.engine.upgrade.report import migration_names
+from pgferry.tui.cli import main
 
 
 def test_report_lists_steps_and_manual_steps(database, tmp_path, capsys):

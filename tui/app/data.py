@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import functools
-import os
 from dataclasses import dataclass
 
 import psycopg
 
 from pgferry.engine.definitions.catalog import Definitions, bundled_migrations_dir, load
-from pgferry.engine.connection import connect, scrub
+from pgferry.engine.connection import connect, known_secrets, schema_dsns, schema_env, scrub
 from pgferry.engine.errors import PgferryError
 from pgferry.engine.safetext import printable
 from pgferry.engine.bookkeeping.runs import RunStore, UpgradeRun
@@ -18,7 +17,7 @@ from pgferry.engine.upgrade.upgrade import Connections, make_plan, read_oob_prog
 
 @dataclass(frozen=True)
 class Source:
-    """Where the app reads from; attribute names match the CLI's so its helpers apply."""
+    """Where the app reads from: the definitions and the connection settings."""
 
     migrations: str | None = None
     dsn: str | None = None
@@ -39,18 +38,14 @@ class Source:
 
     def secrets(self) -> list[str]:
         """Every DSN that may carry a password, for scrubbing messages."""
-        env = [v for k, v in os.environ.items() if k.startswith("PGFERRY_DSN")]
-        return [d for d in [self.dsn or "", self.superuser_dsn or "", *(s.partition("=")[2] for s in self.schema_dsn),
-                            *env] if d]
+        return known_secrets(self.dsn, self.superuser_dsn, schema_dsn=self.schema_dsn)
 
     def definitions(self) -> Definitions:
         """Loaded once per directory and process: every screen plans from the same definitions."""
         return _definitions_of(self.migrations or str(bundled_migrations_dir()))
 
     def connections(self) -> Connections:
-        from pgferry.tui.cli import _dsns
-
-        return Connections(_dsns(self, self.definitions()), self.bookkeeping_schema)
+        return Connections(schema_dsns(self.definitions().schemas, self.dsn, self.schema_dsn), self.bookkeeping_schema)
 
     def cli_args(self) -> list[str]:
         """The connection flags a child `pgferry` process needs, DSNs excluded (they go by environment)."""
@@ -61,8 +56,6 @@ class Source:
 
     def child_env(self) -> dict[str, str]:
         """DSNs for a child process, by environment: a command line is visible to every local user."""
-        from pgferry.tui.cli import schema_env
-
         return {schema_env(name): dsn for name, dsn in self.connections().dsns.items()}
 
 

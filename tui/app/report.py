@@ -13,7 +13,8 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import Markdown, Static
 
-from pgferry.engine.upgrade.report import build_report, to_markdown
+from pgferry.engine.upgrade.report import build_report, migration_names, to_markdown
+from pgferry.engine.userdirs import write_private
 from pgferry.engine.safetext import printable
 
 from .base import PgferryScreen, bottom_bar
@@ -61,8 +62,6 @@ class ReportScreen(PgferryScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="report", description="reading the run")
     def load(self) -> None:
-        from pgferry.tui.cli import migration_names
-
         defs = self.source.definitions()
         report = build_report(dict(self.source.connections().dsns), self.source.bookkeeping_schema, self.run_id,
                               migration_names(defs), defs)
@@ -74,11 +73,9 @@ class ReportScreen(PgferryScreen):
         self.update_keys()
 
     def action_save(self) -> None:
-        from pgferry.tui.cli import _write_private
-
         path = Path.cwd() / f"pgferry-report-run-{self.run_id}.md"
         try:
-            _write_private(str(path), self.markdown)
+            write_private(str(path), self.markdown)
         except OSError as exc:
             self.show_error(f"cannot write {path}: {exc.strerror}")
             return

@@ -14,12 +14,12 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
+from pgferry.engine.userdirs import write_private as write_private_file
+
 
 def write_private(path: str, text: str) -> Path:
-    from pgferry.tui.cli import _write_private  # owner-only, an existing file's mode included
-
     target = Path(path).expanduser().resolve()
-    _write_private(str(target), text)
+    write_private_file(str(target), text)  # owner-only, an existing file's mode included
     return target
 
 

@@ -10,8 +10,11 @@ import sys
 
 from pgferry.engine.errors import ExitCode
 
+from .flags import common, definitions, dsns_of
+from .output import emit_json
 
-def add_parser(sub, common) -> None:
+
+def register(sub) -> None:
     p = sub.add_parser(
         "check", help="exit 0 only if the databases are exactly at a release (for start-up and readiness probes)",
         description="Read-only (creates nothing, takes no lock): exit 0 if every schema is at --release and the "
@@ -20,16 +23,16 @@ def add_parser(sub, common) -> None:
     common(p)
     p.add_argument("--release", required=True, metavar="VERSION", help="the release the application expects")
     p.add_argument("--quiet", action="store_true", help="print nothing; the exit code says it all")
+    p.set_defaults(handler=cmd_check)
 
 
-def run(args) -> int:
+def cmd_check(args) -> int:
     from pgferry.engine.run.background import OutOfBandStore
     from pgferry.engine.bookkeeping.bookkeeping import MigrationLog
     from pgferry.engine.connection import connect
-    from pgferry.tui.cli import _definitions, _dsns, _emit_json
 
-    defs = _definitions(args)
-    dsns = _dsns(args, defs)
+    defs = definitions(args)
+    dsns = dsns_of(args, defs)
     release = defs.release(args.release)
     schemas, oobs, dirty = [], [], False
     conns: dict[str, object] = {}
@@ -58,7 +61,7 @@ def run(args) -> int:
     ok = all(s["at_release"] for s in schemas) and all(o["complete"] for o in oobs)
     code = ExitCode.DIRTY if dirty else (ExitCode.OK if ok else ExitCode.FAILURE)
     if args.json:
-        _emit_json({"release": release.version, "ok": ok and not dirty, "schemas": schemas, "out_of_band": oobs})
+        emit_json({"release": release.version, "ok": ok and not dirty, "schemas": schemas, "out_of_band": oobs})
     elif not args.quiet:
         for s in schemas:
             if s["at_release"]:

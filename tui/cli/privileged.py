@@ -6,8 +6,11 @@ import sys
 
 from pgferry.engine.errors import ExitCode, UsageError
 
+from .flags import common, conns_of, definitions
+from .output import emit_json, output
 
-def add_parser(sub, common) -> None:
+
+def register(sub) -> None:
     p = sub.add_parser(
         "privileged",
         help="privileged SQL of a whole upgrade for a DBA (bundle), and verifying it was run (verify)",
@@ -25,17 +28,17 @@ def add_parser(sub, common) -> None:
     p.add_argument("--token", help="verify: the bundle's token, confirming steps the catalog cannot show")
     p.add_argument("--confirmed-by", metavar="NAME", help="verify: who ran the bundle (default: your user name)")
     p.add_argument("--out", metavar="FILE", help="write the bundle to FILE (mode 0600) instead of stdout")
+    p.set_defaults(handler=cmd_privileged)
 
 
-def run(args) -> int:
+def cmd_privileged(args) -> int:
     from pgferry.engine.privileges.grant import check_bundle, record_check
     from pgferry.engine.privileges.privileges import build_bundle
     from pgferry.engine.bookkeeping.runs import operator_name
     from pgferry.engine.upgrade.upgrade import make_plan
-    from pgferry.tui.cli import _conns, _definitions, _emit_json, _output
 
-    defs = _definitions(args)
-    conns = _conns(args, defs)
+    defs = definitions(args)
+    conns = conns_of(args, defs)
     plan = make_plan(defs, conns, args.to, downgrade=None if args.allow_downgrade else False, channel=args.channel)
     dsns = dict(conns.dsns)
     bundle = build_bundle(plan, dsns, include_runnable=args.all)
@@ -43,7 +46,7 @@ def run(args) -> int:
         text = json.dumps(bundle.as_dict(), indent=2) + "\n" if args.json else bundle.to_sql()
         if bundle.empty and not args.json:
             text = f"-- nothing privileged to hand over for {plan.to_version}: role can run every step\n"
-        _output(args, text, f" ({len(bundle.items)} step(s), token {bundle.token})")
+        output(args, text, f" ({len(bundle.items)} step(s), token {bundle.token})")
         return ExitCode.OK
     check = check_bundle(plan, dsns, args.bookkeeping_schema)
     if args.token and args.token != check.token:
@@ -57,7 +60,7 @@ def run(args) -> int:
     needs_token = [] if args.token else check.unknowable
     recorded = record_check(check, dsns, who, args.bookkeeping_schema, bool(args.token)) if complete else []
     if args.json:
-        _emit_json({"token": check.token, "recorded": recorded,
+        emit_json({"token": check.token, "recorded": recorded,
                     "missing": [v.item.as_dict() for v in check.missing],
                     "needs_token": [v.item.as_dict() for v in needs_token]})
     else:

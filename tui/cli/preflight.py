@@ -1,0 +1,49 @@
+"""`pgferry preflight`: read-only checks before an upgrade."""
+from __future__ import annotations
+
+from pgferry.engine.errors import ExitCode
+
+from .flags import common, conns_of, definitions
+from .output import emit_json
+
+
+def register(sub) -> None:
+    p = sub.add_parser("preflight", help="checks before an upgrade: server, collations, indexes, sessions, migrators, extensions",
+                       description="Read-only checks before an upgrade to a release. Each check passes, warns or fails "
+                       "with a one-line reason and, where there is one, a fix. Exit 1 if any check fails; warnings "
+                       "do not fail. --backup is the only option that writes (a pg_dump file).")
+    common(p)
+    p.add_argument("--to", required=True, metavar="VERSION", help="target release, or 'latest'")
+    p.add_argument("--channel", default="stable", help="release channel for --to latest (default: stable)")
+    p.add_argument("--amcheck", action="store_true", help="run bt_index_check on every btree index (needs the amcheck extension)")
+    p.add_argument("--backup", metavar="DIR", help="take a pg_dump -Fc of each database into DIR (files mode 0600)")
+    p.add_argument("--long-query", type=float, default=60.0, metavar="SEC",
+                   help="warn about queries running longer than SEC (default 60)")
+    p.add_argument("--idle-in-transaction", type=float, default=10.0, metavar="SEC",
+                   help="warn about sessions idle in a transaction longer than SEC (default 10)")
+    p.set_defaults(handler=cmd_preflight)
+
+
+def cmd_preflight(args) -> int:
+    from pgferry.engine.upgrade.preflight import FAIL, Thresholds, preflight_plan, run_preflight
+
+    defs = definitions(args)
+    conns = conns_of(args, defs)
+    plan = preflight_plan(defs, conns, args.to, args.channel)
+    checks = run_preflight(defs, conns, plan, thresholds=Thresholds(args.long_query, args.idle_in_transaction),
+                           amcheck=args.amcheck, backup_dir=args.backup)
+    ok = not any(c.status == FAIL for c in checks)
+    if args.json:
+        emit_json({"checks": [c.as_dict() for c in checks], "ok": ok})
+        return ExitCode.OK if ok else ExitCode.FAILURE
+    glyph = {"pass": "✓", "warn": "!", "fail": "✗"}
+    for c in checks:
+        print(f"{glyph[c.status]} {c.status:<4} {c.name}: {c.reason}")
+        for line in c.details:
+            print(f"      {line}")
+        if c.fix:
+            print("      fix: " + c.fix.replace("\n", "\n           "))
+    counts = {s: sum(c.status == s for c in checks) for s in glyph}
+    print(f"preflight to {plan.to_version}: {counts['pass']} passed, {counts['warn']} warning(s), "
+          f"{counts['fail']} failed")
+    return ExitCode.OK if ok else ExitCode.FAILURE

@@ -1,0 +1,95 @@
+"""`pgferry validate` and `pgferry status`: the definitions' and the databases' state, read-only."""
+from __future__ import annotations
+
+import sys
+
+from pgferry.engine.definitions.catalog import bundled_migrations_dir, load_definitions
+from pgferry.engine.errors import ExitCode
+
+from .flags import common, definitions, dsns_of
+from .output import emit_json, oob_line, print_idle_lock_holders
+
+
+def register(sub) -> None:
+    p = sub.add_parser("validate", help="check the definitions: graph, SQL (parsed by PostgreSQL's parser), releases, lint",
+                       description="Static validation and lint of the migration definitions. Errors exit 2; warnings do not.")
+    common(p, db=False)
+    p.add_argument("--strict", action="store_true", help="treat lint warnings as errors")
+    p.set_defaults(handler=cmd_validate)
+
+    p = sub.add_parser("status", help="per schema: version, applied, pending, failed, in progress",
+                       description="Read-only: creates nothing and takes no lock.")
+    common(p)
+    p.add_argument("--schema", action="append", metavar="NAME", help="only this schema (repeatable)")
+    p.set_defaults(handler=cmd_status)
+
+
+def cmd_validate(args) -> int:
+    _, findings = load_definitions(args.migrations or bundled_migrations_dir())
+    errors = [f for f in findings if f.severity == "error"]
+    warnings = [f for f in findings if f.severity == "warning"]
+    failed = bool(errors) or (args.strict and bool(warnings))
+    if args.json:
+        emit_json({"ok": not failed, "errors": [f.as_dict() for f in errors], "warnings": [f.as_dict() for f in warnings]})
+    else:
+        for f in findings:
+            print(f"{f.location()}: {f.severity}: {f.message}", file=sys.stderr)
+            if f.hint:
+                print(f"  fix: {f.hint}", file=sys.stderr)
+        print(f"{len(errors)} error(s), {len(warnings)} warning(s)", file=sys.stderr)
+    return ExitCode.USAGE if failed else ExitCode.OK
+
+
+def cmd_status(args) -> int:
+    defs = definitions(args)
+    return show_status(defs, dsns_of(args, defs), args.bookkeeping_schema, args.schema, as_json=args.json)
+
+
+def show_status(defs, dsns: dict[str, str], bookkeeping_schema: str = "public", schemas=None, *,
+                as_json: bool = False) -> int:
+    from pgferry.engine.bookkeeping.status import read_status
+
+    status = read_status(defs, dsns, bookkeeping_schema, schemas)
+    if not any(s.state.applied for s in status.schemas):
+        from pgferry.engine.repair.drift import refuse_unrecorded
+
+        refuse_unrecorded(defs, dsns, bookkeeping_schema)  # the product's tables are not "empty" (exit 5)
+    oob = oob_rows(defs, dsns, status.version, bookkeeping_schema, schemas)
+    if as_json:
+        emit_json({**status.as_dict(), "out_of_band": oob})
+        return ExitCode.OK
+    from rich.table import Table
+
+    from pgferry.tui.render import label, rich_console
+    from pgferry.tui.states import schema_state
+
+    console = rich_console()
+    console.print(f"database version: [bold]{label(status.version.label)}[/]", highlight=False)
+    # Databases on their own lines: a DSN is too wide for a table column at 80 columns.
+    for s in status.schemas:
+        console.print(f"  {label(s.name)}: {label(s.database)}", highlight=False)
+    table = Table(show_edge=False, pad_edge=False)
+    for col in ("schema", "version", "applied", "pending", "failed", "state"):
+        table.add_column(col)
+    for s in status.schemas:
+        table.add_row(label(s.name), label(s.version or "-"), str(len(s.applied)), str(len(s.pending)),
+                      str(len(s.state.failed)), label(schema_state(s)))
+    console.print(table)
+    for s in status.schemas:
+        for v, a in sorted(s.state.failed.items()):
+            where = f" line {a.error_line}" if a.error_line else ""
+            console.print(f"[red]✗[/] {label(s.name)} {v}{where}: {label(a.error_message or '', one_line=False)}", highlight=False)
+    if oob:
+        print("out-of-band:")
+        for r in oob:
+            print("  " + oob_line(r))
+    print_idle_lock_holders(status.idle_lock_holders)
+    return ExitCode.OK
+
+
+def oob_rows(defs, dsns, version, bookkeeping_schema: str, schemas=None) -> list[dict]:
+    """Out-of-band migrations of the selected schemas, progress measured on the live data."""
+    from pgferry.engine.run.oobstate import read_states
+
+    ids = [i for i, o in sorted(defs.out_of_band.items()) if not schemas or o.schema in schemas]
+    return [s.as_dict() for s in read_states(defs, dsns, version, bookkeeping_schema, ids).values()] if ids else []
