@@ -103,21 +103,23 @@ def cmd_up(args) -> int:
     return _dry_run(args, plans) if args.dry_run else _run(args, plans, "up")
 
 
-def cmd_upto(args) -> int:
+def _targeted(args):
+    """The schema's graph and the checked --target ids of `upto`/`downto`."""
     defs = args._defs = definitions(args)
     ids = target_ids(args.target)
     _check_targets(defs, args.schema, ids)
-    g = defs.schemas[args.schema]
+    return defs.schemas[args.schema], ids
+
+
+def cmd_upto(args) -> int:
+    g, ids = _targeted(args)
     plans = {args.schema: lambda applied: g.up(applied, ids)}
     _refuse_unrecorded(args, plans)
     return _dry_run(args, plans) if args.dry_run else _run(args, plans, "upto")
 
 
 def cmd_downto(args) -> int:
-    defs = args._defs = definitions(args)
-    ids = target_ids(args.target)
-    _check_targets(defs, args.schema, ids)
-    g = defs.schemas[args.schema]
+    g, ids = _targeted(args)
     plans = {args.schema: lambda applied: g.down(applied, ids)}
     if args.dry_run:
         return _dry_run(args, plans)
