@@ -93,6 +93,13 @@ def test_migrations_no_release_holds_are_not_served(database, serving_product, c
     assert (rc, data["case"], data["unreleased"], data["not_serving"]) == (1, "beyond_incompatible", 1, [])
 
 
+def test_an_invalid_range_stops_check_naming_file_and_line(database, small_copy, capsys):
+    replace("releases.yaml", 'postgres: ">=13"', 'compatible_with: "1.1 and up"\n    postgres: ">=13"')(small_copy)
+    rc, out, err = cli(capsys, "check", "--release", "1.1.0", "--dsn", database, "--migrations", str(small_copy))
+    assert rc == 2 and out == ""
+    assert "migrations/releases.yaml:14: invalid compatible_with range '1.1 and up'" in err and 'e.g. compatible_with: ">=' in err
+
+
 def test_bundled_product_at_newest(newest_db, capsys):
     # 4.2.0 renames phabricator_repos.url, which 4.1.0 reads: old pods must go unready
     rc, out, _ = cli(capsys, "check", "--release", "4.1.0", "--dsn", newest_db, "--json")
