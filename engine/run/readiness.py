@@ -69,12 +69,17 @@ class Readiness:
     unreleased: int = 0  # migrations applied beyond it that no release holds
 
     @property
+    def served(self) -> bool:
+        """Does everything applied beyond the release come from releases that serve it?"""
+        return not self.not_serving and not self.unreleased
+
+    @property
     def case(self) -> str:
         if any(s.dirty for s in self.schemas):
             return DIRTY
         if any(s.missing for s in self.schemas):
             return BEHIND
-        if self.not_serving or self.unreleased:
+        if not self.served:
             return BEYOND_INCOMPATIBLE
         if not all(o.complete for o in self.out_of_band):
             return OUT_OF_BAND_INCOMPLETE

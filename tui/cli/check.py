@@ -39,13 +39,13 @@ def cmd_check(args) -> int:
 
 
 def print_readiness(readiness) -> None:
-    from pgferry.engine.run.readiness import BEYOND_COMPATIBLE, DIRTY
+    from pgferry.engine.run.readiness import DIRTY
 
     version = readiness.release.version
     for s in readiness.schemas:
         if not s.missing and not s.extra:
             print(f"✓ {s.name} is at {version}")
-        elif not s.missing and readiness.case == BEYOND_COMPATIBLE:
+        elif not s.missing and readiness.served:
             print(f"✓ {s.name} is at {version} + {len(s.extra)} migration(s) of releases that serve it")
         else:
             print(f"✗ {s.name}: {len(s.missing)} migration(s) of {version} missing, {len(s.extra)} beyond it")
