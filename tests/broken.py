@@ -262,6 +262,13 @@ ERROR_CASES = [
          (E("releases-format", REL, L110, r"version 1\.1 is a number, not a version string"),)),
     Case("release-bad-postgres", replace(REL, 'postgres: ">=13"', 'postgres: "thirteen or newer"'),
          (E("releases-format", REL, 14, r"invalid postgres range 'thirteen or newer'"),)),
+    # compatible_with (issue 15 §3): a version range, quoted; a number or a blank is no range
+    Case("release-bad-compatible-with", replace(REL, "notes: profiles view", 'compatible_with: "1.0.0 or later"\n    notes: profiles view'),
+         (E("releases-format", REL, L110 + 2, r"invalid compatible_with range '1\.0\.0 or later'"),)),
+    Case("release-number-compatible-with", replace(REL, "notes: profiles view", "compatible_with: 1.0\n    notes: profiles view"),
+         (E("releases-format", REL, L110 + 2, r"invalid compatible_with range 1\.0"),)),
+    Case("release-blank-compatible-with", replace(REL, "notes: profiles view", "compatible_with: ''\n    notes: profiles view"),
+         (E("releases-format", REL, L110 + 2, r"invalid compatible_with range ''"),)),
     Case("release-unknown-key", replace(REL, "notes: first release", "notes: first release\n    colour: blue"),
          (E("releases-format", REL, 8, r"unknown release key 'colour'"),)),
     Case("releases-missing", remove(REL),

@@ -94,10 +94,10 @@ class Definitions:
             more = set(ids) - base - set(self.schemas[s].squashes)
             if more:
                 extra[s] = tuple(self.schemas[s].order(more))
-        introducing, unreleased = self._introducing(extra)
+        introducing, unreleased = self.introducing(extra)
         return DatabaseVersion(best, extra, introducing, unreleased)
 
-    def _introducing(self, extra: Mapping[str, Iterable[int]]) -> tuple[tuple[Release, ...], int]:
+    def introducing(self, extra: Mapping[str, Iterable[int]]) -> tuple[tuple[Release, ...], int]:
         """The releases that first hold some of `extra` (oldest first), and how many no release holds."""
         left = {s: set(ids) for s, ids in extra.items() if ids}
         out: list[Release] = []

@@ -31,7 +31,7 @@ from ..userdirs import private_dir
 from .definitions import max_file_mb
 
 RACY_SECONDS = 2.0
-_FORMAT = 1
+_FORMAT = 2  # 2: releases carry compatible_with
 
 
 def _proxy(d: dict) -> MappingProxyType:

@@ -11,6 +11,7 @@ from ..errors import Finding
 from .yamlfile import YamlDoc
 
 STABLE = "stable"
+KEYS = ("version", "leaves", "notes", "postgres", "pulled", "channel", "compatible_with")
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,8 @@ class Release:
     pulled: str | None = None
     channel: str = STABLE
     line: int = 1
+    # The older application releases this release's schema still serves (a version range); None: only itself.
+    compatible_with: str | None = None
 
     @property
     def key(self) -> Version:
@@ -31,6 +34,13 @@ class Release:
         if not self.postgres:
             return True
         return Version(server_version) in SpecifierSet(self.postgres)
+
+    def serves(self, application: Release) -> bool:
+        """Can the application of release `application` run on this release's schema?"""
+        if application.key == self.key:
+            return True
+        # The range speaks of schema compatibility, not of what to offer: a pre-release inside it counts.
+        return self.compatible_with is not None and SpecifierSet(self.compatible_with).contains(application.key, prereleases=True)
 
     def __repr__(self) -> str:
         return f"Release({self.version})"
@@ -58,6 +68,11 @@ class ReleaseCatalogue:
     def index(self, release: Release) -> int:
         return self.releases.index(release)
 
+    def not_serving(self, application: Release, newest: Release) -> tuple[Release, ...]:
+        """The releases after `application`, up to `newest`, whose schema does not serve it."""
+        later = self.releases[self.index(application) + 1: self.index(newest) + 1]
+        return tuple(r for r in later if not r.serves(application))
+
 
 @dataclass
 class ParsedReleases:
@@ -79,9 +94,9 @@ def parse_releases(doc: YamlDoc, rel: str) -> ParsedReleases:
         if not isinstance(item, dict):
             findings.append(Finding(rel, line, "each release must be a mapping", "write `- version: 3.20.0` and `leaves: {...}`", rule="releases-format"))
             continue
-        unknown = set(item) - {"version", "leaves", "notes", "postgres", "pulled", "channel"}
+        unknown = set(item) - set(KEYS)
         for key in sorted(unknown, key=str):
-            findings.append(Finding(rel, doc.line("releases", i, key), f"unknown release key {key!r}", "known keys: version, leaves, notes, postgres, pulled, channel", rule="releases-format"))
+            findings.append(Finding(rel, doc.line("releases", i, key), f"unknown release key {key!r}", f"known keys: {', '.join(KEYS)}", rule="releases-format"))
         if isinstance(item.get("version"), float):
             # YAML reads `3.10` as the number 3.1: the release would silently change its version.
             findings.append(Finding(rel, doc.line("releases", i, "version"), f"version {item['version']!r} is a number, not a version string",
@@ -113,24 +128,48 @@ def parse_releases(doc: YamlDoc, rel: str) -> ParsedReleases:
                 bad = True
                 continue
             leaves[str(schema)] = tuple(ids)
-        postgres = item.get("postgres")
-        if postgres is not None:
-            try:
-                SpecifierSet(str(postgres))
-            except InvalidSpecifier:
-                findings.append(Finding(rel, doc.line("releases", i, "postgres"), f"invalid postgres range {postgres!r}", 'write e.g. postgres: ">=12,<17"', rule="releases-format"))
-                postgres = None
+        postgres = _version_range(doc, rel, i, "postgres", '">=12,<17"', findings)
+        compatible_with = _version_range(doc, rel, i, "compatible_with", '">=4.1.0" (the older releases it serves)',
+                                         findings, blank_means_any=False)
         if bad:
             continue
-        out.append(
-            Release(
-                version=version,
-                leaves=leaves,
-                notes=str(item.get("notes") or ""),
-                postgres=str(postgres) if postgres is not None else None,
-                pulled=str(item["pulled"]) if item.get("pulled") else None,
-                channel=str(item.get("channel") or STABLE),
-                line=line,
-            )
+        release = Release(
+            version=version,
+            leaves=leaves,
+            notes=str(item.get("notes") or ""),
+            postgres=postgres,
+            pulled=str(item["pulled"]) if item.get("pulled") else None,
+            channel=str(item.get("channel") or STABLE),
+            line=line,
+            compatible_with=compatible_with,
         )
+        if compatible_with is not None and not any(release.serves(older) for older in out):
+            # Most likely a typo (">=4.10.0" for 4.1.0): the key would change nothing.
+            findings.append(Finding(rel, doc.line("releases", i, "compatible_with"),
+                                    f"compatible_with of {version} admits no older release listed",
+                                    "name the older releases its schema serves, or remove the key (a release serves only itself)",
+                                    "warning", "releases-compatible"))
+        out.append(release)
     return ParsedReleases(ReleaseCatalogue(tuple(out), rel), findings)
+
+
+def _version_range(doc: YamlDoc, rel: str, i: int, key: str, example: str, findings: list[Finding],
+                   blank_means_any: bool = True) -> str | None:
+    """Release i's `key`, a version range such as ">=13,<19"; None when absent or invalid (a finding says which)."""
+    value = doc.data["releases"][i].get(key)
+    if value is None:
+        return None
+    # A bare 4.1 is a YAML number, not a range; a blank range admits every version.
+    if not (isinstance(value, str) and _is_range(value) and (blank_means_any or value.strip())):
+        findings.append(Finding(rel, doc.line("releases", i, key), f"invalid {key} range {value!r}",
+                                f"write a quoted version range, e.g. {key}: {example}", rule="releases-format"))
+        return None
+    return value
+
+
+def _is_range(text: str) -> bool:
+    try:
+        SpecifierSet(text)
+    except InvalidSpecifier:
+        return False
+    return True

@@ -180,6 +180,9 @@ LINT_CASES = [
     # pg_dump's header pasted into a squash: linted though squashes are otherwise not
     ("session-set-config-squash", append(f"{SQUASH}/up.sql", "SELECT pg_catalog.set_config('search_path', '', false);\n"),
      "session-setting", f"{SQUASH}/up.sql", 16, r"^set_config\('search_path', \.\.\., false\) is session-level"),
+    # a compatible_with that admits no older release (">=1.10" for 1.1.0) changes nothing: most likely a typo
+    ("compatible-with-nothing", replace("releases.yaml", "notes: profiles view", 'compatible_with: ">=1.10"\n    notes: profiles view'),
+     "releases-compatible", "releases.yaml", 10, r"^compatible_with of 1\.1\.0 admits no older release listed"),
     ("waiver-removed", replace("aux/3_jobs_state_index/metadata.yaml",
                                "waivers:\n  create-index-plain: aux_jobs holds a handful of rows\n", ""),
      "create-index-plain", "aux/3_jobs_state_index/up.sql", 1, r"plain CREATE INDEX"),

@@ -78,6 +78,7 @@ DEF_CASES = {  # case id in tests/engine/test_validate.py -> the error line must
     "release-unknown-leaf": r"releases\.yaml:8: release 1\.1\.0: aux leaf 99 does not exist",
     "release-shrinks": r"releases\.yaml:11: release 1\.2\.0: main drops",
     "release-bad-version": r"releases\.yaml:8: invalid version 'one\.one'",
+    "release-bad-compatible-with": r"releases\.yaml:10: invalid compatible_with range '1\.0\.0 or later'",
     "releases-missing": r"releases\.yaml: missing releases\.yaml",
 }
 BY_ID = {c.id: c for c in ERROR_CASES}
