@@ -140,3 +140,15 @@ class LockTimeout(PgferryError):
     """DDL could not get its lock within lock_timeout after every retry."""
 
     exit_code = ExitCode.FAILURE
+
+
+# Raised while running (engine/run/)
+
+
+class ConnectionLost(PgferryError):
+    """The session ended mid-run (restart, pg_terminate_backend, network): every migration is
+    either committed with its row or rolled back, so running again continues (exit 1)."""
+
+
+class OutOfBandFailed(PgferryError):
+    """An out-of-band migration stopped: repeated batch errors, no progress, or a lost session."""

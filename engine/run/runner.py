@@ -27,7 +27,7 @@ from ..bookkeeping.grantlog import Grant, GrantLog
 from ..connection import connect, describe_target, ensure_writable, is_connection_loss, loss_reason, with_database
 from ..definitions.graph import SchemaGraph, Step
 from ..definitions.sqlfile import Statement, line_of
-from ..errors import MigrationFailed, PgferryError, StatementFailure
+from ..errors import ConnectionLost, MigrationFailed, StatementFailure
 from ..events import (
     EventSink, IndexRepaired, LockRetry, MigrationFailedEvent, MigrationFinished, MigrationStarted, Retrying,
     RunFinished, RunStarted, StaleAttempt, StatementStarted, WaitingForBuild, discard,
@@ -65,10 +65,6 @@ class RunResult:
     applied: list[int] = field(default_factory=list)
     reverted: list[int] = field(default_factory=list)
     seconds: float = 0.0
-
-
-class ConnectionLost(PgferryError):
-    pass
 
 
 def _ms(seconds: float | None) -> str:
