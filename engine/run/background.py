@@ -19,7 +19,7 @@ from psycopg import sql
 from ..bookkeeping.pgschema import ensure_schema
 from ..connection import connect, ensure_writable, is_connection_loss, loss_reason
 from ..definitions.outofband import OutOfBand
-from ..errors import OutOfBandFailed
+from ..errors import OutOfBandFailed, server_message
 from ..events import EventSink, OobBatchFailed, OobFinished, OobPaused, OobProgress, OobStarted, discard
 from ..locks import AdvisoryLock, lock_key
 
@@ -233,7 +233,7 @@ class BackgroundRunner:
                                 f"lost the connection during out-of-band {o.id} ({loss_reason(exc, self.dsn)}); its last "
                                 "batch was rolled back and the next run continues from the recorded progress") from None
                         errors += 1
-                        msg = exc.diag.message_primary or str(exc)
+                        msg = server_message(exc).text
                         store.record_error(o.id, msg, exc.sqlstate, batch, reverse)
                         self.on_event(OobBatchFailed(o.id, msg, exc.sqlstate, errors))
                         if errors >= opts.max_consecutive_errors:

@@ -14,7 +14,7 @@ from ..bookkeeping.bookkeeping import MigrationLog, SchemaState
 from ..connection import connect, describe_target, ensure_writable, loss_reason
 from ..definitions.graph import SchemaGraph, Step
 from ..definitions.sqlfile import Statement, line_of
-from ..errors import ConnectionLost, MigrationFailed, StatementFailure
+from ..errors import ConnectionLost, MigrationFailed, StatementFailure, server_message
 from ..events import EventSink, MigrationFailedEvent, discard
 from ..locks import AdvisoryLock, lock_key
 from .monitor import Monitor
@@ -54,18 +54,14 @@ def ms(seconds: float | None) -> str:
 
 
 def statement_failure(step: Step, st: Statement | None, exc: psycopg.Error, extra: str = "") -> StatementFailure:
-    diag = exc.diag
+    said = server_message(exc)
     line = st.line if st else 1
-    if st is not None and diag.statement_position:
-        try:
-            line = st.line + line_of(st.text, max(0, int(diag.statement_position) - 1)) - 1
-        except ValueError:
-            pass
-    message = (diag.message_primary or str(exc).strip().splitlines()[0]) + extra
+    if st is not None and said.position:
+        line = st.line + line_of(st.text, said.position - 1) - 1
     return StatementFailure(
         schema=step.schema, migration_id=step.id, path=step.script.path, line=line,
-        statement=st.text if st else "", sqlstate=exc.sqlstate, message=message,
-        detail=diag.message_detail, hint=diag.message_hint,
+        statement=st.text if st else "", sqlstate=said.sqlstate, message=said.text + extra,
+        detail=said.detail, hint=said.hint,
     )
 
 
