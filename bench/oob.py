@@ -107,7 +107,8 @@ def run_set_based(conn: psycopg.Connection, rows: int) -> float:
 
 
 def run_batched(dsn: str, conn: psycopg.Connection, oob, rows: int) -> dict:
-    from pgferry.engine.run.background import BackgroundRunner, OobProgress
+    from pgferry.engine.events import OobProgress
+    from pgferry.engine.run.background import BackgroundRunner
 
     class TimedRunner(BackgroundRunner):
         measure_s = 0.0

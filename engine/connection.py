@@ -11,7 +11,7 @@ from psycopg import conninfo as ci
 
 from pgferry import __version__
 
-from .errors import ConnectError, ReadOnlyDatabase, UsageError
+from .errors import ConnectError, ReadOnlyDatabase, UsageError, server_message
 
 MASK = "****"
 
@@ -207,8 +207,7 @@ def is_connection_loss(exc: BaseException) -> bool:
 
 def loss_reason(exc: BaseException, *dsns: str) -> str:
     """The server's (or libpq's) reason on one line, passwords removed."""
-    diag = getattr(exc, "diag", None)
-    text = getattr(exc, "message", None) or (diag.message_primary if diag is not None else None) or str(exc)
+    text = getattr(exc, "message", None) or server_message(exc).text
     return scrub(" ".join(text.split()), *dsns) or type(exc).__name__
 
 

@@ -140,3 +140,44 @@ class LockTimeout(PgferryError):
     """DDL could not get its lock within lock_timeout after every retry."""
 
     exit_code = ExitCode.FAILURE
+
+
+# Raised while running (engine/run/)
+
+
+class ConnectionLost(PgferryError):
+    """The session ended mid-run (restart, pg_terminate_backend, network): every migration is
+    either committed with its row or rolled back, so running again continues (exit 1)."""
+
+
+class OutOfBandFailed(PgferryError):
+    """An out-of-band migration stopped: repeated batch errors, no progress, or a lost session."""
+
+
+# What the server said, read one way wherever a psycopg error becomes text (run/, connection.py,
+# the command line, the app); each caller masks and neutralises it for where it goes.
+
+
+@dataclass(frozen=True)
+class ServerMessage:
+    """A psycopg error as the server (or libpq, when the server never answered) put it."""
+
+    text: str  # the primary message; else the driver's first line; else the error's type
+    sqlstate: str | None = None
+    detail: str | None = None
+    hint: str | None = None
+    position: int | None = None  # 1-based character of the statement the server points at
+
+    def with_state(self) -> str:
+        return f"{self.text} (SQLSTATE {self.sqlstate})" if self.sqlstate else self.text
+
+
+def server_message(exc: BaseException) -> ServerMessage:
+    diag = getattr(exc, "diag", None)
+    said = (str(exc).strip().splitlines() or [""])[0]
+    text = (diag.message_primary if diag is not None else None) or said or type(exc).__name__
+    if diag is None:
+        return ServerMessage(text, getattr(exc, "sqlstate", None))
+    position = diag.statement_position
+    return ServerMessage(text, getattr(exc, "sqlstate", None), diag.message_detail, diag.message_hint,
+                         int(position) if position and position.isdigit() else None)

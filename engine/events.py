@@ -186,10 +186,87 @@ class RunFinished:
     seconds: float
 
 
+# Out-of-band (background) migrations: background.py
+
+@dataclass(frozen=True)
+class OobStarted:
+    migration_id: int
+    description: str
+    reverse: bool
+    progress: float
+    batch_size: int
+
+
+@dataclass(frozen=True)
+class OobProgress:
+    migration_id: int
+    progress: float
+    reverse: bool
+    batch_rows: int
+    batch_size: int
+    batch_seconds: float
+    rows_per_second: float
+    eta_seconds: float | None
+    rows_done: int
+
+
+@dataclass(frozen=True)
+class OobBatchFailed:
+    migration_id: int
+    message: str
+    sqlstate: str | None
+    consecutive: int
+
+
+@dataclass(frozen=True)
+class OobPaused:
+    migration_id: int
+    progress: float
+
+
+@dataclass(frozen=True)
+class OobFinished:
+    migration_id: int
+    progress: float
+    reverse: bool
+    seconds: float
+    rows_done: int
+
+
+# Multi-version upgrades: upgrade.py
+
+@dataclass(frozen=True)
+class UpgradeStarted:
+    run_id: int
+    direction: str
+    from_label: str
+    to_version: str
+    steps: int
+    stops: tuple[str, ...]
+    resumed_from: int | None
+
+
+@dataclass(frozen=True)
+class StopReached:
+    release: str
+    out_of_band: tuple[int, ...]
+    reason: str
+
+
+@dataclass(frozen=True)
+class UpgradeFinished:
+    run_id: int
+    status: str
+    seconds: float
+    to_version: str
+
+
 Event = Union[
     RunStarted, WaitingForLock, LockAcquired, MigrationStarted, StatementStarted, LockWait, LockRetry,
     IndexProgress, IndexRepaired, WaitingForBuild, StaleAttempt, Retrying, MigrationFinished,
     MigrationFailedEvent, RunFinished,
+    OobStarted, OobProgress, OobBatchFailed, OobPaused, OobFinished,
+    UpgradeStarted, StopReached, UpgradeFinished,
 ]
 EventSink = Callable[[Event], None]
 

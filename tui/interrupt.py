@@ -6,7 +6,6 @@ back when its session ends; a concurrent index build is not, and says so.
 """
 from __future__ import annotations
 
-from pgferry.engine.run import background as bg
 from pgferry.engine import events as ev
 from pgferry.engine.safetext import printable
 
@@ -24,7 +23,7 @@ class Activity:
     def reset(self) -> None:
         self.in_flight: dict[tuple[str, int], ev.MigrationStarted] = {}
         self.finished = 0
-        self.oob: bg.OobStarted | None = None
+        self.oob: ev.OobStarted | None = None
 
     def __call__(self, e) -> None:
         if isinstance(e, ev.MigrationStarted):
@@ -32,9 +31,9 @@ class Activity:
         elif isinstance(e, (ev.MigrationFinished, ev.MigrationFailedEvent)):
             started = self.in_flight.pop((e.schema, e.migration_id), None)
             self.finished += started is not None and isinstance(e, ev.MigrationFinished)
-        elif isinstance(e, bg.OobStarted):
+        elif isinstance(e, ev.OobStarted):
             self.oob = e
-        elif isinstance(e, (bg.OobFinished, bg.OobPaused)):
+        elif isinstance(e, (ev.OobFinished, ev.OobPaused)):
             self.oob = None
 
     def message(self) -> str:

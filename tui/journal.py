@@ -17,7 +17,6 @@ from pathlib import Path
 
 import platformdirs
 
-from pgferry.engine.run import background as bg
 from pgferry.engine import events as ev
 from pgferry.engine.connection import scrub
 from pgferry.engine.errors import UsageError
@@ -77,12 +76,12 @@ class JournalWriter:
         self.file.flush()
 
     def __call__(self, e) -> None:
-        if isinstance(e, (bg.OobProgress, ev.IndexProgress)):
+        if isinstance(e, (ev.OobProgress, ev.IndexProgress)):
             now = time.monotonic()
             if now - self._last_progress < PROGRESS_EVERY:
                 return
             self._last_progress = now
-            line = oob_line(e) if isinstance(e, bg.OobProgress) else index_line(e)
+            line = oob_line(e) if isinstance(e, ev.OobProgress) else index_line(e)
         else:
             line = describe(e)
         if line is not None:

@@ -13,9 +13,7 @@ from rich.progress import BarColumn, Progress, ProgressColumn, SpinnerColumn, Ta
 from rich.table import Column
 from rich.text import Text
 
-from pgferry.engine.run import background as bg
 from pgferry.engine import events as ev
-from pgferry.engine.upgrade import upgrade as upg
 from pgferry.engine.safetext import printable
 from pgferry.tui.pulse import Pulse
 
@@ -125,23 +123,23 @@ def describe(e) -> str | None:
         return f"  ! {e.schema} {e.migration_id} failed last time ({_first_line(e.previous_error)}); retrying"
     if isinstance(e, ev.RunFinished):
         return f"{e.schema}: done, {e.applied} applied, {e.reverted} reverted in {e.seconds:.1f}s"
-    if isinstance(e, upg.UpgradeStarted):
+    if isinstance(e, ev.UpgradeStarted):
         stops = f", stops at {', '.join(e.stops)}" if e.stops else ""
         resumed = f" (continues run {e.resumed_from})" if e.resumed_from else ""
         return f"run {e.run_id}: {e.direction} {e.from_label} → {e.to_version}, {e.steps} step(s){stops}{resumed}"
-    if isinstance(e, upg.StopReached):
+    if isinstance(e, ev.StopReached):
         return f"stop at {e.release}: finishing out-of-band {', '.join(map(str, e.out_of_band))} ({e.reason})"
-    if isinstance(e, upg.UpgradeFinished):
+    if isinstance(e, ev.UpgradeFinished):
         return f"run {e.run_id}: {e.status} in {e.seconds:.1f}s, now at {e.to_version}" if e.status == "succeeded" \
             else f"run {e.run_id}: {e.status} after {e.seconds:.1f}s"
-    if isinstance(e, bg.OobStarted):
+    if isinstance(e, ev.OobStarted):
         way = "undoing" if e.reverse else "running"
         return f"out-of-band {e.migration_id}: {way} '{e.description}' from {e.progress:.1%} (batch {e.batch_size})"
-    if isinstance(e, bg.OobFinished):
+    if isinstance(e, ev.OobFinished):
         return f"  ✓ out-of-band {e.migration_id} at {e.progress:.0%} in {e.seconds:.1f}s ({e.rows_done} rows)"
-    if isinstance(e, bg.OobPaused):
+    if isinstance(e, ev.OobPaused):
         return f"  ⏸ out-of-band {e.migration_id} paused at {e.progress:.1%}"
-    if isinstance(e, bg.OobBatchFailed):
+    if isinstance(e, ev.OobBatchFailed):
         return f"  ! out-of-band {e.migration_id} batch failed ({e.consecutive} in a row): {e.message}"
     return None
 
@@ -170,7 +168,7 @@ class PlainRenderer:
         ACTIVITY(e)
         if self.pulse.take(e):
             return
-        if isinstance(e, bg.OobProgress):
+        if isinstance(e, ev.OobProgress):
             # Progress arrives several times a second; a log wants a line every few seconds.
             now = time.monotonic()
             if now - self._last_progress < 2:
@@ -254,22 +252,22 @@ class RichRenderer:
 
     def _handle(self, e) -> None:
         p = self.progress
-        if isinstance(e, upg.UpgradeStarted):
+        if isinstance(e, ev.UpgradeStarted):
             self.upgrade_task = p.add_task(label(f"{e.direction} → {e.to_version}"), total=max(e.steps, 1))
             self._log(describe(e))
             return
-        if isinstance(e, bg.OobStarted):
+        if isinstance(e, ev.OobStarted):
             self.oob_tasks[e.migration_id] = p.add_task(label(f"  oob {e.migration_id}"), total=100,
                                                          completed=e.progress * 100, percent=True)
             self._log(describe(e))
             return
-        if isinstance(e, bg.OobProgress):
+        if isinstance(e, ev.OobProgress):
             task = self.oob_tasks.get(e.migration_id)
             if task is not None:
                 p.update(task, completed=e.progress * 100,
                          description=label(f"  oob {e.migration_id} {e.rows_per_second:,.0f} rows/s"))
             return
-        if isinstance(e, bg.OobFinished):
+        if isinstance(e, ev.OobFinished):
             task = self.oob_tasks.pop(e.migration_id, None)
             if task is not None:
                 p.update(task, completed=100)

@@ -19,60 +19,11 @@ from psycopg import sql
 from ..bookkeeping.pgschema import ensure_schema
 from ..connection import connect, ensure_writable, is_connection_loss, loss_reason
 from ..definitions.outofband import OutOfBand
-from ..errors import PgferryError
-from ..events import EventSink, discard
+from ..errors import OutOfBandFailed, server_message
+from ..events import EventSink, OobBatchFailed, OobFinished, OobPaused, OobProgress, OobStarted, discard
 from ..locks import AdvisoryLock, lock_key
 
 MIN_BATCH, MAX_BATCH = 1, 1_000_000
-
-
-@dataclass(frozen=True)
-class OobStarted:
-    migration_id: int
-    description: str
-    reverse: bool
-    progress: float
-    batch_size: int
-
-
-@dataclass(frozen=True)
-class OobProgress:
-    migration_id: int
-    progress: float
-    reverse: bool
-    batch_rows: int
-    batch_size: int
-    batch_seconds: float
-    rows_per_second: float
-    eta_seconds: float | None
-    rows_done: int
-
-
-@dataclass(frozen=True)
-class OobBatchFailed:
-    migration_id: int
-    message: str
-    sqlstate: str | None
-    consecutive: int
-
-
-@dataclass(frozen=True)
-class OobPaused:
-    migration_id: int
-    progress: float
-
-
-@dataclass(frozen=True)
-class OobFinished:
-    migration_id: int
-    progress: float
-    reverse: bool
-    seconds: float
-    rows_done: int
-
-
-class OutOfBandFailed(PgferryError):
-    pass
 
 
 @dataclass(frozen=True)
@@ -282,7 +233,7 @@ class BackgroundRunner:
                                 f"lost the connection during out-of-band {o.id} ({loss_reason(exc, self.dsn)}); its last "
                                 "batch was rolled back and the next run continues from the recorded progress") from None
                         errors += 1
-                        msg = exc.diag.message_primary or str(exc)
+                        msg = server_message(exc).text
                         store.record_error(o.id, msg, exc.sqlstate, batch, reverse)
                         self.on_event(OobBatchFailed(o.id, msg, exc.sqlstate, errors))
                         if errors >= opts.max_consecutive_errors:

@@ -18,7 +18,7 @@ from ..connection import connect, is_connection_loss
 from ..definitions.catalog import DatabaseVersion, Definitions
 from ..definitions.outofband import OutOfBand
 from ..definitions.releases import Release
-from ..errors import UsageError
+from ..errors import UsageError, server_message
 from ..safetext import printable
 from .background import OutOfBandStore
 
@@ -58,8 +58,8 @@ def measure(conn: psycopg.Connection, o: OutOfBand) -> tuple[float, bool, str]:
     except psycopg.Error as exc:
         if is_connection_loss(exc):
             raise
-        message = getattr(exc.diag, "message_primary", None) or str(exc)
-        return 0.0, False, f"progress.sql failed ({printable(message, one_line=True)}): counted as not started"
+        message = printable(server_message(exc).text, one_line=True)
+        return 0.0, False, f"progress.sql failed ({message}): counted as not started"
     return min(1.0, max(0.0, float(value if value is not None else 0.0))), True, "measured by progress.sql"
 
 

@@ -18,40 +18,14 @@ from ..bookkeeping.runs import RunStore
 from ..connection import connect, describe_target, ensure_writable, is_connection_loss, loss_reason
 from ..definitions.catalog import Definitions
 from ..definitions.releases import Release
-from ..errors import ConnectError, PgferryError, PrivilegeRequired, UsageError
-from ..events import EventSink, MigrationFinished, discard
+from ..errors import ConnectError, ConnectionLost, PgferryError, PrivilegeRequired, UsageError
+from ..events import EventSink, MigrationFinished, StopReached, UpgradeFinished, UpgradeStarted, discard
 from ..locks import AdvisoryLock, lock_key
 from ..plan.planner import Plan, Planner, PlanError
 from ..repair.drift import refuse_unrecorded
 from ..run.background import BackgroundOptions, BackgroundRunner, OutOfBandStore
 from ..run.oobstate import lifetime_position, progress_for_planning, read_states
-from ..run.runner import ConnectionLost, Migrator, RunOptions
-
-
-@dataclass(frozen=True)
-class UpgradeStarted:
-    run_id: int
-    direction: str
-    from_label: str
-    to_version: str
-    steps: int
-    stops: tuple[str, ...]
-    resumed_from: int | None
-
-
-@dataclass(frozen=True)
-class StopReached:
-    release: str
-    out_of_band: tuple[int, ...]
-    reason: str
-
-
-@dataclass(frozen=True)
-class UpgradeFinished:
-    run_id: int
-    status: str
-    seconds: float
-    to_version: str
+from ..run.runner import Migrator, RunOptions
 
 
 class OutOfBandPaused(PgferryError):

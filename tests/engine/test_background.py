@@ -8,10 +8,9 @@ import psycopg
 import pytest
 import yaml
 
-from pgferry.engine.run.background import (BackgroundOptions, BackgroundRunner, OobPaused, OobProgress, OobStarted,
-                               OutOfBandFailed, OutOfBandStore)
-from pgferry.engine.errors import Finding
-from pgferry.engine.events import Collector
+from pgferry.engine.errors import Finding, OutOfBandFailed
+from pgferry.engine.events import Collector, OobPaused, OobProgress, OobStarted
+from pgferry.engine.run.background import BackgroundOptions, BackgroundRunner, OutOfBandStore
 from pgferry.engine.definitions.outofband import load_out_of_band
 from tests.support import query
 

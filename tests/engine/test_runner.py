@@ -16,13 +16,13 @@ import pytest
 
 from pgferry.engine.bookkeeping.bookkeeping import MigrationLog
 from pgferry.engine.definitions.catalog import load
-from pgferry.engine.errors import MigrationFailed
+from pgferry.engine.errors import ConnectionLost, MigrationFailed
 from pgferry.engine.events import (
     Collector, IndexRepaired, LockRetry, LockWait, MigrationFinished, Retrying, StaleAttempt, WaitingForBuild,
     WaitingForLock,
 )
 from pgferry.engine.locks import LockWaitTimeout, lock_key
-from pgferry.engine.run.runner import ConnectionLost, RunOptions
+from pgferry.engine.run.runner import RunOptions
 from tests.support import (
     FAILING_UP, INDEX, LOCKY, SMALL, add_migration, backend_alive, chain, cic_waiting, cli_args, columns, execute, exists,
     index_valid, log_rows, migrate, old_snapshot, query, run_cli, say, state, up_to, wait_for,

@@ -8,7 +8,7 @@ import psycopg
 
 from pgferry.engine.definitions.catalog import Definitions, bundled_migrations_dir, load
 from pgferry.engine.connection import connect, known_secrets, schema_dsns, schema_env, scrub
-from pgferry.engine.errors import PgferryError
+from pgferry.engine.errors import PgferryError, server_message
 from pgferry.engine.safetext import printable
 from pgferry.engine.bookkeeping.runs import RunStore, UpgradeRun
 from pgferry.engine.bookkeeping.status import DatabaseStatus, read_status
@@ -121,9 +121,7 @@ def error_text(exc: BaseException, secrets: list[str]) -> str:
     if isinstance(exc, PgferryError):
         text = exc.message + (f"\nhint: {exc.hint}" if exc.hint else "")
     elif isinstance(exc, psycopg.Error):
-        diag = getattr(exc, "diag", None)
-        first = (str(exc).strip().splitlines() or ["database error"])[0]
-        text = "the database refused: " + (diag.message_primary if diag and diag.message_primary else first)
+        text = "the database refused: " + server_message(exc).text
     else:
         text = f"internal error: {type(exc).__name__}: {exc}"
     text = "\n".join(" ".join(line.split()) for line in text.splitlines())  # drivers indent with tabs

@@ -20,7 +20,7 @@ import psycopg
 from pgferry import __version__
 from pgferry.engine.connection import mask_dsn, scrub
 from pgferry.engine.definitions.graph import UnknownMigration
-from pgferry.engine.errors import ExitCode, PgferryError, UsageError
+from pgferry.engine.errors import ExitCode, PgferryError, UsageError, server_message
 from pgferry.tui.interrupt import ACTIVITY
 
 from . import check, demo, drift, oob, preflight, privileged, recover, release, report, status, steps
@@ -93,10 +93,7 @@ def _dispatch(parser: argparse.ArgumentParser, args) -> int:
     except psycopg.Error as exc:
         # A database refusal outside a migration (permissions, a read-only standby, ...): say what
         # the server said, without a traceback.
-        diag = getattr(exc, "diag", None)
-        text = (diag.message_primary if diag and diag.message_primary else str(exc).strip().splitlines()[0])
-        state = f" (SQLSTATE {exc.sqlstate})" if getattr(exc, "sqlstate", None) else ""
-        print(f"error: the database refused: {scrub(text, *dsns)}{state}", file=sys.stderr)
+        print(f"error: the database refused: {scrub(server_message(exc).with_state(), *dsns)}", file=sys.stderr)
         return int(ExitCode.CONNECT if isinstance(exc, psycopg.OperationalError) else ExitCode.FAILURE)
     except KeyboardInterrupt:
         return interrupted()
