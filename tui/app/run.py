@@ -58,21 +58,14 @@ class RunScreen(PgferryScreen):
         self.launched = launched
         self.watched = WatchedRun(read_only=source.read_only)
 
-    @property
-    def live(self) -> LiveRun | None:
-        return self.watched.live
-
+    # What the app reads of a run screen before quitting (app.py).
     @property
     def status(self) -> str | None:
         return self.watched.status
 
     @property
-    def asked(self) -> str | None:
-        return self.watched.asked
-
-    @property
-    def launch_error(self) -> str | None:
-        return self.watched.launch_error
+    def live(self) -> LiveRun | None:
+        return self.watched.live
 
     # -- layout ---------------------------------------------------------------------------------
 
@@ -120,7 +113,7 @@ class RunScreen(PgferryScreen):
     def _request(self, control: str) -> None:
         reader = LiveReader(dict(self.source.connections().dsns), self.source.bookkeeping_schema)
         try:
-            accepted = reader.request(self.live.run.id, control)
+            accepted = reader.request(self.watched.run.id, control)
         finally:
             reader.close()
         self.app.call_from_thread(self._requested, control, accepted)
@@ -133,17 +126,17 @@ class RunScreen(PgferryScreen):
         self.update_keys()
 
     def action_resume(self) -> None:
-        run = self.live.run
+        run = self.watched.run
         self.app.resume_run(run.to_version, run.direction)
 
     def action_report(self) -> None:
         from .report import ReportScreen
 
-        self.app.push_screen(ReportScreen(self.source, self.live.run.id))
+        self.app.push_screen(ReportScreen(self.source, self.watched.run.id))
 
     def action_back(self) -> None:
         if self.status == "running":
-            self.app.notify(f"run {self.live.run.id} goes on in its own process; press a on the overview, or "
+            self.app.notify(f"run {self.watched.run.id} goes on in its own process; press a on the overview, or "
                             f"{self.source.come_back()} to come back", title="detached", markup=False)
         self.app.pop_screen()
 
