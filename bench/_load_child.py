@@ -26,8 +26,8 @@ def main() -> None:
     from pgferry.engine.definitions.graph import SchemaGraph
     from pgferry.engine.definitions.outofband import check_out_of_band, load_out_of_band
     from pgferry.engine.definitions.releases import ReleaseCatalogue, parse_releases
-    from pgferry.engine.definitions.validate import (check_graph, check_migration, check_releases, introduced_in, lint,
-                                                     sort_findings)
+    from pgferry.engine.definitions.lint import lint
+    from pgferry.engine.definitions.validate import check_graph, check_migration, check_releases, introduced_in, sort_findings
     from pgferry.engine.definitions.yamlfile import load_yaml
 
     out: dict = {"import_s": time.perf_counter() - t0}

@@ -6,6 +6,7 @@ creates (`~/.cache/pgferry`, even `~/.cache`) get 0777 minus the umask, so 0777 
 """
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from pathlib import Path
@@ -48,9 +49,41 @@ def _tighten(d: Path) -> None:
         os.chmod(d, PRIVATE_DIR)
 
 
+PRIVATE_FILE = 0o600
+
+
+class SymlinkRefused(OSError):
+    """`open_private` was given a symbolic link: it could point anywhere (another user's file, a system one)."""
+
+    def __init__(self, path: str | os.PathLike):
+        super().__init__(errno.ELOOP, f"{path} is a symbolic link; refusing to write through it", str(path))
+
+
+def open_private(path: str | os.PathLike, *, append: bool = False, exclusive: bool = False) -> int:
+    """A descriptor open for writing on a file the owner alone can read (0600), whatever the umask.
+
+    Never through a symbolic link (SymlinkRefused). A file that exists already is tightened to 0600
+    (O_CREAT's mode applies to a new file only) and truncated, or appended to with `append`;
+    `exclusive` refuses one (FileExistsError). Raises OSError when it cannot, e.g. PermissionError
+    when the file belongs to someone else."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | (os.O_EXCL if exclusive else 0) | (os.O_APPEND if append else 0)
+    try:
+        fd = os.open(path, flags, PRIVATE_FILE)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP and os.path.islink(path):
+            raise SymlinkRefused(path) from None
+        raise
+    try:
+        os.fchmod(fd, PRIVATE_FILE)
+        if not (append or exclusive):
+            os.ftruncate(fd, 0)  # after fchmod, not O_TRUNC: a file we may not own is left as it was
+    except OSError:
+        os.close(fd)
+        raise
+    return fd
+
+
 def write_private(path: str, text: str) -> None:
     """Files pgferry writes are readable by their owner only: they can hold schema details."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)  # the mode above applies only to a new file; an existing one keeps its own
-    with os.fdopen(fd, "w") as f:
+    with os.fdopen(open_private(path), "w") as f:
         f.write(printable(text))  # a terminal may `cat` it: control characters from the server shown escaped

@@ -7,6 +7,7 @@ Files are owner-only: they name tables and hosts.
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import socket
@@ -20,7 +21,7 @@ import platformdirs
 from pgferry.engine import events as ev
 from pgferry.engine.connection import scrub
 from pgferry.engine.errors import UsageError
-from pgferry.engine.userdirs import private_dir
+from pgferry.engine.userdirs import SymlinkRefused, open_private, private_dir
 from pgferry.tui.render import describe, index_line, oob_line
 
 PROGRESS_EVERY = 2.0  # seconds between progress lines: a log, not a live display
@@ -39,23 +40,18 @@ def new_journal_path() -> Path:
     return private_journal_dir() / f"{socket.gethostname()}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.jsonl"
 
 
-def _open_private(path: Path) -> int:
-    """Open a journal for appending: created 0600, an existing file tightened to 0600, and never
-    through a symbolic link (it could point anywhere: another user's file, a system one)."""
+def _open_journal(path: Path) -> int:
+    """Open a journal for appending, owner-only (`open_private`), with what to do when it cannot be."""
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
+        return open_private(path, append=True)
+    except SymlinkRefused:
+        raise UsageError(f"journal {path} is a symbolic link; refusing to write through it",
+                         hint="give the path of a regular file (or --journal auto)") from None
     except OSError as exc:
-        if path.is_symlink():
-            raise UsageError(f"journal {path} is a symbolic link; refusing to write through it",
-                             hint="give the path of a regular file (or --journal auto)") from None
+        if exc.errno == errno.EPERM:  # fchmod of a file opened for writing: another user's
+            raise UsageError(f"cannot make journal {path} owner-only (mode 0600): it belongs to someone else",
+                             hint="give a path of your own (or --journal auto)") from None
         raise UsageError(f"cannot open journal {path}: {exc.strerror}") from None
-    try:
-        os.fchmod(fd, 0o600)  # O_CREAT's mode applies to a new file only
-    except OSError:
-        os.close(fd)
-        raise UsageError(f"cannot make journal {path} owner-only (mode 0600): it belongs to someone else",
-                         hint="give a path of your own (or --journal auto)") from None
-    return fd
 
 
 class JournalWriter:
@@ -64,7 +60,7 @@ class JournalWriter:
     def __init__(self, path: str | os.PathLike, secrets: list[str] | None = None):
         self.path = Path(path)
         self.secrets = [s for s in (secrets or []) if s]
-        self.file = os.fdopen(_open_private(self.path), "a", encoding="utf-8")
+        self.file = os.fdopen(_open_journal(self.path), "a", encoding="utf-8")
         self._last_progress = 0.0
         self.write("process", line=f"pgferry process {os.getpid()} on {socket.gethostname()} started", pid=os.getpid())
 

@@ -13,6 +13,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from pgferry.engine.userdirs import open_private
 from pgferry.tui.journal import private_journal_dir
 
 
@@ -46,7 +47,7 @@ def start(direction: str, to_version: str, cli_args: list[str], env: dict[str, s
           channel: str | None = None) -> Launched:
     d = private_journal_dir()
     output = d / f"{socket.gethostname()}-launch-{os.getpid()}-{len(os.listdir(d))}.out"
-    fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = open_private(output)
     try:
         child = subprocess.Popen(
             command(direction, to_version, cli_args, channel),

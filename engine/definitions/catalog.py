@@ -9,9 +9,10 @@ from ..errors import DefinitionError, Finding, UsageError
 from . import defcache
 from .definitions import is_schema_dir, load_schema, read_yaml
 from .graph import SchemaGraph
+from .lint import lint
 from .outofband import OutOfBand, check_out_of_band, load_out_of_band
 from .releases import STABLE, Release, ReleaseCatalogue, parse_releases
-from .validate import check_graph, check_migration, check_releases, introduced_in, lint, sort_findings
+from .validate import check_graph, check_migration, check_releases, introduced_in, sort_findings
 
 
 @dataclass(frozen=True)

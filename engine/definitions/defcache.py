@@ -27,7 +27,7 @@ from types import MappingProxyType
 
 from pgferry import __version__
 
-from ..userdirs import private_dir
+from ..userdirs import open_private, private_dir
 from .definitions import max_file_mb
 
 RACY_SECONDS = 2.0
@@ -128,8 +128,7 @@ def write(root: Path, key: str, newest: float, defs) -> None:
         # A folder named by PGFERRY_CACHE_DIR is the user's: created owner-only if missing, never chmod-ed.
         private_dir(path.parent, None if os.environ.get("PGFERRY_CACHE_DIR") else _own_root())
         tmp = path.with_name(f".{path.name}.{os.getpid()}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as f:
+        with os.fdopen(open_private(tmp), "wb") as f:
             pickle.dump((key, defs), f, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, path)  # readers see the old file or the new one, never half of one
         _prune(path.parent)

@@ -15,6 +15,7 @@ import psycopg
 from psycopg import conninfo as ci
 
 from ..connection import scrub
+from ..userdirs import open_private
 
 
 def _major(binary: str) -> int | None:
@@ -79,7 +80,7 @@ def _target(directory: Path, dbname: str) -> tuple[Path, int]:
         path = directory / f"{safe}-{stamp}{'' if n == 0 else f'-{n}'}.dump"
         try:
             # Created 0600 before pg_dump writes a byte: a dump holds all the data.
-            return path, os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            return path, open_private(path, exclusive=True)
         except FileExistsError:
             continue
     raise DumpFailed(f"too many dumps named {safe}-{stamp} in {directory}")

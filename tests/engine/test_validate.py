@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from pgferry.engine.definitions.lint import _idempotency_gap
+from pgferry.engine.definitions.sqlfile import parse_script
 from pgferry.tui.cli import main
 from tests.broken import (
     CASE_IDS, CIC, D12, ERROR_CASES, M12, MAIN12, SQUASH, TRGM, U12, Case, Expect, append, both, copy_dir, remove,
@@ -187,6 +189,26 @@ LINT_CASES = [
                                "waivers:\n  create-index-plain: aux_jobs holds a handful of rows\n", ""),
      "create-index-plain", "aux/3_jobs_state_index/up.sql", 1, r"plain CREATE INDEX"),
 ]
+
+
+# Each statement the idempotency lint knows, without its guard and with it (parsed as migrations are).
+IDEMPOTENCY = [
+    ("CREATE TABLE t (a int)", "CREATE TABLE IF NOT EXISTS t (a int)", "CREATE TABLE without IF NOT EXISTS"),
+    ("CREATE INDEX i ON t (a)", "CREATE INDEX IF NOT EXISTS i ON t (a)", "CREATE INDEX without IF NOT EXISTS"),
+    ("CREATE SEQUENCE s", "CREATE SEQUENCE IF NOT EXISTS s", "CREATE SEQUENCE without IF NOT EXISTS"),
+    ("CREATE SCHEMA s", "CREATE SCHEMA IF NOT EXISTS s", "CREATE SCHEMA without IF NOT EXISTS"),
+    ("CREATE EXTENSION e", "CREATE EXTENSION IF NOT EXISTS e", "CREATE EXTENSION without IF NOT EXISTS"),
+    ("DROP TABLE t", "DROP TABLE IF EXISTS t", "DROP without IF EXISTS"),
+    ("ALTER TABLE t ADD COLUMN b int", "ALTER TABLE t ADD COLUMN IF NOT EXISTS b int", "ADD COLUMN without IF NOT EXISTS"),
+    ("ALTER TABLE t DROP COLUMN b", "ALTER TABLE t DROP COLUMN IF EXISTS b", "DROP COLUMN without IF EXISTS"),
+]
+
+
+@pytest.mark.parametrize("bare,guarded,gap", IDEMPOTENCY, ids=[c[2] for c in IDEMPOTENCY])
+def test_idempotency_gap_of_each_statement(bare, guarded, gap):
+    (plain,), (safe,) = (parse_script("up.sql", f"{sql};\n").statements for sql in (bare, guarded))
+    assert _idempotency_gap(plain.node) == gap
+    assert _idempotency_gap(safe.node) is None
 
 
 @pytest.mark.parametrize("name,mutate,rule,path,line,message", LINT_CASES, ids=[c[0] for c in LINT_CASES])

@@ -8,7 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.support import ROOT, SMALL, query
+from pgferry.engine.userdirs import SymlinkRefused, open_private, write_private
 
 
 def pgferry_umask0(home: Path, *args: str) -> subprocess.CompletedProcess:
@@ -64,3 +67,41 @@ def test_a_journal_path_that_is_a_symlink_is_refused(database, tmp_path):
     assert r.stderr.splitlines()[0] == f"error: journal {link} is a symbolic link; refusing to write through it"
     assert target.read_text() == "not a journal\n" and mode(target) == 0o644
     assert query(database, "SELECT to_regclass('migration_logs')") == [(None,)], "nothing ran"
+
+
+# -- open_private: the one way pgferry opens a file of its own (journal, launch output, cache, dump, --out) ----
+
+
+def test_open_private_refuses_a_symlink_and_leaves_its_target_alone(tmp_path):
+    target = tmp_path / "elsewhere.txt"
+    target.write_text("someone's file\n")
+    os.chmod(target, 0o644)
+    link = tmp_path / "out.txt"
+    link.symlink_to(target)
+    for how in ({}, {"append": True}):
+        with pytest.raises(SymlinkRefused, match="is a symbolic link; refusing to write through it"):
+            open_private(link, **how)
+    with pytest.raises(SymlinkRefused):
+        write_private(str(link), "overwritten")
+    assert target.read_text() == "someone's file\n" and mode(target) == 0o644
+
+
+def test_open_private_tightens_an_existing_file_and_creates_new_ones_owner_only(tmp_path):
+    old = tmp_path / "old.txt"
+    old.write_text("stale contents\n")
+    os.chmod(old, 0o644)
+    write_private(str(old), "new")
+    assert mode(old) == 0o600 and old.read_text() == "new", "tightened and truncated"
+    os.chmod(old, 0o644)
+    with os.fdopen(open_private(old, append=True), "a") as f:
+        f.write(" and more")
+    assert mode(old) == 0o600 and old.read_text() == "new and more", "tightened and appended to"
+    previous = os.umask(0)
+    try:
+        os.close(open_private(tmp_path / "fresh.txt", exclusive=True))
+    finally:
+        os.umask(previous)
+    assert mode(tmp_path / "fresh.txt") == 0o600
+    with pytest.raises(FileExistsError):
+        open_private(old, exclusive=True)
+    assert mode(old) == 0o600 and old.read_text() == "new and more", "exclusive leaves an existing file alone"

@@ -9,6 +9,7 @@ import pytest
 from textual.widgets import DataTable, Static
 
 from tests.support import SMALL, empty_status, fail_main_16, loaded
+from pgferry.engine.errors import ExitCode, PgferryError
 from pgferry.tui.app import Overview, PgferryApp, Source
 from pgferry.tui.app.help import HelpScreen
 from pgferry.tui.app.themes import ThemeFileError, load_all, load_file
@@ -117,8 +118,11 @@ def test_themes_load_and_no_color_gives_mono(monkeypatch, tmp_path):
     (tmp_path / "bad.yaml").write_text("name: bad\nprimary: notacolour\n")
     mine, problems = load_all([tmp_path])
     assert [t.name for t in mine] == ["mine"] and "bad.yaml" in problems[0]
-    with pytest.raises(ThemeFileError):
+    with pytest.raises(ThemeFileError) as refused:
         load_file(tmp_path / "bad.yaml")
+    # bad input, mapped by the command line like every other: exit 2 with the file named
+    assert isinstance(refused.value, PgferryError) and refused.value.exit_code == ExitCode.USAGE
+    assert refused.value.message == "bad.yaml: primary: not a colour: 'notacolour'"
     monkeypatch.setenv("NO_COLOR", "1")
     assert PgferryApp().theme == "pgferry-mono"
     monkeypatch.delenv("NO_COLOR", raising=False)

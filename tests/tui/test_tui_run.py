@@ -121,7 +121,7 @@ def test_closing_the_app_mid_run_then_reattaching(at_110, slow_product):
             await until(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.status is not None,
                         what="the run screen")
             screen = app.screen
-            assert screen.live.run.id == row[0]
+            assert screen.watched.run.id == row[0]
             await until(pilot, lambda: screen.status == "succeeded", what="the reattached run to finish")
             await pilot.pause(1.5)
             log = "\n".join(str(line.text) for line in screen.query_one("#log").lines)
@@ -139,10 +139,10 @@ def test_pause_stops_after_the_current_step_and_resume_finishes(at_110, slow_pro
         async with app.run_test(size=SIZE) as pilot:
             screen = await start_run(app, pilot, source)
             await pilot.press("p")
-            await until(pilot, lambda: screen.asked == "pause", what="the pause request")
+            await until(pilot, lambda: screen.watched.asked == "pause", what="the pause request")
             assert screen.check_action("pause", ()) is None  # asked once: dimmed, with the reason
             await until(pilot, lambda: screen.status == "paused", what="the run to pause")
-            run = screen.live.run
+            run = screen.watched.run
             assert run.position < run.total and "nothing is half-applied" in (run.error or "")
             with psycopg.connect(at_110, autocommit=True) as conn:
                 pending = conn.execute("SELECT count(*) FROM migration_logs WHERE success IS NULL OR NOT success"
@@ -152,7 +152,7 @@ def test_pause_stops_after_the_current_step_and_resume_finishes(at_110, slow_pro
             await pilot.press("u")
             await until(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen is not screen
                         and app.screen.status == "succeeded", what="the resumed run to finish")
-            assert app.screen.live.run.resumed_from == run.id
+            assert app.screen.watched.run.resumed_from == run.id
 
     asyncio.run(go())
 
@@ -196,7 +196,7 @@ def test_a_run_that_cannot_start_says_why(at_110, slow_product):
             plan = Planner(source.definitions()).plan({"main": frozenset({1, 2, 3, 10, 11, 12, 13}),
                                                        "aux": frozenset({1, 2})}, "1.2.0")
             app.start_run(plan)
-            await until(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.launch_error,
+            await until(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.watched.launch_error,
                         what="the launch failure")
             text = str(app.screen.query_one("#failure").render())
             assert "did not start" in text and "99" in text

@@ -11,6 +11,8 @@ from platformdirs import user_config_dir
 from textual.color import Color, ColorParseError
 from textual.theme import Theme
 
+from pgferry.engine.errors import UsageError
+
 DEFAULT = "pgferry-dark"
 NO_COLOR_THEME = "pgferry-mono"
 _FIELDS = {f.name for f in dataclasses.fields(Theme)}
@@ -18,8 +20,8 @@ _COLOURS = {"primary", "secondary", "warning", "error", "success", "accent", "fo
             "surface", "panel", "boost"}
 
 
-class ThemeFileError(ValueError):
-    pass
+class ThemeFileError(UsageError):
+    """A theme file that cannot be used: bad input, so exit 2 wherever it reaches the command line."""
 
 
 def bundled_dir() -> Path:

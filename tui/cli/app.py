@@ -1,10 +1,6 @@
 """The terminal UI opened from the command line: `pgferry` with no command, `watch` and `demo`."""
 from __future__ import annotations
 
-import sys
-
-from pgferry.engine.errors import PgferryError
-
 
 def app_source(args, watch: bool = False, superuser_dsn: str | None = None):
     from pgferry.tui.app import Source
@@ -16,13 +12,7 @@ def app_source(args, watch: bool = False, superuser_dsn: str | None = None):
 def cmd_app(args, watch: bool = False, source=None) -> int:
     from pgferry.tui.app import PgferryApp
 
-    try:
-        app = PgferryApp(source or app_source(args, watch), theme=args.theme,
-                         watch_run=(args.run or 0) if watch else None)
-    except PgferryError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
-        if exc.hint:
-            print(f"hint: {exc.hint}", file=sys.stderr)
-        return int(exc.exit_code)
+    # A refusal here (an unknown theme) is a PgferryError: the command line's one mapping prints it.
+    app = PgferryApp(source or app_source(args, watch), theme=args.theme, watch_run=(args.run or 0) if watch else None)
     app.run()
     return int(app.return_code or 0)
