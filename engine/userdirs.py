@@ -70,9 +70,14 @@ def open_private(path: str | os.PathLike, *, append: bool = False, exclusive: bo
     try:
         fd = os.open(path, flags, PRIVATE_FILE)
     except OSError as exc:
-        if exc.errno == errno.ELOOP and os.path.islink(path):
+        if exc.errno != errno.ELOOP or not os.path.islink(path):
+            raise
+        if not _stream(path):
             raise SymlinkRefused(path) from None
-        raise
+        # `--out /dev/stdout`: a link to a terminal, pipe or device holds no file to leak or clobber.
+        fd = os.open(path, os.O_WRONLY | (os.O_APPEND if append else 0))
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        return fd  # a stream: no mode to tighten, nothing to truncate
     try:
         os.fchmod(fd, PRIVATE_FILE)
         if not (append or exclusive):
@@ -81,6 +86,13 @@ def open_private(path: str | os.PathLike, *, append: bool = False, exclusive: bo
         os.close(fd)
         raise
     return fd
+
+
+def _stream(path) -> bool:
+    try:
+        return not stat.S_ISREG(os.stat(path).st_mode) and not stat.S_ISDIR(os.stat(path).st_mode)
+    except OSError:
+        return False
 
 
 def write_private(path: str, text: str) -> None:

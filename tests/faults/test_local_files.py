@@ -86,6 +86,17 @@ def test_open_private_refuses_a_symlink_and_leaves_its_target_alone(tmp_path):
     assert target.read_text() == "someone's file\n" and mode(target) == 0o644
 
 
+def test_a_link_to_a_stream_is_written_through(tmp_path):
+    """`--out /dev/stdout` is a link to a pipe or terminal: nothing to leak or clobber, so it works."""
+    read_end, write_end = os.pipe()
+    link = tmp_path / "stdout"
+    link.symlink_to(f"/proc/self/fd/{write_end}")
+    write_private(str(link), "through the pipe")
+    os.close(write_end)
+    with os.fdopen(read_end) as f:
+        assert f.read() == "through the pipe"
+
+
 def test_open_private_tightens_an_existing_file_and_creates_new_ones_owner_only(tmp_path):
     old = tmp_path / "old.txt"
     old.write_text("stale contents\n")
