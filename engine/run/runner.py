@@ -362,7 +362,7 @@ class Migrator:
 
         def send_end(i: int) -> None:
             step = steps[i]
-            pipe.send(log.success_statement(step.schema, step.id, step.up, step.script.checksum,
+            pipe.send(log.success_statement(step.schema, step.id, step.up, step.script,
                                             step.backfill, self.run_id), (i, _ROW))
             pipe.send("COMMIT", (i, _COMMIT))
 
@@ -454,7 +454,7 @@ class Migrator:
         t0 = time.monotonic()
         if grant is not None:
             with self.conn.transaction():  # the success row and the grant's use: both or neither
-                self.log.record_success(step.schema, step.id, step.up, None, script.checksum, step.backfill, self.run_id,
+                self.log.record_success(step.schema, step.id, step.up, None, script, step.backfill, self.run_id,
                                         manual=True, confirmed_by=grant.confirmed_by)
                 GrantLog(self.conn, self.options.bookkeeping_schema).mark_applied(grant, self.log.table)
             self.on_event(MigrationFinished(step.schema, step.id, step.up, time.monotonic() - t0, step.backfill,
@@ -478,7 +478,7 @@ class Migrator:
                                     failure.sqlstate, failure.line, failure.statement, self.run_id)
             raise MigrationFailed(failure) from None
         with self.conn.transaction():
-            self.log.record_success(step.schema, step.id, step.up, wall, script.checksum, step.backfill, self.run_id,
+            self.log.record_success(step.schema, step.id, step.up, wall, script, step.backfill, self.run_id,
                                     manual=True, confirmed_by=f"superuser connection as {who}")
         self.on_event(MigrationFinished(step.schema, step.id, step.up, time.monotonic() - t0, step.backfill,
                                         note=f"ran as {who}"))
@@ -552,7 +552,7 @@ class Migrator:
                                     f"recording a result; {resolution}")
         if valid:
             with self.conn.transaction():
-                self.log.record_success(step.schema, step.id, True, None, step.script.checksum, (), self.run_id)
+                self.log.record_success(step.schema, step.id, True, None, step.script, (), self.run_id)
             self.on_event(MigrationFinished(step.schema, step.id, True, 0.0, note="index already valid"))
             return
         attempts = self.options.lock_retries + 1
@@ -564,7 +564,7 @@ class Migrator:
             self.on_event(MigrationStarted(step.schema, step.id, step.migration.name, True, index, total,
                                            concurrent_index=True, attempt=attempt))
             t0 = time.monotonic()
-            log_id = self.log.begin_attempt(step.schema, step.id, True, step.script.checksum, self.run_id)
+            log_id = self.log.begin_attempt(step.schema, step.id, True, step.script, self.run_id)
             self.lock.release()  # docs/design.md §7.3: never hold the migrator lock across a CIC
             try:
                 self.conn.execute(sql.SQL("SET lock_timeout = {}").format(sql.Literal(_ms(self.options.cic_lock_timeout))))
