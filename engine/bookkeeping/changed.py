@@ -26,6 +26,7 @@ from ..definitions.catalog import Definitions
 from ..definitions.graph import SchemaGraph
 from ..errors import DriftFound, UsageError
 from ..locks import AdvisoryLock, lock_key
+from ..safetext import printable
 from .bookkeeping import LOG_SCHEMA_VERSION, MigrationLog
 
 CHANGED, COSMETIC = "changed", "cosmetic"
@@ -57,7 +58,8 @@ class ChangedMigration:
         return self.kind == CHANGED
 
     def describe(self) -> str:
-        head = f"{self.schema} {self.id} ({self.name}): {self.path} changed since it was applied"
+        # names and paths come from the definitions: shown, never acted on by a terminal
+        head = printable(f"{self.schema} {self.id} ({self.name}): {self.path} changed since it was applied", one_line=True)
         if self.kind == COSMETIC:
             return head + ", in whitespace, comments or keyword case only (cosmetic: nothing is in the way)"
         if not self.comparable:
