@@ -20,6 +20,8 @@ def schema_state(s: SchemaStatus) -> str:
         flags.append(f"… running: {_ids(st.in_progress)}")
     if s.unknown:
         flags.append(f"? unknown: {_ids(s.unknown)}")
+    if any(c.blocks for c in s.changed):
+        flags.append(f"✗ changed since applied: {_ids(c.id for c in s.changed if c.blocks)}")
     if not flags:
         flags.append("· pending" if s.pending else "✓ up to date")
     return "; ".join(flags)
@@ -45,6 +47,17 @@ def run_line(run: UpgradeRun | None, recovered: bool = False) -> str | None:
     return None
 
 
+def changed_lines(status: DatabaseStatus, cosmetic: bool = True) -> list[str]:
+    """A line for each applied migration whose up.sql changed since it ran (engine/bookkeeping/changed.py);
+    `cosmetic`: also those changed in layout only, which stop nothing."""
+    from pgferry.engine.bookkeeping.changed import reference
+
+    every = status.changed
+    return [f"✗ {c.describe()}. Upgrades refuse until the file is restored or its text accepted: "
+            f"--accept-changed {reference(c, every)} --reason TEXT" if c.blocks else f"· {c.describe()}"
+            for c in every if c.blocks or cosmetic]
+
+
 def banner_lines(status: DatabaseStatus, run: UpgradeRun | None) -> list[str]:
     lines = []
     if status.needs_recovery:
@@ -60,6 +73,7 @@ def banner_lines(status: DatabaseStatus, run: UpgradeRun | None) -> list[str]:
         if s.settling:  # not dirty in any way that needs a person: the runner settles it (docs/design.md §7.2)
             lines.append(f"! {s.name} {_ids(s.settling)}: an index build was cut off; the next upgrade checks the "
                          "index and records, finishes or rebuilds it by itself")
+    lines += changed_lines(status, cosmetic=False)
     line = run_line(run, recovered=not status.needs_recovery)
     if line:
         lines.append(line)

@@ -16,12 +16,16 @@ from psycopg import sql
 
 from pgferry import __version__
 
+from ..definitions.sqlfile import SqlScript
 from .pgschema import ensure_schema
 
-LOG_SCHEMA_VERSION = 1
+# The version of pgferry's rows in migration_logs, stored in each: 2 adds sql_token_checksum to the
+# rows of the SQL a run ran (a later edit of the file can be told cosmetic or real, changed.py).
+LOG_SCHEMA_VERSION = 2
 # The success row's columns, in the order both ways of writing it fill them.
 _SUCCESS_COLUMNS = ("migration_logs_schema_version, schema, version, up, started_at, finished_at, success, backfilled, "
-                    "backend_pid, host, pgferry_version, sql_checksum, run_id, manual, confirmed_by")
+                    "backend_pid, host, pgferry_version, sql_checksum, sql_token_checksum, run_id, manual, "
+                    "confirmed_by")
 
 # Column name -> type, in creation order. New columns are added at the end, idempotently.
 LOG_COLUMNS: dict[str, str] = {
@@ -45,6 +49,7 @@ LOG_COLUMNS: dict[str, str] = {
     "error_line": "integer",
     "error_statement": "text",
     "run_id": "bigint",
+    "sql_token_checksum": "text",
 }
 
 
@@ -213,7 +218,7 @@ class MigrationLog:
         version: int,
         up: bool,
         started_at: datetime | None,  # None: the transaction's start, now()
-        checksum: str | None,
+        script: SqlScript | None,  # what ran: its checksums are recorded
         backfill: Iterable[int] = (),
         run_id: int | None = None,
         manual: bool = False,
@@ -221,10 +226,10 @@ class MigrationLog:
     ) -> None:
         """Write the success row (and backfilled rows) in the caller's transaction."""
         self.conn.execute(self._success_query(),
-                          self._success_params(schema, version, up, started_at, checksum, backfill, run_id, manual,
+                          self._success_params(schema, version, up, started_at, script, backfill, run_id, manual,
                                                confirmed_by))
 
-    def success_statement(self, schema: str, version: int, up: bool, checksum: str | None,
+    def success_statement(self, schema: str, version: int, up: bool, script: SqlScript | None,
                           backfill: Iterable[int] = (), run_id: int | None = None) -> str:
         """The success row as one self-contained statement, for the caller's open transaction.
 
@@ -234,23 +239,24 @@ class MigrationLog:
         key = (schema, run_id)
         if self._row_prefix is None or self._row_prefix[0] != key:
             lit = lambda v: sql.Literal(v).as_string(self.conn)  # noqa: E731
-            # Split around the four per-migration values (joined, not %-formatted: a schema or
+            # Split around the five per-migration values (joined, not %-formatted: a schema or
             # host name may hold a %).
             self._row_prefix = (key, (
                 f"INSERT INTO {self.table.as_string(self.conn)} ({_SUCCESS_COLUMNS}) "
                 f"SELECT {LOG_SCHEMA_VERSION}, {lit(schema)}, v, ",
                 f", now(), clock_timestamp(), true, b, pg_backend_pid(), {lit(self.host)}, {lit(__version__)}, "
                 "CASE WHEN b THEN NULL ELSE ",
+                " END, CASE WHEN b THEN NULL ELSE ",
                 f" END, {'NULL' if run_id is None else int(run_id)}, false, NULL FROM unnest(",
                 "::bigint[], ",
                 "::boolean[]) AS t(v, b)",
             ))
         versions = [int(version), *(int(b) for b in backfill)]
         flags = ",".join(["f"] + ["t"] * (len(versions) - 1))
-        digest = "NULL" if checksum is None else sql.Literal(checksum).as_string(self.conn)
-        a, b, c, d, e = self._row_prefix[1]
-        return "".join((a, "true" if up else "false", b, digest, c, "'{", ",".join(map(str, versions)), "}'", d,
-                        "'{", flags, "}'", e))
+        digest, tokens = (sql.Literal(v).as_string(self.conn) for v in _digests(script))
+        a, b, c, d, e, f = self._row_prefix[1]
+        return "".join((a, "true" if up else "false", b, digest, c, tokens, d, "'{", ",".join(map(str, versions)), "}'",
+                        e, "'{", flags, "}'", f))
 
     def _success_query(self) -> str:
         if self._success_sql is None:
@@ -259,17 +265,17 @@ class MigrationLog:
                 """
                 INSERT INTO {table} ({cols})
                 SELECT %s, %s, v, %s, coalesce(%s::timestamptz, now()), clock_timestamp(), true, b, pg_backend_pid(), %s, %s,
-                       CASE WHEN b THEN NULL ELSE %s END, %s, %s, %s
+                       CASE WHEN b THEN NULL ELSE %s END, CASE WHEN b THEN NULL ELSE %s END, %s, %s, %s
                 FROM unnest(%s::bigint[], %s::boolean[]) AS t(v, b)
                 """
             ).format(table=self.table, cols=sql.SQL(_SUCCESS_COLUMNS)).as_string(self.conn)
         return self._success_sql
 
-    def _success_params(self, schema, version, up, started_at, checksum, backfill, run_id, manual, confirmed_by) -> list:
+    def _success_params(self, schema, version, up, started_at, script, backfill, run_id, manual, confirmed_by) -> list:
         versions = [version, *backfill]
         flags = [False] + [True] * (len(versions) - 1)
-        return [LOG_SCHEMA_VERSION, schema, up, started_at, self.host, __version__, checksum, run_id, manual, confirmed_by,
-                versions, flags]
+        return [LOG_SCHEMA_VERSION, schema, up, started_at, self.host, __version__, *_digests(script), run_id, manual,
+                confirmed_by, versions, flags]
 
     def record_failure(self, schema: str, version: int, up: bool, started_at: datetime, checksum: str | None,
                        message: str, sqlstate: str | None, line: int | None, statement: str | None,
@@ -288,19 +294,20 @@ class MigrationLog:
                  sqlstate, line, statement, run_id],
             )
 
-    def begin_attempt(self, schema: str, version: int, up: bool, checksum: str | None, run_id: int | None = None) -> int:
+    def begin_attempt(self, schema: str, version: int, up: bool, script: SqlScript | None,
+                      run_id: int | None = None) -> int:
         """Commit a pending row first: only for steps that cannot run in a transaction (CIC)."""
         with self.conn.transaction():
             row = self.conn.execute(
                 sql.SQL(
                     """
                     INSERT INTO {} (migration_logs_schema_version, schema, version, up, started_at, success,
-                                    backend_pid, host, pgferry_version, sql_checksum, run_id)
-                    VALUES (%s, %s, %s, %s, clock_timestamp(), NULL, pg_backend_pid(), %s, %s, %s, %s)
+                                    backend_pid, host, pgferry_version, sql_checksum, sql_token_checksum, run_id)
+                    VALUES (%s, %s, %s, %s, clock_timestamp(), NULL, pg_backend_pid(), %s, %s, %s, %s, %s)
                     RETURNING id
                     """
                 ).format(self.table),
-                [LOG_SCHEMA_VERSION, schema, version, up, self.host, __version__, checksum, run_id],
+                [LOG_SCHEMA_VERSION, schema, version, up, self.host, __version__, *_digests(script), run_id],
             ).fetchone()
         return row[0]
 
@@ -314,6 +321,11 @@ class MigrationLog:
                 ).format(self.table),
                 [success, message, sqlstate, line, statement, log_id],
             )
+
+
+def _digests(script: SqlScript | None) -> tuple[str | None, str | None]:
+    """What a success row records of the SQL that ran: its checksum and its token checksum."""
+    return (None, None) if script is None else (script.checksum, script.token_checksum)
 
 
 def _with(a: Attempt, **changes) -> Attempt:

@@ -9,6 +9,7 @@ from ..definitions.catalog import DatabaseVersion, Definitions
 from ..definitions.definitions import Migration
 from ..definitions.releases import STABLE
 from .bookkeeping import Attempt, MigrationLog, SchemaState
+from .changed import ChangedMigration, changed_since_applied
 
 # A pgferry session inside a transaction, waiting for its client, with table locks granted: a
 # migrator stopped (Ctrl-Z, a debugger) between pipelined statements and their COMMIT holds the
@@ -80,6 +81,7 @@ class SchemaStatus:
     pending: tuple[int, ...]
     unknown: tuple[int, ...] = ()  # applied ids the definitions do not know (a newer release ran here)
     settling: tuple[int, ...] = ()  # stale ids the next run settles by itself (cut-off index builds)
+    changed: tuple[ChangedMigration, ...] = ()  # applied migrations whose up.sql changed since they ran
 
     @property
     def needs_recovery(self) -> bool:
@@ -103,6 +105,7 @@ class SchemaStatus:
             "unknown": list(self.unknown),
             "dirty": self.state.dirty,
             "errors": {str(v): _attempt_dict(a) for v, a in sorted(self.state.failed.items())},
+            "changed": [c.as_dict() for c in self.changed],
         }
 
 
@@ -130,6 +133,10 @@ class DatabaseStatus:
     @property
     def needs_recovery(self) -> bool:
         return any(s.needs_recovery for s in self.schemas)
+
+    @property
+    def changed(self) -> tuple[ChangedMigration, ...]:
+        return tuple(c for s in self.schemas for c in s.changed)
 
     def as_dict(self) -> dict:
         return {
@@ -177,8 +184,9 @@ def read_status(defs: Definitions, dsns: Mapping[str, str], bookkeeping_schema: 
             done = graph.normalize(state.applied)
             settling = tuple(sorted(v for v, a in state.stale.items()
                                     if settled_by_next_run(graph.migrations.get(v), a, v in done)))
+            changed = changed_since_applied(log, graph, state.applied, describe_target(dsn)) if state.tables_exist else ()
             out.append(SchemaStatus(name, describe_target(dsn), schema_version(defs, name, state.applied), state,
-                                    pending, unknown, settling))
+                                    pending, unknown, settling, changed))
     finally:
         for c in conns.values():
             c.close()

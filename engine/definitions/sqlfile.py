@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 from pglast import ast
 from pglast.enums import ObjectType
-from pglast.parser import ParseError
+from pglast.parser import ParseError, scan
 
 from .pgparse import LaterTrees, ParsedFile
 
@@ -190,9 +190,31 @@ class SqlScript:
     def checksum(self) -> str:
         return hashlib.sha256(self.text.encode()).hexdigest()
 
+    @cached_property
+    def token_checksum(self) -> str | None:
+        """The checksum of what PostgreSQL reads: equal for two versions of the file that differ only
+        in whitespace, comments or the case of keywords (a literal, an identifier, a function body
+        are compared as written). None when the scanner cannot read the text."""
+        return token_checksum(self.text)
+
     @property
     def empty(self) -> bool:
         return not self.statements
+
+
+_COMMENTS = frozenset(("SQL_COMMENT", "C_COMMENT"))
+
+
+def token_checksum(text: str) -> str | None:
+    """sha256 of the text's tokens (PostgreSQL's own scanner, through pglast) without comments,
+    keywords in lower case, one NUL between tokens (no token holds one)."""
+    try:
+        tokens = scan(text)
+    except ParseError:  # an unterminated string or comment: the file never loads anyway
+        return None
+    words = (text[t.start:t.end + 1] if t.kind == "NO_KEYWORD" else text[t.start:t.end + 1].lower()
+             for t in tokens if t.name not in _COMMENTS)
+    return hashlib.sha256("\0".join(words).encode()).hexdigest()
 
 
 def parse_script(path: str, text: str) -> SqlScript:

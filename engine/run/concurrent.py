@@ -72,7 +72,7 @@ class ConcurrentIndexBuild(MigratorSession):
                                     f"recording a result; {resolution}")
         if valid:
             with self.conn.transaction():
-                self.log.record_success(step.schema, step.id, True, None, step.script.checksum, (), self.run_id)
+                self.log.record_success(step.schema, step.id, True, None, step.script, (), self.run_id)
             self.on_event(MigrationFinished(step.schema, step.id, True, 0.0, note="index already valid"))
             return
         attempts = self.options.lock_retries + 1
@@ -84,7 +84,7 @@ class ConcurrentIndexBuild(MigratorSession):
             self.on_event(MigrationStarted(step.schema, step.id, step.migration.name, True, index, total,
                                            concurrent_index=True, attempt=attempt))
             t0 = time.monotonic()
-            log_id = self.log.begin_attempt(step.schema, step.id, True, step.script.checksum, self.run_id)
+            log_id = self.log.begin_attempt(step.schema, step.id, True, step.script, self.run_id)
             self.lock.release()  # docs/design.md §7.3: never hold the migrator lock across a CIC
             try:
                 self.conn.execute(sql.SQL("SET lock_timeout = {}").format(sql.Literal(ms(self.options.cic_lock_timeout))))

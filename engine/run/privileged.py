@@ -31,7 +31,7 @@ class PrivilegedSteps(MigratorSession):
         t0 = time.monotonic()
         if grant is not None:
             with self.conn.transaction():  # the success row and the grant's use: both or neither
-                self.log.record_success(step.schema, step.id, step.up, None, script.checksum, step.backfill, self.run_id,
+                self.log.record_success(step.schema, step.id, step.up, None, script, step.backfill, self.run_id,
                                         manual=True, confirmed_by=grant.confirmed_by)
                 GrantLog(self.conn, self.options.bookkeeping_schema).mark_applied(grant, self.log.table)
             self.on_event(MigrationFinished(step.schema, step.id, step.up, time.monotonic() - t0, step.backfill,
@@ -51,7 +51,7 @@ class PrivilegedSteps(MigratorSession):
         except psycopg.Error as exc:
             self._record_failure(step, statement_failure(step, current, exc), wall)
         with self.conn.transaction():
-            self.log.record_success(step.schema, step.id, step.up, wall, script.checksum, step.backfill, self.run_id,
+            self.log.record_success(step.schema, step.id, step.up, wall, script, step.backfill, self.run_id,
                                     manual=True, confirmed_by=f"superuser connection as {who}")
         self.on_event(MigrationFinished(step.schema, step.id, step.up, time.monotonic() - t0, step.backfill,
                                         note=f"ran as {who}"))

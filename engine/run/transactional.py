@@ -84,7 +84,7 @@ class TransactionalSteps(MigratorSession):
 
         def send_end(i: int) -> None:
             step = steps[i]
-            pipe.send(log.success_statement(step.schema, step.id, step.up, step.script.checksum,
+            pipe.send(log.success_statement(step.schema, step.id, step.up, step.script,
                                             step.backfill, self.run_id), (i, _ROW))
             pipe.send("COMMIT", (i, _COMMIT))
 

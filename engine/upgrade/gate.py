@@ -4,8 +4,9 @@ refusal raises the PgferryError that says why (exit 5 drift, 4 dirty, 1 prefligh
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
+from ..bookkeeping.changed import ChangedMigration, find_changed, pick_accepted, refuse_unaccepted
 from ..definitions.catalog import Definitions
 from ..errors import DirtyDatabase, DriftFound
 from ..plan.planner import Plan
@@ -70,3 +71,17 @@ def check_open_attempts(defs: Definitions, conns: Connections, plan: Plan, repor
         raise DirtyDatabase(f"the database is dirty: {'; '.join(p.headline for p in left)}; what it left may be "
                             f"part of the {n} difference(s) from the release. Nothing was changed.",
                             hint="; ".join(p.advice for p in left))
+
+
+def check_changed(defs: Definitions, conns: Connections, accept: Sequence[str] = (), schemas: Sequence[str] | None = None,
+                  note: Callable[[str], None] = ignore_nothing) -> tuple[ChangedMigration, ...]:
+    """Refuse to run over applied migrations whose up.sql changed since they ran (exit 5), unless
+    `accept` names each (--accept-changed); a cosmetic change is only noted. Returns the accepted
+    changes, for `record_accepted` once the run is confirmed."""
+    changes = find_changed(defs, dict(conns.dsns), conns.bookkeeping_schema, schemas)
+    accepted = pick_accepted(changes, accept, note)
+    refuse_unaccepted(changes, accepted)
+    for c in changes:
+        if not c.blocks and c not in accepted:
+            note(c.describe())
+    return accepted

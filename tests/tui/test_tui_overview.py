@@ -90,6 +90,24 @@ def test_dirty_database_shows_banner(installed):
     asyncio.run(go())
 
 
+def test_an_edited_applied_migration_shows_in_the_banner_and_holds_the_target(database, small_copy):
+    assert main(["up", "--dsn", database, "--migrations", str(small_copy)]) == 0
+    up = small_copy / "main" / "11_users_bio" / "up.sql"
+    up.write_text(up.read_text() + "ALTER TABLE users ADD COLUMN nickname text;\n")
+
+    async def go():
+        app = PgferryApp(Source(migrations=str(small_copy), dsn=database))
+        async with app.run_test(size=(160, 48)) as pilot:
+            await loaded(app, pilot)
+            text = " ".join(text_of(app, "#banner").split())
+            assert "✗ main 11 (users bio (left of the diamond)): migrations/main/11_users_bio/up.sql changed" in text
+            assert "--accept-changed 11 --reason TEXT" in text
+            assert rows(app)[0][5] == "✗ changed since applied: 11"
+            assert app.screen.disabled_reason("choose_target").startswith("an applied migration changed")
+
+    asyncio.run(go())
+
+
 def test_connection_error_shows_panel_without_password():
     secret = "s3cr3t-Pa55"
     dsn = f"postgresql://alice:{secret}@127.0.0.1:1/nowhere?connect_timeout=2"

@@ -45,6 +45,8 @@ class OverviewScreen(PgferryScreen):
                 return "the database is dirty: recover first (x)"
             if o.run is not None and o.run.effective_status == "running":
                 return "an upgrade is running: attach to it (a)"
+            if any(c.blocks for c in o.status.changed):
+                return "an applied migration changed since it ran: restore its file, or accept it (--accept-changed)"
         if action == "recover" and not o.status.dirty:
             return "nothing to recover: no failed or cut-off migration"
         if action == "attach" and (o.run is None or o.run.effective_status not in ("running", "paused")):

@@ -9,6 +9,7 @@ from pgferry.engine.errors import ExitCode, PgferryError, UsageError
 from pgferry.engine.safetext import printable
 from pgferry.tui.interrupt import ACTIVITY
 
+from .accept import accept_flags, gate_changed, record_changed, warn_changed
 from .flags import common, conns_of, definitions, run_flags, run_options, secrets_of
 from .output import emit_json, output
 
@@ -38,6 +39,7 @@ def register(sub) -> None:
         p.add_argument("--channel", default="stable", help="release channel (default: stable)")
         p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
         run_flags(p)
+        accept_flags(p)
         p.add_argument("--batch-seconds", type=float, default=None, metavar="SEC",
                        help="target duration of one out-of-band batch (default: each migration's own, 0.5)")
         p.add_argument("--skip-drift-check", action="store_true",
@@ -69,8 +71,9 @@ def cmd_plan(args) -> int:
     from pgferry.tui.plan_view import print_plan
 
     defs = definitions(args)
-    plan = make_plan(defs, conns_of(args, defs), args.to, downgrade=None if args.allow_downgrade else False,
-                     channel=args.channel)
+    conns = conns_of(args, defs)
+    plan = warn_changed(make_plan(defs, conns, args.to, downgrade=None if args.allow_downgrade else False,
+                                  channel=args.channel), defs, conns)
     fmt = plan_format(args)
     if fmt == "text" and not args.out:
         print_plan(plan)
@@ -128,12 +131,15 @@ def _move(args, journal) -> int:
     downgrade = args.command == "downgrade"
     plan = make_plan(defs, conns, args.to, downgrade=downgrade, channel=args.channel)
     if args.dry_run:
+        plan = warn_changed(plan, defs, conns)
         if args.json:
             emit_json(plan.as_dict())
         else:
             print_plan(plan)
         return ExitCode.OK
+    accepted = gate_changed(args, defs, conns)
     if plan.empty:
+        record_changed(args, defs, conns, accepted)
         if args.json:
             emit_json({"run_id": None, "status": "up to date", "plan": plan.as_dict()})
         else:
@@ -154,6 +160,7 @@ def _move(args, journal) -> int:
         if answer != "yes":
             print("nothing changed", file=sys.stderr)
             return ExitCode.FAILURE
+    record_changed(args, defs, conns, accepted)
     bg = BackgroundOptions(bookkeeping_schema=args.bookkeeping_schema, target_batch_seconds=args.batch_seconds)
     with renderer(args.no_progress or args.json) as render:
         sink = render if journal is None else (lambda e: (render(e), journal(e)))

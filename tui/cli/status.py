@@ -61,7 +61,7 @@ def show_status(defs, dsns: dict[str, str], bookkeeping_schema: str = "public", 
     from rich.table import Table
 
     from pgferry.tui.render import label, rich_console
-    from pgferry.tui.states import schema_state
+    from pgferry.tui.states import changed_lines, schema_state
 
     console = rich_console()
     console.print(f"database version: [bold]{label(status.version.label)}[/]", highlight=False)
@@ -79,6 +79,8 @@ def show_status(defs, dsns: dict[str, str], bookkeeping_schema: str = "public", 
         for v, a in sorted(s.state.failed.items()):
             where = f" line {a.error_line}" if a.error_line else ""
             console.print(f"[red]✗[/] {label(s.name)} {v}{where}: {label(a.error_message or '', one_line=False)}", highlight=False)
+    for line in changed_lines(status):
+        console.print(label(line), highlight=False)
     if oob:
         print("out-of-band:")
         for r in oob:

@@ -8,7 +8,8 @@ from pgferry.engine.definitions.graph import Step
 from pgferry.engine.errors import ExitCode, UsageError
 from pgferry.engine.run.runner import Migrator
 
-from .flags import common, definitions, dsns_of, run_flags, run_options, target_ids
+from .accept import accept_flags, gate_changed, record_changed
+from .flags import common, conns_of, definitions, dsns_of, run_flags, run_options, target_ids
 from .output import emit_json, print_steps
 
 
@@ -18,6 +19,7 @@ def register(sub) -> None:
     common(p)
     p.add_argument("--schema", action="append", metavar="NAME", help="only this schema (repeatable; default: all)")
     run_flags(p)
+    accept_flags(p)
     p.set_defaults(handler=cmd_up)
 
     p = sub.add_parser("upto", help="apply the target migrations and their ancestors",
@@ -26,6 +28,7 @@ def register(sub) -> None:
     p.add_argument("--schema", required=True, metavar="NAME", help="the schema (migration graph) to move")
     p.add_argument("--target", required=True, action="append", metavar="ID[,ID]", help="migration id(s) to apply")
     run_flags(p)
+    accept_flags(p)
     p.set_defaults(handler=cmd_upto)
 
     p = sub.add_parser("downto", help="revert every applied descendant of the target migrations",
@@ -37,15 +40,19 @@ def register(sub) -> None:
                    help="migration id(s) that stay applied; their applied descendants are reverted")
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     run_flags(p)
+    accept_flags(p)
     p.set_defaults(handler=cmd_downto)
 
 
-def _run(args, plans: dict[str, callable], title: str) -> int:
-    """Run each schema's compute function with its own Migrator; render events."""
+def _run(args, plans: dict[str, callable], title: str, accepted: tuple | None = None) -> int:
+    """Run each schema's compute function with its own Migrator; render events. `accepted`: the
+    changed migrations accepted (gate_changed), when the caller asked before its confirmation."""
     from pgferry.tui.render import renderer
 
     defs = args._defs
     dsns = dsns_of(args, defs)
+    conns = conns_of(args, defs)
+    record_changed(args, defs, conns, gate_changed(args, defs, conns, list(plans)) if accepted is None else accepted)
     results = []
     with renderer(args.no_progress or args.json) as render:
         for schema, compute in plans.items():
@@ -123,8 +130,10 @@ def cmd_downto(args) -> int:
     plans = {args.schema: lambda applied: g.down(applied, ids)}
     if args.dry_run:
         return _dry_run(args, plans)
+    accepted = gate_changed(args, args._defs, conns_of(args, args._defs), [args.schema])
     steps = _preview(args, plans)[args.schema]
     if not steps:
+        record_changed(args, args._defs, conns_of(args, args._defs), accepted)
         print(f"{args.schema}: nothing to revert", file=sys.stderr)
         return ExitCode.OK
     if not args.yes:
@@ -135,4 +144,4 @@ def cmd_downto(args) -> int:
         if answer != "yes":
             print("nothing changed", file=sys.stderr)
             return ExitCode.FAILURE
-    return _run(args, plans, "downto")
+    return _run(args, plans, "downto", accepted)
