@@ -140,3 +140,15 @@ class LockTimeout(PgferryError):
     """DDL could not get its lock within lock_timeout after every retry."""
 
     exit_code = ExitCode.FAILURE
+
+
+# repairsplit (issue 14): the refusal of a recovery action, beside the other errors.
+
+class CatalogDisagrees(PgferryError):
+    """The catalog contradicts what the action would record, or shows it would fail: nothing changed.
+
+    Exit 1, not 2: the command was well formed, the database says no. Not 4 either: the refusal is
+    about this one action, and the database need not be dirty at all (marking a pending migration);
+    `pgferry recover` without an action is what answers "is it dirty"."""
+
+    exit_code = ExitCode.FAILURE

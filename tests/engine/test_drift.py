@@ -14,7 +14,8 @@ import pytest
 
 from pgferry.engine.definitions.catalog import bundled_migrations_dir
 from pgferry.engine.repair.describe import canonical_json, describe
-from pgferry.engine.repair.drift import check, compare
+from pgferry.engine.repair.differences import compare
+from pgferry.engine.repair.drift import check
 from pgferry.engine.repair.expected import load_expected, merge
 from pgferry.engine.upgrade.upgrade import Connections, Upgrade
 from pgferry.tui.cli import main
