@@ -32,9 +32,6 @@ from .recovery_model import (
 )
 from .savefile import SaveText
 
-STEPS = ("what happened", "choose", "confirm", "act", "verify")
-
-
 def chooser(kind: ActionKind) -> str:
     """The binding action offering a choice; Textual calls `action_choose` with the kind's text."""
     return f"choose({str(kind)!r})"
@@ -215,12 +212,7 @@ class RecoveryScreen(PgferryScreen):
 
     def show_steps_mark(self, step: int) -> None:
         self.step = step
-        marks = Text()
-        for n, name in enumerate(STEPS, 1):
-            if n > 1:
-                marks.append(" › ")
-            marks.append(f"{'▶' if n == step else ''}{n} {name}", style="bold reverse" if n == step else "")
-        self.query_one("#steps", Static).update(marks)
+        self.query_one("#steps", Static).update(draw.steps(step))
 
     # -- workers --------------------------------------------------------------------------------
 
@@ -307,16 +299,8 @@ class RecoveryScreen(PgferryScreen):
 
     def show_state(self) -> None:
         state = self.query_one("#state", Static)
-        w = self.walkthrough
-        if w.clean:
-            done = " after your action" if self.actions else ""
-            state.update(Text(f"✓ clean{done}: no failed, stale or running attempt, no invalid index. "
-                              "Press Esc to go back to the overview; e exports the transcript."))
-        else:
-            dirty = sum(1 for i in w.items if i.problem is None or i.problem.actionable)
-            state.update(Text(f"{dirty} thing(s) to recover; {len(w.items) - dirty} running. Enter: choose a fix "
-                              "for the highlighted one (each choice shows its SQL first)."))
-        state.set_class(w.clean, "clean")
+        state.update(draw.state(self.walkthrough, acted=bool(self.actions)))
+        state.set_class(self.walkthrough.clean, "clean")
 
     def show_walkthrough(self) -> None:
         w = self.walkthrough
