@@ -13,6 +13,7 @@ from .kinds import ActionKind, EffectKind, ProblemKind
 
 DUPLICATES_TIMEOUT_MS = 2000  # the duplicate-key check of an invalid unique index: a bound, not a scan of hours
 DUPLICATES_SHOWN = 5
+INVALID = "INVALID"  # an Effect's detail: the index is there, invalid, and nobody is building it
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,7 @@ class Effect:
     name: str
     present: bool
     line: int  # where up.sql creates it
-    detail: str | None = None  # e.g. "INVALID", "being built by pid 123"
+    detail: str | None = None  # e.g. INVALID, "being built by pid 123"
 
     @property
     def complete(self) -> bool:

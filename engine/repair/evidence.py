@@ -13,7 +13,7 @@ from ..definitions.definitions import Migration
 from ..definitions.sqlfile import Statement
 from ..run.runner import INDEX_STATE_SQL
 from ..safetext import printable
-from .diagnosis import DUPLICATES_SHOWN, DUPLICATES_TIMEOUT_MS, Duplicates, Effect, InvalidIndex
+from .diagnosis import DUPLICATES_SHOWN, DUPLICATES_TIMEOUT_MS, INVALID, Duplicates, Effect, InvalidIndex
 from .kinds import EffectKind
 
 
@@ -84,7 +84,7 @@ def _check(conn: psycopg.Connection, kind: EffectKind, parts: tuple) -> tuple[bo
         valid, builder = index_state(conn, quoted(conn, *parts))
         if valid is None:
             return False, None
-        return True, (f"being built by pid {builder}" if builder else None if valid else "INVALID")
+        return True, (f"being built by pid {builder}" if builder else None if valid else INVALID)
     if kind in (EffectKind.TABLE, EffectKind.VIEW, EffectKind.SEQUENCE):
         return bool(q("SELECT to_regclass(%s) IS NOT NULL", [quoted(conn, *parts)]).fetchone()[0]), None
     if kind == EffectKind.COLUMN:

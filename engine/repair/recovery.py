@@ -15,7 +15,7 @@ from psycopg import sql
 from ..bookkeeping.bookkeeping import Attempt, MigrationLog
 from ..connection import connect, describe_target
 from ..definitions.catalog import Definitions
-from .diagnosis import Diagnosis, ExcerptLine, InvalidIndex, Problem
+from .diagnosis import INVALID, Diagnosis, ExcerptLine, InvalidIndex, Problem
 from .evidence import created_index, duplicate_keys, effects_of, owned_indexes, unowned_invalid_indexes
 from .kinds import ObjectKind, ProblemKind
 from .recommend import recommend, suggestions
@@ -73,7 +73,7 @@ def _problem(conn, log: MigrationLog, defs: Definitions, schema: str, database: 
     else:
         shown = ()
     duplicates = None
-    if m and m.create_index_concurrently and effects and effects[0].detail == "INVALID":
+    if m and m.create_index_concurrently and effects and effects[0].detail == INVALID:
         duplicates = duplicate_keys(conn, created_index(conn, m))
     return Problem(kind, schema, database, a, m, applied, alive, effects, path, shown, changed,
                    suggestions(kind, schema, m, a, applied, effects),

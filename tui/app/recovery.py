@@ -32,6 +32,7 @@ from .recovery_model import (
 )
 from .savefile import SaveText
 
+
 def chooser(kind: ActionKind) -> str:
     """The binding action offering a choice; Textual calls `action_choose` with the kind's text."""
     return f"choose({str(kind)!r})"
