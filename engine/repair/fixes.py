@@ -27,7 +27,7 @@ _QUOTED_KEYWORDS = keywords.RESERVED_KEYWORDS | keywords.TYPE_FUNC_NAME_KEYWORDS
 def quote_ident(name: str) -> str:
     """`name` as PostgreSQL's quote_ident prints it: bare when it is a plain lower-case word and no keyword,
     else quoted by psycopg (no connection: a fix is text for the operator, made without one)."""
-    if re.fullmatch(r"[a-z_][a-z0-9_$]*", name) and name not in _QUOTED_KEYWORDS:
+    if re.fullmatch(r"[a-z_][a-z0-9_]*", name) and name not in _QUOTED_KEYWORDS:
         return name
     return sql.Identifier(name).as_string()
 
