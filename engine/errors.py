@@ -181,3 +181,15 @@ def server_message(exc: BaseException) -> ServerMessage:
     position = diag.statement_position
     return ServerMessage(text, getattr(exc, "sqlstate", None), diag.message_detail, diag.message_hint,
                          int(position) if position and position.isdigit() else None)
+
+
+# Raised by recovery actions (engine/repair/)
+
+class CatalogDisagrees(PgferryError):
+    """The catalog contradicts what the action would record, or shows it would fail: nothing changed.
+
+    Exit 1, not 2: the command was well formed, the database says no. Not 4 either: the refusal is
+    about this one action, and the database need not be dirty at all (marking a pending migration);
+    `pgferry recover` without an action is what answers "is it dirty"."""
+
+    exit_code = ExitCode.FAILURE

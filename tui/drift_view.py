@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 from pgferry.engine.repair.fixes import Fixer
+from pgferry.engine.repair.kinds import DriftProblem
 
 
 def _text(value) -> str:
@@ -47,9 +48,9 @@ def render(reports, out=print) -> None:
         for d in r.differences:
             out(f"  {d.kind} {d.object}: {d.problem}")
             e, a = _pair(d.expected, d.actual)
-            if d.problem in ("different", "missing"):
+            if d.problem in (DriftProblem.DIFFERENT, DriftProblem.MISSING):
                 out(f"    expected: {e}")
-            if d.problem in ("different", "unexpected", "invalid index"):
+            if d.problem != DriftProblem.MISSING:
                 out(f"    actual:   {a}")
             out("    fix:")
             for statement in d.fix:

@@ -5,9 +5,10 @@ from datetime import datetime, timezone
 
 from pgferry import __version__
 from pgferry.engine.connection import mask_dsn
+from pgferry.engine.repair.kinds import ProblemKind
 
-GLYPH = {"failed": "✗", "stale": "!", "in_progress": "…"}
-LABEL = {"failed": "FAILED", "stale": "STALE", "in_progress": "RUNNING"}
+GLYPH = {ProblemKind.FAILED: "✗", ProblemKind.STALE: "!", ProblemKind.IN_PROGRESS: "…"}
+LABEL = {ProblemKind.FAILED: "FAILED", ProblemKind.STALE: "STALE", ProblemKind.IN_PROGRESS: "RUNNING"}
 
 
 def _when(t: datetime | None) -> str:

@@ -2,8 +2,8 @@
 
 Removals run first, dependents before what they depend on (a view before the column it
 reads); additions follow in dependency order (a type before the column using it, a table
-before its constraints). Identifiers are quoted like PostgreSQL's quote_ident, so the SQL
-stays readable; lines starting with `--` are advice where no statement is safe.
+before its constraints). Identifiers read as PostgreSQL's own quote_ident prints them (as in the
+pg_get_*def text a fix quotes beside them); lines starting with `--` are advice where no statement is safe.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import re
 from pglast import keywords
 from psycopg import sql
 
-KINDS = ("extension", "enum", "function", "sequence", "table", "column", "constraint", "index", "trigger", "view", "comment")
+from .kinds import ObjectKind
 
 # removals, reverse dependency order
 DROP = {"view": 0, "trigger": 1, "index": 2, "constraint": 3, "column": 4, "table": 5, "sequence": 6,
@@ -25,13 +25,15 @@ _QUOTED_KEYWORDS = keywords.RESERVED_KEYWORDS | keywords.TYPE_FUNC_NAME_KEYWORDS
 
 
 def quote_ident(name: str) -> str:
-    if re.fullmatch(r"[a-z_][a-z0-9_$]*", name) and name not in _QUOTED_KEYWORDS:
+    """`name` as PostgreSQL's quote_ident prints it: bare when it is a plain lower-case word and no keyword,
+    else quoted by psycopg (no connection: a fix is text for the operator, made without one)."""
+    if re.fullmatch(r"[a-z_][a-z0-9_]*", name) and name not in _QUOTED_KEYWORDS:
         return name
-    return sql.Identifier(name).as_string(None)
+    return sql.Identifier(name).as_string()
 
 
 def literal(value: str | None) -> str:
-    return "NULL" if value is None else sql.Literal(value).as_string(None)
+    return "NULL" if value is None else sql.Literal(value).as_string()
 
 
 class Fixer:
@@ -75,14 +77,14 @@ class Fixer:
                           f"({', '.join(literal(v) for v in expected)})"))
         return steps
 
-    def replace_keyed(self, kind: str, name: str, definition: str):
-        if kind == "function":
+    def replace_keyed(self, kind: ObjectKind, name: str, definition: str):
+        if kind == ObjectKind.FUNCTION:
             # pg_get_functiondef output, whitespace collapsed by describe: a complete statement
             return [(ADD["function"], definition.rstrip().rstrip(";") + ";")]
         return [(ADD["view"], f"CREATE OR REPLACE VIEW {self.q(name)} AS {definition.rstrip().rstrip(';')};")]
 
-    def drop_keyed(self, kind: str, name: str):
-        if kind == "function":
+    def drop_keyed(self, kind: ObjectKind, name: str):
+        if kind == ObjectKind.FUNCTION:
             fname, _, args = name.partition("(")
             return [(DROP["function"], f"DROP FUNCTION {self.q(fname)}({args};")]
         return [(DROP["view"], f"DROP VIEW {self.q(name)};")]

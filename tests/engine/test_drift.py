@@ -14,11 +14,13 @@ import pytest
 
 from pgferry.engine.definitions.catalog import bundled_migrations_dir
 from pgferry.engine.repair.describe import canonical_json, describe
-from pgferry.engine.repair.drift import check, compare
+from pgferry.engine.repair.differences import compare
+from pgferry.engine.repair.drift import check
 from pgferry.engine.repair.expected import load_expected, merge
+from pgferry.engine.repair.fixes import quote_ident
 from pgferry.engine.upgrade.upgrade import Connections, Upgrade
 from pgferry.tui.cli import main
-from tests.support import bundled, clone_database, drift_json, run_cli
+from tests.support import bundled, clone_database, drift_json, query, run_cli
 
 DEFS = bundled()
 NEWEST = DEFS.releases.latest().version
@@ -127,6 +129,14 @@ def test_fix_sql_reads_well(capsys, newest_db):
     out = capsys.readouterr().out
     assert "column repo.private: missing" in out and "fix:" in out and "ALTER TABLE public.repo ADD COLUMN" in out
     assert "drift: 3 differences in 1 of 1 database(s)" in out
+
+
+def test_fix_sql_quotes_names_as_the_server_does(newest_db):
+    """Fix SQL sits beside the server's own pg_get_*def text: its names must quote the same way."""
+    names = ["repo", "_x$1", "Repo", "two words", 'we"ird', "select", "user", "int", "between", "name", "é"]
+    [server] = query(newest_db, "SELECT array_agg(quote_ident(n) ORDER BY i) FROM unnest(%s::text[]) "
+                                "WITH ORDINALITY AS t(n, i)", [names])
+    assert [quote_ident(n) for n in names] == server[0]
 
 
 def test_enum_labels(capsys, newest_db):

@@ -16,6 +16,8 @@ import pytest
 from pgferry.engine.bookkeeping.bookkeeping import MigrationLog
 from pgferry.engine.definitions.catalog import load
 from pgferry.engine.errors import MigrationFailed
+from pgferry.engine.repair.kinds import ActionKind
+from pgferry.engine.repair.prepare import prepare
 from pgferry.tui.cli import main
 from tests.support import (
     FAILING_UP, INDEX, SMALL, add_migration, exists, index_valid, kill_mid_index_build, migrate, query, run_cli, up_to,
@@ -301,6 +303,22 @@ def test_unowned_invalid_index_is_listed_and_repaired(capsys, database, small_de
     assert action["ok"] and action["verified"]
     assert index_valid(database, "aux_jobs_state_unique") is True
     assert "INVALID INDEX" not in recover(capsys, database, SMALL)[1]
+
+
+def test_an_invalid_index_named_with_a_quote_is_repaired_and_confirmed_by_its_own_name(capsys, database, small_defs):
+    g = small_defs.schemas["aux"]
+    migrate(database, g, up_to(g, g.leaves()))
+    with psycopg.connect(database, autocommit=True) as conn:
+        conn.execute("INSERT INTO aux_jobs (state) VALUES ('queued'), ('queued')")
+        with pytest.raises(psycopg.errors.UniqueViolation):
+            conn.execute('CREATE UNIQUE INDEX CONCURRENTLY "Odd""Idx" ON aux_jobs (state)')
+        conn.execute("DELETE FROM aux_jobs WHERE id = (SELECT max(id) FROM aux_jobs)")
+    action = prepare(small_defs, {s: database for s in small_defs.schemas}, ActionKind.REPAIR_INDEX, 'Odd"Idx')
+    assert action.confirm == 'Odd"Idx'  # what the operator types: the name, not its quoted form
+    rc, out, err = recover(capsys, database, SMALL, "--repair-index", 'Odd"Idx', "--yes", "--json")
+    assert rc == 0, err
+    [done] = json.loads(out)["actions"]
+    assert done["sql"].endswith('REINDEX INDEX CONCURRENTLY public."Odd""Idx";') and done["verified"]
 
 
 def test_index_recorded_as_applied_while_invalid_is_listed_and_a_failed_repair_exits_1(capsys, database, small_defs,

@@ -17,7 +17,7 @@ import pytest
 
 from pgferry.engine.definitions.catalog import load
 from pgferry.engine.errors import MigrationFailed
-from pgferry.engine.repair.drift import compare
+from pgferry.engine.repair.differences import compare
 from pgferry.engine.upgrade.upgrade import Connections, Upgrade, make_plan
 from pgferry.tui.app import PgferryApp, Source
 from pgferry.tui.app.overview import OverviewScreen

@@ -11,12 +11,13 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.message import Message
 from textual.widgets import OptionList, RichLog, Static
 from textual.widgets.option_list import Option
 
-from pgferry.engine.repair.recovery import Diagnosis
-from pgferry.engine.repair.recovery_actions import ActionResult, run_action
+from pgferry.engine.repair.actions import ActionResult
+from pgferry.engine.repair.diagnosis import Diagnosis
+from pgferry.engine.repair.kinds import ActionKind
+from pgferry.engine.repair.perform import run_action
 from pgferry.engine.safetext import printable
 from pgferry.tui import recover_view
 from pgferry.tui.render import describe
@@ -25,36 +26,19 @@ from . import recovery_render as draw
 from .base import PgferryScreen, bottom_bar
 from .confirm import TypedConfirm
 from .data import Source, error_text
-from .recovery_model import KEYS, LABELS, Choice, Walkthrough, load_walkthrough, operator, transcript_name, transcript_text
+from .messages import ActionDone, ActionEvent, Diagnosed, RecoveryFailed
+from .recovery_model import (
+    KEYS, LABELS, SHORT, Choice, Walkthrough, load_walkthrough, operator, transcript_name, transcript_text,
+)
 from .savefile import SaveText
 
-STEPS = ("what happened", "choose", "confirm", "act", "verify")
-SHORT = {"retry": "Retry", "down": "Revert", "mark-applied": "Applied", "mark-reverted": "Reverted",
-         "repair-index": "Reindex"}
+
+def chooser(kind: ActionKind) -> str:
+    """The binding action offering a choice; Textual calls `action_choose` with the kind's text."""
+    return f"choose({str(kind)!r})"
 
 
-class Diagnosed(Message):
-    def __init__(self, walkthrough: Walkthrough) -> None:
-        super().__init__()
-        self.walkthrough = walkthrough
-
-
-class ActionEvent(Message):
-    def __init__(self, text: str) -> None:
-        super().__init__()
-        self.text = printable(text)  # an event line may quote the server
-
-
-class ActionDone(Message):
-    def __init__(self, confirmed: str, result: ActionResult) -> None:
-        super().__init__()
-        self.confirmed, self.result = confirmed, result
-
-
-class RecoveryFailed(Message):
-    def __init__(self, text: str) -> None:
-        super().__init__()
-        self.text = text
+CHOOSERS = {chooser(kind): kind for kind in KEYS}  # binding action -> its kind, never parsed back
 
 
 class RecoveryScreen(PgferryScreen):
@@ -62,7 +46,7 @@ class RecoveryScreen(PgferryScreen):
     BINDINGS = [
         # Enter is said on screen at each step; the footer keeps its room for the choices at 80 columns.
         Binding("enter", "next", "Next", tooltip="Go on to the next step.", id="recovery-next", show=False),
-        *[Binding(key, f"choose('{kind}')", SHORT[kind], tooltip=f"{LABELS[kind]}: shows its SQL, then asks you to "
+        *[Binding(key, chooser(kind), SHORT[kind], tooltip=f"{LABELS[kind]}: shows its SQL, then asks you to "
                   "type the id to confirm.", id=f"recovery-{kind}") for kind, key in KEYS.items()],
         Binding("e", "export", "Export", tooltip="Save the transcript as Markdown (0600).", id="recovery-export"),
         Binding("l", "reload", "Reload", tooltip="Read the files and the database again.", id="recovery-reload"),
@@ -125,22 +109,21 @@ class RecoveryScreen(PgferryScreen):
         items = self.walkthrough.items if self.walkthrough else ()
         return items[self.selected] if 0 <= self.selected < len(items) else None
 
-    def irrelevant(self, action: str) -> bool:
+    def irrelevant(self, kind: ActionKind | None) -> bool:
         """A choice this kind of item never has (reindex for a migration, retry for an index): hidden, not dimmed."""
-        if not action.startswith("choose(") or self.walkthrough is None:
+        if kind is None or self.walkthrough is None:
             return False
         item = self.current()  # None when clean: no choice is left to offer
-        return item is None or item.choice(action.split("'")[1]) is None
+        return item is None or item.choice(kind) is None
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # Textual passes choose('retry') as ("choose", ("retry",)); the reasons line uses the binding's string.
-        if action == "choose" and parameters:
-            action = f"choose('{parameters[0]}')"
-        if self.irrelevant(action):
+        kind = ActionKind(*parameters) if action == "choose" and parameters else None
+        if self.irrelevant(kind):
             return False
-        return None if self.disabled_reason(action) else True
+        return None if self.disabled_reason(chooser(kind) if kind else action) else True
 
-    def choice_reason(self, kind: str) -> str | None:
+    def choice_reason(self, kind: ActionKind) -> str | None:
         item = self.current()
         if item is None:
             return "nothing to recover"
@@ -148,7 +131,8 @@ class RecoveryScreen(PgferryScreen):
         return None if choice.action else f"not applicable: {choice.reason}"
 
     def disabled_reason(self, action: str) -> str | None:
-        if action == "back" or self.irrelevant(action):
+        kind = CHOOSERS.get(action)
+        if action == "back" or self.irrelevant(kind):
             return None
         if self.busy:
             return f"busy: {self.busy}…"
@@ -156,10 +140,10 @@ class RecoveryScreen(PgferryScreen):
             return "diagnosing…"
         if action == "export" or action == "reload":
             return None
-        if action.startswith("choose("):
+        if kind is not None:
             if self.source.read_only:
                 return "read-only view (pgferry watch)"
-            return self.choice_reason(action.split("'")[1])
+            return self.choice_reason(kind)
         if action == "next":
             if self.walkthrough.clean:
                 return "nothing to recover"
@@ -188,7 +172,8 @@ class RecoveryScreen(PgferryScreen):
         elif self.step == 5:
             self.show_walkthrough()
 
-    def action_choose(self, kind: str) -> None:
+    def action_choose(self, name: str) -> None:
+        kind = ActionKind(name)
         if self.step != 2:
             self.open_choices()
         options = self.query_one("#choices", OptionList)
@@ -228,12 +213,7 @@ class RecoveryScreen(PgferryScreen):
 
     def show_steps_mark(self, step: int) -> None:
         self.step = step
-        marks = Text()
-        for n, name in enumerate(STEPS, 1):
-            if n > 1:
-                marks.append(" › ")
-            marks.append(f"{'▶' if n == step else ''}{n} {name}", style="bold reverse" if n == step else "")
-        self.query_one("#steps", Static).update(marks)
+        self.query_one("#steps", Static).update(draw.steps(step))
 
     # -- workers --------------------------------------------------------------------------------
 
@@ -320,16 +300,8 @@ class RecoveryScreen(PgferryScreen):
 
     def show_state(self) -> None:
         state = self.query_one("#state", Static)
-        w = self.walkthrough
-        if w.clean:
-            done = " after your action" if self.actions else ""
-            state.update(Text(f"✓ clean{done}: no failed, stale or running attempt, no invalid index. "
-                              "Press Esc to go back to the overview; e exports the transcript."))
-        else:
-            dirty = sum(1 for i in w.items if i.problem is None or i.problem.actionable)
-            state.update(Text(f"{dirty} thing(s) to recover; {len(w.items) - dirty} running. Enter: choose a fix "
-                              "for the highlighted one (each choice shows its SQL first)."))
-        state.set_class(w.clean, "clean")
+        state.update(draw.state(self.walkthrough, acted=bool(self.actions)))
+        state.set_class(self.walkthrough.clean, "clean")
 
     def show_walkthrough(self) -> None:
         w = self.walkthrough

@@ -11,21 +11,27 @@ from datetime import datetime, timezone
 from pgferry.engine.definitions.catalog import Definitions, bundled_migrations_dir, load
 from pgferry.engine.connection import scrub
 from pgferry.engine.errors import PgferryError
-from pgferry.engine.repair.recovery import Diagnosis, InvalidIndex, Problem, diagnose
-from pgferry.engine.repair.recovery_actions import MIGRATION_ACTIONS, REPAIR_INDEX, Action, ActionResult, prepare
+from pgferry.engine.repair.actions import Action, ActionResult
+from pgferry.engine.repair.diagnosis import Diagnosis, InvalidIndex, Problem
+from pgferry.engine.repair.kinds import MIGRATION_ACTIONS, ActionKind
+from pgferry.engine.repair.prepare import prepare
+from pgferry.engine.repair.recovery import diagnose
 from pgferry.engine.bookkeeping.runs import operator_name
 from pgferry.engine.safetext import printable
 from pgferry.tui import recover_view
 
 from .data import Source
 
-KEYS = {"retry": "r", "down": "d", "mark-applied": "a", "mark-reverted": "m", "repair-index": "i"}
+KEYS = {ActionKind.RETRY: "r", ActionKind.DOWN: "d", ActionKind.MARK_APPLIED: "a", ActionKind.MARK_REVERTED: "m",
+        ActionKind.REPAIR_INDEX: "i"}
+SHORT = {ActionKind.RETRY: "Retry", ActionKind.DOWN: "Revert", ActionKind.MARK_APPLIED: "Applied",
+         ActionKind.MARK_REVERTED: "Reverted", ActionKind.REPAIR_INDEX: "Reindex"}  # the footer's words
 LABELS = {
-    "retry": "retry: run up.sql again",
-    "down": "revert: run down.sql",
-    "mark-applied": "mark applied: record it as done (after you completed it by hand)",
-    "mark-reverted": "mark reverted: record it as undone (after you undid it by hand)",
-    "repair-index": "repair the index: REINDEX INDEX CONCURRENTLY",
+    ActionKind.RETRY: "retry: run up.sql again",
+    ActionKind.DOWN: "revert: run down.sql",
+    ActionKind.MARK_APPLIED: "mark applied: record it as done (after you completed it by hand)",
+    ActionKind.MARK_REVERTED: "mark reverted: record it as undone (after you undid it by hand)",
+    ActionKind.REPAIR_INDEX: "repair the index: REINDEX INDEX CONCURRENTLY",
 }
 
 
@@ -35,7 +41,7 @@ def operator() -> str:
 
 @dataclass(frozen=True)
 class Choice:
-    kind: str
+    kind: ActionKind
     action: Action | None
     reason: str | None = None  # why it cannot apply, when action is None
     evidence: str | None = None  # set on the one recommended choice: what in the catalog points to it
@@ -71,7 +77,7 @@ class Item:
         return printable(f"{recover_view.GLYPH[p.kind]} {recover_view.LABEL[p.kind]}  {p.schema} {p.migration_id}{name} "
                          f"({p.direction})", one_line=True)
 
-    def choice(self, kind: str) -> Choice | None:
+    def choice(self, kind: ActionKind) -> Choice | None:
         return next((c for c in self.choices if c.kind == kind), None)
 
     @property
@@ -134,7 +140,7 @@ def load_walkthrough(source: Source) -> Walkthrough:
         items.append(Item(p, None, _choices(defs, dsns, bk, diagnosis, MIGRATION_ACTIONS, str(p.migration_id),
                                             p.schema, blocked, p)))
     for i in diagnosis.invalid_indexes:
-        items.append(Item(None, i, _choices(defs, dsns, bk, diagnosis, (REPAIR_INDEX,), i.name, None, None)))
+        items.append(Item(None, i, _choices(defs, dsns, bk, diagnosis, (ActionKind.REPAIR_INDEX,), i.name, None, None)))
     return Walkthrough(diagnosis, tuple(items), defs, dsns)
 
 

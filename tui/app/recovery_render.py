@@ -1,6 +1,6 @@
-"""Rich renderables of the recovery walkthrough: what happened (with the failing line marked by a
-glyph as well as a highlight), and a choice with its exact SQL. Text from the database is never
-parsed as markup."""
+"""Rich renderables of the recovery walkthrough: the steps and the state line, what happened (with
+the failing line marked by a glyph as well as a highlight), and a choice with its exact SQL. Text
+from the database is never parsed as markup."""
 from __future__ import annotations
 
 from rich.console import Group, RenderableType
@@ -9,8 +9,31 @@ from rich.text import Text
 from pgferry.tui.recover_view import _when
 
 from .privileged import indent, sql_text
-from .recovery_model import Choice, Item
+from .recovery_model import Choice, Item, Walkthrough
 from .safe import escaped
+
+STEPS = ("what happened", "choose", "confirm", "act", "verify")
+
+
+def steps(current: int) -> Text:
+    """The walkthrough's five steps, the current one marked by a glyph and reverse video."""
+    marks = Text()
+    for n, name in enumerate(STEPS, 1):
+        if n > 1:
+            marks.append(" › ")
+        marks.append(f"{'▶' if n == current else ''}{n} {name}", style="bold reverse" if n == current else "")
+    return marks
+
+
+def state(w: Walkthrough, acted: bool) -> Text:
+    """Clean (after an action or not), or how many things there are to recover and how many run."""
+    if w.clean:
+        done = " after your action" if acted else ""
+        return Text(f"✓ clean{done}: no failed, stale or running attempt, no invalid index. "
+                    "Press Esc to go back to the overview; e exports the transcript.")
+    dirty = sum(1 for i in w.items if i.problem is None or i.problem.actionable)
+    return Text(f"{dirty} thing(s) to recover; {len(w.items) - dirty} running. Enter: choose a fix "
+                "for the highlighted one (each choice shows its SQL first).")
 
 
 def excerpt(problem, dark: bool) -> list[RenderableType]:

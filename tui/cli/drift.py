@@ -87,7 +87,8 @@ def cmd_describe(args) -> int:
 def cmd_drift(args) -> int:
     from pathlib import Path
 
-    from pgferry.engine.repair.drift import check, fix_script, load_ignore
+    from pgferry.engine.repair.differences import fix_script
+    from pgferry.engine.repair.drift import check, load_ignore
     from pgferry.tui.drift_view import render
 
     defs = definitions(args)

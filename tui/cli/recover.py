@@ -42,8 +42,10 @@ def register(sub) -> None:
 def cmd_recover(args) -> int:
     from datetime import datetime, timezone
 
+    from pgferry.engine.repair.kinds import ActionKind
+    from pgferry.engine.repair.perform import run_action
+    from pgferry.engine.repair.prepare import prepare
     from pgferry.engine.repair.recovery import diagnose
-    from pgferry.engine.repair.recovery_actions import prepare, run_action
     from pgferry.engine.bookkeeping.runs import operator_name
     from pgferry.engine.bookkeeping.status import idle_lock_holders_in
     from pgferry.tui import recover_view as view
@@ -58,8 +60,8 @@ def cmd_recover(args) -> int:
     print("\n".join(view.diagnosis_lines(before)), file=out)
     holders = idle_lock_holders_in(dsns[s] for s in schemas or defs.schemas)
     print_idle_lock_holders(holders, out)
-    kind, target = next(((k, v) for k in ("retry", "down", "mark-applied", "mark-reverted", "repair-index")
-                         if (v := getattr(args, k.replace("-", "_"))) is not None), (None, None))
+    kind, target = next(((k, v) for k in ActionKind if (v := getattr(args, k.replace("-", "_"))) is not None),
+                        (None, None))
     operator = args.confirmed_by or os.environ.get("PGFERRY_OPERATOR") or operator_name()
     if args.reason is not None and not args.force:
         raise UsageError("--reason goes with --force", hint="--force --reason TEXT records a mark the catalog contradicts")

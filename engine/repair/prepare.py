@@ -1,14 +1,13 @@
-"""Recovery actions (docs/design.md §9): each is prepared first (its exact SQL, nothing run), then run and verified.
+"""Preparing a recovery action (docs/design.md §9): its exact SQL, nothing run.
 
 `prepare` refuses what would leave the bookkeeping inconsistent (unknown ids, an id a live
 backend is running, marking what is already so, reverting under applied descendants) with a
-UsageError, before anything changes. `run_action` acts and then re-diagnoses to verify.
+UsageError, and a mark the catalog contradicts with CatalogDisagrees, before anything changes.
 """
 from __future__ import annotations
 
 import socket
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from dataclasses import dataclass
 from typing import Mapping
 
 import psycopg
@@ -21,78 +20,13 @@ from ..connection import connect, describe_target
 from ..definitions.catalog import Definitions
 from ..definitions.definitions import Migration
 from ..definitions.graph import Step
-from ..errors import ExitCode, PgferryError, UsageError
-from ..events import EventSink, MigrationFinished, discard
-from ..locks import AdvisoryLock, lock_key
-from ..run.runner import INDEX_STATE_SQL, Migrator, RunOptions, cic_index
-from .recovery import Diagnosis, Effect, InvalidIndex, diagnose, effects_of, listed
-
-RETRY, DOWN, MARK_APPLIED, MARK_REVERTED, REPAIR_INDEX = "retry", "down", "mark-applied", "mark-reverted", "repair-index"
-MIGRATION_ACTIONS = (RETRY, DOWN, MARK_APPLIED, MARK_REVERTED)
-MARK_LOCK_WAIT = 30.0  # seconds a mark waits for a migrator of the schema before giving up
-
-
-class CatalogDisagrees(PgferryError):
-    """The catalog contradicts what the action would record, or shows it would fail: nothing changed.
-
-    Exit 1, not 2: the command was well formed, the database says no. Not 4 either: the refusal is
-    about this one action, and the database need not be dirty at all (marking a pending migration);
-    `pgferry recover` without an action is what answers "is it dirty"."""
-
-    exit_code = ExitCode.FAILURE
-
-
-@dataclass
-class Action:
-    kind: str
-    target: str  # the migration id, or the index name
-    database: str
-    sql: str  # exactly what will run, shown before confirming
-    confirm: str  # what the operator types to confirm
-    schema: str | None = None
-    migration: Migration | None = None
-    dsn: str = field(default="", repr=False)
-    statements: tuple[str, ...] = ()  # marks and repair: run verbatim, as shown
-    step: Step | None = None
-    stale_log_id: int | None = None
-    operator: str | None = None
-    forced: str | None = None  # the operator's reason for recording what the catalog does not show
-
-    @property
-    def title(self) -> str:
-        if self.migration:
-            return f"{self.kind} {self.schema} {self.migration.id} ({self.migration.name})"
-        return f"{self.kind} {self.target}"
-
-    def as_dict(self) -> dict:
-        return {"kind": self.kind, "schema": self.schema, "id": self.migration.id if self.migration else None,
-                "index": self.target if self.kind == REPAIR_INDEX else None, "database": self.database,
-                "sql": self.sql, "confirmed_by": self.operator, "forced": self.forced}
-
-
-@dataclass
-class ActionResult:
-    action: Action
-    ok: bool
-    message: str
-    verified: bool = False
-    verification: list[str] = field(default_factory=list)
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
-    after: Diagnosis | None = None
-
-    def as_dict(self) -> dict:
-        return {**self.action.as_dict(), "ok": self.ok, "message": self.message,
-                "verified": self.verified, "verification": self.verification,
-                "started_at": self.started_at.isoformat() if self.started_at else None,
-                "finished_at": self.finished_at.isoformat() if self.finished_at else None}
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-# -- preparing ----------------------------------------------------------------------------------
+from ..errors import CatalogDisagrees, UsageError
+from ..run.runner import cic_index
+from .actions import Action
+from .diagnosis import Diagnosis, Effect, InvalidIndex, listed
+from .evidence import effects_of, index_state
+from .kinds import ActionKind, ProblemKind
+from .recovery import diagnose
 
 
 def resolve(defs: Definitions, migration_id: int, schema: str | None) -> tuple[str, Migration]:
@@ -145,10 +79,6 @@ def _mark_statements(conn, bk: str, schema: str, m: Migration, up: bool, ids: li
     return tuple(s.as_string(conn) for s in out)
 
 
-def _index_state(conn, regclass: str) -> tuple[bool | None, int | None]:
-    row = conn.execute(INDEX_STATE_SQL, [regclass]).fetchone()
-    return (None, None) if row is None else (bool(row[0]), row[1])
-
 
 @dataclass
 class _Target:
@@ -175,19 +105,21 @@ class _Target:
         return Action(**fields, sql=sql_text, confirm=str(self.m.id), **more)
 
 
-def prepare(defs: Definitions, dsns: Mapping[str, str], kind: str, target: str, *, schema: str | None = None,
+def prepare(defs: Definitions, dsns: Mapping[str, str], kind: ActionKind | str, target: str, *, schema: str | None = None,
             bookkeeping_schema: str = "public", operator: str | None = None,
             diagnosis: Diagnosis | None = None, force_reason: str | None = None) -> Action:
     """The action and its exact SQL; raises UsageError when it must not run, CatalogDisagrees when the
     catalog contradicts a mark (unless `force_reason` says why to record it anyway). Changes nothing."""
-    if force_reason is not None and (not force_reason.strip() or kind not in (MARK_APPLIED, MARK_REVERTED)):
+    try:
+        kind = ActionKind(kind)
+    except ValueError:
+        raise UsageError(f"unknown recovery action {kind!r}") from None
+    if force_reason is not None and (not force_reason.strip() or not kind.marks):
         raise UsageError("--force records a mark the catalog contradicts and needs --reason TEXT saying why"
-                         if kind in (MARK_APPLIED, MARK_REVERTED) else f"--force applies to marks, not --{kind}",
+                         if kind.marks else f"--force applies to marks, not --{kind}",
                          hint="the reason is kept in migration_logs (error_message) and in the transcript")
-    if kind == REPAIR_INDEX:
+    if kind == ActionKind.REPAIR_INDEX:
         return _prepare_repair(defs, dsns, target, bookkeeping_schema, diagnosis)
-    if kind not in MIGRATION_ACTIONS:
-        raise UsageError(f"unknown recovery action {kind!r}")
     try:
         mid = int(target)
     except ValueError:
@@ -196,29 +128,29 @@ def prepare(defs: Definitions, dsns: Mapping[str, str], kind: str, target: str, 
     dsn = dsns[schema]
     diagnosis = diagnosis or diagnose(defs, dsns, bookkeeping_schema, [schema])
     problem = diagnosis.find(schema, mid)
-    if problem and problem.kind == "in_progress":
+    if problem and problem.kind == ProblemKind.IN_PROGRESS:
         raise UsageError(f"{schema} {mid} is being run right now by backend {problem.attempt.backend_pid} "
                          f"on {problem.attempt.host or '?'}", hint="wait for it to finish (pgferry watch)")
     graph = defs.schemas[schema]
     with connect(dsn, role="recover") as conn:
         state = MigrationLog(conn, bookkeeping_schema).state(schema)
-        stale = problem.attempt.log_id if problem and problem.kind == "stale" else None
+        stale = problem.attempt.log_id if problem and problem.kind == ProblemKind.STALE else None
         t = _Target(schema, m, conn, graph.normalize(state.applied), state.applied, problem,
                     dict(kind=kind, target=str(mid), database=describe_target(dsn), schema=schema, migration=m,
                          dsn=dsn, operator=operator, stale_log_id=stale, graph=graph))
-        if kind == RETRY:
+        if kind == ActionKind.RETRY:
             return _prepare_retry(t)
-        if m.id in graph.squashes and kind != MARK_APPLIED:
+        if m.id in graph.squashes and kind != ActionKind.MARK_APPLIED:
             raise UsageError(f"{schema} {mid} is a squashed migration standing for "
                              f"{', '.join(map(str, sorted(graph.squashes[mid])))}",
                              hint=f"move it with `pgferry upto` / `pgferry downto --schema {schema}` instead")
-        if kind == DOWN:
+        if kind == ActionKind.DOWN:
             return _prepare_down(t)
         if not state.tables_exist:
             raise UsageError(f"{describe_target(dsn)} has no {bookkeeping_schema}.migration_logs: nothing to mark",
                              hint="check --dsn and --bookkeeping-schema")
         t.base["operator"] = operator or "unknown"
-        return _prepare_mark(t, bookkeeping_schema, kind == MARK_APPLIED, force_reason)
+        return _prepare_mark(t, bookkeeping_schema, kind == ActionKind.MARK_APPLIED, force_reason)
 
 
 def _prepare_retry(t: _Target) -> Action:
@@ -233,7 +165,7 @@ def _prepare_retry(t: _Target) -> Action:
     preface = []
     if t.m.create_index_concurrently:
         _, regclass = cic_index(step)
-        valid, builder = _index_state(t.conn, regclass)
+        valid, builder = index_state(t.conn, regclass)
         if valid is False and builder is None:  # the runner drops it before building: show that too
             preface.append(f"DROP INDEX CONCURRENTLY IF EXISTS {regclass};  -- the invalid index left behind")
     return t.action(_script_sql(t.m, True, preface), step=step)
@@ -313,7 +245,7 @@ def _prepare_mark(t: _Target, bk: str, up: bool, force_reason: str | None) -> Ac
 
 def _prepare_repair(defs, dsns, name, bk, diagnosis) -> Action:
     diagnosis = diagnosis or diagnose(defs, dsns, bk)
-    found = [i for i in diagnosis.invalid_indexes if name in (i.name, i.name.split(".", 1)[-1].strip('"'))]
+    found = [i for i in diagnosis.invalid_indexes if name in (i.name, i.relname)]
     if not found:
         raise UsageError(f"{name} is not an invalid index that no migration owns",
                          hint="`pgferry recover` lists them; an index a migration owns is rebuilt by --retry ID")
@@ -329,102 +261,6 @@ def _prepare_repair(defs, dsns, name, bk, diagnosis) -> Action:
     stmt = f"REINDEX INDEX CONCURRENTLY {index.name}"
     unchecked = f"-- {index.duplicates.explain(index.name)}\n" if index.duplicates else ""
     text = f"{unchecked}-- outside a transaction; rebuilds {index.definition}\n{stmt};"
-    return Action(REPAIR_INDEX, index.name, index.database, text, index.name.split(".", 1)[-1].strip('"'),
+    return Action(ActionKind.REPAIR_INDEX, index.name, index.database, text, index.relname,
                   dsn=dsn, statements=(stmt,))
 
-
-# -- running and verifying ----------------------------------------------------------------------
-
-
-def _run_migration(action: Action, defs: Definitions, bk: str, on_event: EventSink) -> str:
-    graph = defs.schemas[action.schema]
-    step = action.step
-    finished: list = []
-
-    def sink(e):
-        if isinstance(e, MigrationFinished) and e.migration_id == step.id and e.up == step.up:
-            finished.append(e)
-        on_event(e)
-
-    if step.up:
-        def compute(applied):
-            return [] if step.id in graph.normalize(applied) else [step]
-    else:
-        # Not applied but with effects left, the id never shows as applied: stop once it ran.
-        def compute(applied):
-            return [] if finished else [step]
-    with Migrator(action.dsn, graph, RunOptions(bookkeeping_schema=bk), on_event=sink) as m:
-        m.run(compute)
-        if not step.up and action.stale_log_id is not None:
-            m.log.finish_attempt(action.stale_log_id, False, "stale attempt closed by pgferry recover --down")
-    return f"{'applied' if step.up else 'reverted'} {action.schema} {step.id}"
-
-
-def _run_statements(action: Action, bk: str, on_event: EventSink) -> str:
-    with connect(action.dsn, role="recover") as conn:
-        if action.kind == REPAIR_INDEX:
-            conn.execute(action.statements[0])
-            return f"rebuilt {action.target}"
-        lock = AdvisoryLock(conn, lock_key(bk, action.schema), action.schema, timeout=MARK_LOCK_WAIT, on_event=on_event)
-        with lock:
-            state = MigrationLog(conn, bk).state(action.schema)
-            if action.migration.id in state.in_progress:  # started since we looked
-                raise PgferryError(f"{action.schema} {action.migration.id} started running meanwhile: nothing changed")
-            with conn.transaction():
-                for stmt in action.statements:
-                    conn.execute(stmt)
-    return f"recorded {action.schema} {action.migration.id} as {'applied' if action.kind == MARK_APPLIED else 'reverted'}" \
-        f" (manual, confirmed by {action.operator})"
-
-
-def verify(action: Action, defs: Definitions, dsns: Mapping[str, str], bk: str,
-           schemas: list[str] | None = None) -> tuple[bool, list[str], Diagnosis]:
-    """Diagnose again (the same schemas as before, so the transcript's before and after compare)."""
-    after = diagnose(defs, dsns, bk, schemas)
-    if action.kind == REPAIR_INDEX:
-        with connect(action.dsn, role="recover") as conn:
-            valid, _ = _index_state(conn, action.target)
-        still = any(i.name == action.target for i in after.invalid_indexes)
-        lines = [f"index {action.target} is {'valid' if valid else 'absent' if valid is None else 'still INVALID'}"]
-        return bool(valid) and not still, lines, after
-    schema, mid = action.schema, action.migration.id
-    with connect(action.dsn, role="recover") as conn:
-        applied = mid in defs.schemas[schema].normalize(MigrationLog(conn, bk).state(schema).applied)
-    want = action.kind in (RETRY, MARK_APPLIED)
-    problem = after.find(schema, mid)
-    lines = [f"{schema} {mid} is {'applied' if applied else 'not applied'}"
-             + ("" if applied == want else f" (expected {'applied' if want else 'not applied'})"),
-             f"no failed or stale attempt of {schema} {mid} is left" if problem is None else
-             f"{schema} {mid} is still listed as {problem.kind}: {problem.attempt.error_message or ''}".rstrip(": ")]
-    with connect(action.dsn, role="recover") as conn:
-        effects = effects_of(conn, action.migration)
-    if effects:
-        lines.append("catalog: " + ", ".join(e.describe() for e in effects))
-    # A mark claims the catalog matches: say so when it does not (a forced mark says it knowingly).
-    wrong = disagreeing(effects, want) if action.kind in (MARK_APPLIED, MARK_REVERTED) else []
-    if wrong:
-        lines.append(f"the catalog does not match the mark: {', '.join(e.describe() for e in wrong)}"
-                     + (f" (forced: {action.forced})" if action.forced else ""))
-    return applied == want and problem is None and (not wrong or bool(action.forced)), lines, after
-
-
-def run_action(action: Action, defs: Definitions, dsns: Mapping[str, str], bookkeeping_schema: str = "public",
-               on_event: EventSink = discard, schemas: list[str] | None = None) -> ActionResult:
-    """Act, then verify by diagnosing again. Failures are results (ok=False), not exceptions."""
-    result = ActionResult(action, ok=False, message="", started_at=_now())
-    try:
-        if action.kind in (RETRY, DOWN):
-            result.message = _run_migration(action, defs, bookkeeping_schema, on_event)
-        else:
-            result.message = _run_statements(action, bookkeeping_schema, on_event)
-        result.ok = True
-    except PgferryError as exc:
-        result.message = exc.message + (f"\nhint: {exc.hint}" if exc.hint else "")
-    except psycopg.Error as exc:
-        result.message = f"{type(exc).__name__}: {str(exc).strip()}"
-        if action.kind == REPAIR_INDEX:
-            result.message += f"\nREINDEX CONCURRENTLY may have left an invalid copy ({action.target}_ccnew): " \
-                "drop it with DROP INDEX CONCURRENTLY"
-    result.finished_at = _now()
-    result.verified, result.verification, result.after = verify(action, defs, dsns, bookkeeping_schema, schemas)
-    return result
