@@ -64,18 +64,23 @@ def _mark_statements(conn, bk: str, schema: str, m: Migration, up: bool, ids: li
         note = f"stale attempt closed by pgferry recover: marked as {'applied' if up else 'reverted'} by {operator}"
         out.append(sql.SQL("UPDATE {} SET finished_at = clock_timestamp(), success = false, error_message = {} "
                            "WHERE id = {} AND success IS NULL").format(table, sql.Literal(note), sql.Literal(stale_log_id)))
-    checksum = (m.up if up else m.down).checksum
+    script = m.up if up else m.down
+    # The scanner's digest lets a later cosmetic edit of a marked migration be told from a real one;
+    # a log table from an older pgferry has no column for it (recover never alters the table).
+    tokens = "sql_token_checksum" not in MigrationLog(conn, bk).missing_columns()
     rows = sql.SQL(",\n       ").join(
         sql.SQL("({})").format(sql.SQL(", ").join([
             sql.Literal(LOG_SCHEMA_VERSION), sql.Literal(schema), sql.Literal(v), sql.Literal(up), sql.SQL("now()"),
             sql.SQL("clock_timestamp()"), sql.Literal(True), sql.Literal(backfilled), sql.SQL("pg_backend_pid()"),
-            sql.Literal(socket.gethostname()), sql.Literal(__version__), sql.Literal(None if backfilled else checksum),
+            sql.Literal(socket.gethostname()), sql.Literal(__version__),
+            sql.Literal(None if backfilled else script.checksum),
+            *([sql.Literal(None if backfilled else script.token_checksum)] if tokens else []),
             sql.Literal(True), sql.Literal(operator), sql.Literal(None if backfilled else note)]))
         for v, backfilled in ids)
     out.append(sql.SQL(
         "INSERT INTO {} (migration_logs_schema_version, schema, version, up, started_at, finished_at, success,\n"
-        "       backfilled, backend_pid, host, pgferry_version, sql_checksum, manual, confirmed_by, error_message)\n"
-        "VALUES {}").format(table, rows))
+        "       backfilled, backend_pid, host, pgferry_version, sql_checksum, {}manual, confirmed_by, error_message)\n"
+        "VALUES {}").format(table, sql.SQL("sql_token_checksum, " if tokens else ""), rows))
     return tuple(s.as_string(conn) for s in out)
 
 

@@ -343,3 +343,19 @@ def test_index_recorded_as_applied_while_invalid_is_listed_and_a_failed_repair_e
     assert not action["ok"] and not action["verified"] and "DivisionByZero" in action["message"]
     assert "_ccnew" in action["message"]  # what a failed REINDEX CONCURRENTLY leaves, and how to drop it
     assert "✗ repair-index public." in transcript.read_text() and "verified: NO" in transcript.read_text()
+
+
+def test_a_marked_migration_edited_cosmetically_is_reported_as_cosmetic(capsys, database, small_copy):
+    """A mark records the scanner's digest too, so a later comment-only edit is not taken for a change."""
+    failed_aux_4(database, small_copy)
+    with psycopg.connect(database, autocommit=True) as conn:
+        conn.execute("CREATE TABLE fail_a (id int); CREATE TABLE fail_b (id int); CREATE TABLE fail_c (id int)")
+    rc, out, err = recover(capsys, database, small_copy, "--mark-applied", "4", "--yes")
+    assert rc == 0, out + err
+    up = small_copy / "aux" / "4_failing" / "up.sql"
+    up.write_text("-- edited after the mark: a comment only\n" + up.read_text())
+    rc = main(["status", "--json", "--dsn", database, "--migrations", str(small_copy)])
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    [aux] = [s for s in json.loads(out)["schemas"] if s["name"] == "aux"]
+    assert [(c["id"], c["kind"], c["comparable"]) for c in aux["changed"]] == [(4, "cosmetic", True)]
