@@ -13,6 +13,7 @@ class ExitCode(IntEnum):
     DIRTY = 4
     DRIFT = 5
     CONNECT = 6
+    BUSY = 7  # another migrator holds the lock: `pgferry restore` refuses to run under it
 
 
 class PgferryError(Exception):
@@ -140,3 +141,10 @@ class LockTimeout(PgferryError):
     """DDL could not get its lock within lock_timeout after every retry."""
 
     exit_code = ExitCode.FAILURE
+
+
+# Backups tied to runs (issue 15 §5).
+class MigratorBusy(PgferryError):
+    """Another migrator holds a lock on the databases a restore would replace (exit 7)."""
+
+    exit_code = ExitCode.BUSY

@@ -1,6 +1,7 @@
 """pg_dump checkpoints before an upgrade, and finding client tools new enough for the server."""
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
 import re
@@ -10,11 +11,14 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable, Iterable, Mapping
 
 import psycopg
 from psycopg import conninfo as ci
 
-from ..connection import scrub
+from ..connection import connect, describe_target, scrub
+from ..errors import PgferryError
+from ..plan.planner import Plan
 
 
 def _major(binary: str) -> int | None:
@@ -48,14 +52,15 @@ def find_tool(name: str, server_major: int) -> str | None:
     return None
 
 
-def dump_command(binary: str, dsn: str) -> tuple[list[str], dict[str, str]]:
-    """argv and environment for pg_dump: the password goes in PGPASSWORD, never on the command line."""
+def dump_command(binary: str, dsn: str, *flags: str) -> tuple[list[str], dict[str, str]]:
+    """argv and environment for pg_dump (or another client: `flags` replace the custom format): the
+    password goes in PGPASSWORD, never on the command line."""
     env = dict(os.environ)
     params = ci.conninfo_to_dict(dsn) if dsn else {}
     password = params.pop("password", None)
     if password:
         env["PGPASSWORD"] = password
-    argv = [binary, "--format=custom", "--no-password"]
+    argv = [binary, *(flags or ("--format=custom",)), "--no-password"]
     if params:
         argv.append("--dbname=" + ci.make_conninfo(**params))
     return argv, env
@@ -118,3 +123,72 @@ def human_size(n: float) -> str:
         if n < 1024 or unit == "TB":
             return f"{n:.1f} {unit}"
     raise AssertionError  # unreachable
+
+
+# --- Backups tied to upgrade runs (issue 15 §5): `upgrade --backup DIR`, restored by `pgferry restore`.
+
+
+@dataclass(frozen=True)
+class BackupTaken:
+    """An event: one database dumped before the run changed it."""
+
+    database: str
+    path: str
+    bytes: int
+    seconds: float
+
+
+def sha256_of(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def changed_databases(dsns: Mapping[str, str], schemas: Iterable[str]) -> dict[str, list[str]]:
+    """DSN -> the schemas living in it, for each database the given schemas change (in plan order)."""
+    out: dict[str, list[str]] = {}
+    for schema in dict.fromkeys(schemas):
+        out.setdefault(dsns[schema], []).append(schema)
+    return out
+
+
+class BackupFailed(PgferryError):
+    """A dump before the run failed: the run did not start and nothing was changed (exit 1)."""
+
+
+def backup_before_changes(plan: Plan, dsns: Mapping[str, str], directory: str | Path | None,
+                          on_event: Callable[[object], None] = lambda e: None) -> list[dict]:
+    """The dumps `upgrade --backup DIR` takes: each database the plan changes; none without DIR or steps."""
+    if directory is None or plan.empty:
+        return []
+    schemas = [s.step.schema if s.kind == "schema" else s.oob.schema for s in plan.steps]
+    try:
+        return take_backups(dsns, schemas, directory, on_event)
+    except (DumpFailed, OSError) as exc:
+        raise BackupFailed(f"the backup before the run failed: {exc}. Nothing was changed.",
+                           hint="check the --backup directory (space, permissions) and that pg_dump can connect") from None
+
+
+def take_backups(dsns: Mapping[str, str], schemas: Iterable[str], directory: str | Path,
+                 on_event: Callable[[object], None] = lambda e: None) -> list[dict]:
+    """Dump each database the schemas live in; the records `upgrade_runs.backups` keeps.
+
+    Called under the upgrade lock, before the run is recorded and before any step: a crash
+    between two dumps leaves files no run names and a database nothing changed."""
+    records = []
+    for dsn, in_it in changed_databases(dsns, schemas).items():
+        with connect(dsn, role="backup") as conn:
+            major = conn.info.server_version // 10000
+            dump = take_dump(conn, dsn, directory)
+            tool = _major(find_tool("pg_dump", major) or "") or major  # pg_restore must read its archive
+            database = conn.info.dbname
+        records.append({
+            "database": database, "target": describe_target(dsn), "schemas": in_it, "path": str(dump.path.resolve()),
+            "bytes": dump.size, "sha256": sha256_of(dump.path), "server_major": major,
+            "pg_dump_major": tool,
+            "taken_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        })
+        on_event(BackupTaken(database, str(dump.path), dump.size, dump.seconds))
+    return records
