@@ -18,10 +18,10 @@ import shutil
 import subprocess
 import tempfile
 import time
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import Iterator, Mapping
 
 from ..bookkeeping.runs import RunStore, UpgradeRun
 from ..connection import connect, scrub
@@ -162,12 +162,42 @@ def _failed(database: str, tool: str, code: int, stderr, dsn: str) -> PgferryErr
                         "The restore ran in one transaction: the database is as it was before it.")
 
 
-def restore_run(dsns: Mapping[str, str], bookkeeping_schema: str, run_id: int) -> list[Restored]:
-    """Restore every database run N dumped, after checking every file and taking every lock."""
-    _, records = run_backups(dsns, bookkeeping_schema, run_id)
-    targets = [(dsn_of(r, dsns), r) for r in records]
+@dataclass(frozen=True)
+class RestorePlan:
+    """What `restore --run N` replaces: each database the run dumped, its file checked."""
+
+    run: UpgradeRun
+    targets: tuple[tuple[str, dict], ...]  # (DSN, backup record)
+
+    @property
+    def databases(self) -> list[str]:
+        return [r["database"] for _, r in self.targets]
+
+
+def prepare_restore(dsns: Mapping[str, str], bookkeeping_schema: str, run_id: int) -> RestorePlan:
+    """Run N's backups, each file present and unchanged; nothing is changed yet."""
+    run, records = run_backups(dsns, bookkeeping_schema, run_id)
+    targets = tuple((dsn_of(r, dsns), r) for r in records)
     for _, record in targets:
         verify_file(record)
+    return RestorePlan(run, targets)
+
+
+@contextmanager
+def restore_lock(dsns: Mapping[str, str], bookkeeping_schema: str, plan: RestorePlan) -> Iterator[None]:
+    """Hold every lock a migrator would take on these databases while the restore runs (exit 7 when taken)."""
     with ExitStack() as stack:
-        hold_locks(stack, dsns, bookkeeping_schema, records)
-        return [restore_database(dsn, record) for dsn, record in targets]
+        hold_locks(stack, dsns, bookkeeping_schema, [r for _, r in plan.targets])
+        yield
+
+
+def restore(plan: RestorePlan) -> list[Restored]:
+    """Replace each database with its dump (call under `restore_lock`)."""
+    return [restore_database(dsn, record) for dsn, record in plan.targets]
+
+
+def restore_run(dsns: Mapping[str, str], bookkeeping_schema: str, run_id: int) -> list[Restored]:
+    """Restore every database run N dumped, after checking every file and taking every lock."""
+    plan = prepare_restore(dsns, bookkeeping_schema, run_id)
+    with restore_lock(dsns, bookkeeping_schema, plan):
+        return restore(plan)
