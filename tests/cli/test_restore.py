@@ -70,3 +70,17 @@ def test_upgrade_without_backup_records_none(database, capsys):
                        "--migrations", str(SMALL))
     assert code == 0, err
     assert query(database, "SELECT backups FROM upgrade_runs") == [(None,)]
+
+
+def test_an_older_upgrade_runs_table_gains_the_backups_column(database, tmp_path, capsys):
+    args = ["--dsn", database, "--migrations", str(SMALL)]
+    assert cli(capsys, "upgrade", "--to", "1.0.0", "--yes", "--no-progress", *args)[0] == 0
+    query(database, "ALTER TABLE upgrade_runs DROP COLUMN backups")  # as an older pgferry made it
+    code, out, _ = cli(capsys, "report", "--json", *args)
+    assert code == 0 and json.loads(out)["backups"] == []  # read as none, the table not altered by a read
+    assert query(database, "SELECT count(*) FROM pg_attribute WHERE attrelid = 'upgrade_runs'::regclass "
+                           "AND attname = 'backups'") == [(0,)]
+    code, _, err = cli(capsys, "upgrade", "--to", "1.1.0", "--yes", "--no-progress", "--backup", str(tmp_path), *args)
+    assert code == 0, err
+    [(recorded,)] = query(database, "SELECT backups FROM upgrade_runs ORDER BY id DESC LIMIT 1")
+    assert [Path(b["path"]).parent for b in recorded] == [tmp_path] and "backed up " in err
