@@ -15,7 +15,6 @@ from rich.text import Text
 
 from pgferry.engine.run import background as bg
 from pgferry.engine import events as ev
-from pgferry.engine.upgrade import backup as bk
 from pgferry.engine.upgrade import upgrade as upg
 from pgferry.engine.safetext import printable
 from pgferry.tui.pulse import Pulse
@@ -124,6 +123,8 @@ def describe(e) -> str | None:
         return f"  ! {e.schema} {e.migration_id}: stale attempt of {who} (gone): {e.resolution}"
     if isinstance(e, ev.Retrying):
         return f"  ! {e.schema} {e.migration_id} failed last time ({_first_line(e.previous_error)}); retrying"
+    if isinstance(e, ev.BackupTaken):
+        return f"backed up {e.database} to {e.path} ({e.bytes:,} bytes in {e.seconds:.1f}s)"
     if isinstance(e, ev.RunFinished):
         return f"{e.schema}: done, {e.applied} applied, {e.reverted} reverted in {e.seconds:.1f}s"
     if isinstance(e, upg.UpgradeStarted):
@@ -135,8 +136,6 @@ def describe(e) -> str | None:
     if isinstance(e, upg.UpgradeFinished):
         return f"run {e.run_id}: {e.status} in {e.seconds:.1f}s, now at {e.to_version}" if e.status == "succeeded" \
             else f"run {e.run_id}: {e.status} after {e.seconds:.1f}s"
-    if isinstance(e, bk.BackupTaken):
-        return f"backed up {e.database} to {e.path} ({bk.human_size(e.bytes)} in {e.seconds:.1f}s)"
     if isinstance(e, bg.OobStarted):
         way = "undoing" if e.reverse else "running"
         return f"out-of-band {e.migration_id}: {way} '{e.description}' from {e.progress:.1%} (batch {e.batch_size})"

@@ -11,13 +11,14 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterable, Mapping
+from typing import Iterable, Mapping
 
 import psycopg
 from psycopg import conninfo as ci
 
 from ..connection import connect, describe_target, scrub
 from ..errors import PgferryError
+from ..events import BackupTaken, EventSink, discard
 from ..plan.planner import Plan
 
 
@@ -128,16 +129,6 @@ def human_size(n: float) -> str:
 # --- Backups tied to upgrade runs (issue 15 §5): `upgrade --backup DIR`, restored by `pgferry restore`.
 
 
-@dataclass(frozen=True)
-class BackupTaken:
-    """An event: one database dumped before the run changed it."""
-
-    database: str
-    path: str
-    bytes: int
-    seconds: float
-
-
 def sha256_of(path: str | Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
@@ -159,7 +150,7 @@ class BackupFailed(PgferryError):
 
 
 def backup_before_changes(plan: Plan, dsns: Mapping[str, str], directory: str | Path | None,
-                          on_event: Callable[[object], None] = lambda e: None) -> list[dict]:
+                          on_event: EventSink = discard) -> list[dict]:
     """The dumps `upgrade --backup DIR` takes: each database the plan changes; none without DIR or steps."""
     if directory is None or plan.empty:
         return []
@@ -172,7 +163,7 @@ def backup_before_changes(plan: Plan, dsns: Mapping[str, str], directory: str | 
 
 
 def take_backups(dsns: Mapping[str, str], schemas: Iterable[str], directory: str | Path,
-                 on_event: Callable[[object], None] = lambda e: None) -> list[dict]:
+                 on_event: EventSink = discard) -> list[dict]:
     """Dump each database the schemas live in; the records `upgrade_runs.backups` keeps.
 
     Called under the upgrade lock, before the run is recorded and before any step: a crash
