@@ -94,6 +94,13 @@ class DriftFound(PgferryError):
     exit_code = ExitCode.DRIFT
 
 
+# Backups tied to runs (issue 15 §5).
+class MigratorBusy(PgferryError):
+    """Another migrator holds a lock on the databases a restore would replace (exit 7)."""
+
+    exit_code = ExitCode.BUSY
+
+
 @dataclass
 class StatementFailure:
     """Where and why a statement failed: enough to point an operator at the file line."""
@@ -141,10 +148,3 @@ class LockTimeout(PgferryError):
     """DDL could not get its lock within lock_timeout after every retry."""
 
     exit_code = ExitCode.FAILURE
-
-
-# Backups tied to runs (issue 15 §5).
-class MigratorBusy(PgferryError):
-    """Another migrator holds a lock on the databases a restore would replace (exit 7)."""
-
-    exit_code = ExitCode.BUSY
