@@ -26,7 +26,6 @@ from ..repair.drift import refuse_unrecorded
 from ..run.background import BackgroundOptions, BackgroundRunner, OutOfBandStore
 from ..run.oobstate import lifetime_position, progress_for_planning, read_states
 from ..run.runner import ConnectionLost, Migrator, RunOptions
-from .backup import backup_before_changes
 
 
 @dataclass(frozen=True)
@@ -192,6 +191,8 @@ class Upgrade:
             f"{describe_items(pending)}. Nothing was changed.", hint=hint)
 
     def run(self, to: str, *, downgrade: bool | None = None, channel: str = "stable") -> tuple[Plan, int]:
+        from .backup import backup_before_changes
+
         start = time.monotonic()
         self.check_privileges(make_plan(self.defs, self.conns, to, downgrade=downgrade, channel=channel))
         with connect(self.conns.primary, role="upgrade") as conn:

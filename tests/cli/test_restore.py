@@ -12,17 +12,17 @@ from tests.support import SMALL, applied_ids, cli, database_image, failed_upgrad
 
 
 def test_backup_failed_upgrade_restore_gives_back_the_dump(database, small_copy, tmp_path, capsys, monkeypatch):
-    from pgferry.engine.upgrade import upgrade as upgrade_module
+    from pgferry.engine.upgrade import backup as backup_module
 
     backups = tmp_path / "backups"
     image = {}
-    real_backup = upgrade_module.backup_before_changes
+    real_backup = backup_module.backup_before_changes
 
     def imaged_then_backed_up(*args, **kwargs):  # the database as `upgrade --backup` dumps it
         image["before"] = database_image(database)
         return real_backup(*args, **kwargs)
 
-    monkeypatch.setattr(upgrade_module, "backup_before_changes", imaged_then_backed_up)
+    monkeypatch.setattr(backup_module, "backup_before_changes", imaged_then_backed_up)
     run_id = failed_upgrade_with_backup(database, small_copy, backups)
 
     # Recorded with the run: one database, the file's size and sha256, owner-only.
