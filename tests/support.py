@@ -297,17 +297,17 @@ def database_image(dsn: str) -> tuple[str, dict[str, tuple]]:
     return schema, rows
 
 
-def failed_upgrade_with_backup(dsn: str, migrations: Path, backup_dir: Path) -> int:
+def failed_upgrade_with_backup(dsn: str, migrations: Path, backup_dir: Path, *more: str) -> int:
     """The small product at 1.0.0 with rows, then `upgrade --backup` to 1.1.0 failing at main 13
     after main 11 and 12 were applied (12 made a new table, and a view on an old one); returns the
-    failed run's id."""
+    failed run's id. `more`: further flags for both upgrades (e.g. --schema-dsn aux=...)."""
     from pgferry.tui.cli import main
 
-    assert main(cli_args("upgrade", dsn, migrations, "--to", "1.0.0", "--yes")) == 0
+    assert main(cli_args("upgrade", dsn, migrations, "--to", "1.0.0", "--yes", *more)) == 0
     execute(dsn, "INSERT INTO users (username) SELECT 'user' || i FROM generate_series(1, 50) i")
     with open(migrations / "main" / "12_orgs_slug" / "up.sql", "a") as f:
         f.write("\nCREATE TABLE org_badges (org_id bigint);\nCREATE VIEW org_slugs AS SELECT slug FROM orgs;\n")
     with open(migrations / "main" / "13_merge_profile" / "up.sql", "a") as f:
         f.write("\nSELECT 1 / 0;\n")
-    assert main(cli_args("upgrade", dsn, migrations, "--to", "1.1.0", "--yes", "--backup", str(backup_dir))) == 1
+    assert main(cli_args("upgrade", dsn, migrations, "--to", "1.1.0", "--yes", "--backup", str(backup_dir), *more)) == 1
     return query(dsn, "SELECT max(id) FROM upgrade_runs")[0][0]

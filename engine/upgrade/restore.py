@@ -177,7 +177,10 @@ class RestorePlan:
 def prepare_restore(dsns: Mapping[str, str], bookkeeping_schema: str, run_id: int) -> RestorePlan:
     """Run N's backups, each file present and unchanged; nothing is changed yet."""
     run, records = run_backups(dsns, bookkeeping_schema, run_id)
-    targets = tuple((dsn_of(r, dsns), r) for r in records)
+    primary = next(iter(dsns.values()))
+    # The database holding upgrade_runs last: restoring it forgets run N, so until then a restore
+    # that failed half-way (one database restored, the next not) can be run again.
+    targets = tuple(sorted(((dsn_of(r, dsns), r) for r in records), key=lambda t: t[0] == primary))
     for _, record in targets:
         verify_file(record)
     return RestorePlan(run, targets)
@@ -192,8 +195,18 @@ def restore_lock(dsns: Mapping[str, str], bookkeeping_schema: str, plan: Restore
 
 
 def restore(plan: RestorePlan) -> list[Restored]:
-    """Replace each database with its dump (call under `restore_lock`)."""
-    return [restore_database(dsn, record) for dsn, record in plan.targets]
+    """Replace each database with its dump (call under `restore_lock`). Each is its own transaction:
+    when one fails, those before it stay restored, and running the restore again is safe."""
+    done: list[Restored] = []
+    for dsn, record in plan.targets:
+        try:
+            done.append(restore_database(dsn, record))
+        except PgferryError as exc:
+            if done:
+                exc.message += f" Already restored: {', '.join(d.database for d in done)}."
+                exc.hint = f"fix the cause, then run `pgferry restore --run {plan.run.id}` again (it restores each again)"
+            raise
+    return done
 
 
 def restore_run(dsns: Mapping[str, str], bookkeeping_schema: str, run_id: int) -> list[Restored]:

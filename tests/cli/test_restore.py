@@ -84,3 +84,20 @@ def test_an_older_upgrade_runs_table_gains_the_backups_column(database, tmp_path
     assert code == 0, err
     [(recorded,)] = query(database, "SELECT backups FROM upgrade_runs ORDER BY id DESC LIMIT 1")
     assert [Path(b["path"]).parent for b in recorded] == [tmp_path] and "backed up " in err
+
+
+def test_restore_of_a_run_over_two_databases(database, pg_server, small_copy, tmp_path, capsys):
+    aux_db = pg_server.create_database()
+    try:
+        run_id = failed_upgrade_with_backup(database, small_copy, tmp_path, "--schema-dsn", f"aux={aux_db}")
+        before_aux = database_image(aux_db)
+        [(recorded,)] = query(database, "SELECT backups FROM upgrade_runs WHERE id = %s", [run_id])
+        assert [r["schemas"] for r in recorded] == [["main"], ["aux"]]
+        code, out, err = cli(capsys, "restore", "--run", str(run_id), "--yes", "--json", "--dsn", database,
+                             "--schema-dsn", f"aux={aux_db}", "--migrations", str(small_copy))
+        assert code == 0, err
+        # The database holding upgrade_runs goes last: a restore that fails before it can run again.
+        assert [r["database"] for r in json.loads(out)["restored"]] == [recorded[1]["database"], recorded[0]["database"]]
+        assert not {11, 12} & applied_ids(database, "main") and database_image(aux_db) == before_aux
+    finally:
+        pg_server.drop_database(aux_db)
