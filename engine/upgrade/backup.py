@@ -20,6 +20,7 @@ from ..connection import connect, describe_target, scrub
 from ..errors import PgferryError
 from ..events import BackupTaken, EventSink, discard
 from ..plan.planner import Plan
+from ..userdirs import private_dir
 
 
 def _major(binary: str) -> int | None:
@@ -169,6 +170,7 @@ def take_backups(dsns: Mapping[str, str], schemas: Iterable[str], directory: str
     Called under the upgrade lock, before the run is recorded and before any step: a crash
     between two dumps leaves files no run names and a database nothing changed."""
     records = []
+    directory = private_dir(Path(directory).absolute())  # every folder it makes 0700, whatever the umask
     for dsn, in_it in changed_databases(dsns, schemas).items():
         with connect(dsn, role="backup") as conn:
             major = conn.info.server_version // 10000

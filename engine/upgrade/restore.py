@@ -26,7 +26,7 @@ from typing import Iterator, Mapping
 from ..bookkeeping.runs import RunStore, UpgradeRun
 from ..connection import connect, scrub
 from ..errors import MigratorBusy, PgferryError, UsageError
-from ..locks import AdvisoryLock, lock_key
+from ..locks import AdvisoryLock
 from ..safetext import printable
 from .backup import dump_command, find_tool, sha256_of
 
@@ -100,21 +100,6 @@ def verify_file(record: dict) -> None:
                            hint="the file was changed or replaced after the dump; restore it from your copies first")
 
 
-def hold_locks(stack: ExitStack, dsns: Mapping[str, str], bookkeeping_schema: str, records: list[dict]) -> None:
-    """Take, without waiting, the upgrade lock and each restored schema's migration lock; refuse
-    (exit 7) when another migrator holds one. They are held until the restore ends."""
-    wanted = [(next(iter(dsns.values())), "upgrade")]
-    wanted += [(dsns[s], s) for r in records for s in r.get("schemas", []) if s in dsns]
-    for dsn, name in wanted:
-        conn = stack.enter_context(connect(dsn, role="restore"))
-        lock = AdvisoryLock(conn, lock_key(bookkeeping_schema, name), name)
-        if not lock.try_acquire():
-            holder = lock.holder()
-            raise MigratorBusy(f"another migrator holds the {name} lock ({holder.describe() if holder else 'a session'}): "
-                               "nothing was restored", hint="wait for it to finish (`pgferry watch`), then restore again")
-        stack.callback(lock.release)
-
-
 def restore_database(dsn: str, record: dict) -> Restored:
     """Replace the database with the dump, in one transaction (the module's docstring says why)."""
     start = time.monotonic()
@@ -167,7 +152,8 @@ class RestorePlan:
     """What `restore --run N` replaces: each database the run dumped, its file checked."""
 
     run: UpgradeRun
-    targets: tuple[tuple[str, dict], ...]  # (DSN, backup record)
+    targets: tuple[tuple[str, dict], ...]  # (DSN, backup record), the one of `primary` last
+    primary: str  # the database holding upgrade_runs
 
     @property
     def databases(self) -> list[str]:
@@ -183,14 +169,25 @@ def prepare_restore(dsns: Mapping[str, str], bookkeeping_schema: str, run_id: in
     targets = tuple(sorted(((dsn_of(r, dsns), r) for r in records), key=lambda t: t[0] == primary))
     for _, record in targets:
         verify_file(record)
-    return RestorePlan(run, targets)
+    return RestorePlan(run, targets, primary)
 
 
 @contextmanager
-def restore_lock(dsns: Mapping[str, str], bookkeeping_schema: str, plan: RestorePlan) -> Iterator[None]:
-    """Hold every lock a migrator would take on these databases while the restore runs (exit 7 when taken)."""
+def restore_lock(plan: RestorePlan, locks: Mapping[str, int]) -> Iterator[None]:
+    """Take, without waiting, every lock a migrator works under (`preflight.migrator_locks`) in each
+    database the restore replaces and in the one holding upgrade_runs, and hold them until the
+    restore ends; refuse (exit 7) when another migrator holds one."""
     with ExitStack() as stack:
-        hold_locks(stack, dsns, bookkeeping_schema, [r for _, r in plan.targets])
+        for dsn in dict.fromkeys([plan.primary, *(d for d, _ in plan.targets)]):
+            conn = stack.enter_context(connect(dsn, role="restore"))
+            for name, key in locks.items():
+                lock = AdvisoryLock(conn, key, name)
+                if not lock.try_acquire():
+                    holder = lock.holder()
+                    who = holder.describe() if holder else "a session that has since gone"
+                    raise MigratorBusy(f"another migrator holds the {name} lock ({who}): nothing was restored",
+                                       hint="wait for it to finish (`pgferry watch`), then restore again")
+                stack.callback(lock.release)
         yield
 
 
@@ -207,10 +204,3 @@ def restore(plan: RestorePlan) -> list[Restored]:
                 exc.hint = f"fix the cause, then run `pgferry restore --run {plan.run.id}` again (it restores each again)"
             raise
     return done
-
-
-def restore_run(dsns: Mapping[str, str], bookkeeping_schema: str, run_id: int) -> list[Restored]:
-    """Restore every database run N dumped, after checking every file and taking every lock."""
-    plan = prepare_restore(dsns, bookkeeping_schema, run_id)
-    with restore_lock(dsns, bookkeeping_schema, plan):
-        return restore(plan)

@@ -14,7 +14,7 @@ from tests.support import SMALL, applied_ids, cli, database_image, failed_upgrad
 def test_backup_failed_upgrade_restore_gives_back_the_dump(database, small_copy, tmp_path, capsys, monkeypatch):
     from pgferry.engine.upgrade import backup as backup_module
 
-    backups = tmp_path / "backups"
+    backups = tmp_path / "backups" / "nested"  # folders it makes are owner-only
     image = {}
     real_backup = backup_module.backup_before_changes
 
@@ -31,6 +31,7 @@ def test_backup_failed_upgrade_restore_gives_back_the_dump(database, small_copy,
     [record] = recorded
     dump = Path(record["path"])
     assert dump.parent == backups and stat.S_IMODE(dump.stat().st_mode) == 0o600
+    assert stat.S_IMODE(backups.stat().st_mode) == stat.S_IMODE(backups.parent.stat().st_mode) == 0o700
     assert record["bytes"] == dump.stat().st_size > 0
     assert record["sha256"] == hashlib.sha256(dump.read_bytes()).hexdigest()
     assert record["schemas"] == ["main", "aux"] and record["database"] == query(database, "SELECT current_database()")[0][0]

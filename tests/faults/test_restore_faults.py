@@ -22,7 +22,9 @@ def test_restore_refuses_a_tampered_backup(database, small_copy, tmp_path, capsy
 
 def test_restore_refuses_while_another_migrator_holds_the_lock(database, small_copy, tmp_path, capsys):
     run_id = failed_upgrade_with_backup(database, small_copy, tmp_path / "b")
-    for name in ("upgrade", "aux"):  # an upgrade's lock, then one schema's (a plain `pgferry up`)
+    # Every lock a migrator works under (preflight.migrator_locks): here an upgrade's, then one
+    # schema's (a plain `pgferry up`).
+    for name in ("upgrade", "aux"):
         with psycopg.connect(database, autocommit=True, application_name="other migrator") as other:
             other.execute("SELECT pg_advisory_lock(%s)", [lock_key("public", name)])
             code, _, err = cli(capsys, "restore", "--run", str(run_id), "--yes", "--dsn", database,

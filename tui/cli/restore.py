@@ -57,12 +57,14 @@ def _confirm(plan, args) -> str | None:
 
 
 def cmd_restore(args) -> int:
+    from pgferry.engine.upgrade.preflight import migrator_locks
     from pgferry.engine.upgrade.restore import prepare_restore, restore, restore_lock
 
-    dsns = dsns_of(args, definitions(args))
-    plan = prepare_restore(dsns, args.bookkeeping_schema, args.run)
+    defs = definitions(args)
+    plan = prepare_restore(dsns_of(args, defs), args.bookkeeping_schema, args.run)
     print(_describe(plan), file=sys.stderr if args.json else sys.stdout)
-    with restore_lock(dsns, args.bookkeeping_schema, plan):  # held while asking: no migrator starts meanwhile
+    # Held while asking too: no migrator starts between the answer and the restore.
+    with restore_lock(plan, migrator_locks(defs, args.bookkeeping_schema)):
         confirmed = _confirm(plan, args)
         if confirmed is None:
             print("nothing changed", file=sys.stderr)
