@@ -79,12 +79,18 @@ def run_backups(dsns: Mapping[str, str], bookkeeping_schema: str, run_id: int) -
 
 
 def dsn_of(record: dict, dsns: Mapping[str, str]) -> str:
-    """Where a record's database is reached now: through the first of its schemas."""
-    for schema in record.get("schemas", []):
-        if schema in dsns:
-            return dsns[schema]
-    raise UsageError(f"none of the schemas of the backup of {record['database']} is in the definitions "
-                     f"({', '.join(record.get('schemas', []))})", hint="pass --migrations for the product of that run")
+    """Where a record's database is reached now: through the first of its schemas, which must still
+    lead to the database the run dumped."""
+    dsn = next((dsns[s] for s in record.get("schemas", []) if s in dsns), None)
+    if dsn is None:
+        raise UsageError(f"none of the schemas of the backup of {record['database']} is in the definitions "
+                         f"({', '.join(record.get('schemas', []))})", hint="pass --migrations for the product of that run")
+    with connect(dsn, role="status") as conn:
+        reached = conn.info.dbname
+    if reached != record["database"]:
+        raise UsageError(f"the backup is of {record['database']} but its schemas now reach {reached}: nothing restored",
+                         hint="pass the DSN (--dsn, --schema-dsn) of the database the run changed")
+    return dsn
 
 
 def verify_file(record: dict) -> None:
@@ -104,11 +110,8 @@ def restore_database(dsn: str, record: dict) -> Restored:
     """Replace the database with the dump, in one transaction (the module's docstring says why)."""
     start = time.monotonic()
     with connect(dsn, role="restore") as conn:
-        database = conn.info.dbname
         major = max(conn.info.server_version // 10000, int(record.get("pg_dump_major") or 0))
-    if database != record["database"]:
-        raise UsageError(f"the backup is of {record['database']} but its schemas now reach {database}: nothing restored",
-                         hint="pass the DSN of the database the run changed")
+    database = record["database"]
     pg_restore = find_tool("pg_restore", major)
     psql = str(Path(pg_restore).with_name("psql")) if pg_restore else None
     if not pg_restore or not Path(psql).is_file():
@@ -122,18 +125,18 @@ def restore_database(dsn: str, record: dict) -> Restored:
         try:
             loader.stdin.write(EMPTY_DATABASE.encode())
             shutil.copyfileobj(script.stdout, loader.stdin)
+            psql_stopped = False
         except BrokenPipeError:
-            pass  # psql stopped at an error: its message says which
+            psql_stopped = True  # at an error, rolled back: its message says which
         script.stdout.close()
-        if script.wait() != 0:
+        if not psql_stopped and script.wait() != 0:
             # psql commits at the end of its input: a script cut short must never get there.
             loader.kill()
             loader.wait()
             raise _failed(database, "pg_restore", script.returncode, script_err, dsn)
-        try:
+        if not psql_stopped:
             loader.stdin.close()
-        except BrokenPipeError:
-            pass
+        script.wait()
         if loader.wait() != 0:
             raise _failed(database, "psql", loader.returncode, psql_err, dsn)
     return Restored(database, record["path"], record["bytes"], time.monotonic() - start)

@@ -50,3 +50,17 @@ def test_backup_and_restore_over_a_password_never_show_it(fault_server, small_co
         assert SUPERUSER_PASSWORD not in shown.out + shown.err + out + err + str(record)
     finally:
         fault_server.drop_database(name)
+
+
+def test_restore_refuses_a_dsn_that_reaches_another_database(database, pg_server, small_copy, tmp_path, capsys):
+    aux_db, other = pg_server.create_database(), pg_server.create_database()
+    try:
+        run_id = failed_upgrade_with_backup(database, small_copy, tmp_path / "b", "--schema-dsn", f"aux={aux_db}")
+        code, _, err = cli(capsys, "restore", "--run", str(run_id), "--yes", "--dsn", database,
+                           "--schema-dsn", f"aux={other}", "--migrations", str(small_copy))
+        assert code == 2 and "now reach" in err and "nothing restored" in err
+        assert {11, 12} <= applied_ids(database, "main")  # not even the database that matched
+        assert query(other, "SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace") == [(0,)]
+    finally:
+        pg_server.drop_database(aux_db)
+        pg_server.drop_database(other)
