@@ -28,7 +28,8 @@ from ..connection import connect, scrub
 from ..errors import MigratorBusy, PgferryError, UsageError
 from ..locks import AdvisoryLock
 from ..safetext import printable
-from .backup import dump_command, find_tool, sha256_of
+from .backup import dump_command, find_tool
+from .runbackups import sha256_of
 
 # Runs inside the restore's transaction, before the dump's script: what the database has now goes,
 # whether or not the dump holds it. Extension members go with their extension.

@@ -191,7 +191,7 @@ class Upgrade:
             f"{describe_items(pending)}. Nothing was changed.", hint=hint)
 
     def run(self, to: str, *, downgrade: bool | None = None, channel: str = "stable") -> tuple[Plan, int]:
-        from .backup import backup_before_changes
+        from .runbackups import backup_before_changes
 
         start = time.monotonic()
         self.check_privileges(make_plan(self.defs, self.conns, to, downgrade=downgrade, channel=channel))

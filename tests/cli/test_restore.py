@@ -12,7 +12,7 @@ from tests.support import SMALL, applied_ids, cli, database_image, failed_upgrad
 
 
 def test_backup_failed_upgrade_restore_gives_back_the_dump(database, small_copy, tmp_path, capsys, monkeypatch):
-    from pgferry.engine.upgrade import backup as backup_module
+    from pgferry.engine.upgrade import runbackups as backup_module
 
     backups = tmp_path / "backups" / "nested"  # folders it makes are owner-only
     image = {}
