@@ -13,6 +13,7 @@ class ExitCode(IntEnum):
     DIRTY = 4
     DRIFT = 5
     CONNECT = 6
+    BUSY = 7  # another migrator holds the lock: `pgferry restore` refuses to run under it
 
 
 class PgferryError(Exception):
@@ -91,6 +92,13 @@ class PrivilegeRequired(PgferryError):
 
 class DriftFound(PgferryError):
     exit_code = ExitCode.DRIFT
+
+
+# Backups tied to runs (issue 15 §5).
+class MigratorBusy(PgferryError):
+    """Another migrator holds a lock on the databases a restore would replace (exit 7)."""
+
+    exit_code = ExitCode.BUSY
 
 
 @dataclass

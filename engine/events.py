@@ -286,3 +286,12 @@ class Collector:
 
     def of(self, kind: type) -> list:
         return [e for e in self.events if isinstance(e, kind)]
+
+
+# Backups tied to runs (issue 15 §5): `upgrade --backup DIR` dumped a database before the run changed it.
+@dataclass(frozen=True)
+class BackupTaken:
+    database: str
+    path: str
+    bytes: int
+    seconds: float

@@ -274,3 +274,40 @@ def kill_mid_index_build(dsn: str, defs, session, spawn, *command: str) -> int:
     blocker.commit()
     assert index_valid(dsn, INDEX) is False
     return builder
+
+
+# Backups tied to runs (issue 15 §5): a failed upgrade that took a backup, and what "equal" means.
+def database_image(dsn: str) -> tuple[str, dict[str, tuple]]:
+    """A database as a restore must bring it back: its schema (pg_dump --schema-only, without the
+    dump's random \\restrict key) and each table's row count and checksum, each sequence's value."""
+    from pgferry.engine.upgrade.backup import dump_command, find_tool
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        argv, env = dump_command(find_tool("pg_dump", conn.info.server_version // 10000), dsn, "--schema-only")
+        rows = {}
+        for name, kind in conn.execute(
+                "SELECT format('%I.%I', n.nspname, c.relname), c.relkind FROM pg_class c JOIN pg_namespace n "
+                "ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p', 'S') AND n.nspname <> 'information_schema' "
+                "AND n.nspname !~ '^pg_' ORDER BY 1").fetchall():
+            q = ("SELECT last_value, is_called FROM {}" if kind == "S" else
+                 "SELECT count(*), md5(coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), '')) FROM {} t")
+            rows[name] = conn.execute(sql.SQL(q).format(sql.SQL(name))).fetchone()
+    text = subprocess.run(argv, env=env, capture_output=True, text=True, check=True).stdout
+    schema = "\n".join(line for line in text.splitlines() if not line.startswith(("\\restrict", "\\unrestrict", "--")))
+    return schema, rows
+
+
+def failed_upgrade_with_backup(dsn: str, migrations: Path, backup_dir: Path, *more: str) -> int:
+    """The small product at 1.0.0 with rows, then `upgrade --backup` to 1.1.0 failing at main 13
+    after main 11 and 12 were applied (12 made a new table, and a view on an old one); returns the
+    failed run's id. `more`: further flags for both upgrades (e.g. --schema-dsn aux=...)."""
+    from pgferry.tui.cli import main
+
+    assert main(cli_args("upgrade", dsn, migrations, "--to", "1.0.0", "--yes", *more)) == 0
+    execute(dsn, "INSERT INTO users (username) SELECT 'user' || i FROM generate_series(1, 50) i")
+    with open(migrations / "main" / "12_orgs_slug" / "up.sql", "a") as f:
+        f.write("\nCREATE TABLE org_badges (org_id bigint);\nCREATE VIEW org_slugs AS SELECT slug FROM orgs;\n")
+    with open(migrations / "main" / "13_merge_profile" / "up.sql", "a") as f:
+        f.write("\nSELECT 1 / 0;\n")
+    assert main(cli_args("upgrade", dsn, migrations, "--to", "1.1.0", "--yes", "--backup", str(backup_dir), *more)) == 1
+    return query(dsn, "SELECT max(id) FROM upgrade_runs")[0][0]

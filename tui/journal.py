@@ -36,6 +36,15 @@ def private_journal_dir() -> Path:
     return private_dir(journal_dir(), Path(platformdirs.user_state_dir("pgferry")))
 
 
+def backup_dir() -> Path:
+    """Where a run started from the UI puts its backups (`--backup`), beside the journals."""
+    return Path(platformdirs.user_state_dir("pgferry")) / "backups"
+
+
+def private_backup_dir() -> Path:
+    return private_dir(backup_dir(), Path(platformdirs.user_state_dir("pgferry")))
+
+
 def new_journal_path() -> Path:
     return private_journal_dir() / f"{socket.gethostname()}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.jsonl"
 

@@ -121,6 +121,8 @@ def describe(e) -> str | None:
         return f"  ! {e.schema} {e.migration_id}: stale attempt of {who} (gone): {e.resolution}"
     if isinstance(e, ev.Retrying):
         return f"  ! {e.schema} {e.migration_id} failed last time ({_first_line(e.previous_error)}); retrying"
+    if isinstance(e, ev.BackupTaken):
+        return f"backed up {e.database} to {e.path} ({e.bytes:,} bytes in {e.seconds:.1f}s)"
     if isinstance(e, ev.RunFinished):
         return f"{e.schema}: done, {e.applied} applied, {e.reverted} reverted in {e.seconds:.1f}s"
     if isinstance(e, ev.UpgradeStarted):

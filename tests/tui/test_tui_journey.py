@@ -2,7 +2,8 @@
 
 overview → t choose target → ⏎ plan review → c → privileged steps (the role lacks CREATE on
 the database, so CREATE EXTENSION needs a superuser) → g grant with the superuser connection →
-c → type the version → the run, in its own process, to the end → ⏎ report.
+c → tick the backup, type the version → the run, in its own process, to the end → ⏎ report (with
+the backup).
 """
 from __future__ import annotations
 
@@ -57,6 +58,8 @@ def test_the_guided_upgrade_end_to_end(low_priv, app_role, database):
                         "the grant and its verification", timeout=30)
             await pilot.press("c")
             await until(pilot, lambda: isinstance(app.screen, TypedConfirm), "the confirmation")
+            await pilot.click("#confirm-option")  # back up first
+            app.screen.query_one("#confirm-input").focus()
             await pilot.press(*"1.2.0")
             await pilot.press("enter")
             await until(pilot, lambda: isinstance(app.screen, RunScreen), "the run screen")
@@ -69,6 +72,7 @@ def test_the_guided_upgrade_end_to_end(low_priv, app_role, database):
             assert "status: **succeeded**" in report and "1.1.0 → 1.2.0" in report
             assert "| main | 14 | Install pg_trgm" in report or "| main | 14 |" in report  # the manual step
             assert "via a superuser connection" in report  # who confirmed it, and how
+            assert "## Backups" in report and "/backups/" in report and "- none" not in report.split("## Backups")[1].split("##")[0]
             await pilot.press("escape", "escape")
             await until(pilot, lambda: app.screen.__class__.__name__ == "OverviewScreen"
                         and app.screen.overview is not None and app.screen.overview.status.version.label == "1.2.0",

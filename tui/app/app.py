@@ -120,20 +120,21 @@ class PgferryApp(App[None]):
 
         confirm_and_start(self, plan)
 
-    def start_run(self, plan: Plan) -> None:
-        self._launch(plan.direction, plan.to_version)
+    def start_run(self, plan: Plan, backup_dir: str | None = None) -> None:
+        self._launch(plan.direction, plan.to_version, backup_dir)
 
     def resume_run(self, to_version: str, direction: str) -> None:
         self._launch(direction, to_version)
 
-    def _launch(self, direction: str, to_version: str) -> None:
+    def _launch(self, direction: str, to_version: str, backup_dir: str | None = None) -> None:
         from pgferry.tui.launch import start
 
         from .run import RunScreen
 
         release = self.source.definitions().release(to_version)
         channel = release.channel if release.channel != "stable" else None
-        launched = start(direction, to_version, self.source.cli_args(), self.source.child_env(), channel)
+        args = self.source.cli_args() + (["--backup", backup_dir] if backup_dir else [])
+        launched = start(direction, to_version, args, self.source.child_env(), channel)
         while len(self.screen_stack) > 2:  # back to the overview, then the run on top of it
             self.pop_screen()
         self.push_screen(RunScreen(self.source, None, launched))

@@ -2,7 +2,8 @@
 
 `TypedConfirm(title, body, expected, action_label)` shows `body` (the exact SQL or command that
 will run), asks for `expected` to be typed, and dismisses with True only when it matches.
-Esc, Cancel or closing it dismiss with False.
+Esc, Cancel or closing it dismiss with False. `option`, when given, is a checkbox above the prompt
+(off until ticked: Tab to it, Space); `chosen` says whether it was ticked when the dialog closed.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Static
+from textual.widgets import Button, Checkbox, Input, Static
 
 
 class TypedConfirm(ModalScreen[bool]):
@@ -24,8 +25,11 @@ class TypedConfirm(ModalScreen[bool]):
         Binding("pagedown", "scroll_body(1)", "Scroll down", show=False, id="confirm-page-down"),
     ]
 
-    def __init__(self, title: str, body: RenderableType | str, expected: str, action_label: str) -> None:
+    def __init__(self, title: str, body: RenderableType | str, expected: str, action_label: str,
+                 option: str | None = None) -> None:
         super().__init__()
+        self.option = option
+        self.chosen = False
         self.title_text = title
         self.body = Text(body) if isinstance(body, str) else body  # a str is shown as is, never as markup
         self.expected = expected
@@ -37,6 +41,8 @@ class TypedConfirm(ModalScreen[bool]):
             with VerticalScroll(id="confirm-body"):
                 yield Static(self.body)
             with Vertical(id="confirm-foot"):
+                if self.option:
+                    yield Checkbox(Text(self.option), id="confirm-option", compact=True)
                 yield Static(Text.assemble("Type ", (self.expected, "bold"), f" to {self.action_label} "
                                            "(Esc cancels; PgUp/PgDn scroll the text above):"), id="confirm-prompt")
                 yield Input(id="confirm-input")  # with its border: visible in 16 colours too
@@ -51,6 +57,11 @@ class TypedConfirm(ModalScreen[bool]):
     def on_input_changed(self, event: Input.Changed) -> None:
         self.query_one("#confirm-go", Button).disabled = event.value.strip() != self.expected
         self.query_one("#confirm-problem", Static).update("")
+
+    def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
+        self.chosen = event.value
+        # The mark says it without colour (as the export dialog's formats do)
+        event.checkbox.label = Text(f"{self.option} ✓" if self.chosen else self.option)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.value.strip() == self.expected:

@@ -221,17 +221,22 @@ class QuitWhileRunning(ModalScreen[bool]):
 
 
 def confirm_and_start(app, plan: Plan) -> None:
-    """Ask for the target version typed out, then start the run in its own process and watch it."""
+    """Ask for the target version typed out (and whether to back up first), then start the run in
+    its own process and watch it."""
     from .confirm import TypedConfirm
 
     steps = plan.schema_steps()
     oob = len(plan.steps) - len(steps)
     body = (f"{plan.direction} {plan.from_label} → {plan.to_version}: {len(steps)} schema migration(s), "
             f"{oob} out-of-band, {len(plan.stops)} stop(s).\n\nThe run goes on in its own process: closing pgferry "
-            "or losing the connection does not stop it. Type the target version to start.")
+            "or losing the connection does not stop it. Type the target version to start.\n\nBacked up first "
+            f"(ticked below), each database it changes is dumped to {journal_mod.backup_dir()} before its first "
+            "change; `pgferry restore --run N` puts it back.")
+    confirm = TypedConfirm(f"Start the {plan.direction}?", body, plan.to_version, "Start",
+                           option="Back up each database it changes first (pg_dump)")
 
     def answered(ok: bool | None) -> None:
         if ok:
-            app.start_run(plan)
+            app.start_run(plan, backup_dir=str(journal_mod.private_backup_dir()) if confirm.chosen else None)
 
-    app.push_screen(TypedConfirm(f"Start the {plan.direction}?", body, plan.to_version, "Start"), answered)
+    app.push_screen(confirm, answered)

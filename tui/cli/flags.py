@@ -11,7 +11,8 @@ from pgferry.engine.run.runner import RunOptions
 
 EPILOG = """\
 exit codes: 0 success, 1 failure, 2 usage error or invalid definitions, 3 a privileged
-step needs someone else, 4 dirty database, 5 drift found, 6 cannot connect.
+step needs someone else, 4 dirty database, 5 drift found, 6 cannot connect, 7 another migrator
+holds the lock (restore).
 connection: --schema-dsn NAME=DSN, else --dsn, else PGFERRY_DSN_<NAME> (e.g. PGFERRY_DSN_CODEINTEL),
 else PGFERRY_DSN, else libpq's PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE.
 """

@@ -48,6 +48,9 @@ def register(sub) -> None:
         p.add_argument("--skip-preflight", action="store_true",
                        help="do not run the preflight checks first (risks blocked DDL, a second migrator, "
                        "a missing extension)")
+        p.add_argument("--backup", metavar="DIR",
+                       help="pg_dump each database the plan changes into DIR (owner-only) before the first change; "
+                       "the files and their sha256 are recorded with the run for `pgferry restore --run N`")
         p.add_argument("--journal", metavar="PATH|auto",
                        help="also append the run's events as JSON lines to PATH (owner-only); 'auto' uses pgferry's "
                        "state directory, where the terminal UI finds it to reattach")
@@ -164,7 +167,7 @@ def _move(args, journal) -> int:
     bg = BackgroundOptions(bookkeeping_schema=args.bookkeeping_schema, target_batch_seconds=args.batch_seconds)
     with renderer(args.no_progress or args.json) as render:
         sink = render if journal is None else (lambda e: (render(e), journal(e)))
-        run = Upgrade(defs, conns, options=run_options(args), background=bg, on_event=sink)
+        run = Upgrade(defs, conns, options=run_options(args), background=bg, on_event=sink, backup_dir=args.backup)
         plan, run_id = run.run(args.to, downgrade=downgrade, channel=args.channel)
     if args.json:
         emit_json({"run_id": run_id, "status": "succeeded", "plan": plan.as_dict()})
