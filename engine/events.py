@@ -261,12 +261,21 @@ class UpgradeFinished:
     to_version: str
 
 
+# Backups tied to runs (issue 15 §5): `upgrade --backup DIR` dumped a database before the run changed it.
+@dataclass(frozen=True)
+class BackupTaken:
+    database: str
+    path: str
+    bytes: int
+    seconds: float
+
+
 Event = Union[
     RunStarted, WaitingForLock, LockAcquired, MigrationStarted, StatementStarted, LockWait, LockRetry,
     IndexProgress, IndexRepaired, WaitingForBuild, StaleAttempt, Retrying, MigrationFinished,
     MigrationFailedEvent, RunFinished,
     OobStarted, OobProgress, OobBatchFailed, OobPaused, OobFinished,
-    UpgradeStarted, StopReached, UpgradeFinished,
+    UpgradeStarted, StopReached, UpgradeFinished, BackupTaken,
 ]
 EventSink = Callable[[Event], None]
 
@@ -286,12 +295,3 @@ class Collector:
 
     def of(self, kind: type) -> list:
         return [e for e in self.events if isinstance(e, kind)]
-
-
-# Backups tied to runs (issue 15 §5): `upgrade --backup DIR` dumped a database before the run changed it.
-@dataclass(frozen=True)
-class BackupTaken:
-    database: str
-    path: str
-    bytes: int
-    seconds: float
