@@ -13,7 +13,6 @@ class ExitCode(IntEnum):
     DIRTY = 4
     DRIFT = 5
     CONNECT = 6
-    BUSY = 7  # another migrator holds the lock: `pgferry restore` refuses to run under it
 
 
 class PgferryError(Exception):
@@ -96,9 +95,9 @@ class DriftFound(PgferryError):
 
 # Backups tied to runs (issue 15 §5).
 class MigratorBusy(PgferryError):
-    """Another migrator holds a lock on the databases a restore would replace (exit 7)."""
+    """Another migrator holds a lock on the databases a restore would replace (exit 1, as every lock pgferry cannot have)."""
 
-    exit_code = ExitCode.BUSY
+    exit_code = ExitCode.FAILURE
 
 
 @dataclass

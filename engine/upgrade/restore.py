@@ -180,7 +180,7 @@ def prepare_restore(dsns: Mapping[str, str], bookkeeping_schema: str, run_id: in
 def restore_lock(plan: RestorePlan, locks: Mapping[str, int]) -> Iterator[None]:
     """Take, without waiting, every lock a migrator works under (`preflight.migrator_locks`) in each
     database the restore replaces and in the one holding upgrade_runs, and hold them until the
-    restore ends; refuse (exit 7) when another migrator holds one."""
+    restore ends; refuse (exit 1) when another migrator holds one."""
     with ExitStack() as stack:
         for dsn in dict.fromkeys([plan.primary, *(d for d, _ in plan.targets)]):
             conn = stack.enter_context(connect(dsn, role="restore"))

@@ -19,7 +19,7 @@ def register(sub) -> None:
                        "as it was). Everything written to them since the dump is lost, pgferry's bookkeeping "
                        "included: run N and later runs are no longer recorded. Each file's size and sha256 are "
                        "checked first (exit 1 when one differs); another migrator holding the lock refuses it "
-                       "(exit 7). Asks for the database name (or `restore N` for several) to be typed unless --yes.",
+                       "(exit 1). Asks for the database name (or `restore N` for several) to be typed unless --yes.",
                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     common(p)
     p.add_argument("--run", type=int, required=True, metavar="ID", help="the upgrade run whose backups to restore")
