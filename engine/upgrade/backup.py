@@ -15,6 +15,7 @@ import psycopg
 from psycopg import conninfo as ci
 
 from ..connection import scrub
+from ..errors import DumpFailed
 
 
 def _major(binary: str) -> int | None:
@@ -66,10 +67,6 @@ class Dump:
     path: Path
     size: int
     seconds: float
-
-
-class DumpFailed(Exception):
-    pass
 
 
 def _target(directory: Path, dbname: str) -> tuple[Path, int]:

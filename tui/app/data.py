@@ -12,7 +12,7 @@ from pgferry.engine.errors import PgferryError
 from pgferry.engine.safetext import printable
 from pgferry.engine.bookkeeping.runs import RunStore, UpgradeRun
 from pgferry.engine.bookkeeping.status import DatabaseStatus, read_status
-from pgferry.engine.upgrade.upgrade import Connections, make_plan, read_oob_progress
+from pgferry.engine.upgrade.planning import Connections, make_plan, read_oob_progress
 
 
 @dataclass(frozen=True)
