@@ -24,7 +24,6 @@ from ..plan.planner import Plan
 from ..run.background import BackgroundOptions, BackgroundRunner, OutOfBandStore
 from ..run.oobstate import lifetime_position
 from ..run.runner import ConnectionLost, Migrator, RunOptions
-from .gate import check_privileges
 from .planning import Connections, make_plan, read_applied
 
 
@@ -98,7 +97,7 @@ class Upgrade:
         plan = confirmed
         if plan is None:
             plan = make_plan(self.defs, self.conns, to, downgrade=downgrade, channel=channel)
-            check_privileges(plan, self.conns, privileged_dsn=self.options.privileged_dsn)
+            self._check_privileges(plan)
         with connect(self.conns.primary, role="upgrade") as conn:
             ensure_writable(conn, self.conns.primary)
             store = RunStore(conn, self.conns.bookkeeping_schema)
@@ -153,8 +152,15 @@ class Upgrade:
             return plan
         fresh = make_plan(self.defs, self.conns, to, downgrade=downgrade, channel=channel)
         self.on_event(Replanned(plan.from_label, fresh.from_label, fresh.to_version, len(fresh.steps)))
-        check_privileges(fresh, self.conns, privileged_dsn=self.options.privileged_dsn)
+        self._check_privileges(fresh)
         return fresh
+
+    def _check_privileges(self, plan: Plan) -> None:
+        # Imported here: the gate's reads (drift, recovery, preflight) load only when a run starts,
+        # not with every command that shows this module's events.
+        from .gate import check_privileges
+
+        check_privileges(plan, self.conns, privileged_dsn=self.options.privileged_dsn)
 
     def _execute(self, plan: Plan, store: RunStore, run_id: int) -> None:
         position = 0
