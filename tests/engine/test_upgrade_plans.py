@@ -1,7 +1,9 @@
 """How often one upgrade plans: once for the operator to confirm, and again under the lock only when
-another migrator moved the database in between (then the run says so)."""
+another migrator moved the database in between (then the run says so). And the errors a move raises:
+each an engine error with its exit code, so the command line needs no case of its own for any."""
 from __future__ import annotations
 
+from pgferry.engine import errors
 from pgferry.engine.definitions.catalog import load
 from pgferry.engine.plan.planner import Planner
 from pgferry.engine.upgrade.planning import Connections, make_plan
@@ -43,3 +45,11 @@ def test_a_database_moved_since_the_confirmation_is_planned_again(database):
     assert [e.steps for e in seen if isinstance(e, UpgradeStarted)] == [len(plan.steps)]
     assert "another migrator moved the database" in describe(replanned[0])
     assert applied_ids(database, "main") >= {10, 11, 12, 13}
+
+
+def test_the_errors_of_a_move_carry_their_exit_codes():
+    moved = (errors.PlanError, errors.PreflightFailed, errors.OutOfBandPaused, errors.RunStopped, errors.DumpFailed)
+    assert all(issubclass(cls, errors.PgferryError) for cls in moved)
+    assert [cls.exit_code for cls in moved] == [errors.ExitCode.USAGE] + [errors.ExitCode.FAILURE] * 4
+    stopped = errors.RunStopped("pause", "olga", 3, 7, "1.2.0")
+    assert stopped.status == "paused" and "paused at step 3/7 as olga asked" in stopped.message
