@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import re
 import socket
+from contextlib import AbstractContextManager, nullcontext
 from urllib.parse import unquote
 
 import psycopg
@@ -275,3 +276,30 @@ def with_database(dsn: str, dbname: str | None) -> str:
     """`dsn` pointed at database `dbname` (unchanged without one): one superuser DSN per server
     serves every schema's database."""
     return ci.make_conninfo(dsn, dbname=dbname) if dbname else dsn
+
+
+class Sessions:
+    """One session per database, opened when first asked for and closed together: a read made of
+    several parts (status, out-of-band progress, ...) costs one connection per database."""
+
+    def __init__(self, role: str = "status"):
+        self.role = role
+        self._open: dict[str, psycopg.Connection] = {}
+
+    def __call__(self, dsn: str) -> psycopg.Connection:
+        if dsn not in self._open:
+            self._open[dsn] = connect(dsn, role=self.role)
+        return self._open[dsn]
+
+    def __enter__(self) -> Sessions:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for conn in self._open.values():
+            conn.close()
+        self._open.clear()
+
+
+def sessions_or_own(sessions: Sessions | None) -> AbstractContextManager[Sessions]:
+    """The caller's sessions (it closes them), else new ones closed on leaving the block."""
+    return nullcontext(sessions) if sessions is not None else Sessions()

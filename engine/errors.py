@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import IntEnum
+from typing import Sequence
 
 
 class ExitCode(IntEnum):
@@ -200,3 +201,42 @@ class CatalogDisagrees(PgferryError):
     `pgferry recover` without an action is what answers "is it dirty"."""
 
     exit_code = ExitCode.FAILURE
+
+
+# Raised while planning and moving between releases (engine/plan/, engine/upgrade/)
+
+class PlanError(UsageError):
+    """No plan leads from where the database stands to the target (exit 2)."""
+
+
+class PreflightFailed(PgferryError):
+    """A preflight check failed before a move; nothing was changed (exit 1)."""
+
+    def __init__(self, failures: Sequence, to: str):  # engine.upgrade.preflight.Check, failed ones
+        first = failures[0]
+        more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
+        super().__init__(f"preflight failed: {first.name}: {first.reason}{more}",
+                         hint=f"`pgferry preflight --to {to}` shows every check with its fix; "
+                              "--skip-preflight runs anyway, at the risk the check names")
+        self.failures = list(failures)
+
+
+class OutOfBandPaused(PgferryError):
+    """An out-of-band migration was paused at a stop of the run; the run stopped there (exit 1)."""
+
+
+class RunStopped(PgferryError):
+    """Someone asked the run to pause or abort; it stopped at a safe point (no migration half-applied)."""
+
+    def __init__(self, control: str, by: str | None, position: int, total: int, to_version: str):
+        self.control = control
+        self.status = "paused" if control == "pause" else "aborted"
+        super().__init__(
+            f"upgrade {self.status} at step {position}/{total} as {by or 'someone'} asked; every step so far is "
+            "complete and nothing is half-applied",
+            hint=f"run the same upgrade to {to_version} again to continue" if control == "pause"
+            else "the database is between releases: pick a target and run again to finish or go back")
+
+
+class DumpFailed(PgferryError):
+    """pg_dump could not write its checkpoint (exit 1)."""

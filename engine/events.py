@@ -261,6 +261,17 @@ class UpgradeFinished:
     to_version: str
 
 
+@dataclass(frozen=True)
+class Replanned:
+    """Another migrator moved the database between the plan the operator confirmed and the lock:
+    the run follows a new plan from where the database stands now."""
+
+    confirmed_from: str
+    now_from: str
+    to_version: str
+    steps: int
+
+
 # Backups tied to runs (issue 15 §5): `upgrade --backup DIR` dumped a database before the run changed it.
 @dataclass(frozen=True)
 class BackupTaken:
@@ -275,7 +286,7 @@ Event = Union[
     IndexProgress, IndexRepaired, WaitingForBuild, StaleAttempt, Retrying, MigrationFinished,
     MigrationFailedEvent, RunFinished,
     OobStarted, OobProgress, OobBatchFailed, OobPaused, OobFinished,
-    UpgradeStarted, StopReached, UpgradeFinished, BackupTaken,
+    UpgradeStarted, StopReached, Replanned, UpgradeFinished, BackupTaken,
 ]
 EventSink = Callable[[Event], None]
 

@@ -129,6 +129,9 @@ def describe(e) -> str | None:
         stops = f", stops at {', '.join(e.stops)}" if e.stops else ""
         resumed = f" (continues run {e.resumed_from})" if e.resumed_from else ""
         return f"run {e.run_id}: {e.direction} {e.from_label} → {e.to_version}, {e.steps} step(s){stops}{resumed}"
+    if isinstance(e, ev.Replanned):
+        return (f"another migrator moved the database since the plan was confirmed ({e.confirmed_from} → "
+                f"{e.now_from}): planned again from there, {e.steps} step(s) to {e.to_version}")
     if isinstance(e, ev.StopReached):
         return f"stop at {e.release}: finishing out-of-band {', '.join(map(str, e.out_of_band))} ({e.reason})"
     if isinstance(e, ev.UpgradeFinished):

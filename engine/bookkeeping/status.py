@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
-from ..connection import connect, describe_target
+from ..connection import Sessions, connect, describe_target, sessions_or_own
 from ..definitions.catalog import DatabaseVersion, Definitions
 from ..definitions.definitions import Migration
 from ..definitions.releases import STABLE
@@ -164,20 +164,21 @@ def settled_by_next_run(m: Migration | None, a: Attempt, applied: bool) -> bool:
 
 
 def read_status(defs: Definitions, dsns: Mapping[str, str], bookkeeping_schema: str = "public",
-                schemas: list[str] | None = None, channel: str = STABLE) -> DatabaseStatus:
+                schemas: list[str] | None = None, channel: str = STABLE, *,
+                sessions: Sessions | None = None) -> DatabaseStatus:
     """Read every selected schema's state. Creates nothing and takes no lock. Pending counts towards
     the newest release of `channel`: an insiders preview is not pending for a stable deployment."""
     out: list[SchemaStatus] = []
-    conns: dict[str, object] = {}
     holders: list[IdleLockHolder] = []
-    try:
+    seen: set[str] = set()
+    with sessions_or_own(sessions) as session:
         for name in schemas or list(defs.schemas):
             graph = defs.schema(name)
             dsn = dsns[name]
-            if dsn not in conns:
-                conns[dsn] = connect(dsn, role="status")
-                holders += idle_lock_holders(conns[dsn], describe_target(dsn))
-            log = MigrationLog(conns[dsn], bookkeeping_schema)
+            if dsn not in seen:
+                seen.add(dsn)
+                holders += idle_lock_holders(session(dsn), describe_target(dsn))
+            log = MigrationLog(session(dsn), bookkeeping_schema)
             state = log.state(name)
             pending = tuple(s.id for s in graph.up(state.applied, defs.heads_on(name, channel)))
             unknown = tuple(sorted(set(state.applied) - set(graph.migrations)))
@@ -187,8 +188,5 @@ def read_status(defs: Definitions, dsns: Mapping[str, str], bookkeeping_schema: 
             changed = changed_since_applied(log, graph, state.applied, describe_target(dsn)) if state.tables_exist else ()
             out.append(SchemaStatus(name, describe_target(dsn), schema_version(defs, name, state.applied), state,
                                     pending, unknown, settling, changed))
-    finally:
-        for c in conns.values():
-            c.close()
     version = defs.version_of({s.name: s.state.applied for s in out})
     return DatabaseStatus(tuple(out), version, idle_lock_holders=tuple(holders))

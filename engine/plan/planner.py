@@ -12,7 +12,7 @@ interval cover: sort by the interval's last release, stop there unless already c
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterable, Mapping
 
 from ..definitions.catalog import Definitions
@@ -20,7 +20,7 @@ from ..definitions.graph import Step
 from ..definitions.outofband import OutOfBand
 from ..definitions.releases import Release
 from ..definitions.validate import introduced_in
-from ..errors import DriftFound, UsageError
+from ..errors import DriftFound, PlanError
 
 
 @dataclass(frozen=True)
@@ -72,6 +72,9 @@ class Plan:
     stops: tuple[Stop, ...]
     steps: tuple[PlanStep, ...]
     warnings: tuple[str, ...] = field(default=())
+    # The applied sets it was planned from: a run that finds them moved (another migrator ran in
+    # between) plans again rather than run steps computed for a database that is no longer there.
+    applied: Mapping[str, frozenset[int]] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def empty(self) -> bool:
@@ -91,10 +94,6 @@ class Plan:
             "steps": [s.as_dict() for s in self.steps],
             "warnings": list(self.warnings),
         }
-
-
-class PlanError(UsageError):
-    pass
 
 
 def _interval_cover(intervals: Mapping[int, tuple[int, int]]) -> dict[int, list[int]]:
@@ -142,6 +141,11 @@ class Planner:
 
     def plan(self, applied: Mapping[str, Iterable[int]], to: str, *, progress: Mapping[int, float | None] | None = None,
              allow_downgrade: bool = False, allow_upgrade: bool = True) -> Plan:
+        planned = self._plan(applied, to, progress, allow_downgrade, allow_upgrade)
+        return replace(planned, applied={s: frozenset(applied.get(s, ())) for s in self.defs.schemas})
+
+    def _plan(self, applied: Mapping[str, Iterable[int]], to: str, progress: Mapping[int, float | None] | None,
+              allow_downgrade: bool, allow_upgrade: bool) -> Plan:
         target = self.defs.release(to)
         if target.pulled:
             raise PlanError(f"release {target.version} was pulled: {target.pulled}",

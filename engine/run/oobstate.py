@@ -9,18 +9,47 @@ objects exist: at or past its `introduced` release. The record still tells what 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Mapping
 
 import psycopg
 
-from ..connection import connect, is_connection_loss
+from ..connection import Sessions, is_connection_loss, sessions_or_own
 from ..definitions.catalog import DatabaseVersion, Definitions
 from ..definitions.outofband import OutOfBand
 from ..definitions.releases import Release
 from ..errors import UsageError, server_message
 from ..safetext import printable
 from .background import OutOfBandStore
+
+
+@dataclass(frozen=True)
+class OobRow:
+    """One out-of-band migration where a database stands, in plain values (no definitions): what a
+    status line, a screen or a JSON document shows."""
+
+    id: int
+    description: str
+    schema: str
+    introduced: str
+    deprecated: str | None
+    non_destructive: bool
+    progress: float | None  # measured now; None while not reached
+    reached: bool
+    reason: str
+    recorded_progress: float | None  # what the last run saw
+    paused: bool
+    reverse: bool
+    batch_size: int
+    rows_done: int
+    rows_per_second: float | None
+    errors: int
+    last_error: str | None
+    last_updated: datetime | None
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "last_updated": self.last_updated.isoformat() if self.last_updated else None}
 
 
 @dataclass(frozen=True)
@@ -33,19 +62,13 @@ class OobState:
     reason: str  # why the progress is what it is, in one line
     record: Mapping | None = None  # its out_of_band_migrations row, if it ever ran here
 
-    def as_dict(self) -> dict:
+    def row(self) -> OobRow:
         r = self.record or {}
         o = self.oob
-        return {
-            "id": o.id, "description": o.description, "schema": o.schema, "introduced": o.introduced,
-            "deprecated": o.deprecated, "non_destructive": o.non_destructive, "progress": self.progress,
-            "reached": self.reached, "reason": self.reason,
-            "recorded_progress": r.get("progress"), "paused": bool(r.get("paused")),
-            "reverse": bool(r.get("apply_reverse")), "batch_size": r.get("batch_size") or o.batch_size,
-            "rows_done": r.get("rows_done") or 0, "rows_per_second": r.get("rows_per_second"),
-            "errors": r.get("error_count") or 0, "last_error": r.get("last_error"),
-            "last_updated": r["last_updated"].isoformat() if r.get("last_updated") else None,
-        }
+        return OobRow(o.id, o.description, o.schema, o.introduced, o.deprecated, o.non_destructive, self.progress,
+                      self.reached, self.reason, r.get("progress"), bool(r.get("paused")), bool(r.get("apply_reverse")),
+                      r.get("batch_size") or o.batch_size, r.get("rows_done") or 0, r.get("rows_per_second"),
+                      r.get("error_count") or 0, r.get("last_error"), r.get("last_updated"))
 
 
 def measure(conn: psycopg.Connection, o: OutOfBand) -> tuple[float, bool, str]:
@@ -75,20 +98,19 @@ def lifetime_position(defs: Definitions, o: OutOfBand, release: Release | None) 
 
 
 def read_states(defs: Definitions, dsns: Mapping[str, str], version: DatabaseVersion,
-                bookkeeping_schema: str = "public", ids=None) -> dict[int, OobState]:
+                bookkeeping_schema: str = "public", ids=None, *, sessions: Sessions | None = None) -> dict[int, OobState]:
     """Every out-of-band migration (or those of `ids`) on a database at `version`: read-only."""
     oobs = [o for i, o in sorted(defs.out_of_band.items()) if ids is None or i in ids]
     out: dict[int, OobState] = {}
-    cache: dict[str, tuple[psycopg.Connection, dict]] = {}  # one session per database
-    try:
+    records: dict[str, dict] = {}  # each database's out_of_band_migrations rows, by id
+    with sessions_or_own(sessions) as session:
         for o in oobs:
             dsn = dsns.get(o.schema)
             if dsn is None:
                 continue
-            if dsn not in cache:
-                conn = connect(dsn, role="status")
-                cache[dsn] = (conn, {r["id"]: r for r in OutOfBandStore(conn, bookkeeping_schema).all()})
-            conn, records = cache[dsn]
+            conn = session(dsn)
+            if dsn not in records:
+                records[dsn] = {r["id"]: r for r in OutOfBandStore(conn, bookkeeping_schema).all()}
             reached, past = lifetime_position(defs, o, version.release)
             if reached:
                 progress, measured, reason = measure(conn, o)
@@ -96,10 +118,7 @@ def read_states(defs: Definitions, dsns: Mapping[str, str], version: DatabaseVer
                 at = version.release.version if version.release else "no release"
                 progress, measured = None, False
                 reason = f"not reached: introduced in {o.introduced}, the database is at {at}"
-            out[o.id] = OobState(o, reached, past, progress, measured, reason, records.get(o.id))
-    finally:
-        for conn, _ in cache.values():
-            conn.close()
+            out[o.id] = OobState(o, reached, past, progress, measured, reason, records[dsn].get(o.id))
     return out
 
 

@@ -16,6 +16,7 @@ from psycopg import conninfo as ci
 
 from ..connection import scrub
 from ..userdirs import open_private
+from ..errors import DumpFailed
 
 
 def client_major(binary: str) -> int | None:
@@ -69,10 +70,6 @@ class Dump:
     path: Path
     size: int
     seconds: float
-
-
-class DumpFailed(Exception):
-    pass
 
 
 def _target(directory: Path, dbname: str) -> tuple[Path, int]:

@@ -12,7 +12,7 @@ from ..definitions.catalog import DatabaseVersion, Definitions
 from ..definitions.releases import STABLE, Release
 from ..errors import PgferryError
 from ..plan.planner import Plan, Planner
-from .upgrade import Connections, read_applied, read_oob_progress, server_version
+from .planning import Connections, read_applied, read_oob_progress, server_version
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Mapping
 
 import psycopg
 from pglast import ast
@@ -17,12 +17,12 @@ from psycopg import sql
 
 from ..connection import application_name, connect
 from ..definitions.catalog import Definitions
-from ..errors import PgferryError
+from ..errors import DumpFailed
 from ..events import Session
 from ..locks import lock_key_parts, lock_key
 from ..plan.planner import Plan, Planner
-from .backup import DumpFailed, human_size, take_dump
-from .upgrade import Connections, read_applied, read_oob_progress, resolve_target
+from .backup import human_size, take_dump
+from .planning import Connections, read_applied, read_oob_progress, resolve_target
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
 ROLE = "preflight"
@@ -49,16 +49,6 @@ class Check:
 class Thresholds:
     long_query: float = 60.0
     idle_in_transaction: float = 10.0
-
-
-class PreflightFailed(PgferryError):
-    def __init__(self, failures: Sequence[Check], to: str):
-        first = failures[0]
-        more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
-        super().__init__(f"preflight failed: {first.name}: {first.reason}{more}",
-                         hint=f"`pgferry preflight --to {to}` shows every check with its fix; "
-                              "--skip-preflight runs anyway, at the risk the check names")
-        self.failures = list(failures)
 
 
 def _q(name: str) -> str:

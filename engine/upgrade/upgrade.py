@@ -9,8 +9,6 @@ continues.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from typing import Mapping
 
 import psycopg
 
@@ -18,101 +16,14 @@ from ..bookkeeping.runs import RunStore
 from ..connection import connect, describe_target, ensure_writable, is_connection_loss, loss_reason
 from ..definitions.catalog import Definitions
 from ..definitions.releases import Release
-from ..errors import ConnectError, ConnectionLost, PgferryError, PrivilegeRequired, UsageError
-from ..events import EventSink, MigrationFinished, StopReached, UpgradeFinished, UpgradeStarted, discard
+from ..errors import ConnectError, ConnectionLost, OutOfBandPaused, PgferryError, RunStopped
+from ..events import EventSink, MigrationFinished, Replanned, StopReached, UpgradeFinished, UpgradeStarted, discard
 from ..locks import AdvisoryLock, lock_key
-from ..plan.planner import Plan, Planner, PlanError
-from ..repair.drift import refuse_unrecorded
+from ..plan.planner import Plan
 from ..run.background import BackgroundOptions, BackgroundRunner, OutOfBandStore
-from ..run.oobstate import lifetime_position, progress_for_planning, read_states
+from ..run.oobstate import lifetime_position
 from ..run.runner import Migrator, RunOptions
-
-
-class OutOfBandPaused(PgferryError):
-    pass
-
-
-class RunStopped(PgferryError):
-    """Someone asked the run to pause or abort; it stopped at a safe point (no migration half-applied)."""
-
-    def __init__(self, control: str, by: str | None, position: int, total: int, to_version: str):
-        self.control = control
-        self.status = "paused" if control == "pause" else "aborted"
-        verb = "paused" if control == "pause" else "aborted"
-        super().__init__(
-            f"upgrade {verb} at step {position}/{total} as {by or 'someone'} asked; every step so far is complete "
-            "and nothing is half-applied",
-            hint=f"run the same upgrade to {to_version} again to continue" if control == "pause"
-            else "the database is between releases: pick a target and run again to finish or go back")
-
-
-@dataclass(frozen=True)
-class Connections:
-    """Which database each schema lives in; the first schema's database is the primary one."""
-
-    dsns: Mapping[str, str]
-    bookkeeping_schema: str = "public"
-
-    @property
-    def primary(self) -> str:
-        return next(iter(self.dsns.values()))
-
-    def distinct(self) -> list[str]:
-        return list(dict.fromkeys(self.dsns.values()))
-
-
-def read_applied(defs: Definitions, conns: Connections) -> dict[str, frozenset[int]]:
-    from ..bookkeeping.status import read_status
-
-    status = read_status(defs, conns.dsns, conns.bookkeeping_schema)
-    return {s.name: s.state.applied for s in status.schemas}
-
-
-def read_oob_progress(defs: Definitions, conns: Connections, applied: Mapping[str, frozenset[int]]) -> dict[int, float | None]:
-    """Each out-of-band migration's progress, measured on the live data (oobstate.py): None while
-    the database has not reached the release that introduces it."""
-    if not getattr(defs, "out_of_band", None):
-        return {}
-    return progress_for_planning(read_states(defs, conns.dsns, defs.version_of(applied), conns.bookkeeping_schema))
-
-
-def server_version(dsn: str) -> str:
-    with connect(dsn, role="status") as conn:
-        v = conn.info.server_version
-    return f"{v // 10000}.{v % 10000}"
-
-
-def check_server(release: Release, version: str) -> None:
-    if not release.supports_server(version):
-        raise PlanError(
-            f"release {release.version} supports PostgreSQL {release.postgres}; the server runs {version}",
-            hint="upgrade the PostgreSQL server first, or pick a release that supports it")
-
-
-def resolve_target(defs: Definitions, to: str, channel: str = "stable") -> Release:
-    if to == "latest":
-        r = defs.releases.latest(channel)
-        if r is None:
-            raise UsageError("no release to upgrade to", hint="releases.yaml lists none that is not pulled")
-        return r
-    r = defs.release(to)
-    if r.channel != "stable" and r.channel != channel:
-        raise UsageError(f"release {r.version} is on the {r.channel} channel", hint=f"add --channel {r.channel}")
-    return r
-
-
-def make_plan(defs: Definitions, conns: Connections, to: str, *, downgrade: bool | None = None,
-              channel: str = "stable") -> Plan:
-    """downgrade: True only down, False only up, None either way."""
-    target = resolve_target(defs, to, channel)
-    check_server(target, server_version(conns.primary))
-    applied = read_applied(defs, conns)
-    if not any(applied.values()):
-        # Nothing applied: an empty database, or one whose bookkeeping is elsewhere (exit 5).
-        refuse_unrecorded(defs, conns.dsns, conns.bookkeeping_schema)
-    progress = read_oob_progress(defs, conns, applied)
-    return Planner(defs).plan(applied, target.version, progress=progress,
-                              allow_downgrade=downgrade is not False, allow_upgrade=downgrade is not True)
+from .planning import Connections, make_plan, read_applied
 
 
 def _as_connection_lost(exc: BaseException, conns: Connections, run_id: int) -> ConnectionLost | None:
@@ -141,34 +52,18 @@ class Upgrade:
         self.background = background or BackgroundOptions(bookkeeping_schema=conns.bookkeeping_schema)
         self.on_event = on_event
 
-    def check_privileges(self, plan: Plan) -> None:
-        """Stop before touching anything when a privileged step needs someone else (exit 3)."""
-        if self.options.privileged_dsn:
-            return
-        from ..privileges.privileges import build_bundle, describe_items, needs_someone_else
-
-        bundle = build_bundle(plan, dict(self.conns.dsns))
-        pending = needs_someone_else(bundle, dict(self.conns.dsns), self.conns.bookkeeping_schema) \
-            if not bundle.empty else []
-        if not pending:
-            return
-        verb = "downgrade" if plan.direction == "downgrade" else "upgrade"
-        if plan.direction == "downgrade":
-            hint = (f"Re-run with --superuser-dsn so pgferry runs just those steps as a superuser at the right "
-                    f"moment; `pgferry privileged --to {plan.to_version} --allow-downgrade` shows them.")
-        else:
-            hint = (f"Hand `pgferry privileged --to {plan.to_version} --out privileged.sql` to a DBA to run as a "
-                    f"superuser, then run `pgferry privileged verify --to {plan.to_version}` and this {verb} again "
-                    "(or pass --superuser-dsn to let pgferry run just those steps).")
-        raise PrivilegeRequired(
-            f"This {verb} has {len(pending)} privileged step(s) that role {bundle.role} cannot run: "
-            f"{describe_items(pending)}. Nothing was changed.", hint=hint)
-
-    def run(self, to: str, *, downgrade: bool | None = None, channel: str = "stable") -> tuple[Plan, int]:
+    def run(self, to: str, *, downgrade: bool | None = None, channel: str = "stable",
+            confirmed: Plan | None = None) -> tuple[Plan, int]:
+        """Move to `to`. `confirmed`: the plan the operator agreed to, past gate.check_before_move;
+        without one, the run plans itself and checks only privileges. Either plan runs unless the
+        database moved while this run waited for the lock."""
         from .runbackups import backup_before_changes
 
         start = time.monotonic()
-        self.check_privileges(make_plan(self.defs, self.conns, to, downgrade=downgrade, channel=channel))
+        plan = confirmed
+        if plan is None:
+            plan = make_plan(self.defs, self.conns, to, downgrade=downgrade, channel=channel)
+            self._check_privileges(plan)
         with connect(self.conns.primary, role="upgrade") as conn:
             ensure_writable(conn, self.conns.primary)
             store = RunStore(conn, self.conns.bookkeeping_schema)
@@ -176,7 +71,7 @@ class Upgrade:
             # One upgrade at a time per product: later ones wait, then find their work done.
             with AdvisoryLock(conn, lock_key(self.conns.bookkeeping_schema, "upgrade"), "upgrade",
                               poll=self.options.poll, timeout=self.options.lock_wait, on_event=self.on_event):
-                plan = make_plan(self.defs, self.conns, to, downgrade=downgrade, channel=channel)
+                plan = self._still_current(plan, to, downgrade, channel)
                 # Before the run is recorded: a restore brings back the database as it was before run N.
                 backups = backup_before_changes(plan, self.conns.dsns, self.backup_dir, self.on_event)
                 previous = store.unfinished()
@@ -217,6 +112,23 @@ class Upgrade:
                 store.finish(run_id, "succeeded")
                 self.on_event(UpgradeFinished(run_id, "succeeded", time.monotonic() - start, plan.to_version))
                 return plan, run_id
+
+    def _still_current(self, plan: Plan, to: str, downgrade: bool | None, channel: str) -> Plan:
+        """The plan as it stands under the lock: the same one while the applied sets are those it was
+        made from, else a new plan from where another migrator left the database."""
+        if read_applied(self.defs, self.conns) == plan.applied:
+            return plan
+        fresh = make_plan(self.defs, self.conns, to, downgrade=downgrade, channel=channel)
+        self.on_event(Replanned(plan.from_label, fresh.from_label, fresh.to_version, len(fresh.steps)))
+        self._check_privileges(fresh)
+        return fresh
+
+    def _check_privileges(self, plan: Plan) -> None:
+        # Imported here: the gate's reads (drift, recovery, preflight) load only when a run starts,
+        # not with every command that shows this module's events.
+        from .gate import check_privileges
+
+        check_privileges(plan, self.conns, privileged_dsn=self.options.privileged_dsn)
 
     def _execute(self, plan: Plan, store: RunStore, run_id: int) -> None:
         position = 0

@@ -10,8 +10,9 @@ import pytest
 from pgferry.engine.definitions.catalog import bundled_migrations_dir, load
 from pgferry.engine.upgrade.report import build_report, to_markdown
 from pgferry.engine.bookkeeping.runs import RunStore
+from pgferry.engine.errors import RunStopped
 from pgferry.engine.events import StopReached
-from pgferry.engine.upgrade.upgrade import Connections, RunStopped, Upgrade
+from pgferry.engine.upgrade.upgrade import Connections, Upgrade
 from tests.support import SMALL, run_cli
 from pgferry.engine.upgrade.report import migration_names
 from pgferry.tui.cli import main

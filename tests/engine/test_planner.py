@@ -7,8 +7,8 @@ import random
 import pytest
 
 from pgferry.engine.definitions.catalog import load
-from pgferry.engine.errors import DriftFound, UsageError
-from pgferry.engine.plan.planner import Planner, PlanError, _interval_cover
+from pgferry.engine.errors import DriftFound, PlanError, UsageError
+from pgferry.engine.plan.planner import Planner, _interval_cover
 from tests.fixtures.synthetic import make_product
 
 

@@ -11,13 +11,13 @@ import stat
 
 import psycopg
 import pytest
-from psycopg import conninfo
+from psycopg import conninfo, sql
 from rich.console import Console
 from textual.widgets import Input, Static
 
 from pgferry.engine.privileges.grant import check_bundle, in_database_of, record_check
-from pgferry.engine.privileges.privileges import build_bundle
-from pgferry.engine.upgrade.upgrade import make_plan
+from pgferry.engine.privileges.privileges import build_bundle, hold_grants
+from pgferry.engine.upgrade.planning import make_plan
 from tests.support import SMALL, query
 from pgferry.tui.app import PgferryApp, Source
 from pgferry.tui.app.base import KeyReasons
@@ -183,14 +183,18 @@ def test_a_failed_grant_shows_the_refusal_without_the_password(app_db, database)
     assert query(database, "SELECT count(*) FROM pg_extension WHERE extname = 'pg_trgm'") == [(0,)]
 
 
-def test_unverifiable_step_is_confirmed_with_the_token(app_db, database, small_copy):
-    d = small_copy / "main" / "17_comment_trgm"
+def add_unverifiable_step(product) -> None:
+    """main 17: a privileged step whose effect the catalog cannot show (only a grant vouches for it)."""
+    d = product / "main" / "17_comment_trgm"
     d.mkdir()
     (d / "metadata.yaml").write_text("name: document pg_trgm\nparents: [16]\nprivileged: true\n")
     (d / "up.sql").write_text("COMMENT ON EXTENSION pg_trgm IS 'trigram matching';\n")
     (d / "down.sql").write_text("COMMENT ON EXTENSION pg_trgm IS NULL;\n")
-    (small_copy / "releases.yaml").write_text((small_copy / "releases.yaml").read_text().replace("main: [16]",
-                                                                                               "main: [17]"))
+    (product / "releases.yaml").write_text((product / "releases.yaml").read_text().replace("main: [16]", "main: [17]"))
+
+
+def test_unverifiable_step_is_confirmed_with_the_token(app_db, database, small_copy):
+    add_unverifiable_step(small_copy)
     source = Source(migrations=str(small_copy), dsn=app_db)
     plan = plan_for(source)
 
@@ -215,6 +219,32 @@ def test_unverifiable_step_is_confirmed_with_the_token(app_db, database, small_c
     token = asyncio.run(go())
     assert query(database, "SELECT version, confirmed_by FROM privileged_grants ORDER BY version") == [
         (14, "olga (verified in the catalog)"), (17, f"olga (token {token})")]
+
+
+def test_a_grant_held_in_another_bookkeeping_schema_is_not_asked_for_again(app_db, app_role, database, small_copy):
+    """With --bookkeeping-schema the app reads that schema's grant log (it once read public's, and sent
+    the operator back to the privileged screen for a step already granted)."""
+    add_unverifiable_step(small_copy)
+    with psycopg.connect(database, autocommit=True) as dba:
+        dba.execute(sql.SQL("CREATE SCHEMA ledger AUTHORIZATION {}").format(sql.Identifier(app_role)))
+        dba.execute("CREATE EXTENSION pg_trgm")  # step 14, run by a DBA: the catalog shows it
+    source = Source(migrations=str(small_copy), dsn=app_db, bookkeeping_schema="ledger")
+    plan = plan_for(source)
+    dsns = dict(source.connections().dsns)
+    unknowable = [i for i in build_bundle(plan, dsns).items if i.migration_id == 17]
+    assert hold_grants(unknowable, dsns, "olga (token)", bookkeeping_schema="ledger") == [17]
+
+    async def go():
+        app = PgferryApp(source)
+        calls = started_runs(app)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(app, pilot)
+            app.proceed(plan)
+            await settle(app, pilot)
+            assert not isinstance(app.screen, PrivilegedScreen)
+        assert calls == [plan]
+
+    asyncio.run(go())
 
 
 def test_engine_check_refuses_to_record_what_is_missing(app_db):

@@ -100,12 +100,10 @@ class PgferryApp(App[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="proceed", description="checking privileges")
     def _proceed(self, plan: Plan) -> None:
-        from pgferry.engine.privileges.privileges import build_bundle, needs_someone_else
+        from pgferry.engine.upgrade.gate import waiting_for_someone_else
 
-        dsns = dict(self.source.connections().dsns)
-        bundle = build_bundle(plan, dsns)
-        pending = needs_someone_else(bundle, dsns) if not bundle.empty else []
-        self.call_from_thread(self._after_privilege_check, plan, bool(pending))
+        waiting = waiting_for_someone_else(plan, self.source.connections())
+        self.call_from_thread(self._after_privilege_check, plan, not waiting.empty)
 
     def _after_privilege_check(self, plan: Plan, needs_grant: bool) -> None:
         if needs_grant:

@@ -7,12 +7,14 @@ from dataclasses import dataclass
 import psycopg
 
 from pgferry.engine.definitions.catalog import Definitions, bundled_migrations_dir, load
-from pgferry.engine.connection import connect, known_secrets, schema_dsns, schema_env, scrub
+from pgferry.engine.connection import Sessions, known_secrets, schema_dsns, schema_env, scrub
 from pgferry.engine.errors import PgferryError, server_message
 from pgferry.engine.safetext import printable
 from pgferry.engine.bookkeeping.runs import RunStore, UpgradeRun
-from pgferry.engine.bookkeeping.status import DatabaseStatus, read_status
-from pgferry.engine.upgrade.upgrade import Connections, make_plan, read_oob_progress
+from pgferry.engine.bookkeeping.status import DatabaseStatus
+from pgferry.engine.run.oobstate import OobRow
+from pgferry.engine.upgrade.planning import Connections, make_plan
+from pgferry.engine.upgrade.standing import read_standing
 
 
 @dataclass(frozen=True)
@@ -65,20 +67,11 @@ def _definitions_of(path: str) -> Definitions:
 
 
 @dataclass(frozen=True)
-class OobSummary:
-    id: int
-    description: str
-    progress: float | None  # None: not live at this release (not started, or already retired)
-    introduced: str = ""
-    deprecated: str | None = None
-
-
-@dataclass(frozen=True)
 class Overview:
     status: DatabaseStatus
     run: UpgradeRun | None = None
     server: str | None = None  # "PostgreSQL 16.4"
-    out_of_band: tuple[OobSummary, ...] = ()
+    out_of_band: tuple[OobRow, ...] = ()  # progress None: not live at this release
 
 
 @dataclass(frozen=True)
@@ -91,14 +84,12 @@ class PreflightSummary:
 def load_overview(source: Source) -> Overview:
     defs = source.definitions()
     conns = source.connections()
-    status = read_status(defs, conns.dsns, conns.bookkeeping_schema)
-    with connect(conns.primary, role="status") as conn:
-        v = conn.info.server_version
-        run = RunStore(conn, conns.bookkeeping_schema).latest()
-    progress = read_oob_progress(defs, conns, {s.name: s.state.applied for s in status.schemas})
-    oob = tuple(OobSummary(oid, o.description, p, o.introduced, o.deprecated)
-                for oid, p in sorted(progress.items()) for o in [defs.out_of_band[oid]])
-    return Overview(status, run, f"PostgreSQL {v // 10000}.{v % 10000}", oob)
+    with Sessions() as sessions:  # one per database for the whole overview
+        standing = read_standing(defs, conns, sessions=sessions)
+        primary = sessions(conns.primary)
+        v = primary.info.server_version
+        run = RunStore(primary, conns.bookkeeping_schema).latest()
+    return Overview(standing.status, run, f"PostgreSQL {v // 10000}.{v % 10000}", standing.out_of_band)
 
 
 def load_preflight(source: Source) -> PreflightSummary | None:

@@ -21,7 +21,7 @@ from textual.widgets.tree import TreeNode
 from pgferry.engine.upgrade.choices import PlanCounts
 from pgferry.engine.plan.outline import Index, Item, ReleaseGroup, SchemaGroup, Segment, items, matches, segments
 from pgferry.engine.plan.planner import Plan
-from pgferry.engine.upgrade.upgrade import read_applied
+from pgferry.engine.upgrade.planning import read_applied
 from pgferry.tui.plan_view import BADGES, LEGEND
 
 from .base import PgferryScreen, bottom_bar

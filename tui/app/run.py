@@ -18,6 +18,7 @@ from textual.worker import get_current_worker
 
 from pgferry.engine.plan.planner import Plan
 from pgferry.engine.upgrade.live import LiveReader, LiveRun
+from pgferry.tui import journal as journal_mod
 from pgferry.tui.launch import Launched
 
 from . import run_render as draw

@@ -22,7 +22,8 @@ from pgferry.engine.connection import mask_dsn, schema_env
 from pgferry.engine.embedded import start
 from pgferry.engine.errors import ExitCode, UsageError
 from pgferry.engine.run.runner import RunOptions
-from pgferry.engine.upgrade.upgrade import Connections, Upgrade
+from pgferry.engine.upgrade.planning import Connections
+from pgferry.engine.upgrade.upgrade import Upgrade
 from pgferry.tui.render import renderer
 
 from .app import cmd_app

@@ -72,7 +72,7 @@ def dsns_of(args, defs: Definitions) -> dict[str, str]:
 
 
 def conns_of(args, defs: Definitions):
-    from pgferry.engine.upgrade.upgrade import Connections
+    from pgferry.engine.upgrade.planning import Connections
 
     return Connections(dsns_of(args, defs), args.bookkeeping_schema)
 

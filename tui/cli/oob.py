@@ -37,11 +37,11 @@ def cmd_oob(args) -> int:
         if i not in oobs:
             raise UsageError(f"no out-of-band migration {i}", hint=f"known: {', '.join(map(str, sorted(oobs))) or 'none'}")
     if args.action == "status":
-        out = [s.as_dict() for s in read_database_states(defs, dsns, args.bookkeeping_schema, ids).values()]
+        rows = [s.row() for s in read_database_states(defs, dsns, args.bookkeeping_schema, ids).values()]
         if args.json:
-            emit_json({"out_of_band": out})
+            emit_json({"out_of_band": [r.as_dict() for r in rows]})
         else:
-            for r in out:
+            for r in rows:
                 print(oob_line(r))
         return ExitCode.OK
     if args.action in ("pause", "resume"):

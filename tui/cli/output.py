@@ -24,15 +24,16 @@ def print_steps(title: str, steps: list[Step]) -> None:
         tag = f" [{', '.join(badges)}]" if badges else ""
         print(f"  {'up  ' if s.up else 'down'} {m.schema} {m.id} {m.name}{tag}{back}")
 
-def oob_line(r: dict) -> str:
+def oob_line(r) -> str:
+    """One engine.run.oobstate.OobRow on one line."""
     from pgferry.engine.safetext import printable
 
-    prog = "not reached" if not r["reached"] else f"{r['progress']:.1%}"
-    flags = " ⏸ paused" if r["paused"] else ""
-    why = "" if r["reason"] == "measured by progress.sql" or not r["reached"] else f" ({r['reason']})"
-    errs = f", {r['errors']} error(s): {r['last_error']}" if r["errors"] else ""
-    return printable(f"{r['id']:>4}  {prog:>11}{flags}  {r['description']} [{r['schema']}, "
-                     f"{r['introduced']} → {r['deprecated'] or '∞'}]{why}{errs}", one_line=True)
+    prog = "not reached" if not r.reached else f"{r.progress:.1%}"
+    flags = " ⏸ paused" if r.paused else ""
+    why = "" if r.reason == "measured by progress.sql" or not r.reached else f" ({r.reason})"
+    errs = f", {r.errors} error(s): {r.last_error}" if r.errors else ""
+    return printable(f"{r.id:>4}  {prog:>11}{flags}  {r.description} [{r.schema}, "
+                     f"{r.introduced} → {r.deprecated or '∞'}]{why}{errs}", one_line=True)
 
 
 def print_idle_lock_holders(holders, file=None) -> None:

@@ -35,7 +35,7 @@ def cmd_privileged(args) -> int:
     from pgferry.engine.privileges.grant import check_bundle, record_check
     from pgferry.engine.privileges.privileges import build_bundle
     from pgferry.engine.bookkeeping.runs import operator_name
-    from pgferry.engine.upgrade.upgrade import make_plan
+    from pgferry.engine.upgrade.planning import make_plan
 
     defs = definitions(args)
     conns = conns_of(args, defs)

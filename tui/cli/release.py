@@ -70,7 +70,7 @@ def plan_format(args) -> str:
 
 def cmd_plan(args) -> int:
     from pgferry.engine.plan.export import to_markdown, to_sql
-    from pgferry.engine.upgrade.upgrade import make_plan
+    from pgferry.engine.upgrade.planning import make_plan
     from pgferry.tui.plan_view import print_plan
 
     defs = definitions(args)
@@ -125,7 +125,8 @@ def cmd_move(args) -> int:
 def _move(args, journal) -> int:
     from pgferry.engine.run.background import BackgroundOptions
     from pgferry.engine.upgrade.gate import check_before_move
-    from pgferry.engine.upgrade.upgrade import make_plan, Upgrade
+    from pgferry.engine.upgrade.planning import make_plan
+    from pgferry.engine.upgrade.upgrade import Upgrade
     from pgferry.tui.plan_view import print_plan
     from pgferry.tui.render import renderer
 
@@ -148,11 +149,11 @@ def _move(args, journal) -> int:
         else:
             print(f"already at {plan.to_version}: nothing to do", file=sys.stderr)
         return ExitCode.OK
+    options = run_options(args)
+    # A step only someone else can run stops the move here (exit 3), before asking.
     check_before_move(defs, conns, plan, drift=not args.skip_drift_check, preflight=not args.skip_preflight,
-                      note=lambda text: print(f"note: {text}", file=sys.stderr))
+                      privileged_dsn=options.privileged_dsn, note=lambda text: print(f"note: {text}", file=sys.stderr))
     if not args.yes:
-        # A step only someone else can run stops the run at once (exit 3): say so before asking.
-        Upgrade(defs, conns, options=run_options(args)).check_privileges(plan)
         if not sys.stdin.isatty():
             raise UsageError(f"{args.command} changes the database and needs confirmation",
                              hint="re-run with --yes, or --dry-run to see the plan")
@@ -167,8 +168,8 @@ def _move(args, journal) -> int:
     bg = BackgroundOptions(bookkeeping_schema=args.bookkeeping_schema, target_batch_seconds=args.batch_seconds)
     with renderer(args.no_progress or args.json) as render:
         sink = render if journal is None else (lambda e: (render(e), journal(e)))
-        run = Upgrade(defs, conns, options=run_options(args), background=bg, on_event=sink, backup_dir=args.backup)
-        plan, run_id = run.run(args.to, downgrade=downgrade, channel=args.channel)
+        run = Upgrade(defs, conns, options=options, background=bg, on_event=sink, backup_dir=args.backup)
+        plan, run_id = run.run(args.to, downgrade=downgrade, channel=args.channel, confirmed=plan)
     if args.json:
         emit_json({"run_id": run_id, "status": "succeeded", "plan": plan.as_dict()})
     return ExitCode.OK

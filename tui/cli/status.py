@@ -47,16 +47,14 @@ def cmd_status(args) -> int:
 
 def show_status(defs, dsns: dict[str, str], bookkeeping_schema: str = "public", schemas=None, *,
                 as_json: bool = False) -> int:
-    from pgferry.engine.bookkeeping.status import read_status
+    from pgferry.engine.upgrade.planning import Connections
+    from pgferry.engine.upgrade.standing import read_standing
 
-    status = read_status(defs, dsns, bookkeeping_schema, schemas)
-    if not any(s.state.applied for s in status.schemas):
-        from pgferry.engine.repair.drift import refuse_unrecorded
-
-        refuse_unrecorded(defs, dsns, bookkeeping_schema)  # the product's tables are not "empty" (exit 5)
-    oob = oob_rows(defs, dsns, status.version, bookkeeping_schema, schemas)
+    standing = read_standing(defs, Connections(dsns, bookkeeping_schema), schemas)
+    standing.refuse_unrecorded()  # the product's tables are not "empty" (exit 5)
+    status, oob = standing.status, standing.out_of_band
     if as_json:
-        emit_json({**status.as_dict(), "out_of_band": oob})
+        emit_json({**status.as_dict(), "out_of_band": [r.as_dict() for r in oob]})
         return ExitCode.OK
     from rich.table import Table
 
@@ -88,10 +86,3 @@ def show_status(defs, dsns: dict[str, str], bookkeeping_schema: str = "public", 
     print_idle_lock_holders(status.idle_lock_holders)
     return ExitCode.OK
 
-
-def oob_rows(defs, dsns, version, bookkeeping_schema: str, schemas=None) -> list[dict]:
-    """Out-of-band migrations of the selected schemas, progress measured on the live data."""
-    from pgferry.engine.run.oobstate import read_states
-
-    ids = [i for i, o in sorted(defs.out_of_band.items()) if not schemas or o.schema in schemas]
-    return [s.as_dict() for s in read_states(defs, dsns, version, bookkeeping_schema, ids).values()] if ids else []
