@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from pathlib import Path
 
 import psycopg
 
 from pgferry.engine.definitions.catalog import Definitions, bundled_migrations_dir, load
+from pgferry.engine.definitions.defcache import fingerprint
 from pgferry.engine.connection import Sessions, known_secrets, schema_dsns, schema_env, scrub
 from pgferry.engine.errors import PgferryError, server_message
 from pgferry.engine.safetext import printable
@@ -43,8 +45,11 @@ class Source:
         return known_secrets(self.dsn, self.superuser_dsn, schema_dsn=self.schema_dsn)
 
     def definitions(self) -> Definitions:
-        """Loaded once per directory and process: every screen plans from the same definitions."""
-        return _definitions_of(self.migrations or str(bundled_migrations_dir()))
+        """Loaded once per directory and content: every screen plans from the same definitions until
+        a file changes (a migration fixed during a recovery is the fixed text everywhere after)."""
+        path = self.migrations or str(bundled_migrations_dir())
+        stamp = fingerprint(Path(path))
+        return _definitions_of(path, stamp[0] if stamp else None)
 
     def connections(self) -> Connections:
         return Connections(schema_dsns(self.definitions().schemas, self.dsn, self.schema_dsn), self.bookkeeping_schema)
@@ -62,7 +67,7 @@ class Source:
 
 
 @functools.lru_cache(maxsize=4)
-def _definitions_of(path: str) -> Definitions:
+def _definitions_of(path: str, stamp: str | None) -> Definitions:
     return load(path)
 
 
