@@ -209,3 +209,20 @@ class Collector:
 
     def of(self, kind: type) -> list:
         return [e for e in self.events if isinstance(e, kind)]
+
+
+# Collation version changes (issue 15 §4): the rebuilds a plan runs before its schema steps.
+@dataclass(frozen=True)
+class IndexRebuilt:
+    database: str
+    index: str
+    table: str
+    seconds: float
+
+
+@dataclass(frozen=True)
+class CollationRefreshSkipped:
+    """The rebuild is recorded by pgferry, but the server's version record stays stale: only the
+    owner of the database or collation may refresh it."""
+
+    statement: str

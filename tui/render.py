@@ -123,6 +123,10 @@ def describe(e) -> str | None:
         return f"  ! {e.schema} {e.migration_id}: stale attempt of {who} (gone): {e.resolution}"
     if isinstance(e, ev.Retrying):
         return f"  ! {e.schema} {e.migration_id} failed last time ({_first_line(e.previous_error)}); retrying"
+    if isinstance(e, ev.IndexRebuilt):
+        return f"  ✓ rebuilt {e.index} on {e.table} (collation version change) in {e.seconds:.1f}s"
+    if isinstance(e, ev.CollationRefreshSkipped):
+        return f"  ! {e.statement}: needs the owner; the rebuild is recorded, so preflight passes"
     if isinstance(e, ev.RunFinished):
         return f"{e.schema}: done, {e.applied} applied, {e.reverted} reverted in {e.seconds:.1f}s"
     if isinstance(e, upg.UpgradeStarted):

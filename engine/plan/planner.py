@@ -21,6 +21,7 @@ from ..definitions.outofband import OutOfBand
 from ..definitions.releases import Release
 from ..definitions.validate import introduced_in
 from ..errors import DriftFound, UsageError
+from .reindex import Reindex
 
 
 @dataclass(frozen=True)
@@ -72,10 +73,12 @@ class Plan:
     stops: tuple[Stop, ...]
     steps: tuple[PlanStep, ...]
     warnings: tuple[str, ...] = field(default=())
+    # Indexes a collation version change may have corrupted, rebuilt before the schema steps.
+    reindex: tuple[Reindex, ...] = field(default=())
 
     @property
     def empty(self) -> bool:
-        return not self.steps
+        return not self.steps and not self.reindex
 
     def schema_steps(self) -> list[PlanStep]:
         return [s for s in self.steps if s.kind == "schema"]
@@ -90,6 +93,7 @@ class Plan:
                       for s in self.stops],
             "steps": [s.as_dict() for s in self.steps],
             "warnings": list(self.warnings),
+            "reindex": [r.as_dict() for r in self.reindex],
         }
 
 

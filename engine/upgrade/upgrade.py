@@ -26,6 +26,7 @@ from ..repair.drift import refuse_unrecorded
 from ..run.background import BackgroundOptions, BackgroundRunner, OutOfBandStore
 from ..run.oobstate import lifetime_position, progress_for_planning, read_states
 from ..run.runner import ConnectionLost, Migrator, RunOptions
+from .collation import settle_collations, with_collation_repairs
 
 
 @dataclass(frozen=True)
@@ -137,8 +138,9 @@ def make_plan(defs: Definitions, conns: Connections, to: str, *, downgrade: bool
         # Nothing applied: an empty database, or one whose bookkeeping is elsewhere (exit 5).
         refuse_unrecorded(defs, conns.dsns, conns.bookkeeping_schema)
     progress = read_oob_progress(defs, conns, applied)
-    return Planner(defs).plan(applied, target.version, progress=progress,
+    plan = Planner(defs).plan(applied, target.version, progress=progress,
                               allow_downgrade=downgrade is not False, allow_upgrade=downgrade is not True)
+    return with_collation_repairs(plan, conns.distinct(), conns.bookkeeping_schema)
 
 
 def _as_connection_lost(exc: BaseException, conns: Connections, run_id: int) -> ConnectionLost | None:
@@ -239,6 +241,7 @@ class Upgrade:
                 return plan, run_id
 
     def _execute(self, plan: Plan, store: RunStore, run_id: int) -> None:
+        settle_collations(plan, self.conns.distinct(), self.conns.bookkeeping_schema, self.on_event)
         position = 0
 
         def stop_if_asked(control: str | None) -> None:
