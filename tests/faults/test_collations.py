@@ -11,6 +11,7 @@ import pytest
 from psycopg import sql
 
 from pgferry.engine.events import Collector, IndexRebuilt
+from pgferry.engine.plan.export import to_markdown
 from pgferry.engine.upgrade.preflight import preflight_plan, run_preflight
 from pgferry.engine.upgrade.upgrade import Connections, Upgrade, make_plan
 from tests.bundled import DEFS, OLDEST, TARGETS, applied, expected, upgrade
@@ -78,6 +79,8 @@ def test_changed_version_fails_preflight_and_the_plan_rebuilds_the_indexes(versi
     assert {s.index for s in plan.reindex} == on_text and plan.steps  # rebuilds, then the schema steps
     assert all(s.seconds >= 1 and s.size > 0 for s in plan.reindex)
     assert plan.as_dict()["reindex"][0]["kind"] == "reindex"
+    markdown = to_markdown(plan)
+    assert markdown.index("## Reindex first") < markdown.index("## Steps")
     r = run_cli("plan", "--to", NEXT, "--dsn", dsn, "--sql")
     assert r.returncode == 0 and r.stdout.index("REINDEX INDEX CONCURRENTLY") < r.stdout.index("BEGIN;"), r.stdout
 
