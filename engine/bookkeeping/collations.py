@@ -15,11 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterable
 
-import psycopg
 from psycopg import sql
 
-from ..locks import AdvisoryLock, lock_key
-from .pgschema import ensure_schema
+from .pgschema import BookkeepingTable
 from .runs import operator_name
 
 TABLE = "collation_versions"
@@ -72,33 +70,11 @@ class Trusted:
         return f"{self.basis}{who} on {self.recorded_at:%Y-%m-%d %H:%M}"
 
 
-class CollationLog:
+class CollationLog(BookkeepingTable):
     """The collation_versions table of one database."""
 
-    def __init__(self, conn: psycopg.Connection, schema: str = "public"):
-        self.conn = conn
-        self.schema = schema
-        self.table = sql.Identifier(schema, TABLE)
-
-    def exists(self) -> bool:
-        return self.conn.execute("SELECT to_regclass(%s) IS NOT NULL", [self.table.as_string(self.conn)]).fetchone()[0]
-
-    def missing_columns(self) -> list[str]:
-        have = {r[0] for r in self.conn.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s",
-            [self.schema, TABLE]).fetchall()}
-        return [c for c in COLUMNS if c not in have]
-
-    def ensure(self) -> None:
-        if self.exists() and not self.missing_columns():
-            return
-        with AdvisoryLock(self.conn, lock_key(self.schema, "bookkeeping"), "bookkeeping"), self.conn.transaction():
-            ensure_schema(self.conn, self.schema)
-            cols = sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(t)) for c, t in COLUMNS.items())
-            self.conn.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} ({})").format(self.table, cols))
-            for c in self.missing_columns():
-                self.conn.execute(sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} {}").format(
-                    self.table, sql.Identifier(c), sql.SQL(COLUMNS[c])))
+    NAME = TABLE
+    COLUMNS = COLUMNS
 
     def trusted(self) -> dict[tuple[str, str], Trusted]:
         """The newest row per collation (none before pgferry first recorded anything)."""
