@@ -17,6 +17,7 @@ from psycopg import sql
 
 from ..bookkeeping.collations import CollationLog, Trusted, Version
 from ..connection import connect
+from ..errors import PgferryError
 from ..events import CollationRefreshSkipped, EventSink, IndexRebuilt
 from ..plan.planner import Plan
 from ..plan.reindex import Reindex
@@ -43,6 +44,7 @@ SELECT format('%%I.%%I', n.nspname, c.relname), format('%%I.%%I', tn.nspname, t.
 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_class t ON t.oid = i.indrelid JOIN pg_namespace tn ON tn.oid = t.relnamespace JOIN pg_am am ON am.oid = c.relam
 WHERE c.relpersistence <> 't' AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+  AND i.indisvalid  -- an invalid one (an interrupted build) belongs to the invalid-indexes check
   AND i.indcollation::oid[] && %(colls)s::oid[]
 ORDER BY 1"""
 
@@ -137,51 +139,57 @@ def refresh_statement(f: Flagged) -> sql.Composed:
     return sql.SQL("ALTER COLLATION {} REFRESH VERSION").format(sql.SQL(f.version.name))
 
 
-def reindex_and_settle(dsn: str, steps: list[Reindex], bookkeeping_schema: str, on_event: EventSink) -> None:
-    """Rebuild `steps` (this database's), then refresh the server's version record where this role
-    may (it owns the database or collation) and record the versions as reindexed."""
-    with connect(dsn, role="upgrade") as conn:
-        for step in steps:
-            start = time.monotonic()
-            conn.execute(sql.SQL("REINDEX INDEX CONCURRENTLY {}").format(sql.SQL(step.index)))
-            on_event(IndexRebuilt(step.database, step.index, step.table, time.monotonic() - start))
-        state = read_state(conn, bookkeeping_schema)
-        rebuilt = {s.index for s in steps}
-        if any(a.index not in rebuilt for a in state.affected):
-            return  # changed again since the plan: the next run plans the rest
-        for f in state.flagged:
-            statement = refresh_statement(f)
-            try:
-                conn.execute(statement)
-            except psycopg.errors.InsufficientPrivilege:
-                on_event(CollationRefreshSkipped(statement.as_string(conn)))
-        log = CollationLog(conn, bookkeeping_schema)
-        log.ensure()
-        log.record([f.version for f in state.flagged], "reindexed")
+class RebuildFailed(PgferryError):
+    pass
+
+
+def rebuild(conn: psycopg.Connection, step: Reindex, on_event: EventSink) -> None:
+    start = time.monotonic()
+    try:
+        conn.execute(sql.SQL(step.sql))
+    except psycopg.Error as exc:
+        raise RebuildFailed(
+            f"{step.sql} failed: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}. "
+            "The schema steps did not start.",
+            hint="rebuild it as the table's owner (an interrupted build leaves an invalid *_ccnew index to drop), "
+                 "or check it (preflight --amcheck) and `pgferry collations --acknowledge`; then run again") from exc
+    on_event(IndexRebuilt(step.database, step.index, step.table, time.monotonic() - start))
+
+
+def settle(conn: psycopg.Connection, steps: list[Reindex], bookkeeping_schema: str, on_event: EventSink) -> None:
+    """Rebuild `steps` (this database's), then, when that leaves nothing flagged, refresh the
+    server's version record where this role may (the owner of the database or collation) and
+    record the versions as reindexed."""
+    for step in steps:
+        rebuild(conn, step, on_event)
+    state = read_state(conn, bookkeeping_schema)
+    if {a.index for a in state.affected} - {s.index for s in steps}:
+        return  # changed again since the plan: the next run plans the rest
+    for f in state.flagged:
+        statement = refresh_statement(f)
+        try:
+            conn.execute(statement)
+        except psycopg.errors.InsufficientPrivilege:
+            on_event(CollationRefreshSkipped(statement.as_string(conn)))
+    log = CollationLog(conn, bookkeeping_schema)
+    log.ensure()
+    log.record([f.version for f in state.flagged], "reindexed")
 
 
 def settle_collations(plan: Plan, dsns: list[str], bookkeeping_schema: str, on_event: EventSink) -> None:
-    """At the start of every run: rebuild the plan's affected indexes, then record the versions in use."""
+    """At the start of every run: rebuild the plan's affected indexes, then record the versions in
+    use when none is flagged (a flagged one stays flagged until rebuilt or acknowledged)."""
     for dsn in dsns:
-        with connect(dsn, role="status") as conn:
+        with connect(dsn, role="upgrade") as conn:
             database = conn.execute("SELECT current_database()").fetchone()[0]
-        steps = [r for r in plan.reindex if r.database == database]
-        if steps:
-            reindex_and_settle(dsn, steps, bookkeeping_schema, on_event)
-        record_observed(dsn, bookkeeping_schema)
-
-
-def record_observed(dsn: str, bookkeeping_schema: str) -> bool:
-    """At every run: record the versions in use when none is flagged (a flagged one stays flagged
-    until reindexed or acknowledged). Whether they were sound."""
-    with connect(dsn, role="upgrade") as conn:
-        state = read_state(conn, bookkeeping_schema)
-        if not state.sound:
-            return False
-        log = CollationLog(conn, bookkeeping_schema)
-        log.ensure()
-        log.record(state.versions, "observed")
-    return True
+            steps = [r for r in plan.reindex if r.database == database]
+            if steps:
+                settle(conn, steps, bookkeeping_schema, on_event)
+            state = read_state(conn, bookkeeping_schema)
+            if state.sound:
+                log = CollationLog(conn, bookkeeping_schema)
+                log.ensure()
+                log.record(state.versions, "observed")
 
 
 def acknowledge(dsn: str, bookkeeping_schema: str, operator: str | None = None) -> CollationState:

@@ -4,6 +4,7 @@ provider on 18, ICU on 15), then a change faked two ways: pgferry's own record o
 version, and the server's (pg_database.datcollversion, as a superuser in a throwaway database)."""
 from __future__ import annotations
 
+import json
 import uuid
 
 import psycopg
@@ -12,6 +13,7 @@ from psycopg import sql
 
 from pgferry.engine.events import Collector, IndexRebuilt
 from pgferry.engine.plan.export import to_markdown
+from pgferry.engine.upgrade.collation import RebuildFailed, settle
 from pgferry.engine.upgrade.preflight import preflight_plan, run_preflight
 from pgferry.engine.upgrade.upgrade import Connections, Upgrade, make_plan
 from tests.bundled import DEFS, OLDEST, TARGETS, applied, expected, upgrade
@@ -112,6 +114,20 @@ def test_server_mismatch_is_acknowledged_with_the_operator_and_checked_by_amchec
 
     r = run_cli("collations", "--dsn", dsn, "--json")
     assert r.returncode == 1, r.stderr
+    flagged = json.loads(r.stdout)["databases"][0]
+    assert {a["index"] for a in flagged["affected"]} == on_text and flagged["flagged"][0]["kind"] == "database"
+
+    # A role that does not own the tables cannot rebuild: one clear error, nothing recorded as rebuilt.
+    plan = make_plan(DEFS, conns(dsn), NEXT)
+    stranger = sql.Identifier(f"stranger_{uuid.uuid4().hex[:8]}")  # roles are the cluster's
+    query(dsn, sql.SQL("CREATE ROLE {}").format(stranger))
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("SET ROLE {}").format(stranger))
+        with pytest.raises(RebuildFailed) as failed:
+            settle(conn, list(plan.reindex), "public", Collector())
+    query(dsn, sql.SQL("DROP ROLE {}").format(stranger))
+    assert failed.value.message.startswith("REINDEX INDEX CONCURRENTLY ") and "owner" in failed.value.hint
+    assert query(dsn, "SELECT count(*) FROM collation_versions WHERE basis = 'reindexed'") == [(0,)]
     r = run_cli("collations", "--dsn", dsn, "--acknowledge", "--by", "alice")
     assert r.returncode == 0 and "acknowledged database default" in r.stdout, r.stdout + r.stderr
     assert latest_record(dsn)[0::2] == ("acknowledged", "alice")
