@@ -16,6 +16,7 @@ from pgferry.engine.plan.export import to_markdown
 from pgferry.engine.upgrade.collation import RebuildFailed, settle
 from pgferry.engine.upgrade.preflight import preflight_plan, run_preflight
 from pgferry.engine.upgrade.upgrade import Connections, Upgrade, make_plan
+from pgferry.tui.render import describe
 from tests.bundled import DEFS, OLDEST, TARGETS, applied, expected, upgrade
 from tests.support import query, run_cli
 
@@ -89,6 +90,7 @@ def test_changed_version_fails_preflight_and_the_plan_rebuilds_the_indexes(versi
     events = Collector()
     Upgrade(DEFS, conns(dsn), on_event=events).run(NEXT)
     assert {e.index for e in events.of(IndexRebuilt)} == on_text
+    assert describe(events.of(IndexRebuilt)[0]).startswith("  ✓ rebuilt ")
     assert applied(dsn) == expected(NEXT)
     assert latest_record(dsn)[:2] == ("reindexed", version)
     assert collation_check(dsn)[0].status == "pass"
