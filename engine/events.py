@@ -186,10 +186,28 @@ class RunFinished:
     seconds: float
 
 
+# Collation version changes (issue 15 §4): the rebuilds a plan runs before its schema steps.
+@dataclass(frozen=True)
+class IndexRebuilt:
+    database: str
+    index: str
+    table: str
+    seconds: float
+
+
+@dataclass(frozen=True)
+class CollationRefreshSkipped:
+    """The rebuild is recorded by pgferry, but the server's version record stays stale: only the
+    owner of the database or collation may refresh it."""
+
+    statement: str
+
+
 Event = Union[
     RunStarted, WaitingForLock, LockAcquired, MigrationStarted, StatementStarted, LockWait, LockRetry,
     IndexProgress, IndexRepaired, WaitingForBuild, StaleAttempt, Retrying, MigrationFinished,
     MigrationFailedEvent, RunFinished,
+    IndexRebuilt, CollationRefreshSkipped,
 ]
 EventSink = Callable[[Event], None]
 
@@ -210,19 +228,3 @@ class Collector:
     def of(self, kind: type) -> list:
         return [e for e in self.events if isinstance(e, kind)]
 
-
-# Collation version changes (issue 15 §4): the rebuilds a plan runs before its schema steps.
-@dataclass(frozen=True)
-class IndexRebuilt:
-    database: str
-    index: str
-    table: str
-    seconds: float
-
-
-@dataclass(frozen=True)
-class CollationRefreshSkipped:
-    """The rebuild is recorded by pgferry, but the server's version record stays stale: only the
-    owner of the database or collation may refresh it."""
-
-    statement: str
