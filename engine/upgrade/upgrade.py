@@ -26,7 +26,6 @@ from ..repair.drift import refuse_unrecorded
 from ..run.background import BackgroundOptions, BackgroundRunner, OutOfBandStore
 from ..run.oobstate import lifetime_position, progress_for_planning, read_states
 from ..run.runner import ConnectionLost, Migrator, RunOptions
-from .collation import settle_collations, with_collation_repairs
 
 
 @dataclass(frozen=True)
@@ -140,6 +139,8 @@ def make_plan(defs: Definitions, conns: Connections, to: str, *, downgrade: bool
     progress = read_oob_progress(defs, conns, applied)
     plan = Planner(defs).plan(applied, target.version, progress=progress,
                               allow_downgrade=downgrade is not False, allow_upgrade=downgrade is not True)
+    from .collation import with_collation_repairs  # imported here: keeps the hunk off the import block
+
     return with_collation_repairs(plan, conns.distinct(), conns.bookkeeping_schema)
 
 
@@ -241,6 +242,8 @@ class Upgrade:
                 return plan, run_id
 
     def _execute(self, plan: Plan, store: RunStore, run_id: int) -> None:
+        from .collation import settle_collations  # the rebuilds a collation change needs come first
+
         settle_collations(plan, self.conns.distinct(), self.conns.bookkeeping_schema, self.on_event)
         position = 0
 
