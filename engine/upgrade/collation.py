@@ -24,13 +24,15 @@ from ..plan.reindex import Reindex
 
 DEFAULT_COLLATION = 100  # pg_collation's "default": the database's own
 
+PROVIDER = "CASE {} WHEN 'c' THEN 'libc' WHEN 'i' THEN 'icu' WHEN 'b' THEN 'builtin' ELSE 'default' END"
 DATABASE_SQL = """
-SELECT 'database', datname, datlocprovider::text, datcollversion, pg_database_collation_actual_version(oid), NULL::oid
+SELECT 'database', datname, """ + PROVIDER.format("datlocprovider") + """,
+       datcollversion, pg_database_collation_actual_version(oid), NULL::oid
 FROM pg_database WHERE datname = current_database()"""
 # The collations (other than the default) that an index outside the system catalogs uses.
 IN_USE_SQL = """
-SELECT DISTINCT 'collation', format('%I.%I', n.nspname, c.collname), c.collprovider::text, c.collversion,
-       pg_collation_actual_version(c.oid), c.oid
+SELECT DISTINCT 'collation', format('%I.%I', n.nspname, c.collname), """ + PROVIDER.format("c.collprovider") + """,
+       c.collversion, pg_collation_actual_version(c.oid), c.oid
 FROM pg_index i JOIN pg_class x ON x.oid = i.indexrelid JOIN pg_namespace xn ON xn.oid = x.relnamespace
 CROSS JOIN LATERAL unnest(i.indcollation::oid[]) AS k(coll)
 JOIN pg_collation c ON c.oid = k.coll JOIN pg_namespace n ON n.oid = c.collnamespace
