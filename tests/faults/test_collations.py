@@ -13,7 +13,7 @@ from psycopg import sql
 
 from pgferry.engine.events import Collector, IndexRebuilt
 from pgferry.engine.plan.export import to_markdown
-from pgferry.engine.upgrade.collation import RebuildFailed, settle
+from pgferry.engine.upgrade.collation import RebuildFailed, read_state, settle
 from pgferry.engine.upgrade.preflight import preflight_plan, run_preflight
 from pgferry.engine.upgrade.upgrade import Connections, Upgrade, make_plan
 from pgferry.tui.render import describe
@@ -135,3 +135,27 @@ def test_server_mismatch_is_acknowledged_with_the_operator_and_checked_by_amchec
     assert latest_record(dsn)[0::2] == ("acknowledged", "alice")
     assert collation_check(dsn)[0].status == "pass"
     assert run_cli("collations", "--dsn", dsn).returncode == 0
+
+
+def test_a_named_collation_with_a_stale_server_record_is_rebuilt_and_refreshed(each_major):
+    dsn = each_major.create_database("named")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        # A versioned collation each server has: ICU on 15 (Debian's build), the builtin provider on 17+.
+        name = "pg_c_utf8" if conn.info.server_version >= 170000 else '"en-x-icu"'
+        qualified = f"pg_catalog.{name}"  # as format('%I.%I') writes it
+        conn.execute(f"CREATE TABLE words (w text COLLATE {name}, n int)")
+        conn.execute("CREATE INDEX words_w ON words (w)")
+        conn.execute("CREATE INDEX words_n ON words (n)")  # not collatable: never affected
+        conn.execute(f"UPDATE pg_collation SET collversion = '0.0' WHERE oid = '{name}'::regcollation")
+        state = read_state(conn, "public")
+        assert [f.version.name for f in state.flagged] == [qualified]
+        assert "the server recorded version 0.0" in state.flagged[0].why
+        assert [(a.index, a.table, a.collations) for a in state.affected] == [
+            ("public.words_w", "public.words", (qualified,))]
+        events = Collector()
+        settle(conn, list(state.reindex()), "public", events)
+        assert [e.index for e in events.of(IndexRebuilt)] == ["public.words_w"]
+        assert conn.execute(f"SELECT collversion = pg_collation_actual_version(oid) FROM pg_collation "
+                            f"WHERE oid = '{name}'::regcollation").fetchone() == (True,)  # refreshed by its owner
+        assert read_state(conn, "public").sound
+    each_major.drop_database(dsn)
