@@ -130,6 +130,23 @@ class IndexRepaired:
     sql: str
 
 
+# Collation version changes (issue 15 §4): the rebuilds a plan runs before its schema steps.
+@dataclass(frozen=True)
+class IndexRebuilt:
+    database: str
+    index: str
+    table: str
+    seconds: float
+
+
+@dataclass(frozen=True)
+class CollationRefreshSkipped:
+    """The rebuild is recorded by pgferry, but the server's version record stays stale: only the
+    owner of the database or collation may refresh it."""
+
+    statement: str
+
+
 @dataclass(frozen=True)
 class WaitingForBuild:
     """Another live backend is building this migration's index; we wait for it."""
@@ -283,7 +300,8 @@ class BackupTaken:
 
 Event = Union[
     RunStarted, WaitingForLock, LockAcquired, MigrationStarted, StatementStarted, LockWait, LockRetry,
-    IndexProgress, IndexRepaired, WaitingForBuild, StaleAttempt, Retrying, MigrationFinished,
+    IndexProgress, IndexRepaired, IndexRebuilt, CollationRefreshSkipped, WaitingForBuild, StaleAttempt,
+    Retrying, MigrationFinished,
     MigrationFailedEvent, RunFinished,
     OobStarted, OobProgress, OobBatchFailed, OobPaused, OobFinished,
     UpgradeStarted, StopReached, Replanned, UpgradeFinished, BackupTaken,
@@ -306,3 +324,4 @@ class Collector:
 
     def of(self, kind: type) -> list:
         return [e for e in self.events if isinstance(e, kind)]
+

@@ -48,6 +48,12 @@ def print_plan(plan: Plan, console: Console | None = None) -> None:
     console.print(Text(LEGEND, style="dim"), no_wrap=True, overflow="ellipsis")
     for w in plan.warnings:
         console.print(f"  [yellow]! {label(w)}[/]", highlight=False)
+    if plan.reindex:
+        total = sum(r.seconds for r in plan.reindex)
+        console.print(Text(f"── first: rebuild {len(plan.reindex)} index(es) on changed collations (~{total:g}s)",
+                           style="bold"), overflow="fold")
+        console.print(Text("\n").join(Text(printable(f"   ↻ {r.describe()}", one_line=True)) for r in plan.reindex),
+                      no_wrap=True, overflow="ellipsis")
     current = None
     # Step lines go out in one print per stop: a print per line cost 10,000 prints (most of the
     # time of `pgferry plan` on a long history); each line is still cut to the width on its own.

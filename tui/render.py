@@ -114,6 +114,10 @@ def describe(e) -> str | None:
         return f"  ! lock timeout{who}; rolled back, retry {e.attempt + 1}/{e.attempts} in {e.delay_seconds:.1f}s"
     if isinstance(e, ev.IndexRepaired):
         return f"  ! dropping invalid index {e.index} left by an interrupted build: {e.sql}"
+    if isinstance(e, ev.IndexRebuilt):
+        return f"  ✓ rebuilt {e.index} on {e.table} (collation version change) in {e.seconds:.1f}s"
+    if isinstance(e, ev.CollationRefreshSkipped):
+        return f"  ! {e.statement}: needs the owner; the rebuild is recorded, so preflight passes"
     if isinstance(e, ev.WaitingForBuild):
         return f"  … {e.schema} {e.migration_id}: pid {e.builder_pid} is building {e.index}; waiting"
     if isinstance(e, ev.StaleAttempt):

@@ -13,10 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import psycopg
 from psycopg import sql
 
-from .pgschema import ensure_schema
+from .pgschema import BookkeepingTable, ensure_schema
 
 TABLE = "privileged_grants"
 COLUMNS = {
@@ -43,16 +42,11 @@ class Grant:
     confirmed_by: str
 
 
-class GrantLog:
+class GrantLog(BookkeepingTable):
     """The privileged_grants table of one database."""
 
-    def __init__(self, conn: psycopg.Connection, schema: str = "public"):
-        self.conn = conn
-        self.schema = schema
-        self.table = sql.Identifier(schema, TABLE)
-
-    def exists(self) -> bool:
-        return self.conn.execute("SELECT to_regclass(%s) IS NOT NULL", [self.table.as_string(self.conn)]).fetchone()[0]
+    NAME = TABLE
+    COLUMNS = COLUMNS
 
     def ensure(self) -> None:
         """Callers hold the bookkeeping lock (see locks.py), as for migration_logs."""

@@ -7,14 +7,12 @@ import socket
 from dataclasses import dataclass
 from datetime import datetime
 
-import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from pgferry import __version__
 
-from ..locks import AdvisoryLock, lock_key
-from .pgschema import ensure_schema
+from .pgschema import BookkeepingTable
 
 COLUMNS = {
     "id": "bigserial PRIMARY KEY",
@@ -87,31 +85,9 @@ def operator_name() -> str:
         return os.environ.get("USER", "unknown")
 
 
-class RunStore:
-    def __init__(self, conn: psycopg.Connection, schema: str = "public"):
-        self.conn = conn
-        self.schema = schema
-        self.table = sql.Identifier(schema, "upgrade_runs")
-
-    def exists(self) -> bool:
-        return self.conn.execute("SELECT to_regclass(%s) IS NOT NULL", [self.table.as_string(self.conn)]).fetchone()[0]
-
-    def missing_columns(self) -> list[str]:
-        have = {r[0] for r in self.conn.execute(
-            "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attnum > 0 AND NOT attisdropped",
-            [self.table.as_string(self.conn)])}
-        return [c for c in COLUMNS if c not in have]
-
-    def ensure(self) -> None:
-        if self.exists() and not self.missing_columns():
-            return
-        with AdvisoryLock(self.conn, lock_key(self.schema, "bookkeeping"), "bookkeeping"), self.conn.transaction():
-            ensure_schema(self.conn, self.schema)
-            cols = sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(t)) for c, t in COLUMNS.items())
-            self.conn.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} ({})").format(self.table, cols))
-            for c in self.missing_columns():  # a table made by an older pgferry gains the new columns
-                self.conn.execute(sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} {}").format(
-                    self.table, sql.Identifier(c), sql.SQL(COLUMNS[c])))
+class RunStore(BookkeepingTable):
+    NAME = "upgrade_runs"
+    COLUMNS = COLUMNS
 
     def create(self, plan: dict, direction: str, from_version: str | None, to_version: str, total: int,
                resumed_from: int | None, backups: list[dict] | None = None) -> int:

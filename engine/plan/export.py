@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from .planner import Plan
+from .reindex import human_size
 
 
 def _badges(step) -> list[str]:
@@ -19,6 +20,11 @@ def to_sql(plan: Plan) -> str:
         "-- build runs outside any transaction. Out-of-band migrations run their batch repeatedly.",
         "",
     ]
+    if plan.reindex:
+        out += [f"-- ===== first: rebuild {len(plan.reindex)} index(es) on changed collations "
+                f"(~{sum(r.seconds for r in plan.reindex):g}s), each outside any transaction", ""]
+        out += [f"-- {r.describe()}\n{r.sql};" for r in plan.reindex]
+        out.append("")
     current_stop = None
     for s in plan.steps:
         if s.stop != current_stop:
@@ -48,7 +54,7 @@ def to_sql(plan: Plan) -> str:
             out.append("-- progress:")
             out += ["--   " + line for line in o.progress.text.strip().splitlines()]
             out.append("")
-    if not plan.steps:
+    if plan.empty:
         out.append("-- nothing to do")
     return "\n".join(out) + "\n"
 
@@ -68,6 +74,12 @@ def to_markdown(plan: Plan) -> str:
     if plan.stops:
         out += ["## Stops", "", "| release | out-of-band | why |", "|---|---|---|"]
         out += [f"| {s.release.version} | {', '.join(map(str, s.out_of_band))} | {s.reason} |" for s in plan.stops]
+        out.append("")
+    if plan.reindex:
+        out += ["## Reindex first (collation version changes)", "", "| index | table | size | estimate | collations |",
+                "|---|---|---|---|---|"]
+        out += [f"| {r.index} | {r.table} | {human_size(r.size)} | ~{r.seconds:g}s | {', '.join(r.collations)} |"
+                for r in plan.reindex]
         out.append("")
     out += ["## Steps", "", "| # | towards | kind | schema | id | name | badges |", "|---|---|---|---|---|---|---|"]
     for n, s in enumerate(plan.steps, 1):

@@ -21,6 +21,7 @@ from ..definitions.outofband import OutOfBand
 from ..definitions.releases import Release
 from ..definitions.validate import introduced_in
 from ..errors import DriftFound, PlanError
+from .reindex import Reindex
 
 
 @dataclass(frozen=True)
@@ -75,10 +76,12 @@ class Plan:
     # The applied sets it was planned from: a run that finds them moved (another migrator ran in
     # between) plans again rather than run steps computed for a database that is no longer there.
     applied: Mapping[str, frozenset[int]] = field(default_factory=dict, compare=False, repr=False)
+    # Indexes a collation version change may have corrupted, rebuilt before the schema steps.
+    reindex: tuple[Reindex, ...] = field(default=())
 
     @property
     def empty(self) -> bool:
-        return not self.steps
+        return not self.steps and not self.reindex
 
     def schema_steps(self) -> list[PlanStep]:
         return [s for s in self.steps if s.kind == "schema"]
@@ -93,6 +96,7 @@ class Plan:
                       for s in self.stops],
             "steps": [s.as_dict() for s in self.steps],
             "warnings": list(self.warnings),
+            "reindex": [r.as_dict() for r in self.reindex],
         }
 
 

@@ -18,7 +18,7 @@ from pglast.stream import RawStream
 from ..definitions.pgparse import parse_sql
 
 BOOKKEEPING = ("migration_logs", "out_of_band_migrations", "out_of_band_migrations_errors", "upgrade_runs",
-               "privileged_grants")
+               "privileged_grants", "collation_versions")
 
 # Objects an extension created belong to the extension (its version), not to the schema.
 _NOT_EXT = ("NOT EXISTS (SELECT 1 FROM pg_depend x WHERE x.classid = '{}'::regclass AND x.objid = {} "

@@ -108,13 +108,3 @@ def take_dump(conn: psycopg.Connection, dsn: str, directory: str | Path) -> Dump
         last = (proc.stderr.strip().splitlines() or ["no message"])[-1]
         raise DumpFailed(f"pg_dump exited {proc.returncode}: {scrub(last, dsn)}")
     return Dump(path, path.stat().st_size, time.monotonic() - start)
-
-
-def human_size(n: float) -> str:
-    if n < 1024:
-        return f"{n:.0f} B"
-    for unit in ("kB", "MB", "GB", "TB"):
-        n /= 1024
-        if n < 1024 or unit == "TB":
-            return f"{n:.1f} {unit}"
-    raise AssertionError  # unreachable

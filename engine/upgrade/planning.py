@@ -12,6 +12,7 @@ from ..errors import PlanError, UsageError
 from ..plan.planner import Plan, Planner
 from ..repair.drift import refuse_unrecorded
 from ..run.oobstate import progress_for_planning, read_states
+from .collation import with_collation_repairs
 
 
 @dataclass(frozen=True)
@@ -79,5 +80,6 @@ def make_plan(defs: Definitions, conns: Connections, to: str, *, downgrade: bool
         # Nothing applied: an empty database, or one whose bookkeeping is elsewhere (exit 5).
         refuse_unrecorded(defs, conns.dsns, conns.bookkeeping_schema)
     progress = read_oob_progress(defs, conns, applied)
-    return Planner(defs).plan(applied, target.version, progress=progress,
+    plan = Planner(defs).plan(applied, target.version, progress=progress,
                               allow_downgrade=downgrade is not False, allow_upgrade=downgrade is not True)
+    return with_collation_repairs(plan, conns.distinct(), conns.bookkeeping_schema)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Iterable, Mapping
+from typing import Callable, Collection, Mapping
 
 import psycopg
 from pglast import ast
@@ -21,7 +21,9 @@ from ..errors import DumpFailed
 from ..events import Session
 from ..locks import lock_key_parts, lock_key
 from ..plan.planner import Plan, Planner
-from .backup import human_size, take_dump
+from ..plan.reindex import human_size
+from .backup import take_dump
+from .collation import CollationState, read_state, refresh_statement
 from .planning import Connections, read_applied, read_oob_progress, resolve_target
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
@@ -51,8 +53,6 @@ class Thresholds:
     idle_in_transaction: float = 10.0
 
 
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _first_line(exc: BaseException) -> str:
@@ -78,42 +78,28 @@ def check_server(conn: psycopg.Connection, release) -> Check:
 
 # -- collation versions -------------------------------------------------------------------------
 
-DB_COLLATION_SQL = """
-SELECT datname, datcollversion, pg_database_collation_actual_version(oid)
-FROM pg_database WHERE datname = current_database()"""
-COLLATION_SQL = """
-SELECT format('%I.%I', n.nspname, c.collname), c.collversion, pg_collation_actual_version(c.oid)
-FROM pg_collation c JOIN pg_namespace n ON n.oid = c.collnamespace
-WHERE c.collversion IS NOT NULL ORDER BY 1"""
-
-Row = tuple  # (name, recorded version, actual version)
-
-
-def classify_collations(database: str, db_rows: Iterable[Row], coll_rows: Iterable[Row]) -> Check:
-    """The libc/ICU upgrade trap: a recorded version that differs from the library's means text
-    sorts differently now, so indexes on text built before may be silently corrupt."""
-    db_rows, coll_rows = list(db_rows), list(coll_rows)
-    bad_db = [r for r in db_rows if r[1] and r[2] and r[1] != r[2]]
-    bad_coll = [r for r in coll_rows if r[1] and r[2] and r[1] != r[2]]
-    if not bad_db and not bad_coll:
-        n = sum(1 for r in db_rows + coll_rows if r[1])
-        return Check("collation versions", PASS, f"{n} recorded collation version(s) match the OS libraries"
-                     if n else "no collation records a version (C locale)")
-    details = [f"database {name}: recorded {rec}, the library now provides {act}" for name, rec, act in bad_db]
-    details += [f"collation {name}: recorded {rec}, the library now provides {act}" for name, rec, act in bad_coll]
-    fix = [f"REINDEX DATABASE {_q(database)};  -- rebuilds every index (or REINDEX INDEX CONCURRENTLY each index on text)"]
-    fix += [f"ALTER DATABASE {_q(name)} REFRESH COLLATION VERSION;  -- after reindexing" for name, _, _ in bad_db]
-    fix += [f"ALTER COLLATION {name} REFRESH VERSION;  -- after reindexing" for name, _, _ in bad_coll]
-    n = len(bad_db) + len(bad_coll)
-    return Check("collation versions", WARN, f"{n} collation version mismatch(es): indexes on text may be corrupt "
-                 "until reindexed", details, "\n".join(fix))
-
-
-def check_collations(conn: psycopg.Connection) -> Check:
-    database = conn.execute("SELECT current_database()").fetchone()[0]
-    # datcollversion and its actual-version function exist from PostgreSQL 15 on.
-    db_rows = conn.execute(DB_COLLATION_SQL).fetchall() if conn.info.server_version >= 150000 else []
-    return classify_collations(database, db_rows, conn.execute(COLLATION_SQL).fetchall())
+def check_collations(state: CollationState, planned: Collection[str] = ()) -> Check:
+    """The libc/ICU upgrade trap (collation.py): a collation whose version changed sorts text
+    differently now, so every index built on it before may be silently corrupt."""
+    if state.sound:
+        n = sum(1 for v in state.versions if v.actual_version)
+        return Check("collation versions", PASS, f"{n} versioned collation(s) in use, none changed"
+                     if n else "no collation in use records a version (C locale)")
+    details = [f.describe() for f in state.flagged]
+    details += [f"index {a.index} on {a.table} ({human_size(a.size)}, {a.method}) uses {', '.join(a.collations)}"
+                for a in state.affected]
+    if state.affected and {a.index for a in state.affected} <= set(planned):
+        return Check("collation versions", PASS, f"{len(state.flagged)} collation version change(s): the plan "
+                     f"rebuilds the {len(state.affected)} index(es) on them first", details)
+    steps = state.reindex()
+    fix = ["-- `pgferry upgrade` rebuilds them before its schema steps (`pgferry plan` shows the steps), or:"]
+    fix += [f"{r.sql};  -- ~{r.seconds:g}s" for r in steps]
+    fix += [refresh_statement(f).as_string(None) + ";  -- after reindexing" for f in state.flagged]
+    fix += ["-- or, having checked them (preflight --amcheck): pgferry collations --acknowledge"]
+    what = f"{len(state.affected)} index(es) on them may be corrupt until reindexed" if state.affected else \
+        "no index uses them, but pgferry cannot tell whether the data still sorts the same"
+    return Check("collation versions", FAIL, f"{len(state.flagged)} collation version change(s): {what}",
+                 details, "\n".join(fix))
 
 
 # -- invalid indexes ----------------------------------------------------------------------------
@@ -251,37 +237,41 @@ def check_extensions(conn: psycopg.Connection, needed: Mapping[str, str]) -> Che
 
 # -- optional: amcheck and a pg_dump checkpoint -------------------------------------------------
 
-BTREE_SQL = """
-SELECT c.oid, format('%I.%I', n.nspname, c.relname)
-FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-JOIN pg_am am ON am.oid = c.relam
-WHERE am.amname = 'btree' AND i.indisvalid AND i.indisready AND c.relpersistence <> 't'
-  AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
-ORDER BY 2"""
+AMCHECK_MISSING_FIX = """-- a privileged step: a superuser (or a role allowed to create extensions) runs, in {database}:
+CREATE EXTENSION amcheck;
+-- then run preflight --amcheck again"""
 
 
-def check_amcheck(conn: psycopg.Connection) -> Check:
+def check_amcheck(conn: psycopg.Connection, state: CollationState) -> Check:
+    """bt_index_check with heapallindexed on exactly the indexes a collation change affects: it
+    proves the order of each btree and that every heap row is in it."""
+    if not state.affected:
+        return Check("amcheck", PASS, "no index uses a changed collation: nothing to check")
     row = conn.execute("SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'amcheck'").fetchone()
     if row is None:
         return Check("amcheck", WARN, "not run: the amcheck extension is not installed in this database",
-                     fix="CREATE EXTENSION amcheck;  -- needs a superuser; then run preflight --amcheck again")
-    call = sql.SQL("SELECT {}.bt_index_check(%s::oid::regclass)").format(sql.Identifier(row[0]))
-    indexes = conn.execute(BTREE_SQL).fetchall()
+                     fix=AMCHECK_MISSING_FIX.format(database=state.database))
+    call = sql.SQL("SELECT {}.bt_index_check(%s::regclass, true)").format(sql.Identifier(row[0]))
+    btrees = [a for a in state.affected if a.method == "btree"]
+    skipped = [f"{a.index}: a {a.method} index, which amcheck cannot check (reindex it)"
+               for a in state.affected if a.method != "btree"]
     start, broken = time.monotonic(), []
-    for oid, name in indexes:
+    for a in btrees:
         try:
-            conn.execute(call, [oid])
+            conn.execute(call, [a.index])
         except psycopg.errors.InsufficientPrivilege as exc:
             return Check("amcheck", WARN, f"not run: {_first_line(exc)}",
                          fix="run preflight --amcheck as a superuser, "
-                             "or GRANT EXECUTE ON FUNCTION bt_index_check(regclass) TO this role")
+                             "or GRANT EXECUTE ON FUNCTION bt_index_check(regclass, boolean) TO this role")
         except psycopg.Error as exc:
-            broken.append(f"{name}: {_first_line(exc)}" + (f" (SQLSTATE {exc.sqlstate})" if exc.sqlstate else ""))
+            broken.append(f"{a.index}: {_first_line(exc)}" + (f" (SQLSTATE {exc.sqlstate})" if exc.sqlstate else ""))
     took = time.monotonic() - start
     if broken:
-        return Check("amcheck", FAIL, f"{len(broken)} of {len(indexes)} btree index(es) failed bt_index_check",
-                     broken, "\n".join(f"REINDEX INDEX CONCURRENTLY {b.split(':', 1)[0]};" for b in broken))
-    return Check("amcheck", PASS, f"{len(indexes)} btree index(es) passed bt_index_check in {took:.1f}s")
+        return Check("amcheck", FAIL, f"{len(broken)} of {len(btrees)} btree index(es) on changed collations failed "
+                     "bt_index_check", broken + skipped,
+                     "\n".join(f"REINDEX INDEX CONCURRENTLY {b.split(':', 1)[0]};" for b in broken))
+    return Check("amcheck", PASS, f"{len(btrees)} btree index(es) on changed collations passed bt_index_check "
+                 f"(heapallindexed) in {took:.1f}s", skipped)
 
 
 def check_backup(conn: psycopg.Connection, dsn: str, directory: str | Path) -> Check:
@@ -317,20 +307,22 @@ def run_preflight(defs: Definitions, conns: Connections, plan: Plan, *, threshol
     needed = needed_extensions(plan, conns)
     locks = migrator_locks(defs, conns.bookkeeping_schema)
     own = [application_name(ROLE)]
+    planned = {r.index for r in plan.reindex}
     dsns = conns.distinct()
     checks: list[Check] = []
     for dsn in dsns:
         with connect(dsn, role=ROLE) as conn:
+            state = lambda: read_state(conn, conns.bookkeeping_schema)  # noqa: E731 (read inside each guard)
             found = [
                 _guard("server version", lambda: check_server(conn, release)),
-                _guard("collation versions", lambda: check_collations(conn)),
+                _guard("collation versions", lambda: check_collations(state(), planned)),
                 _guard("invalid indexes", lambda: check_invalid_indexes(conn)),
                 _guard("sessions", lambda: check_sessions(conn, thresholds, own)),
                 _guard("other migrators", lambda: check_migrators(conn, locks, own)),
                 _guard("extensions", lambda: check_extensions(conn, needed.get(dsn, {}))),
             ]
             if amcheck:
-                found.append(_guard("amcheck", lambda: check_amcheck(conn)))
+                found.append(_guard("amcheck", lambda: check_amcheck(conn, state())))
             if backup_dir is not None:
                 found.append(_guard("backup", lambda: check_backup(conn, dsn, backup_dir)))
             if len(dsns) > 1:

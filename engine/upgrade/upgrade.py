@@ -131,6 +131,9 @@ class Upgrade:
         check_privileges(plan, self.conns, privileged_dsn=self.options.privileged_dsn)
 
     def _execute(self, plan: Plan, store: RunStore, run_id: int) -> None:
+        from .collation import settle_collations  # the rebuilds a collation change needs come first
+
+        settle_collations(plan, self.conns.distinct(), self.conns.bookkeeping_schema, self.on_event)
         position = 0
 
         def stop_if_asked(control: str | None) -> None:

@@ -14,8 +14,9 @@ import yaml
 from pgferry.engine.upgrade.backup import dump_command, find_tool
 from pgferry.engine.definitions.catalog import bundled_migrations_dir, load
 from pgferry.engine.locks import lock_key
-from pgferry.engine.upgrade.preflight import (Thresholds, classify_collations, preflight_failures, preflight_plan,
-                              run_preflight)
+from pgferry.engine.bookkeeping.collations import Trusted, Version
+from pgferry.engine.upgrade.collation import why_flagged
+from pgferry.engine.upgrade.preflight import Thresholds, preflight_failures, preflight_plan, run_preflight
 from pgferry.engine.upgrade.upgrade import Connections, Upgrade
 from tests.support import query, run_cli
 from tests.fixtures.synthetic import write_migration
@@ -74,16 +75,24 @@ def test_clean_database_passes_everything(product):
     assert set(data["checks"][0]) == {"name", "status", "reason", "details", "fix"}
 
 
-def test_collation_classification():
-    ok = classify_collations("db", [("db", "2.36", "2.36")], [('pg_catalog."en-x-icu"', "153.1", "153.1")])
-    assert ok.status == "pass"
-    assert classify_collations("db", [("db", None, None)], []).status == "pass"  # C locale: nothing recorded
-    bad = classify_collations("db", [("db", "2.31", "2.36")], [('pg_catalog."de-x-icu"', "153.1", "153.14")])
-    assert bad.status == "warn" and "2 collation version mismatch" in bad.reason and "\n" not in bad.reason
-    assert any("recorded 2.31" in d and "2.36" in d for d in bad.details)
-    assert 'REINDEX DATABASE "db"' in bad.fix
-    assert 'ALTER DATABASE "db" REFRESH COLLATION VERSION' in bad.fix
-    assert 'ALTER COLLATION pg_catalog."de-x-icu" REFRESH VERSION' in bad.fix
+def test_collation_flagged_by_change_or_unvouched_mismatch():
+    from datetime import datetime
+
+    def v(catalog, actual):
+        return Version("collation", 'pg_catalog."de-x-icu"', "i", catalog, actual, 12345)
+
+    def t(actual, basis):
+        return Trusted("collation", 'pg_catalog."de-x-icu"', actual, basis, "alice", datetime(2026, 12, 1, 9, 30))
+
+    assert why_flagged(v(None, None), None) is None  # C, POSIX: unversioned
+    assert why_flagged(v("153.1", "153.1"), None) is None
+    assert why_flagged(v("153.1", "153.1"), t("153.1", "observed")) is None
+    changed = why_flagged(v("153.14", "153.14"), t("153.1", "observed"))  # refreshed by hand, never rebuilt
+    assert changed and "153.1 (observed on 2026-12-01 09:30)" in changed and "now provides 153.14" in changed
+    assert "recorded version 153.1," in why_flagged(v("153.1", "153.14"), None)
+    assert why_flagged(v("153.1", "153.14"), t("153.14", "acknowledged")) is None  # vouched for this very version
+    assert why_flagged(v("153.1", "153.14"), t("153.14", "reindexed")) is None
+    assert "by alice" in why_flagged(v("153.1", "153.2"), t("153.14", "acknowledged"))
 
 
 def test_idle_in_transaction_session_warns_with_its_pid(product):
@@ -156,15 +165,6 @@ def test_invalid_index_warns_and_its_fix_works(database):
     assert c.fix.startswith("DROP INDEX CONCURRENTLY public.dup_x;")
     execute(database, c.fix.split(";")[0])
     assert checks(database)["invalid indexes"].status == "pass"
-
-
-def test_amcheck_reports_when_absent_and_passes_when_installed(database):
-    install(database)
-    assert checks(database, amcheck=True)["amcheck"].status == "warn"
-    execute(database, "CREATE EXTENSION amcheck")  # the fixture's role is a superuser
-    c = checks(database, amcheck=True)["amcheck"]
-    assert c.status == "pass" and "btree index(es) passed bt_index_check" in c.reason, c
-    assert int(c.reason.split()[0]) > 20
 
 
 def _synthetic(root):

@@ -265,6 +265,24 @@ def test_current_release_gives_an_empty_plan_and_continue_is_dimmed(fixed_state)
     asyncio.run(go())
 
 
+def test_summary_names_the_rebuilds_a_collation_change_adds(fixed_state):
+    from dataclasses import replace
+
+    from pgferry.engine.plan.reindex import Reindex
+
+    rebuild = Reindex("demo", "public.repo_name_key", "public.repo", 96 * 1024 * 1024, ("demo",))
+    plan = replace(plan_to(fixed_state, "4.2.0"), reindex=(rebuild,))
+
+    async def go():
+        app = ScreenApp(lambda app: PlanScreen(app.source, plan, applied=fixed_state.applied))
+        async with app.run_test(size=BIG) as pilot:
+            await loaded(app, pilot)
+            assert "↻ first: rebuild 1 index(es) on changed collations (~3s): public.repo_name_key" \
+                in text_of(app, "#summary")
+
+    asyncio.run(go())
+
+
 def test_export_errors_stay_in_the_dialog(fixed_state, tmp_path):
     async def go():
         plan = plan_to(fixed_state, "4.2.0")

@@ -21,6 +21,7 @@ from textual.widgets.tree import TreeNode
 from pgferry.engine.upgrade.choices import PlanCounts
 from pgferry.engine.plan.outline import Index, Item, ReleaseGroup, SchemaGroup, Segment, items, matches, segments
 from pgferry.engine.plan.planner import Plan
+from pgferry.engine.safetext import printable
 from pgferry.engine.upgrade.planning import read_applied
 from pgferry.tui.plan_view import BADGES, LEGEND
 
@@ -156,6 +157,9 @@ class PlanScreen(PgferryScreen):
             t.append(f"\nfilter “{self.query_text}”: {shown} of {len(self.items)} steps", style="bold")
         for w in p.warnings:
             t.append(f"\n! {w}")
+        if p.reindex:
+            t.append(f"\n↻ first: rebuild {len(p.reindex)} index(es) on changed collations "
+                     f"(~{sum(r.seconds for r in p.reindex):g}s): {printable(', '.join(r.index for r in p.reindex))}")
         self.query_one("#summary", Static).update(t)
 
     # -- the tree ---------------------------------------------------------------------------
