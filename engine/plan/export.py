@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .planner import Plan
-from .reindex import human_size
+from ..sizes import human_size
 
 
 def _badges(step) -> list[str]:

@@ -7,19 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..sizes import human_size
+
 # A concurrent rebuild reads the table twice and sorts: on ordinary hardware it moves tens of MB
 # of index a second. The estimate is for planning a window, not a promise.
 REINDEX_BYTES_PER_SECOND = 32 * 1024 * 1024
-
-
-def human_size(n: float) -> str:
-    if n < 1024:
-        return f"{n:.0f} B"
-    for unit in ("kB", "MB", "GB", "TB"):
-        n /= 1024
-        if n < 1024 or unit == "TB":
-            return f"{n:.1f} {unit}"
-    raise AssertionError  # unreachable
 
 
 def estimate_seconds(size: int) -> float:

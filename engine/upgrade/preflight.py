@@ -21,7 +21,7 @@ from ..errors import DumpFailed
 from ..events import Session
 from ..locks import lock_key_parts, lock_key
 from ..plan.planner import Plan, Planner
-from ..plan.reindex import human_size
+from ..sizes import human_size
 from .backup import take_dump
 from .collation import CollationState, read_state, refresh_statement
 from .planning import Connections, read_applied, read_oob_progress, resolve_target

@@ -17,7 +17,7 @@ from ..connection import connect
 from ..errors import UsageError
 from ..run.background import OutOfBandStore
 from ..safetext import printable
-from .backup import human_size
+from ..sizes import human_size
 
 # Manual steps (privileged verify) are recorded before the run starts: look back this far for them.
 _MANUAL_WINDOW = timedelta(days=7)

@@ -13,7 +13,8 @@ from ..errors import PgferryError
 from ..events import BackupTaken, EventSink, discard
 from ..plan.planner import Plan
 from ..userdirs import private_dir
-from .backup import DumpFailed, client_major, find_tool, take_dump
+from ..errors import DumpFailed
+from .backup import client_major, find_tool, take_dump
 
 
 def sha256_of(path: str | Path) -> str:

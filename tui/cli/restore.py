@@ -28,7 +28,7 @@ def register(sub) -> None:
 
 
 def _describe(plan) -> str:
-    from pgferry.engine.upgrade.backup import human_size
+    from pgferry.engine.sizes import human_size
 
     lines = [f"upgrade run {plan.run.id} ({plan.run.direction} {plan.run.from_version or 'none'} → "
              f"{plan.run.to_version}, {plan.run.effective_status}) took {len(plan.targets)} backup(s):"]
