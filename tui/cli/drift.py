@@ -85,23 +85,15 @@ def cmd_describe(args) -> int:
 
 
 def cmd_drift(args) -> int:
-    from pathlib import Path
-
     from pgferry.engine.repair.differences import fix_script
-    from pgferry.engine.repair.drift import check, load_ignore
+    from pgferry.engine.repair.drift import check
     from pgferry.tui.drift_view import render
 
     defs = definitions(args)
-    default = Path(defs.root) / "drift-ignore.yaml"
-    rules = [r for f in ([default] if default.is_file() else []) + args.ignore for r in load_ignore(f)]
+    rules = ignore_rules(args, defs)
     if args.admin_dsn and not args.replay:
         raise UsageError("--admin-dsn goes with --replay")
-    load = None
-    if args.replay:
-        from pgferry.engine.repair.expected import generate
-
-        def load(d, v):
-            return generate(d, v, admin_dsn=args.admin_dsn)
+    load = replayer(args.admin_dsn) if args.replay else None
     reports = check(defs, dsns_of(args, defs), bookkeeping_schema=args.bookkeeping_schema, schemas=args.schema,
                     version=args.version, rules=rules, load=load)
     drift = any(r.drifted for r in reports)
@@ -115,3 +107,22 @@ def cmd_drift(args) -> int:
     else:
         render(reports)
     return ExitCode.DRIFT if drift else ExitCode.OK
+
+
+def ignore_rules(args, defs) -> list:
+    """<migrations>/drift-ignore.yaml when there is one, then each --ignore FILE."""
+    from pathlib import Path
+
+    from pgferry.engine.repair.drift import load_ignore
+
+    default = Path(defs.root) / "drift-ignore.yaml"
+    return [r for f in ([default] if default.is_file() else []) + args.ignore for r in load_ignore(f)]
+
+
+def replayer(admin_dsn: str | None):
+    """Expected shapes generated now in scratch databases (--admin-dsn, else an embedded server)."""
+    from pgferry.engine.repair.expected import generate
+
+    def load(defs, version):
+        return generate(defs, version, admin_dsn=admin_dsn)
+    return load
