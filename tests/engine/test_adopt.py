@@ -14,32 +14,11 @@ from pgferry.engine.definitions.catalog import load
 from pgferry.engine.errors import PgferryError
 from pgferry.engine.repair.adopt import adopt, prepare_adoption
 from pgferry.engine.repair.describe import BOOKKEEPING
-from pgferry.engine.repair.expected import generate, render
+from pgferry.engine.repair.expected import render
 from pgferry.engine.upgrade.backup import dump_command, find_tool
-from tests.support import SMALL, bundled, cli, drift_json, execute, query
+from tests.support import ADOPTED, bundled, cli, drop_bookkeeping, drift_json, execute, install_unrecorded, query
 
-RELEASE = "1.1.0"
-
-
-@pytest.fixture(scope="module")
-def small_shapes(pg_server):
-    """Release 1.1.0's expected shape, replayed once for the module (the small product ships none)."""
-    return generate(load(SMALL), RELEASE, admin_dsn=pg_server.admin_dsn)
-
-
-def drop_bookkeeping(dsn: str) -> None:
-    execute(dsn, "DROP TABLE IF EXISTS " + ", ".join(BOOKKEEPING))
-
-
-def install_unrecorded(capsys, dsn: str, migrations, shapes) -> None:
-    """`migrations` at 1.1.0 in `dsn`, its bookkeeping dropped; the expected shape shipped with it."""
-    path = migrations / "expected" / f"{RELEASE}.json"
-    path.parent.mkdir(exist_ok=True)
-    path.write_text(render(shapes))
-    code, _, err = cli(capsys, "upgrade", "--to", RELEASE, "--yes", "--no-progress", "--dsn", dsn,
-                       "--migrations", str(migrations))
-    assert code == 0, err
-    drop_bookkeeping(dsn)
+RELEASE = ADOPTED
 
 
 @pytest.fixture

@@ -12,6 +12,8 @@ from pgferry.engine.errors import PgferryError, server_message
 from pgferry.engine.safetext import printable
 from pgferry.engine.bookkeeping.runs import RunStore, UpgradeRun
 from pgferry.engine.bookkeeping.status import DatabaseStatus, read_status
+from pgferry.engine.repair.drift import first_unrecorded
+from pgferry.engine.repair.unrecorded import Unrecorded
 from pgferry.engine.upgrade.upgrade import Connections, make_plan, read_oob_progress
 
 
@@ -79,6 +81,8 @@ class Overview:
     run: UpgradeRun | None = None
     server: str | None = None  # "PostgreSQL 16.4"
     out_of_band: tuple[OobSummary, ...] = ()
+    # The product's tables with nothing recorded (a restored dump, another tool's work): adoption is offered.
+    unrecorded: Unrecorded | None = None
 
 
 @dataclass(frozen=True)
@@ -98,7 +102,10 @@ def load_overview(source: Source) -> Overview:
     progress = read_oob_progress(defs, conns, {s.name: s.state.applied for s in status.schemas})
     oob = tuple(OobSummary(oid, o.description, p, o.introduced, o.deprecated)
                 for oid, p in sorted(progress.items()) for o in [defs.out_of_band[oid]])
-    return Overview(status, run, f"PostgreSQL {v // 10000}.{v % 10000}", oob)
+    unrecorded = None
+    if not any(s.state.applied for s in status.schemas):
+        unrecorded = first_unrecorded(defs, conns.dsns, conns.bookkeeping_schema)
+    return Overview(status, run, f"PostgreSQL {v // 10000}.{v % 10000}", oob, unrecorded)
 
 
 def load_preflight(source: Source) -> PreflightSummary | None:

@@ -111,12 +111,9 @@ def cmd_drift(args) -> int:
 
 def ignore_rules(args, defs) -> list:
     """<migrations>/drift-ignore.yaml when there is one, then each --ignore FILE."""
-    from pathlib import Path
+    from pgferry.engine.repair.drift import default_ignore, load_ignore
 
-    from pgferry.engine.repair.drift import load_ignore
-
-    default = Path(defs.root) / "drift-ignore.yaml"
-    return [r for f in ([default] if default.is_file() else []) + args.ignore for r in load_ignore(f)]
+    return [*default_ignore(defs), *(r for f in args.ignore for r in load_ignore(f))]
 
 
 def replayer(admin_dsn: str | None):
