@@ -53,7 +53,7 @@ def render_differences(differences, ignored, out=print) -> None:
 def render(reports, out=print) -> None:
     for r in reports:
         if not r.schemas:
-            why = "nothing applied" if r.exempt else "no schema to compare"
+            why = "nothing recorded" if r.unrecorded else "nothing applied" if r.exempt else "no schema to compare"
             out(f"{r.database}: skipped ({why})")
         else:
             out(f"{r.database}: {', '.join(r.schemas)} at {r.version}")
