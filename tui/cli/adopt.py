@@ -8,7 +8,7 @@ from pgferry.engine.errors import ExitCode, UsageError
 
 from pgferry.tui.adopt_view import lines
 
-from .drift import ignore_rules, replayer
+from .drift import ignore_rules, replayer, shape_flags
 from .flags import common, definitions, dsns_of
 from .output import emit_json
 
@@ -28,12 +28,7 @@ def register(sub) -> None:
     p.add_argument("--yes", action="store_true", help="do not ask for the typed confirmation")
     p.add_argument("--confirmed-by", metavar="NAME",
                    help="who adopts it, recorded with every row (default: PGFERRY_OPERATOR, else your user name)")
-    p.add_argument("--ignore", action="append", default=[], metavar="FILE",
-                   help="ignore file, as for drift (repeatable; <migrations>/drift-ignore.yaml is read too)")
-    p.add_argument("--replay", action="store_true", help="generate the expected shape now instead of reading the "
-                   "shipped file")
-    p.add_argument("--admin-dsn", metavar="DSN", help="a server where pgferry may create and drop scratch databases "
-                   "to replay the release (default: a temporary embedded PostgreSQL)")
+    shape_flags(p)  # --admin-dsn also serves definitions that ship no expected shape
     p.set_defaults(handler=cmd_adopt)
 
 

@@ -35,13 +35,19 @@ def register(sub) -> None:
     common(p)
     p.add_argument("--schema", action="append", metavar="NAME", help="only the database(s) of this schema (repeatable)")
     p.add_argument("--version", metavar="V", help="compare with this release instead of each schema's recorded one")
-    p.add_argument("--ignore", action="append", default=[], metavar="FILE", help="ignore file (repeatable)")
     p.add_argument("--sql", action="store_true", help="print only the fix SQL, ordered so dependencies come first")
+    shape_flags(p)
+    p.set_defaults(handler=cmd_drift)
+
+
+def shape_flags(p) -> None:
+    """Where an expected shape comes from, and what a live one may differ in (drift, adopt)."""
+    p.add_argument("--ignore", action="append", default=[], metavar="FILE",
+                   help="ignore file (repeatable; <migrations>/drift-ignore.yaml is read too)")
     p.add_argument("--replay", action="store_true", help="generate the expected shapes now instead of reading the shipped "
                    "files (for a server whose major version words definitions differently)")
     p.add_argument("--admin-dsn", metavar="DSN", help="with --replay: a server where pgferry may create and drop "
                    "scratch databases (default: a temporary embedded PostgreSQL)")
-    p.set_defaults(handler=cmd_drift)
 
 
 def cmd_describe(args) -> int:
