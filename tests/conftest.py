@@ -157,6 +157,16 @@ def small_copy(tmp_path):
 
 
 @pytest.fixture(scope="session")
+def small_shapes(pg_server):
+    """The small product's expected shape at tests.support.ADOPTED, replayed once (it ships none)."""
+    from pgferry.engine.definitions.catalog import load
+    from pgferry.engine.repair.expected import generate
+    from tests.support import ADOPTED
+
+    return generate(load(SMALL), ADOPTED, admin_dsn=pg_server.admin_dsn)
+
+
+@pytest.fixture(scope="session")
 def newest_template(pg_server):
     """The name of a database holding the bundled product installed at its newest release."""
     from pgferry.engine.upgrade.upgrade import Connections, Upgrade

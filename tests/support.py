@@ -311,3 +311,27 @@ def failed_upgrade_with_backup(dsn: str, migrations: Path, backup_dir: Path, *mo
         f.write("\nSELECT 1 / 0;\n")
     assert main(cli_args("upgrade", dsn, migrations, "--to", "1.1.0", "--yes", "--backup", str(backup_dir), *more)) == 1
     return query(dsn, "SELECT max(id) FROM upgrade_runs")[0][0]
+
+
+# -- a database holding the small product with no bookkeeping (adoption, issue 15 §2) ----------------
+
+ADOPTED = "1.1.0"  # the release such a database is at
+
+
+def drop_bookkeeping(dsn: str) -> None:
+    from pgferry.engine.repair.describe import BOOKKEEPING
+
+    execute(dsn, "DROP TABLE IF EXISTS " + ", ".join(BOOKKEEPING))
+
+
+def install_unrecorded(capsys, dsn: str, migrations: Path, shapes: dict) -> None:
+    """`migrations` at ADOPTED in `dsn`, its bookkeeping dropped; `shapes` shipped as its expected shape."""
+    from pgferry.engine.repair.expected import render
+
+    path = migrations / "expected" / f"{ADOPTED}.json"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(render(shapes))
+    code, _, err = cli(capsys, "upgrade", "--to", ADOPTED, "--yes", "--no-progress", "--dsn", dsn,
+                       "--migrations", str(migrations))
+    assert code == 0, err
+    drop_bookkeeping(dsn)

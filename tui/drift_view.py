@@ -33,10 +33,27 @@ def _pair(expected, actual, width: int = 110) -> tuple[str, str]:
     return cut(e), cut(a)
 
 
+def render_differences(differences, ignored, out=print) -> None:
+    """Each difference with its expected and actual value and its fix; then what the ignore rules hid."""
+    for d in differences:
+        out(f"  {d.kind} {d.object}: {d.problem}")
+        e, a = _pair(d.expected, d.actual)
+        if d.problem in (DriftProblem.DIFFERENT, DriftProblem.MISSING):
+            out(f"    expected: {e}")
+        if d.problem != DriftProblem.MISSING:
+            out(f"    actual:   {a}")
+        out("    fix:")
+        for statement in d.fix:
+            for line in statement.splitlines():
+                out(f"      {line}")
+    for d, rule in ignored:
+        out(f"  ignored: {d.kind} {d.object} ({d.problem}): {rule.reason} [{rule.source}]")
+
+
 def render(reports, out=print) -> None:
     for r in reports:
         if not r.schemas:
-            why = "nothing applied" if r.exempt else "no schema to compare"
+            why = "nothing recorded" if r.unrecorded else "nothing applied" if r.exempt else "no schema to compare"
             out(f"{r.database}: skipped ({why})")
         else:
             out(f"{r.database}: {', '.join(r.schemas)} at {r.version}")
@@ -45,19 +62,7 @@ def render(reports, out=print) -> None:
         if r.unrecorded:
             out(f"  error: {r.unrecorded.message}")
             out(f"  hint: {r.unrecorded.hint}")
-        for d in r.differences:
-            out(f"  {d.kind} {d.object}: {d.problem}")
-            e, a = _pair(d.expected, d.actual)
-            if d.problem in (DriftProblem.DIFFERENT, DriftProblem.MISSING):
-                out(f"    expected: {e}")
-            if d.problem != DriftProblem.MISSING:
-                out(f"    actual:   {a}")
-            out("    fix:")
-            for statement in d.fix:
-                for line in statement.splitlines():
-                    out(f"      {line}")
-        for d, rule in r.ignored:
-            out(f"  ignored: {d.kind} {d.object} ({d.problem}): {rule.reason} [{rule.source}]")
+        render_differences(r.differences, r.ignored, out)
     found = sum(len(r.differences) for r in reports)
     ignored = sum(len(r.ignored) for r in reports)
     unrecorded = sum(1 for r in reports if r.unrecorded)

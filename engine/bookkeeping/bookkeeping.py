@@ -277,6 +277,17 @@ class MigrationLog:
         return [LOG_SCHEMA_VERSION, schema, up, started_at, self.host, __version__, *_digests(script), run_id, manual,
                 confirmed_by, versions, flags]
 
+    def record_backfilled(self, schema: str, versions: Iterable[int], confirmed_by: str, note: str) -> None:
+        """Rows for migrations found done that pgferry did not run (adoption), in the caller's
+        transaction: backfilled and manual, no checksum (nothing ran), `note` in error_message (the
+        one free-text column, as recover's forced marks use it)."""
+        self.conn.execute(sql.SQL(
+            "INSERT INTO {} (migration_logs_schema_version, schema, version, up, started_at, finished_at, success, "
+            "backfilled, backend_pid, host, pgferry_version, manual, confirmed_by, error_message) "
+            "SELECT %s, %s, v, true, now(), clock_timestamp(), true, true, pg_backend_pid(), %s, %s, true, %s, %s "
+            "FROM unnest(%s::bigint[]) AS t(v)").format(self.table),
+            [LOG_SCHEMA_VERSION, schema, self.host, __version__, confirmed_by, note, sorted(versions)])
+
     def record_failure(self, schema: str, version: int, up: bool, started_at: datetime, checksum: str | None,
                        message: str, sqlstate: str | None, line: int | None, statement: str | None,
                        run_id: int | None = None) -> None:

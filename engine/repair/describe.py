@@ -46,6 +46,9 @@ def describe(conn: psycopg.Connection, schema: str = "public", *, exclude: tuple
             "WHERE p.pronamespace = %s AND p.prokind IN ('f', 'p') "
             "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')", [nsoid]).fetchall()
     }
+    # A dump taken without the bookkeeping tables (pg_dump -T migration_logs ...) keeps their
+    # sequences, orphaned: still pgferry's, not the schema's.
+    serials = {f"{t}_id_seq" for t in exclude}
     sequences = {
         name: {"type": typ, "start": int(start), "increment": int(inc), "owned_by": owner}
         for name, typ, start, inc, owner in q(
@@ -55,7 +58,7 @@ def describe(conn: psycopg.Connection, schema: str = "public", *, exclude: tuple
             " WHERE d.objid = c.oid AND d.deptype IN ('a', 'i') LIMIT 1) "
             "FROM pg_class c JOIN pg_sequence s ON s.seqrelid = c.oid WHERE c.relnamespace = %s AND "
             + _NOT_EXT.format("pg_class", "c.oid"), [nsoid]).fetchall()
-        if not (owner and owner.split(".")[0] in exclude)
+        if not (owner and owner.split(".")[0] in exclude) and name not in serials
     }
     tables: dict[str, dict] = {}
     for (name,) in q("SELECT relname FROM pg_class c WHERE relnamespace = %s AND relkind IN ('r', 'p') "

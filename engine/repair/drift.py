@@ -82,6 +82,12 @@ def load_ignore(path: str | Path) -> list[IgnoreRule]:
     return rules
 
 
+def default_ignore(defs) -> list[IgnoreRule]:
+    """The rules of <migrations>/drift-ignore.yaml, shipped with the definitions (none without one)."""
+    path = Path(defs.root) / "drift-ignore.yaml"
+    return load_ignore(path) if path.is_file() else []
+
+
 def split_ignored(diffs: list[Difference], rules: list[IgnoreRule]) -> tuple[list[Difference], list[tuple[Difference, IgnoreRule]]]:
     kept, ignored = [], []
     for d in diffs:
@@ -252,10 +258,9 @@ class UnrecordedDatabase(DriftFound):
         self.found = found
 
 
-def refuse_unrecorded(defs, dsns: Mapping[str, str], bookkeeping_schema: str = "public",
-                      pg_schema: str = "public") -> None:
-    """Raise UnrecordedDatabase (exit 5) for the first database holding the product's tables with
-    nothing recorded about its schemas. Reads only; meant for when nothing applied was found."""
+def first_unrecorded(defs, dsns: Mapping[str, str], bookkeeping_schema: str = "public",
+                     pg_schema: str = "public") -> Unrecorded | None:
+    """The first database holding the product's tables with nothing recorded about its schemas. Reads only."""
     from ..connection import connect
 
     for dsn in dict.fromkeys(dsns.values()):
@@ -263,5 +268,14 @@ def refuse_unrecorded(defs, dsns: Mapping[str, str], bookkeeping_schema: str = "
         with connect(dsn, role="status") as conn:
             found = find_unrecorded(conn, defs, here, bookkeeping_schema, pg_schema)
         if found is not None:
-            raise UnrecordedDatabase(found)
+            return found
+    return None
+
+
+def refuse_unrecorded(defs, dsns: Mapping[str, str], bookkeeping_schema: str = "public",
+                      pg_schema: str = "public") -> None:
+    """Raise UnrecordedDatabase (exit 5) for such a database; meant for when nothing applied was found."""
+    found = first_unrecorded(defs, dsns, bookkeeping_schema, pg_schema)
+    if found is not None:
+        raise UnrecordedDatabase(found)
 

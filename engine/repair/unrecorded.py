@@ -41,8 +41,8 @@ class Unrecorded:
         if self.elsewhere:
             where = " or ".join(f"--bookkeeping-schema {s}" for s in self.elsewhere)
             return f"its migrations are recorded in another schema: pass {where}"
-        return ("no schema of the database records its migrations: if it was installed without pgferry, recording "
-                "it at its release (adoption) is a command still to come")
+        return ("no schema of the database records its migrations: if it was installed without pgferry (a restored "
+                "dump, another tool), record the release it is at with `pgferry adopt --release V`")
 
     def as_dict(self) -> dict:
         return {"message": self.message, "hint": self.hint, "schemas": list(self.schemas), "tables": list(self.tables),
@@ -52,7 +52,7 @@ class Unrecorded:
 def find_unrecorded(conn, defs, schemas: Iterable[str], bookkeeping_schema: str = "public",
                     pg_schema: str = "public") -> Unrecorded | None:
     schemas = list(schemas)
-    if _recorded(conn, bookkeeping_schema, schemas):
+    if recorded(conn, bookkeeping_schema, schemas):
         return None
     live = {name for (name,) in conn.execute(
         "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
@@ -66,12 +66,12 @@ def find_unrecorded(conn, defs, schemas: Iterable[str], bookkeeping_schema: str 
         "WHERE c.relname = 'migration_logs' AND c.relkind IN ('r', 'p') AND n.nspname <> %s "
         "AND has_schema_privilege(n.oid, 'USAGE') AND has_table_privilege(c.oid, 'SELECT') ORDER BY 1",
         [bookkeeping_schema]).fetchall()]
-    elsewhere = tuple(printable(s, one_line=True) for s in others if _recorded(conn, s, schemas))
+    elsewhere = tuple(printable(s, one_line=True) for s in others if recorded(conn, s, schemas))
     return Unrecorded(describe_target(conn.info.dsn), printable(bookkeeping_schema, one_line=True), tuple(schemas),
                       tuple(ours), elsewhere)
 
 
-def _recorded(conn, bookkeeping_schema: str, schemas: list[str]) -> bool:
+def recorded(conn, bookkeeping_schema: str, schemas: list[str]) -> bool:
     """Any row at all (applied, reverted, failed, running) about any of `schemas`."""
     if not MigrationLog(conn, bookkeeping_schema).exists():
         return False

@@ -179,10 +179,10 @@ def test_wrong_bookkeeping_schema_is_not_an_empty_database(capsys, newest_db):
 
 
 def test_product_without_any_bookkeeping_is_refused(capsys, newest_db):
-    """Installed by other means: no schema records it; adoption is not a command yet, and it says so."""
+    """Installed by other means: no schema records it; the refusal names adoption."""
     execute(newest_db, "DROP TABLE migration_logs, upgrade_runs, out_of_band_migrations, out_of_band_migrations_errors")
     code, out, err = cli(capsys, "upgrade", "--to", NEWEST, "--dsn", newest_db, "--yes", "--no-progress")
-    assert code == 5 and "command still to come" in err and "--bookkeeping-schema" not in err.split("hint:")[1]
+    assert code == 5 and "pgferry adopt --release V" in err and "--bookkeeping-schema" not in err.split("hint:")[1]
     with psycopg.connect(newest_db) as conn:
         assert conn.execute("SELECT to_regclass('migration_logs')").fetchone() == (None,)
     code, data = drift_json(capsys, newest_db)

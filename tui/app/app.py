@@ -2,7 +2,8 @@
 
 The app owns navigation between screens; each screen owns one job:
 overview → choose target → plan review → privileged steps → run → report,
-and overview → recovery walkthrough from the dirty banner.
+overview → recovery walkthrough from the dirty banner, and overview → adoption for a database
+holding the product with nothing recorded.
 """
 from __future__ import annotations
 
@@ -141,6 +142,11 @@ class PgferryApp(App[None]):
         from .run import RunScreen
 
         self.push_screen(RunScreen(self.source, run_id))
+
+    def open_adoption(self) -> None:
+        from .adopt import AdoptScreen
+
+        self.push_screen(AdoptScreen(self.source))
 
     def open_recovery(self) -> None:
         from .recovery import RecoveryScreen

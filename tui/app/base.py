@@ -62,7 +62,8 @@ class PgferryScreen(Screen):
         seen = set()
         for binding in self._bindings.key_to_bindings.values():
             for b in binding:
-                if b.show and b.action not in seen:
+                # a key the screen hides (check_action False) is not in the footer: no reason for it either
+                if b.show and b.action not in seen and self.check_action(b.action, ()) is not False:
                     seen.add(b.action)
                     yield b
 

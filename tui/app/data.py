@@ -17,6 +17,7 @@ from pgferry.engine.bookkeeping.status import DatabaseStatus
 from pgferry.engine.run.oobstate import OobRow
 from pgferry.engine.upgrade.planning import Connections, make_plan
 from pgferry.engine.upgrade.standing import read_standing
+from pgferry.engine.repair.unrecorded import Unrecorded
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,8 @@ class Overview:
     run: UpgradeRun | None = None
     server: str | None = None  # "PostgreSQL 16.4"
     out_of_band: tuple[OobRow, ...] = ()  # progress None: not live at this release
+    # The product's tables with nothing recorded (a restored dump, another tool's work): adoption is offered.
+    unrecorded: Unrecorded | None = None
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,8 @@ def load_overview(source: Source) -> Overview:
         primary = sessions(conns.primary)
         v = primary.info.server_version
         run = RunStore(primary, conns.bookkeeping_schema).latest()
-    return Overview(standing.status, run, f"PostgreSQL {v // 10000}.{v % 10000}", standing.out_of_band)
+    return Overview(standing.status, run, f"PostgreSQL {v // 10000}.{v % 10000}", standing.out_of_band,
+                    standing.unrecorded)
 
 
 def load_preflight(source: Source) -> PreflightSummary | None:

@@ -20,6 +20,8 @@ class OverviewScreen(PgferryScreen):
     CSS_PATH = "overview.tcss"
     BINDINGS = [
         Binding("t", "choose_target", "Target", tooltip="Choose the release to upgrade or downgrade to.", id="target"),
+        Binding("d", "adopt", "Adopt", tooltip="Record the release a database pgferry never ran on is at (adoption).",
+                id="adopt"),
         Binding("x", "recover", "Recover", tooltip="Walk through recovering a dirty database.", id="recover"),
         Binding("a", "attach", "Attach", tooltip="Open the live view of the running upgrade.", id="attach"),
         Binding("r", "refresh", "Refresh", tooltip="Read the status from the database again.", id="refresh"),
@@ -36,8 +38,10 @@ class OverviewScreen(PgferryScreen):
 
     def disabled_reason(self, action: str) -> str | None:
         o = self.overview
-        if action in ("choose_target", "recover", "attach") and o is None:
+        if action in ("choose_target", "recover", "attach", "adopt") and o is None:
             return "the status is not read yet"
+        if action == "adopt":
+            return self._adopt_reason(o)
         if action == "choose_target":
             if self.source.read_only:
                 return "read-only view (pgferry watch)"
@@ -45,6 +49,8 @@ class OverviewScreen(PgferryScreen):
                 return "the database is dirty: recover first (x)"
             if o.run is not None and o.run.effective_status == "running":
                 return "an upgrade is running: attach to it (a)"
+            if o.unrecorded is not None:
+                return "the product's tables are here with nothing recorded: adopt the database first (d)"
             if any(c.blocks for c in o.status.changed):
                 return "an applied migration changed since it ran: restore its file, or accept it (--accept-changed)"
         if action == "recover" and not o.status.dirty:
@@ -59,6 +65,25 @@ class OverviewScreen(PgferryScreen):
             if o.run.effective_status == "running":
                 return f"run {o.run.id} has not ended: attach to it (a)"
         return None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Adoption is an offer for the rare database with nothing recorded: elsewhere its key stays
+        # out of the footer rather than dimmed on every overview (the palette still says why).
+        if action == "adopt" and (self.overview is None or self.overview.unrecorded is None):
+            return False
+        return super().check_action(action, parameters)
+
+    def _adopt_reason(self, o: Overview) -> str | None:
+        if self.source.read_only:
+            return "read-only view (pgferry watch)"
+        if o.unrecorded is None:
+            return "nothing to adopt: the bookkeeping records this database (or it is empty)"
+        if o.unrecorded.elsewhere:
+            return "its migrations are recorded in another bookkeeping schema (see the banner)"
+        return None
+
+    def action_adopt(self) -> None:
+        self.app.open_adoption()
 
     def action_last_report(self) -> None:
         from .report import ReportScreen
@@ -109,7 +134,7 @@ class OverviewScreen(PgferryScreen):
     def load_status(self) -> None:
         overview = load_overview(self.source)
         self.post_message(OverviewLoaded(overview))
-        if not overview.status.needs_recovery and (overview.run is None or overview.run.effective_status != "running"):
+        if overview.unrecorded is None and not overview.status.needs_recovery and (overview.run is None or overview.run.effective_status != "running"):
             self.post_message(PreflightLoaded(load_preflight(self.source)))
 
     def on_preflight_loaded(self, message: PreflightLoaded) -> None:
@@ -140,6 +165,10 @@ class OverviewScreen(PgferryScreen):
         banner = banner_lines(status, overview.run)
         if status.needs_recovery:
             banner.append("→ press x for the recovery walkthrough")
+        if overview.unrecorded is not None:
+            u = overview.unrecorded
+            banner += [f"! {u.message}", f"→ {u.hint}" if u.elsewhere else
+                       "→ if it was restored from a dump or built by another tool, press d to adopt it at its release"]
         if overview.run is not None and overview.run.effective_status in ("running", "paused"):
             banner.append("→ press a to attach to the run")
         self.query_one("#banner", Static).update(Text("\n".join(banner)))

@@ -35,13 +35,19 @@ def register(sub) -> None:
     common(p)
     p.add_argument("--schema", action="append", metavar="NAME", help="only the database(s) of this schema (repeatable)")
     p.add_argument("--version", metavar="V", help="compare with this release instead of each schema's recorded one")
-    p.add_argument("--ignore", action="append", default=[], metavar="FILE", help="ignore file (repeatable)")
     p.add_argument("--sql", action="store_true", help="print only the fix SQL, ordered so dependencies come first")
+    shape_flags(p)
+    p.set_defaults(handler=cmd_drift)
+
+
+def shape_flags(p) -> None:
+    """Where an expected shape comes from, and what a live one may differ in (drift, adopt)."""
+    p.add_argument("--ignore", action="append", default=[], metavar="FILE",
+                   help="ignore file (repeatable; <migrations>/drift-ignore.yaml is read too)")
     p.add_argument("--replay", action="store_true", help="generate the expected shapes now instead of reading the shipped "
                    "files (for a server whose major version words definitions differently)")
     p.add_argument("--admin-dsn", metavar="DSN", help="with --replay: a server where pgferry may create and drop "
                    "scratch databases (default: a temporary embedded PostgreSQL)")
-    p.set_defaults(handler=cmd_drift)
 
 
 def cmd_describe(args) -> int:
@@ -85,23 +91,15 @@ def cmd_describe(args) -> int:
 
 
 def cmd_drift(args) -> int:
-    from pathlib import Path
-
     from pgferry.engine.repair.differences import fix_script
-    from pgferry.engine.repair.drift import check, load_ignore
+    from pgferry.engine.repair.drift import check
     from pgferry.tui.drift_view import render
 
     defs = definitions(args)
-    default = Path(defs.root) / "drift-ignore.yaml"
-    rules = [r for f in ([default] if default.is_file() else []) + args.ignore for r in load_ignore(f)]
+    rules = ignore_rules(args, defs)
     if args.admin_dsn and not args.replay:
         raise UsageError("--admin-dsn goes with --replay")
-    load = None
-    if args.replay:
-        from pgferry.engine.repair.expected import generate
-
-        def load(d, v):
-            return generate(d, v, admin_dsn=args.admin_dsn)
+    load = replayer(args.admin_dsn) if args.replay else None
     reports = check(defs, dsns_of(args, defs), bookkeeping_schema=args.bookkeeping_schema, schemas=args.schema,
                     version=args.version, rules=rules, load=load)
     drift = any(r.drifted for r in reports)
@@ -115,3 +113,19 @@ def cmd_drift(args) -> int:
     else:
         render(reports)
     return ExitCode.DRIFT if drift else ExitCode.OK
+
+
+def ignore_rules(args, defs) -> list:
+    """<migrations>/drift-ignore.yaml when there is one, then each --ignore FILE."""
+    from pgferry.engine.repair.drift import default_ignore, load_ignore
+
+    return [*default_ignore(defs), *(r for f in args.ignore for r in load_ignore(f))]
+
+
+def replayer(admin_dsn: str | None):
+    """Expected shapes generated now in scratch databases (--admin-dsn, else an embedded server)."""
+    from pgferry.engine.repair.expected import generate
+
+    def load(defs, version):
+        return generate(defs, version, admin_dsn=admin_dsn)
+    return load
