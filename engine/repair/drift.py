@@ -147,7 +147,6 @@ def check(defs, dsns: Mapping[str, str], *, bookkeeping_schema: str = "public", 
     """
     from ..bookkeeping.bookkeeping import MigrationLog
     from ..connection import connect, describe_target
-    from .describe import describe
     from .expected import load_expected, merge
     from ..bookkeeping.status import schema_version
 
@@ -186,8 +185,13 @@ def check(defs, dsns: Mapping[str, str], *, bookkeeping_schema: str = "public", 
                 report.schemas.append(s)
                 report.versions[s] = v
                 shapes.append(cache[v][s])
-            if shapes:
-                diffs = compare(merge(shapes), describe(conn, pg_schema))
+            live = _describe_live(conn, pg_schema) if shapes else None
+            if live is None and shapes:
+                report.busy = True
+                report.warnings.append("the catalog changed while it was read (a migrator is at work): "
+                                       "not compared; check again once it is done")
+            elif shapes:
+                diffs = compare(merge(shapes), live)
                 granted = _granted_ahead(conn, bookkeeping_schema, defs, report.schemas)
                 report.differences, report.ignored = split_ignored(diffs, [*rules, *granted])
             elif report.exempt == here:
@@ -196,6 +200,19 @@ def check(defs, dsns: Mapping[str, str], *, bookkeeping_schema: str = "public", 
             report.busy = _moved_since(dsn, bookkeeping_schema, seen)
         out.append(report)
     return out
+
+
+def _describe_live(conn, pg_schema: str) -> dict | None:
+    """The live shape, None when an object vanished while it was read: pg_get_indexdef and friends
+    read the live catalog, not the snapshot, and fail ("cache lookup failed") on what a migrator
+    dropped since. A savepoint keeps the snapshot's transaction usable after that."""
+    from .describe import describe
+
+    try:
+        with conn.transaction():
+            return describe(conn, pg_schema)
+    except psycopg.errors.InternalError_:
+        return None
 
 
 def _position(state) -> tuple:

@@ -53,10 +53,12 @@ class Upgrade:
         self.on_event = on_event
 
     def run(self, to: str, *, downgrade: bool | None = None, channel: str = "stable",
-            confirmed: Plan | None = None) -> tuple[Plan, int]:
+            confirmed: Plan | None = None, check_drift: bool = False) -> tuple[Plan, int]:
         """Move to `to`. `confirmed`: the plan the operator agreed to, past gate.check_before_move;
         without one, the run plans itself and checks only privileges. Either plan runs unless the
-        database moved while this run waited for the lock."""
+        database moved while this run waited for the lock; a new plan is checked again under the
+        lock: privileges, and drift with `check_drift` (the gate's check, made before the lock, may
+        have seen another migrator's half-way state and deferred)."""
         from .runbackups import backup_before_changes
 
         start = time.monotonic()
@@ -71,7 +73,7 @@ class Upgrade:
             # One upgrade at a time per product: later ones wait, then find their work done.
             with AdvisoryLock(conn, lock_key(self.conns.bookkeeping_schema, "upgrade"), "upgrade",
                               poll=self.options.poll, timeout=self.options.lock_wait, on_event=self.on_event):
-                plan = self._still_current(plan, to, downgrade, channel)
+                plan = self._still_current(plan, to, downgrade, channel, check_drift)
                 # Before the run is recorded: a restore brings back the database as it was before run N.
                 backups = backup_before_changes(plan, self.conns.dsns, self.backup_dir, self.on_event)
                 previous = store.unfinished()
@@ -113,13 +115,17 @@ class Upgrade:
                 self.on_event(UpgradeFinished(run_id, "succeeded", time.monotonic() - start, plan.to_version))
                 return plan, run_id
 
-    def _still_current(self, plan: Plan, to: str, downgrade: bool | None, channel: str) -> Plan:
+    def _still_current(self, plan: Plan, to: str, downgrade: bool | None, channel: str, check_drift: bool) -> Plan:
         """The plan as it stands under the lock: the same one while the applied sets are those it was
         made from, else a new plan from where another migrator left the database."""
         if read_applied(self.defs, self.conns) == plan.applied:
             return plan
         fresh = make_plan(self.defs, self.conns, to, downgrade=downgrade, channel=channel)
         self.on_event(Replanned(plan.from_label, fresh.from_label, fresh.to_version, len(fresh.steps)))
+        from . import gate  # see _check_privileges
+
+        if check_drift and fresh.direction in ("upgrade", "downgrade"):
+            gate.check_drift(self.defs, self.conns, fresh)
         self._check_privileges(fresh)
         return fresh
 

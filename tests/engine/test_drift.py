@@ -20,7 +20,7 @@ from pgferry.engine.repair.expected import load_expected, merge
 from pgferry.engine.repair.fixes import quote_ident
 from pgferry.engine.upgrade.upgrade import Connections, Upgrade
 from pgferry.tui.cli import main
-from tests.support import bundled, clone_database, drift_json, query, run_cli
+from tests.support import bundled, clone_database, drift_json, execute, query, run_cli
 
 DEFS = bundled()
 NEWEST = DEFS.releases.latest().version
@@ -253,3 +253,46 @@ def test_describe_expected_equals_shipped_file(capsys, pg_server):
     assert set(json.loads(generated)) == set(DEFS.release(NEWEST).leaves)
     shipped_files = {p.stem for p in (bundled_migrations_dir() / "expected").glob("*.json")}
     assert shipped_files == {r.version for r in DEFS.releases.releases}
+
+
+@pytest.mark.parametrize("change, seen", [
+    # the key's index vanishes under pg_get_constraintdef: "cache lookup failed"
+    ("ALTER TABLE org_members DROP CONSTRAINT org_members_pkey;", "vanished"),
+    # real drift seen while a migration commits: deferred (busy); the run re-checks under its lock
+    ("CREATE TABLE extra_t (id int);", "moved"),
+])
+def test_a_migration_committed_during_the_check_is_busy_not_drift(capsys, database, small_copy, small_shapes,
+                                                                  change, seen):
+    """The snapshot keeps migration_logs and the catalog tables consistent, but pg_get_*def read the
+    live catalog: a constraint a migrator dropped after the snapshot showed as "different" and
+    failed a concurrent upgrade's gate. What moved meanwhile is the migrator's half-way state."""
+    from pgferry.engine.definitions.catalog import load
+    from pgferry.engine.repair.expected import render
+    from tests.support import ADOPTED, add_migration, cli
+
+    (small_copy / "expected").mkdir(exist_ok=True)
+    (small_copy / "expected" / f"{ADOPTED}.json").write_text(render(small_shapes))
+    add_migration(small_copy, "main", 20, "members_key", change + "\n", parents=[13])
+    flags = ["--dsn", database, "--migrations", str(small_copy), "--no-progress"]
+    code, _, err = cli(capsys, "upgrade", "--to", ADOPTED, "--yes", *flags)
+    assert code == 0, err
+    defs = load(small_copy)
+    dsns = {s: database for s in defs.schemas}
+    [quiet] = check(defs, dsns)
+    assert not quiet.differences and not quiet.busy
+    if seen == "moved":
+        execute(database, "CREATE INDEX users_username ON users (username)")  # by hand: drift
+
+    def meanwhile(d, version):  # called inside the check's snapshot, after it read migration_logs
+        code, _, err = cli(capsys, "upto", "--schema", "main", "--target", "20", *flags)
+        assert code == 0, err
+        return load_expected(d, version)
+
+    [report] = check(defs, dsns, load=meanwhile)
+    assert report.busy
+    if seen == "vanished":
+        assert not report.differences and "the catalog changed while it was read" in report.warnings[-1]
+    else:
+        assert [d.object for d in report.differences] == ["users.users_username"]
+    [after] = check(defs, dsns)  # settled: migration 20 is beyond the release, said as such
+    assert after.busy and any("20" in w for w in after.warnings)

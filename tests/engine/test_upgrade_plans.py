@@ -53,3 +53,24 @@ def test_the_errors_of_a_move_carry_their_exit_codes():
     assert [cls.exit_code for cls in moved] == [errors.ExitCode.USAGE] + [errors.ExitCode.FAILURE] * 4
     stopped = errors.RunStopped("pause", "olga", 3, 7, "1.2.0")
     assert stopped.status == "paused" and "paused at step 3/7 as olga asked" in stopped.message
+
+
+def test_a_new_plan_under_the_lock_is_checked_for_drift_again(database, small_copy, small_shapes):
+    """The gate's drift check runs before the lock and defers what it sees while another migrator is
+    at work; when the run plans again under the lock, the database it will move is checked again."""
+    import pytest
+
+    from pgferry.engine.repair.expected import render
+    from tests.support import ADOPTED, execute
+
+    (small_copy / "expected").mkdir(exist_ok=True)
+    (small_copy / "expected" / f"{ADOPTED}.json").write_text(render(small_shapes))
+    defs = load(small_copy)
+    conns = Connections({s: database for s in defs.schemas})
+    Upgrade(defs, conns).run("1.0.0")
+    confirmed = make_plan(defs, conns, "1.2.0", downgrade=False)
+    Upgrade(defs, conns).run(ADOPTED)  # another migrator, between the confirmation and the lock...
+    execute(database, "CREATE INDEX users_username ON users (username)")  # ...and a hand-made index
+    with pytest.raises(errors.DriftFound, match="users_username"):
+        Upgrade(defs, conns).run("1.2.0", downgrade=False, confirmed=confirmed, check_drift=True)
+    assert {15, 16} & applied_ids(database, "main") == set()  # nothing of 1.2.0 ran

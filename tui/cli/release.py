@@ -169,7 +169,8 @@ def _move(args, journal) -> int:
     with renderer(args.no_progress or args.json) as render:
         sink = render if journal is None else (lambda e: (render(e), journal(e)))
         run = Upgrade(defs, conns, options=options, background=bg, on_event=sink, backup_dir=args.backup)
-        plan, run_id = run.run(args.to, downgrade=downgrade, channel=args.channel, confirmed=plan)
+        plan, run_id = run.run(args.to, downgrade=downgrade, channel=args.channel, confirmed=plan,
+                               check_drift=not args.skip_drift_check)
     if args.json:
         emit_json({"run_id": run_id, "status": "succeeded", "plan": plan.as_dict()})
     return ExitCode.OK
