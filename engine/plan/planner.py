@@ -21,6 +21,7 @@ from ..definitions.outofband import OutOfBand
 from ..definitions.releases import Release
 from ..definitions.validate import introduced_in
 from ..errors import DriftFound, PlanError
+from .impact import PlanImpact
 from .reindex import Reindex
 
 
@@ -78,6 +79,8 @@ class Plan:
     applied: Mapping[str, frozenset[int]] = field(default_factory=dict, compare=False, repr=False)
     # Indexes a collation version change may have corrupted, rebuilt before the schema steps.
     reindex: tuple[Reindex, ...] = field(default=())
+    # What each step will cost (impact.py), when read from a live database: None offline.
+    impact: PlanImpact | None = field(default=None, compare=False)
 
     @property
     def empty(self) -> bool:
@@ -94,10 +97,17 @@ class Plan:
             "direction": self.direction,
             "stops": [{"release": s.release.version, "out_of_band": list(s.out_of_band), "reason": s.reason}
                       for s in self.stops],
-            "steps": [s.as_dict() for s in self.steps],
+            "steps": [self._step_dict(s) for s in self.steps],
             "warnings": list(self.warnings),
             "reindex": [r.as_dict() for r in self.reindex],
         }
+
+    def _step_dict(self, s: PlanStep) -> dict:
+        out = s.as_dict()
+        found = self.impact.of(s.key) if self.impact else None
+        if found is not None:
+            out["impact"] = found.as_dict()
+        return out
 
 
 def _interval_cover(intervals: Mapping[int, tuple[int, int]]) -> dict[int, list[int]]:
