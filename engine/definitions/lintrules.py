@@ -117,7 +117,7 @@ def _add_column(t: str, d: ast.ColumnDef) -> Iterator[Hit]:
     kinds = {x.contype for x in cons}
     if (d.is_not_null or kinds & {ConstrType.CONSTR_NOTNULL, ConstrType.CONSTR_PRIMARY}) and not (
             kinds & {ConstrType.CONSTR_DEFAULT, ConstrType.CONSTR_IDENTITY, ConstrType.CONSTR_GENERATED}):
-        yield Hit("add-column-not-null", f"ADD COLUMN {c} NOT NULL without DEFAULT fails on a table with rows", t,
+        yield Hit("add-column-not-null", f"ADD COLUMN {c} NOT NULL without DEFAULT fails on {t} if it has rows", t,
                   "add a DEFAULT, or add the column nullable, backfill, then SET NOT NULL")
     tname, mods = altertable.type_of(d.typeName) if d.typeName else ("", ())
     sub = altertable.add_column(d)

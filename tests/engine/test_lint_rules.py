@@ -6,6 +6,7 @@ in test_validate.py."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -87,3 +88,9 @@ def test_quiet_on_a_table_the_migration_creates(small_copy, capsys):
                 "ALTER TABLE scratch RENAME COLUMN a TO b;\nALTER TABLE scratch ADD COLUMN IF NOT EXISTS c int DEFAULT random();\n")(small_copy)
     rc, data = run_validate_json(small_copy, capsys, "--strict")
     assert data == {"ok": True, "errors": [], "warnings": []}
+
+
+def test_every_rule_is_documented():
+    docs = (Path(__file__).parents[2] / "docs" / "authoring.md").read_text(encoding="utf-8")
+    table = docs[docs.index("### Lint rules"):]
+    assert [r for r in LINT_RULES if f"`{r}`" not in table] == []
