@@ -62,7 +62,7 @@ _CATALOG_ONLY = frozenset({
     AT.AT_ClusterOn, AT.AT_DropCluster, AT.AT_SetRelOptions, AT.AT_ResetRelOptions, AT.AT_ReplicaIdentity,
     AT.AT_EnableRowSecurity, AT.AT_DisableRowSecurity, AT.AT_ForceRowSecurity, AT.AT_NoForceRowSecurity,
     AT.AT_AddIdentity, AT.AT_SetIdentity, AT.AT_DropIdentity, AT.AT_DropExpression, AT.AT_AlterConstraint,
-    AT.AT_AddIndexConstraint, AT.AT_DetachPartition, AT.AT_DetachPartitionFinalize, AT.AT_AddInherit,
+    AT.AT_AddIndexConstraint, AT.AT_DetachPartitionFinalize, AT.AT_AddInherit,
     AT.AT_DropInherit, AT.AT_GenericOptions, AT.AT_AlterColumnGenericOptions,
     AT.AT_EnableTrig, AT.AT_EnableAlwaysTrig, AT.AT_EnableReplicaTrig, AT.AT_EnableTrigAll, AT.AT_EnableTrigUser,
     AT.AT_DisableTrig, AT.AT_DisableTrigAll, AT.AT_DisableTrigUser, AT.AT_EnableRule, AT.AT_EnableAlwaysRule,
@@ -83,6 +83,7 @@ class SubEffect:
     volatile_default: bool | None = None
     notes: list[str] = field(default_factory=list)
     known: bool = True
+    work_on: tuple[str, ...] = ()  # where the work happens when not the altered table (a partition)
 
 
 def qualified(rv: ast.RangeVar) -> str:
@@ -208,10 +209,13 @@ def subcommand(cmd: ast.AlterTableCmd, columns: Mapping[str, tuple] | None = Non
     if st == AT.AT_ValidateConstraint:
         return SubEffect(LockMode.SHARE_UPDATE_EXCLUSIVE, (SCAN,))
     if st == AT.AT_AttachPartition:
-        return SubEffect(LockMode.SHARE_UPDATE_EXCLUSIVE, (SCAN,), notes=[
-            "the attached partition is locked ACCESS EXCLUSIVE and scanned unless a CHECK proves its bound"])
-    if st == AT.AT_DetachPartition and getattr(cmd.def_, "concurrent", False):
-        return SubEffect(LockMode.SHARE_UPDATE_EXCLUSIVE, (CATALOG,))
+        part = qualified(cmd.def_.name)
+        return SubEffect(LockMode.SHARE_UPDATE_EXCLUSIVE, (SCAN,), ((part, LockMode.ACCESS_EXCLUSIVE),), work_on=(part,),
+                         notes=[f"{part} is scanned unless a valid CHECK proves its partition bound"])
+    if st == AT.AT_DetachPartition:
+        part = qualified(cmd.def_.name)
+        mode = LockMode.SHARE_UPDATE_EXCLUSIVE if cmd.def_.concurrent else LockMode.ACCESS_EXCLUSIVE
+        return SubEffect(mode, (CATALOG,), ((part, mode),))
     mode = _LESSER_LOCKS.get(st, LockMode.ACCESS_EXCLUSIVE)
     if st in _REWRITES:
         return SubEffect(mode, (REWRITE,))

@@ -112,7 +112,7 @@ def _alter_table(n: ast.AlterTableStmt, ctx) -> Acc:
         acc.lock(table, sub.mode)
         for relation, mode in sub.other_locks:
             acc.lock(relation, mode)
-        acc.does(*sub.work, on=[table] if set(sub.work) - {Work.CATALOG_ONLY} else [])
+        acc.does(*sub.work, on=(sub.work_on or [table]) if set(sub.work) - {Work.CATALOG_ONLY} else [])
         acc.notes += sub.notes
         acc.known &= sub.known
         if sub.volatile_default is not None:

@@ -16,6 +16,7 @@ from pglast import parse_sql
 
 from pgferry.engine.definitions.locking import Work, analyse, analyse_script
 from pgferry.engine.definitions.lockmodes import Blocks, LockMode
+from pgferry.engine.definitions.sqlfile import parse_script
 
 SETUP = """
 CREATE TABLE p (id int PRIMARY KEY);
@@ -27,6 +28,9 @@ CREATE UNIQUE INDEX t_a_key ON t (a);
 CREATE MATERIALIZED VIEW mv AS SELECT id FROM t;
 CREATE UNIQUE INDEX mv_id ON mv (id);
 CREATE TYPE mood AS ENUM ('sad');
+CREATE TABLE parted (k int) PARTITION BY LIST (k);
+CREATE TABLE part1 PARTITION OF parted FOR VALUES IN (1);
+CREATE TABLE part2 (k int);
 """
 
 AE, SUE, SRE = "ACCESS EXCLUSIVE", "SHARE UPDATE EXCLUSIVE", "SHARE ROW EXCLUSIVE"
@@ -88,6 +92,9 @@ IN_TRANSACTION = [
     ("CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1'", {}, ["catalog only"]),
     ("CREATE VIEW v AS SELECT a FROM t", {}, ["catalog only"]),
     ("LOCK TABLE t IN SHARE ROW EXCLUSIVE MODE", {T: SRE}, ["catalog only"]),
+    ("CREATE TABLE part3 PARTITION OF parted FOR VALUES IN (3)", {"public.parted": AE}, ["catalog only"]),
+    ("ALTER TABLE parted ATTACH PARTITION part2 FOR VALUES IN (2)", {"public.parted": SUE, "public.part2": AE}, ["scan"]),
+    ("ALTER TABLE parted DETACH PARTITION part1", {"public.parted": AE, "public.part1": AE}, ["catalog only"]),
 ]
 
 LOCKS = """
@@ -213,3 +220,11 @@ def test_table_created_earlier_costs_nothing():
     assert effects[1].work == (Work.CATALOG_ONLY,) and effects[1].created == ("public.n",)
     later = analyse(parse_sql("CREATE INDEX ON n (a)")[0].stmt, created={"public.n"})
     assert later.work == (Work.CATALOG_ONLY,) and later.tables == ("public.n",)
+
+
+def test_migration_statements_analyse_like_pglast_trees():
+    """Migrations' trees come from pgparse's fast path: the analysis must not depend on it."""
+    text = ";\n".join(c[0] for c in IN_TRANSACTION) + ";\n"
+    fast = analyse_script(parse_script("up.sql", text), indexes=INDEXES)
+    slow = analyse_script([r.stmt for r in parse_sql(text)], indexes=INDEXES)
+    assert fast == slow and len(fast) == len(IN_TRANSACTION)
