@@ -124,16 +124,31 @@ def _check(effect, expected: dict, held: dict, kinds: dict) -> None:
             assert mode.blocks is Blocks.NOTHING, f"{relation} locked {mode}, not predicted"
 
 
+def _prepare(dsn: str):
+    admin = psycopg.connect(dsn, autocommit=True)
+    admin.execute(SETUP)
+    return admin
+
+
+@pytest.fixture(scope="module")
+def shared(pg_server):
+    """One database for the statements run in a transaction: each is rolled back."""
+    dsn = pg_server.create_database()
+    with _prepare(dsn) as admin:
+        yield dsn, admin
+    pg_server.drop_database(dsn)
+
+
 @pytest.fixture
 def prepared(database):
-    with psycopg.connect(database, autocommit=True) as admin:
-        admin.execute(SETUP)
+    """A database of its own: for statements that commit (CONCURRENTLY, VACUUM)."""
+    with _prepare(database) as admin:
         yield database, admin
 
 
 @pytest.mark.parametrize("statement,expected,work", IN_TRANSACTION, ids=[c[0][:60] for c in IN_TRANSACTION])
-def test_locks_match_pg_locks(prepared, statement, expected, work):
-    database, admin = prepared
+def test_locks_match_pg_locks(shared, statement, expected, work):
+    database, admin = shared
     effect = analyse(parse_sql(statement)[0].stmt, indexes=INDEXES)
     assert effect.known
     assert [str(w) for w in effect.work] == work
