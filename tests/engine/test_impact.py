@@ -116,3 +116,83 @@ def test_release_graph_drop_of_a_column_an_older_served_release_reads(small_copy
     assert finding.message.startswith("1.4.0 claims to serve 1.2.0 but renames public.events.kind")
     # A column the served releases never had: their application cannot read it.
     assert graph_findings(defs, "main", defs.schemas["main"].migrations[19], "1.5.0") == []
+
+
+def test_every_step_of_the_bundled_plan_is_estimated_and_calibration_is_used(database):
+    from pgferry.engine.upgrade.impact import with_impact
+    from pgferry.engine.upgrade.planning import Connections, make_plan
+    from pgferry.engine.upgrade.upgrade import Upgrade
+    from tests.support import bundled
+
+    defs = bundled()
+    conns = Connections({s: database for s in defs.schemas})
+    Upgrade(defs, conns).run(defs.releases.releases[0].version)
+    plan = with_impact(make_plan(defs, conns, defs.releases.latest().version), defs, conns)
+    assert plan.impact.basis is Basis.DEFAULT and set(plan.impact.steps) == {s.key for s in plan.steps}
+    assert all(i.estimate_s > 0 and i.basis is Basis.DEFAULT for i in plan.impact.steps.values())
+    assert all("impact" in s for s in plan.as_dict()["steps"])
+    with psycopg.connect(database, autocommit=True) as conn:
+        CalibrationLog(conn).record(SLOW, 1)
+    again = with_impact(plan, defs, conns)
+    assert again.impact.basis is Basis.CALIBRATED
+    assert {i.basis for k, i in again.impact.steps.items() if k.startswith("schema:")} == {Basis.CALIBRATED}
+    assert again.impact.total_s() > plan.impact.total_s()  # slower figures, longer estimates
+
+
+def _small_with(small_copy, up: str):
+    """The small product with aux migration 4 (`up`) in a release 1.3.0."""
+    add_migration(small_copy, "aux", 4, "risky", up, parents=[3])
+    releases = small_copy / "releases.yaml"
+    releases.write_text(releases.read_text() + "  - version: 1.3.0\n    leaves: {main: [16], aux: [4]}\n")
+    return load(small_copy)
+
+
+def test_a_table_with_rows_makes_a_rewrite_an_error_with_its_blocked_seconds(database, small_copy):
+    from pgferry.engine.upgrade.impact import with_impact
+    from pgferry.engine.upgrade.planning import Connections, make_plan
+    from pgferry.engine.upgrade.upgrade import Upgrade
+
+    defs = _small_with(small_copy, "ALTER TABLE aux_jobs ALTER COLUMN state TYPE varchar(40);\n")
+    conns = Connections({s: database for s in defs.schemas})
+    Upgrade(defs, conns).run("1.2.0")
+    execute(database, "INSERT INTO aux_jobs (payload) SELECT jsonb_build_object('n', g) FROM generate_series(1, 30000) g",
+            "ANALYZE aux_jobs")
+    plan = with_impact(make_plan(defs, conns, "1.3.0"), defs, conns, calibration=SLOW)
+    impact = plan.impact.of("schema:aux:4:up")
+    table, = impact.tables
+    assert (table.relation, table.rows) == ("public.aux_jobs", 30000)
+    assert table.bytes == query(database, "SELECT pg_total_relation_size('aux_jobs')")[0][0]
+    finding, = [f for f in impact.lint if f.rule == "rewrite-under-lock"]
+    assert finding.severity == "error"
+    assert "30 k rows rewritten under ACCESS EXCLUSIVE" in finding.message
+    assert plan.impact.blocked()["public.aux_jobs"][0] is Blocks.READS_AND_WRITES
+    # The same plan before the rows came: nothing to report.
+    execute(database, "TRUNCATE aux_jobs", "VACUUM ANALYZE aux_jobs")
+    empty = with_impact(make_plan(defs, conns, "1.3.0"), defs, conns, calibration=SLOW)
+    assert not [f for f in empty.impact.of("schema:aux:4:up").lint if f.rule == "rewrite-under-lock"]
+
+
+def test_a_table_an_earlier_step_creates_is_sized_zero(database, small_defs):
+    from pgferry.engine.plan.planner import Planner
+    from pgferry.engine.upgrade.impact import with_impact
+    from pgferry.engine.upgrade.planning import Connections
+
+    conns = Connections({s: database for s in small_defs.schemas})
+    plan = with_impact(Planner(small_defs).plan({}, "1.2.0"), small_defs, conns)
+    events = {t.relation: t for t in plan.impact.of("schema:main:16:up").tables}
+    assert events["public.events"].created_by_plan and events["public.events"].bytes == 0
+
+
+def test_plan_json_carries_the_impact(database, capsys):
+    import json
+
+    from pgferry.engine.upgrade.planning import Connections
+    from pgferry.engine.upgrade.upgrade import Upgrade
+    from tests.support import SMALL, cli
+
+    defs = load(SMALL)
+    Upgrade(defs, Connections({s: database for s in defs.schemas})).run("1.0.0")
+    rc, out, _ = cli(capsys, "plan", "--to", "1.2.0", "--json", "--dsn", database, "--migrations", str(SMALL))
+    steps = json.loads(out)["steps"]
+    assert rc == 0 and steps and all(s["impact"]["estimate_basis"] == "default" for s in steps)
+    assert all(s["impact"]["estimate_s"] > 0 for s in steps)
