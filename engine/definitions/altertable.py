@@ -36,7 +36,7 @@ STABLE_FUNCTIONS = frozenset({
     "left", "right", "format", "extract", "age", "timezone", "int4", "int8", "text", "numeric",
 })
 
-_SERIAL_TYPES = frozenset({"serial", "serial2", "serial4", "serial8", "smallserial", "bigserial"})
+SERIAL_TYPES = frozenset({"serial", "serial2", "serial4", "serial8", "smallserial", "bigserial"})
 
 # Subcommands that need less than ACCESS EXCLUSIVE (AlterTableGetLockLevel).
 _LESSER_LOCKS = {
@@ -136,13 +136,13 @@ def binary_coercible(old: tuple[str, tuple[int, ...]], new: tuple[str, tuple[int
     return False
 
 
-def _add_column(d: ast.ColumnDef) -> SubEffect:
+def add_column(d: ast.ColumnDef) -> SubEffect:
     cons = [c for c in (d.constraints or ()) if isinstance(c, ast.Constraint)]
     kinds = {c.contype for c in cons}
     default = next((c.raw_expr for c in cons if c.contype == ConstrType.CONSTR_DEFAULT), None)
     tname = type_of(d.typeName)[0] if d.typeName else ""
     other = tuple((qualified(c.pktable), LockMode.SHARE_ROW_EXCLUSIVE) for c in cons if c.contype == ConstrType.CONSTR_FOREIGN)
-    if tname in _SERIAL_TYPES or ConstrType.CONSTR_IDENTITY in kinds:
+    if tname in SERIAL_TYPES or ConstrType.CONSTR_IDENTITY in kinds:
         return SubEffect(LockMode.ACCESS_EXCLUSIVE, (REWRITE,), other, True,
                          [f"{d.colname}: a serial or identity column fills every row from a sequence"])
     if any(c.contype == ConstrType.CONSTR_GENERATED and c.generated_kind != "v" for c in cons):
@@ -159,7 +159,7 @@ def _add_column(d: ast.ColumnDef) -> SubEffect:
     return SubEffect(LockMode.ACCESS_EXCLUSIVE, tuple(work), other, volatile if default is not None else None, notes)
 
 
-def _add_constraint(c: ast.Constraint) -> SubEffect:
+def add_constraint(c: ast.Constraint) -> SubEffect:
     if c.contype == ConstrType.CONSTR_FOREIGN:
         work = (CATALOG,) if c.skip_validation else (SCAN,)
         return SubEffect(LockMode.SHARE_ROW_EXCLUSIVE, work, ((qualified(c.pktable), LockMode.SHARE_ROW_EXCLUSIVE),))
@@ -197,9 +197,9 @@ def subcommand(cmd: ast.AlterTableCmd, columns: Mapping[str, tuple] | None = Non
     known (name -> type_of(...)), to tell a binary-coercible type change from a rewrite."""
     st = cmd.subtype
     if st == AT.AT_AddColumn and isinstance(cmd.def_, ast.ColumnDef):
-        return _add_column(cmd.def_)
+        return add_column(cmd.def_)
     if st == AT.AT_AddConstraint and isinstance(cmd.def_, ast.Constraint):
-        return _add_constraint(cmd.def_)
+        return add_constraint(cmd.def_)
     if st == AT.AT_AlterColumnType and isinstance(cmd.def_, ast.ColumnDef):
         return _alter_type(cmd, columns)
     if st == AT.AT_SetNotNull:

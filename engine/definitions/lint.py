@@ -7,44 +7,35 @@ from __future__ import annotations
 from typing import Mapping
 
 from pglast import ast
-from pglast.enums import AlterTableType, ConstrType, VariableSetKind
+from pglast.enums import AlterTableType, VariableSetKind
 from pglast.visitors import Visitor
 
 from ..errors import Finding
 from . import digraph
 from .definitions import Migration
 from .graph import SchemaGraph
+from .lintrules import STATEMENT_RULES, relname, statement_hits
 
 LINT_RULES = {
-    "create-index-plain": "plain CREATE INDEX locks writes on a table that already holds data",
-    "add-column-not-null": "ADD COLUMN ... NOT NULL without DEFAULT fails on a table with rows",
-    "add-constraint-valid": "ADD CONSTRAINT without NOT VALID scans the table under a lock",
+    **STATEMENT_RULES,
     "idempotency": "DDL without IF [NOT] EXISTS fails when run twice",
     "empty-migration": "an empty up.sql or down.sql records a step that changes nothing",
     "session-setting": "a session-level SET, RESET or set_config(..., false) outlives the migration's transaction",
 }
 
 
-def _relname(rv) -> str | None:
-    if rv is None:
-        return None
-    name = rv.relname.lower() if rv.relname else None
-    # public.t and t are the same table for the usual search_path; other schemas stay qualified.
-    schema = rv.schemaname.lower() if rv.schemaname else "public"
-    return name if schema == "public" else f"{schema}.{name}"
-
-
-def _created_tables(m: Migration) -> set[str]:
+def _created_relations(m: Migration) -> set[str]:
+    """Tables and named indexes the migration creates: the lint is quiet about them."""
     out: set[str] = set()
     for st in m.up.statements:
         n = st.node
         if isinstance(n, ast.CreateStmt):
-            out.add(_relname(n.relation))
+            out.add(relname(n.relation))
         elif isinstance(n, ast.CreateTableAsStmt) and n.into is not None:
-            out.add(_relname(n.into.rel))
-        elif isinstance(n, ast.RenameStmt) and n.relation is not None and n.newname and n.renameType is not None and n.subname is None:
-            # ALTER TABLE a RENAME TO b keeps the "new in this upgrade" status of a.
-            pass
+            out.add(relname(n.into.rel))
+        elif isinstance(n, ast.IndexStmt) and n.idxname:
+            schema = n.relation.schemaname
+            out.add(n.idxname.lower() if schema in (None, "public") else f"{schema.lower()}.{n.idxname.lower()}")
     return {t for t in out if t}
 
 
@@ -72,25 +63,6 @@ def _idempotency_gap(node: ast.Node) -> str | None:
             if cmd.subtype == AlterTableType.AT_DropColumn and not cmd.missing_ok:
                 return "DROP COLUMN without IF EXISTS"
     return None
-
-
-def _table_rules(node: ast.Node):
-    """Yield (rule, message, table) for statements that are risky on an existing table."""
-    if isinstance(node, ast.IndexStmt) and not node.concurrent:
-        yield "create-index-plain", "plain CREATE INDEX blocks writes while it builds", _relname(node.relation)
-    if isinstance(node, ast.AlterTableStmt):
-        table = _relname(node.relation)
-        for cmd in node.cmds or ():
-            d = cmd.def_
-            if cmd.subtype == AlterTableType.AT_AddColumn and isinstance(d, ast.ColumnDef):
-                kinds = {c.contype for c in (d.constraints or ()) if isinstance(c, ast.Constraint)}
-                if (d.is_not_null or ConstrType.CONSTR_NOTNULL in kinds or ConstrType.CONSTR_PRIMARY in kinds) and not (
-                    kinds & {ConstrType.CONSTR_DEFAULT, ConstrType.CONSTR_IDENTITY, ConstrType.CONSTR_GENERATED}
-                ):
-                    yield "add-column-not-null", f"ADD COLUMN {d.colname} NOT NULL without DEFAULT fails on a table with rows", table
-            if cmd.subtype == AlterTableType.AT_AddConstraint and isinstance(d, ast.Constraint):
-                if d.contype in (ConstrType.CONSTR_FOREIGN, ConstrType.CONSTR_CHECK) and not d.skip_validation:
-                    yield "add-constraint-valid", "ADD CONSTRAINT without NOT VALID scans the table under an exclusive lock", table
 
 
 class _SessionSetConfig(Visitor):
@@ -157,7 +129,7 @@ def lint(graph: SchemaGraph, intro: Mapping[int, str]) -> list[Finding]:
     for m in graph.migrations.values():
         if m.replaces:
             continue  # a squash re-creates tables its originals created, in earlier releases
-        for t in _created_tables(m):
+        for t in _created_relations(m):
             creators.setdefault(t, []).append(m.id)
 
     def new_in_upgrade(table: str | None, m: Migration) -> bool:
@@ -175,9 +147,9 @@ def lint(graph: SchemaGraph, intro: Mapping[int, str]) -> list[Finding]:
         if m.replaces:
             continue  # a squash replays history that was linted when it was written
         for st in m.up.statements:
-            for rule, message, table in _table_rules(st.node):
-                if rule not in m.waivers and not new_in_upgrade(table, m):
-                    out.append(Finding(m.up.path, st.line, message, f"{_lint_fix(rule)}; or waive it: `waivers: {{{rule}: <reason>}}`", "warning", rule))
+            for hit in statement_hits(st.node):
+                if hit.rule not in m.waivers and not new_in_upgrade(hit.table, m):
+                    out.append(Finding(m.up.path, st.line, hit.message, f"{hit.fix}; or waive it: `waivers: {{{hit.rule}: <reason>}}`", "warning", hit.rule))
             gap = _idempotency_gap(st.node)
             if gap and not m.non_idempotent and "idempotency" not in m.waivers:
                 out.append(Finding(m.up.path, st.line, f"{gap}: running it twice fails", "add IF [NOT] EXISTS, or mark the migration `nonIdempotent: true`", "warning", "idempotency"))
@@ -211,11 +183,3 @@ def _session_settings(m: Migration) -> list[Finding]:
                     f"{_session_setting_fix(what)}; or waive it: `waivers: {{session-setting: <reason>}}`",
                     "warning", "session-setting"))
     return out
-
-
-def _lint_fix(rule: str) -> str:
-    return {
-        "create-index-plain": "use a separate migration with CREATE INDEX CONCURRENTLY and createIndexConcurrently: true",
-        "add-column-not-null": "add a DEFAULT, or add the column nullable, backfill, then SET NOT NULL",
-        "add-constraint-valid": "add it NOT VALID, then VALIDATE CONSTRAINT in a later migration",
-    }[rule]
