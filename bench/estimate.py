@@ -77,7 +77,7 @@ def one_run(dsn: str, scale: int, log) -> dict:
     wall = time.perf_counter() - started
     measured = measured_seconds(events)
     steps = [{"key": k, "estimate_s": plan.impact.steps[k].estimate_s, "measured_s": round(measured[k], 4),
-              "work": list(plan.impact.steps[k].work)}
+              "work": list(plan.impact.steps[k].work), "tables": [t.as_dict() for t in plan.impact.steps[k].tables]}
              for k in plan.impact.steps if k in measured]
     return {"steps": steps, "estimated_total_s": plan.impact.total_s(), "measured_steps_s": round(sum(measured.values()), 3),
             "upgrade_wall_s": round(wall, 3), "impact_read_s": round(impact_s, 4), "calibration": figures.as_dict()}

@@ -20,7 +20,9 @@ import psycopg
 from ..bookkeeping.calibration import DEFAULTS, CalibrationLog, Throughputs
 from ..connection import Sessions, sessions_or_own
 from ..definitions.catalog import Definitions
-from ..plan.estimate import RelSize, created_size, estimate_batches, estimate_step
+from ..definitions.lintrules import statement_hits
+from ..definitions.locking import analyse_script
+from ..plan.estimate import RelSize, Written, created_size, estimate_batches, estimate_step
 from ..plan.graphrule import graph_findings
 from ..plan.impact import Basis, PlanImpact, StepImpact
 from ..plan.planner import Plan, PlanStep
@@ -87,8 +89,6 @@ def _schema_of(step: PlanStep) -> str:
 def _analyse_plan(plan: Plan, conns: Connections) -> list[tuple[PlanStep, str, list]]:
     """Each step with its database and its statements' effects (locking.py), knowing the tables
     earlier steps of the plan create: they do not exist yet when the plan is read, so they are empty."""
-    from ..definitions.locking import analyse_script
-
     created: dict[str, set[str]] = {}
     out = []
     for step in plan.steps:
@@ -129,8 +129,10 @@ def _step_impact(step: PlanStep, effects: list, sizes: Mapping[str, RelSize], ra
                  records: Mapping[int, dict], defs: Definitions) -> StepImpact:
     if step.kind == "schema":
         m = step.step.migration
-        texts = [st.text for st in step.step.script.statements]
-        impact = estimate_step(effects, texts, sizes, rates, transactional=not m.create_index_concurrently)
+        written = [Written(st.text, tuple((h.rule, h.fix) for h in statement_hits(st.node)))
+                   for st in step.step.script.statements]
+        impact = estimate_step(effects, written, sizes, rates, transactional=not m.create_index_concurrently,
+                               waivers=m.waivers)
         if step.step.up:
             extra = graph_findings(defs, m.schema, m, step.release)
             impact = replace(impact, lint=impact.lint + tuple(extra)) if extra else impact

@@ -9,7 +9,8 @@ import pytest
 
 from pgferry.engine.bookkeeping.calibration import DEFAULTS, CalibrationLog, Throughputs
 from pgferry.engine.definitions.catalog import load
-from pgferry.engine.plan.estimate import BLOCKED_ERROR_S, RelSize, created_size, estimate_step
+from pgferry.engine.plan.estimate import (BLOCKED_ERROR_S, RelSize, Written, batched_seconds, created_size,
+                                          estimate_batches, estimate_step)
 from pgferry.engine.plan.graphrule import RULE, graph_findings
 from pgferry.engine.plan.impact import Basis, Blocks
 from pgferry.engine.upgrade.calibrate import calibrate
@@ -76,22 +77,43 @@ def test_locks_held_to_commit_and_severity_from_size():
     effects = [Effect(locks=(Take("public.projects", "ACCESS EXCLUSIVE", Blocks.READS_AND_WRITES),),
                       work=("scan",), tables=("public.projects",)),
                Effect(work=("catalog only",))]
-    texts = ["ALTER TABLE projects ALTER COLUMN slug SET NOT NULL", "COMMENT ON TABLE projects IS 'x'"]
+    fix = "CHECK (slug IS NOT NULL) NOT VALID, VALIDATE, then SET NOT NULL"
+    texts = [Written("ALTER TABLE projects ALTER COLUMN slug SET NOT NULL", (("set-not-null", fix),)),
+             Written("COMMENT ON TABLE projects IS 'x'")]
     impact = estimate_step(effects, texts, {"public.projects": big}, SLOW)
-    assert impact.basis is Basis.CALIBRATED and impact.estimate_s == pytest.approx(3.02, abs=0.01)
+    # 3 MB scanned at 1 MB/s, two statements at 10 ms, the step's overhead (2 ms and three commits).
+    assert impact.basis is Basis.CALIBRATED and impact.estimate_s == pytest.approx(3.052)
     lock, = impact.locks
-    assert lock.held_s == impact.estimate_s  # held until COMMIT, after the second statement
+    assert lock.held_s == 3.02  # held until COMMIT, after the second statement
     finding, = impact.lint
-    assert (finding.rule, finding.severity) == ("scan-under-lock", "warning")
+    assert (finding.rule, finding.severity, finding.fix) == ("set-not-null", "warning", fix)
     assert "2.1 M rows scanned under ACCESS EXCLUSIVE, ~3.0 s of blocked reads and writes" in finding.message
     worse = estimate_step(effects, texts, {"public.projects": RelSize("public.projects", 9_000_000, 6 * 1024 * 1024, 0)},
                           SLOW)
     assert worse.lint[0].severity == "error" and worse.locks[0].held_s >= BLOCKED_ERROR_S
+    waived = estimate_step(effects, texts, {"public.projects": RelSize("public.projects", 9_000_000, 6 * 1024 * 1024, 0)},
+                           SLOW, waivers={"set-not-null": "projects is small everywhere"})
+    assert waived.lint[0].severity == "warning" and "waived in metadata.yaml: projects is small" in waived.lint[0].message
     # Outside a transaction (CREATE INDEX CONCURRENTLY) a lock is held only by its statement.
     assert estimate_step(effects, texts, {"public.projects": big}, SLOW, transactional=False).locks[0].held_s == 3.01
     # A table the plan creates earlier: size 0, said so, and nothing to warn about.
     made = estimate_step(effects, texts, {"public.projects": created_size("public.projects")}, DEFAULTS)
     assert made.tables[0].created_by_plan and made.lint == () and made.basis is Basis.DEFAULT
+
+
+def test_out_of_band_batches_grow_like_the_runner_and_use_the_recorded_rate():
+    # 10,000 rows at 0.1 ms: batches of 1000, 2000, 4000, then 3000 left; each with its overhead, plus the empty last.
+    assert batched_seconds(10_000, 1e-4, 1000, 0.5, 0.01) == pytest.approx(1.0 + 5 * 0.01)
+    # Slow rows: the size settles at the target at once and the rest is counted in one go.
+    assert batched_seconds(1_000_000, 0.001, 500, 0.5, 0.0) == pytest.approx(1000.0)
+    size = RelSize("public.repo", 200_000, 100 * 1024 * 1024, 20 * 1024 * 1024)
+    rates = Throughputs(scan_mb_s=100.0, rewrite_mb_s=50.0, index_mb_s=50.0, catalog_s=0.001)
+    recorded = estimate_batches(100_000, size, rates, rows_per_second=10_000.0)
+    assert recorded.basis is Basis.CALIBRATED and recorded.work == ("batches",)
+    # The rows at the recorded rate (plus ~25 batch overheads), and progress.sql (1 s a scan) before,
+    # after and every 25 s between.
+    assert recorded.estimate_s == pytest.approx(10 + 2 + 10 / 25, abs=0.2)
+    assert estimate_batches(0, size, DEFAULTS).estimate_s > 0  # the run still measures and commits
 
 
 def test_release_graph_drop_of_a_column_an_older_served_release_reads(small_copy):
@@ -162,14 +184,14 @@ def test_a_table_with_rows_makes_a_rewrite_an_error_with_its_blocked_seconds(dat
     table, = impact.tables
     assert (table.relation, table.rows) == ("public.aux_jobs", 30000)
     assert table.bytes == query(database, "SELECT pg_total_relation_size('aux_jobs')")[0][0]
-    finding, = [f for f in impact.lint if f.rule == "rewrite-under-lock"]
+    finding, = [f for f in impact.lint if f.rule == "changing-column-type"]  # the static rule, graded by the data
     assert finding.severity == "error"
     assert "30 k rows rewritten under ACCESS EXCLUSIVE" in finding.message
     assert plan.impact.blocked()["public.aux_jobs"][0] is Blocks.READS_AND_WRITES
     # The same plan before the rows came: nothing to report.
     execute(database, "TRUNCATE aux_jobs", "VACUUM ANALYZE aux_jobs")
     empty = with_impact(make_plan(defs, conns, "1.3.0"), defs, conns, calibration=SLOW)
-    assert not [f for f in empty.impact.of("schema:aux:4:up").lint if f.rule == "rewrite-under-lock"]
+    assert not [f for f in empty.impact.of("schema:aux:4:up").lint if f.rule == "changing-column-type"]
 
 
 def test_a_table_an_earlier_step_creates_is_sized_zero(database, small_defs):

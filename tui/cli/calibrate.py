@@ -36,6 +36,7 @@ def cmd_calibrate(args) -> int:
     print(f"  scan           {figures.scan_mb_s:8.1f} MB/s")
     print(f"  rewrite        {figures.rewrite_mb_s:8.1f} MB/s")
     print(f"  index build    {figures.index_mb_s:8.1f} MB/s")
+    print(f"  batches        {figures.batch_mb_s:8.1f} MB/s (out-of-band style UPDATE batches)")
     print(f"  catalog only   {figures.catalog_s * 1000:8.1f} ms per statement")
     print("plans now estimate with these figures (basis \"calibrated\")")
     return ExitCode.OK
