@@ -63,19 +63,19 @@ def has_column(defs: Definitions, release: Release, schema: str, relation: str, 
 def graph_findings(defs: Definitions, schema: str, migration, release: str | None) -> list[LintFinding]:
     """An upgrade step of `migration`, introduced by `release`: one finding per older release that
     release claims to serve and whose schema has a column the migration drops or renames."""
-    r = defs.releases.find(release) if release else None
+    changes = [c for st in migration.up.statements for c in column_changes(st.node)]
+    r = defs.releases.find(release) if changes and release else None
     if r is None or r.compatible_with is None:
         return []
     older = defs.releases.releases[:defs.releases.index(r)]
     out: list[LintFinding] = []
-    for st in migration.up.statements:
-        for relation, column, verb in column_changes(st.node):
-            for v in older:
-                if r.serves(v) and has_column(defs, v, schema, relation, column):
-                    out.append(LintFinding(
-                        RULE, "error", f"{r.version} claims to serve {v.version} but {verb} {relation}.{column} "
-                        f"that {v.version} reads",
-                        f"keep the column until a release that no longer serves {v.version} (narrow compatible_with "
-                        f"of {r.version}), or add the new column and drop the old one later"))
-                    break  # the oldest served release says it; the newer ones read it too
+    for relation, column, verb in changes:
+        for v in older:
+            if r.serves(v) and has_column(defs, v, schema, relation, column):
+                out.append(LintFinding(
+                    RULE, "error", f"{r.version} claims to serve {v.version} but {verb} {relation}.{column} "
+                    f"that {v.version} reads",
+                    f"keep the column until a release that no longer serves {v.version} (narrow compatible_with "
+                    f"of {r.version}), or add the new column and drop the old one later"))
+                break  # the oldest served release says it; the newer ones read it too
     return out

@@ -197,11 +197,16 @@ def test_a_table_with_rows_makes_a_rewrite_an_error_with_its_blocked_seconds(dat
 def test_a_table_an_earlier_step_creates_is_sized_zero(database, small_defs):
     from pgferry.engine.plan.planner import Planner
     from pgferry.engine.upgrade.impact import with_impact
-    from pgferry.engine.upgrade.planning import Connections
+    from pgferry.engine.upgrade.planning import Connections, make_plan
+    from pgferry.engine.upgrade.upgrade import Upgrade
 
     conns = Connections({s: database for s in small_defs.schemas})
-    plan = with_impact(Planner(small_defs).plan({}, "1.2.0"), small_defs, conns)
-    events = {t.relation: t for t in plan.impact.of("schema:main:16:up").tables}
+    # An empty database: every step is catalog work, nothing parsed, nothing read but the calibration.
+    install = with_impact(Planner(small_defs).plan({}, "1.2.0"), small_defs, conns)
+    assert all(i.work == ("catalog only",) and i.estimate_s > 0 and not i.locks for i in install.impact.steps.values())
+    Upgrade(small_defs, conns).run("1.0.0")
+    plan = with_impact(make_plan(small_defs, conns, "1.2.0"), small_defs, conns)
+    events = {t.relation: t for t in plan.impact.of("schema:main:16:up").tables}  # created by 15
     assert events["public.events"].created_by_plan and events["public.events"].bytes == 0
 
 
