@@ -223,3 +223,6 @@ def test_plan_json_carries_the_impact(database, capsys):
     steps = json.loads(out)["steps"]
     assert rc == 0 and steps and all(s["impact"]["estimate_basis"] == "default" for s in steps)
     assert all(s["impact"]["estimate_s"] > 0 for s in steps)
+    rc, out, _ = cli(capsys, "upgrade", "--to", "1.2.0", "--dry-run", "--json", "--dsn", database,
+                     "--migrations", str(SMALL))
+    assert rc == 0 and [s["impact"] for s in json.loads(out)["steps"]] == [s["impact"] for s in steps]
