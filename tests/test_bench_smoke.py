@@ -102,3 +102,14 @@ def test_tui_start_scenario_tiny(pg_server, capsys):
     d = _check(res, {"first_frame", "status", "rss"})
     assert d["metrics"]["first_frame"]["median"] <= d["metrics"]["status"]["median"]
     assert "first frame" in _render(res, capsys)
+
+
+def test_estimate_scenario_without_sample_data(pg_server):
+    """The accuracy benchmark end to end on empty tables (scale 0): every step estimated and measured."""
+    from bench import estimate
+
+    res = estimate.run(size="tiny", runs=1, new_database=pg_server.create_database, log=lambda *_: None, scale=0)
+    d = _check(res, {"whole", "impact"})
+    run = d["info"]["runs"][0]
+    assert run["steps"] and all(s["estimate_s"] > 0 for s in run["steps"])
+    assert run["calibration"]["basis"] == "calibrated"
