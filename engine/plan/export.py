@@ -1,8 +1,8 @@
 """A plan rendered for people: the whole SQL in run order, or Markdown for a ticket."""
 from __future__ import annotations
 
-from .impact import Blocks, StepImpact
-from .impactview import GLYPH, basis_note, noticeable, seconds, stop_keys, total_phrase
+from .impact import StepImpact
+from .impactview import basis_note, lock_phrase, noticeable, seconds, stop_keys, table_phrase, total_phrase
 from .planner import Plan
 from ..sizes import human_size
 
@@ -109,15 +109,11 @@ def _step_name(s) -> str:
 
 def _impact_cells(impact: StepImpact) -> list[str]:
     """estimate · locks and what they block · tables with rows and sizes · work · lint."""
-    locks = [f"{GLYPH[x.blocks]} {x.mode} on {x.relation}: blocks {x.blocks} {seconds(x.held_s)}"
-             if x.blocks is not Blocks.NOTHING else f"{x.mode} on {x.relation}: blocks nothing"
-             for x in impact.locks]
-    tables = [f"{t.relation}: created by this plan (empty)" if t.created_by_plan
-              else f"{t.relation}: {t.rows:,} rows, {human_size(t.bytes)}" for t in impact.tables]
     lint = [f"**{f.rule}** ({f.severity}): {f.message} — fix: {f.fix}" for f in impact.lint]
-    lock_cell = "<br>".join(map(_cell, locks)) or "none"
+    lock_cell = "<br>".join(_cell(lock_phrase(x)) for x in impact.locks) or "none"
     return [seconds(impact.estimate_s), f"**{lock_cell}**" if noticeable(impact) else lock_cell,
-            "<br>".join(map(_cell, tables)), ", ".join(impact.work), "<br>".join(map(_cell, lint))]
+            "<br>".join(_cell(table_phrase(t)) for t in impact.tables), ", ".join(impact.work),
+            "<br>".join(map(_cell, lint))]
 
 
 def _impact_markdown(plan: Plan) -> list[str]:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from .impact import Basis, Blocks, PlanImpact, StepImpact
+from ..sizes import human_size
+from .impact import Basis, Blocks, LintFinding, LockHeld, PlanImpact, StepImpact, TableTouched
 
 # A step that keeps an application from reading or writing a relation for at least this long is
 # one an admin should see without looking for it: highlighted with a glyph and a word in every view.
@@ -57,6 +58,23 @@ def blocks_phrase(impact: StepImpact, *, relations: bool = True) -> str:
         return ""
     on = f" on {', '.join(where)}" if relations and where else ""
     return f"{GLYPH[what]} blocks {SHORT[what]}{on} {seconds(held)}"
+
+
+def lock_phrase(lock: LockHeld) -> str:
+    """ "✗ ACCESS EXCLUSIVE on public.repo: blocks reads and writes ~3.1 s"."""
+    if lock.blocks is Blocks.NOTHING:
+        return f"{lock.mode} on {lock.relation}: blocks nothing"
+    return f"{GLYPH[lock.blocks]} {lock.mode} on {lock.relation}: blocks {lock.blocks} {seconds(lock.held_s)}"
+
+
+def table_phrase(table: TableTouched) -> str:
+    if table.created_by_plan:
+        return f"{table.relation}: created by this plan (empty)"
+    return f"{table.relation}: {table.rows:,} rows, {human_size(table.bytes)}"
+
+
+def lint_phrase(finding: LintFinding) -> str:
+    return f"{finding.rule} ({finding.severity}): {finding.message}"
 
 
 def blocked_phrases(impact: PlanImpact, keys: Iterable[str] | None = None) -> list[str]:
