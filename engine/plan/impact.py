@@ -13,14 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Mapping
 
-
-class Blocks(StrEnum):
-    """What a lock keeps other sessions from doing while it is held (PostgreSQL's conflict table,
-    seen from an application's plain SELECT and INSERT/UPDATE/DELETE)."""
-
-    NOTHING = "nothing"
-    WRITES = "writes"
-    READS_AND_WRITES = "reads and writes"
+from ..definitions.lockmodes import Blocks  # noqa: F401 - defined beside the lock modes it summarises
 
 
 class Basis(StrEnum):
