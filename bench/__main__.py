@@ -8,7 +8,8 @@ needs CREATEDB).
 
 Scenarios: apply-1k (pgferry vs the psql floor vs Alembic, dbmate, Sqitch), plan-10k,
 oob-throughput, online-index (CIC vs plain CREATE INDEX under pgbench writes), memory
-(`pgferry plan` and the TUI on the 10k history), tui-start (launch to the overview's first frame).
+(`pgferry plan` and the TUI on the 10k history), tui-start (launch to the overview's first frame),
+estimate-accuracy (plan estimates against the measured durations of the demo's upgrade).
 The peers are installed on first use into --work-dir (pip and npm into a cache there, Sqitch
 with apt-get when root); --no-install uses only what is there and reports the rest as not installed.
 """
@@ -29,7 +30,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from . import apply1k, cic, oob, plan10k, tui
+from . import apply1k, cic, estimate, oob, plan10k, tui
 from .common import Result, machine_facts
 
 SCENARIOS = {
@@ -39,6 +40,7 @@ SCENARIOS = {
     "online-index": (cic.run, True),
     "memory": (tui.run_memory, True),
     "tui-start": (tui.run_start, True),
+    "estimate-accuracy": (estimate.run, True),
 }
 DEFAULT_OUT = Path(__file__).resolve().parent / "results.json"
 DEFAULT_WORK = Path(__file__).resolve().parent / ".work"
@@ -202,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scenario", action="append", choices=list(SCENARIOS), help="repeatable; default: all")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--size", choices=("tiny", "full"), default="full")
+    ap.add_argument("--scale", type=int, metavar="N", help="estimate-accuracy: the demo's sample data times N "
+                    "(default 1 with --size tiny, 5 with full)")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     ap.add_argument("--work-dir", type=Path, default=DEFAULT_WORK, help="peer installs are cached here")
     ap.add_argument("--no-install", action="store_true", help="do not install missing peers")
@@ -233,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
             console.print(f"[bold]{name}[/] ({args.size}, {args.runs} runs)")
             log = lambda msg: console.print(msg, style="dim", highlight=False)  # noqa: E731
             results.append(fn(size=args.size, runs=args.runs, new_database=server.new_database if server else None, log=log,
-                              work=args.work_dir, install=not args.no_install))
+                              work=args.work_dir, install=not args.no_install, scale=args.scale))
         version = settings = None
         if server is not None:
             version, settings = oob.server_facts(server.admin)

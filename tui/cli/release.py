@@ -70,6 +70,7 @@ def plan_format(args) -> str:
 
 def cmd_plan(args) -> int:
     from pgferry.engine.plan.export import to_markdown, to_sql
+    from pgferry.engine.upgrade.impact import with_impact
     from pgferry.engine.upgrade.planning import make_plan
     from pgferry.tui.plan_view import print_plan
 
@@ -77,6 +78,7 @@ def cmd_plan(args) -> int:
     conns = conns_of(args, defs)
     plan = warn_changed(make_plan(defs, conns, args.to, downgrade=None if args.allow_downgrade else False,
                                   channel=args.channel), defs, conns)
+    plan = with_impact(plan, defs, conns)
     fmt = plan_format(args)
     if fmt == "text" and not args.out:
         print_plan(plan)
@@ -135,7 +137,9 @@ def _move(args, journal) -> int:
     downgrade = args.command == "downgrade"
     plan = make_plan(defs, conns, args.to, downgrade=downgrade, channel=args.channel)
     if args.dry_run:
-        plan = warn_changed(plan, defs, conns)
+        from pgferry.engine.upgrade.impact import with_impact
+
+        plan = with_impact(warn_changed(plan, defs, conns), defs, conns)
         if args.json:
             emit_json(plan.as_dict())
         else:
