@@ -15,7 +15,7 @@ from pgferry.engine.plan.impact import Basis
 from pgferry.tui.app.plan import PlanScreen
 from tests.impact_data import bundled_plan, with_impacts
 from tests.support import loaded
-from tests.tui.test_tui_target_plan import BIG, SIZE, ScreenApp
+from tests.tui.test_tui_target_plan import BIG, SIZE, ScreenApp, at_3_20  # noqa: F401 (a fixture)
 
 
 @pytest.fixture(scope="module")
@@ -120,6 +120,33 @@ def test_offline_plan_says_there_is_no_estimate(applied):
         async with app.run_test(size=BIG) as pilot:
             await loaded(app, pilot)
             assert not app.screen.query_one("#impact").display  # side by side: nothing to show
+
+    asyncio.run(go())
+
+
+def test_plan_read_from_a_live_database_gets_its_impact(at_3_20):  # noqa: F811 (the fixture)
+    """The screen reads the applied sets and the impact itself (with_impact): estimates in the stop
+    headers and the panel, on the default basis until `pgferry calibrate` ran."""
+    from pgferry.engine.upgrade.choices import choose, read_state
+    from pgferry.tui.app import Source
+
+    source = Source(dsn=at_3_20)
+    defs = source.definitions()
+    plan = choose(defs, read_state(defs, source.connections()), defs.release("4.2.0")).plan
+    assert plan.impact is None
+
+    async def go():
+        app = ScreenApp(lambda app: PlanScreen(source, plan))
+        async with app.run_test(size=SIZE) as pilot:
+            await loaded(app, pilot)
+            screen = app.screen
+            assert screen.plan.impact is not None and len(screen.plan.impact.steps) == len(plan.steps)
+            assert "default estimates: run `pgferry calibrate`" in shown(app, "#summary", 80)
+            tree = screen.query_one("#steps", Tree)
+            assert " · ~" in str(tree.get_node_at_line(0).label) or " · <0.1 s" in str(tree.get_node_at_line(0).label)
+            assert screen.query_one("#impact").display  # the pane switched to the impact it read
+            assert shown(app, "#impact").startswith("impact of #1: ")
+            assert tree.cursor_line == 3  # relabelled, not rebuilt: the cursor stays
 
     asyncio.run(go())
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Mapping
 
+import psycopg
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -21,12 +22,14 @@ from textual.widgets.tree import TreeNode
 from pgferry.engine.upgrade.choices import PlanCounts
 from pgferry.engine.plan.outline import Index, Item, ReleaseGroup, SchemaGroup, Segment, items, matches, segments
 from pgferry.engine.plan.planner import Plan
+from pgferry.engine.errors import PgferryError
+from pgferry.engine.plan.impactview import OFFLINE
 from pgferry.engine.safetext import printable
 from pgferry.engine.upgrade.planning import read_applied
 from pgferry.tui.plan_view import BADGES, LEGEND
 
 from .base import PgferryScreen, bottom_bar
-from .data import Source
+from .data import Source, error_text
 from .export import ExportScreen
 from .plan_detail import graph_text, group_text, meta_text, sql_text
 from .plan_impact import impact_text, plan_cost, segment_cost, step_mark
@@ -43,6 +46,15 @@ class AppliedRead(Message):
     def __init__(self, applied: Mapping[str, frozenset[int]]) -> None:
         super().__init__()
         self.applied = applied
+
+
+class ImpactRead(Message):
+    """The plan with its impact read from the live databases, or why there is none."""
+
+    def __init__(self, plan: Plan | None, problem: str | None = None) -> None:
+        super().__init__()
+        self.plan = plan
+        self.problem = problem
 
 
 def step_label(it: Item, mark: str = "") -> Text:
@@ -99,6 +111,8 @@ class PlanScreen(PgferryScreen):
         self.query_text = ""
         # with the plan's impact read from the database, its cost is what the lower pane shows first
         self.view = "impact" if plan.impact is not None else "sql"
+        self.view_chosen = False  # once v is pressed, an impact arriving later does not switch the pane
+        self.no_impact = OFFLINE  # what the impact panel says while the plan has none
         self.pending: dict[int, SchemaGroup] = {}  # tree node id -> steps added when it first opens
         self._shown: int | None = None  # steps the filter lets through; None when no filter
 
@@ -136,7 +150,11 @@ class PlanScreen(PgferryScreen):
         self._build(self.items)
         self.query_one("#steps", Tree).focus()
         if self.applied is None and not self.plan.empty:
+            # read from the live databases (a screen given its applied sets, as tests do, reads nothing)
             self.load_applied()
+            if self.plan.impact is None:
+                self.no_impact = "reading the tables' sizes and the server's calibration…"
+                self.load_impact()
         self.update_keys()
 
     def on_resize(self) -> None:
@@ -146,6 +164,38 @@ class PlanScreen(PgferryScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="plan", description="reading applied migrations")
     def load_applied(self) -> None:
         self.post_message(AppliedRead(read_applied(self.source.definitions(), self.source.connections())))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="impact", description="estimating the plan's impact")
+    def load_impact(self) -> None:
+        from pgferry.engine.upgrade.impact import with_impact
+
+        try:
+            plan = with_impact(self.plan, self.source.definitions(), self.source.connections())
+        except (PgferryError, psycopg.Error) as exc:  # the plan stays usable without its cost
+            self.post_message(ImpactRead(None, error_text(exc, self.source.secrets())))
+            return
+        self.post_message(ImpactRead(plan))
+
+    def on_impact_read(self, message: ImpactRead) -> None:
+        if message.plan is None:
+            self.no_impact = f"no estimate: {message.problem}"
+        else:
+            self.plan = message.plan
+            self._layout()
+            self._relabel(self.query_one("#steps", Tree).root)
+            if not self.view_chosen:
+                self._set_view("impact")
+        self._show(self.query_one("#steps", Tree).cursor_node)
+        self.update_keys()
+
+    def _relabel(self, node: TreeNode) -> None:
+        """Stop headers and step labels again, with the estimates (the tree and its cursor stay)."""
+        for child in node.children:
+            if isinstance(child.data, Segment):
+                child.set_label(segment_label(child.data, segment_cost(self.plan, child.data)))
+            elif isinstance(child.data, Item):
+                child.set_label(step_label(child.data, step_mark(self.plan, child.data)))
+            self._relabel(child)
 
     def on_applied_read(self, message: AppliedRead) -> None:
         self.applied = message.applied
@@ -223,7 +273,7 @@ class PlanScreen(PgferryScreen):
         data = node.data if node is not None else None
         caption = self.query_one("#caption", Static)
         meta, graph, sql = (self.query_one(f"#{i}", Static) for i in ("meta", "graph", "sql"))
-        self.query_one("#impact", Static).update(escaped(impact_text(self.plan, data)))
+        self.query_one("#impact", Static).update(escaped(impact_text(self.plan, data, self.no_impact)))
         if isinstance(data, Item):
             meta.update(escaped(meta_text(data)))
             graph.update(escaped(graph_text(self.index, data, self.applied)))
@@ -260,6 +310,7 @@ class PlanScreen(PgferryScreen):
         self.app.proceed(self.plan)
 
     def action_view(self) -> None:
+        self.view_chosen = True
         self._set_view(VIEWS[(VIEWS.index(self.view) + 1) % len(VIEWS)])
         self._show(self.query_one("#steps", Tree).cursor_node)
 

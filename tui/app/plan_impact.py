@@ -44,11 +44,12 @@ def _group_keys(plan: Plan, data: object) -> list[str] | None:
     return None
 
 
-def impact_text(plan: Plan, data: object) -> RenderableType:
-    """The impact panel for the highlighted step or group; wrapped lines keep their indent."""
+def impact_text(plan: Plan, data: object, missing: str = OFFLINE) -> RenderableType:
+    """The impact panel for the highlighted step or group; wrapped lines keep their indent. `missing`:
+    what it says while the plan has no impact (offline, being read, or why it could not be)."""
     impact = plan.impact
     if impact is None:
-        return Text(OFFLINE, style="italic")
+        return Text(missing, style="italic")
     basis = f" · {DEFAULT_NOTE}" if impact.basis == "default" else " · calibrated on this server"
     if not isinstance(data, Item):
         keys = _group_keys(plan, data)
