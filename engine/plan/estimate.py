@@ -74,7 +74,7 @@ def estimate_step(effects: Sequence, texts: Sequence[str], sizes: Mapping[str, R
     for i, effect in enumerate(effects):
         hold = sum(durations[i:]) if transactional else durations[i]
         for take in effect.locks:
-            lock = LockHeld(take.relation, str(take.mode), take.blocks, round(hold, 3))
+            lock = LockHeld(take.relation, str(take.mode), Blocks(str(take.blocks)), round(hold, 3))
             key = (take.relation, lock.mode)
             if key not in held or held[key].held_s < lock.held_s:
                 held[key] = lock
@@ -93,14 +93,15 @@ def estimate_batches(rows_to_do: int, size: RelSize | None, rates: Throughputs, 
     """Out-of-band work: the rows still to do over the rate its last run recorded, or else its bytes
     over the rewrite throughput (an UPDATE writes new row versions) plus a commit per batch. Each
     batch holds its row locks only for itself, so no lock is held longer than a batch."""
+    batches = max(1, -(-rows_to_do // max(1, batch_size)))  # the last one finds nothing left to do
     if rows_per_second:
-        seconds, basis = rows_to_do / rows_per_second, Basis.CALIBRATED
+        seconds, basis = rows_to_do / rows_per_second + rates.catalog_s, Basis.CALIBRATED
     else:
         row_bytes = size.total_bytes / size.rows if size and size.rows else 0
-        batches = -(-rows_to_do // max(1, batch_size))
         seconds = rows_to_do * row_bytes / MB / rates.rewrite_mb_s + batches * rates.catalog_s
         basis = Basis(rates.basis)
-    held = tuple(LockHeld(t.relation, str(t.mode), t.blocks, round(min(batch_seconds, seconds), 3)) for t in locks)
+    held = tuple(LockHeld(t.relation, str(t.mode), Blocks(str(t.blocks)), round(min(batch_seconds, seconds), 3))
+                 for t in locks)
     tables = (size.touched(),) if size else ()
     return StepImpact(round(seconds, 3), basis, held, tables, (BATCHES,))
 
@@ -119,7 +120,7 @@ _FIXES = {
 def blocked_finding(effect, lock: LockHeld, size: RelSize | None, text: str) -> LintFinding | None:
     """The lint that knows the data: a lock that blocks users while the statement works through a
     table holding rows, graded by the seconds it blocks them."""
-    if lock.blocks is Blocks.NOTHING or size is None or size.created_by_plan or size.rows <= 0:
+    if lock.blocks == Blocks.NOTHING or size is None or size.created_by_plan or size.rows <= 0:
         return None
     heavy = [w for w in (REWRITE, INDEX_BUILD, SCAN) if w in {str(x) for x in effect.work}]
     if not heavy or lock.relation not in effect.tables or lock.held_s < BLOCKED_WARNING_S:

@@ -21,7 +21,7 @@ from ..bookkeeping.calibration import DEFAULTS, CalibrationLog, Throughputs
 from ..connection import Sessions, sessions_or_own
 from ..definitions.catalog import Definitions
 from ..plan.estimate import RelSize, created_size, estimate_batches, estimate_step
-from ..plan.graphrule import graph_findings, relation_name
+from ..plan.graphrule import graph_findings
 from ..plan.impact import Basis, PlanImpact, StepImpact
 from ..plan.planner import Plan, PlanStep
 from ..run.background import OutOfBandStore
@@ -74,15 +74,6 @@ def read_calibration(conn: psycopg.Connection, bookkeeping_schema: str) -> Throu
     return CalibrationLog(conn, bookkeeping_schema).latest() or DEFAULTS
 
 
-def _created(node) -> Iterable[str]:
-    from pglast import ast
-
-    if isinstance(node, ast.CreateStmt) and node.relation is not None:
-        yield relation_name(node.relation)
-    elif isinstance(node, ast.CreateTableAsStmt) and node.into is not None:
-        yield relation_name(node.into.rel)
-
-
 def _script(step: PlanStep):
     if step.kind == "schema":
         return step.step.script
@@ -93,10 +84,10 @@ def _schema_of(step: PlanStep) -> str:
     return step.step.schema if step.kind == "schema" else step.oob.schema
 
 
-def _analyse_plan(plan: Plan, conns: Connections) -> list[tuple[PlanStep, str, list, frozenset[str]]]:
-    """Each step with its database, its statements' effects and the tables the plan creates by the
-    end of it (their sizes are 0: they do not exist yet when the plan is read)."""
-    from ..definitions.locking import analyse
+def _analyse_plan(plan: Plan, conns: Connections) -> list[tuple[PlanStep, str, list]]:
+    """Each step with its database and its statements' effects (locking.py), knowing the tables
+    earlier steps of the plan create: they do not exist yet when the plan is read, so they are empty."""
+    from ..definitions.locking import analyse_script
 
     created: dict[str, set[str]] = {}
     out = []
@@ -104,12 +95,10 @@ def _analyse_plan(plan: Plan, conns: Connections) -> list[tuple[PlanStep, str, l
         dsn = conns.dsns.get(_schema_of(step), conns.primary)
         made = created.setdefault(dsn, set())
         script = _script(step)
-        effects = []
-        for st in script.statements if script is not None else ():
-            effects.append(analyse(st.node, created=frozenset(made)))
-            if step.kind == "schema" and step.step.up:
-                made.update(_created(st.node))
-        out.append((step, dsn, effects, frozenset(made)))
+        effects = analyse_script(script, created=made) if script is not None else []
+        if step.kind == "schema" and step.step.up:
+            made.update(r for e in effects for r in e.new_relations)
+        out.append((step, dsn, effects))
     return out
 
 
@@ -120,7 +109,7 @@ def with_impact(plan: Plan, defs: Definitions, conns: Connections, *, calibratio
         return plan
     analysed = _analyse_plan(plan, conns)
     wanted: dict[str, set[str]] = {}
-    for _, dsn, effects, _ in analysed:
+    for _, dsn, effects in analysed:
         wanted.setdefault(dsn, set()).update(t for e in effects for t in e.tables)
     with sessions_or_own(sessions) as session:
         rates = calibration or read_calibration(session(conns.primary), conns.bookkeeping_schema)
@@ -128,10 +117,10 @@ def with_impact(plan: Plan, defs: Definitions, conns: Connections, *, calibratio
         records = {dsn: {r["id"]: r for r in OutOfBandStore(session(dsn), conns.bookkeeping_schema).all()}
                    for dsn in wanted}
     impacts: dict[str, StepImpact] = {}
-    for step, dsn, effects, made in analysed:
+    for step, dsn, effects in analysed:
         live = sizes[dsn]
-        step_sizes = {t: created_size(t) if t in made and t not in live else live[t]
-                      for e in effects for t in e.tables if t in made or t in live}
+        step_sizes = {t: created_size(t) if t in e.created or t not in live else live[t]
+                      for e in effects for t in e.tables if t in e.created or t in live}
         impacts[step.key] = _step_impact(step, effects, step_sizes, rates, records[dsn], defs)
     return replace(plan, impact=PlanImpact(impacts, Basis(rates.basis)))
 
