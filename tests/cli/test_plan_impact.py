@@ -120,3 +120,22 @@ def test_json_has_a_plan_level_summary_per_stop_and_relation(plan):
     assert summary["stops"][1]["blocked"] == []
     assert data["steps"][1]["impact"]["locks"][0]["mode"] == "ACCESS EXCLUSIVE"
     assert "impact_summary" not in plan.as_dict()
+
+
+def test_plan_on_a_live_database_prints_its_impact_in_every_format(database, capsys, tmp_path):
+    """End to end: `plan` reads the impact (with_impact) and each format shows it; an install plan's
+    tables are created by the plan itself, said so, size 0."""
+    from tests.support import SMALL, cli
+
+    args = ("plan", "--to", "1.2.0", "--dsn", database, "--migrations", str(SMALL))
+    rc, out, _ = cli(capsys, *args)
+    assert rc == 0
+    assert "impact: " in out and "(default estimates: run `pgferry calibrate`)" in out
+    assert any(line.startswith("   1 ↑") and " s main " in line for line in out.splitlines())
+    rc, out, _ = cli(capsys, *args, "--markdown")
+    assert rc == 0 and "## Impact" in out and ": created by this plan (empty) |" in out
+    rc, out, _ = cli(capsys, *args, "--json")
+    data = json.loads(out)
+    assert data["impact_summary"]["basis"] == "default"
+    assert [s["towards"] for s in data["impact_summary"]["stops"]] == ["1.2.0"]
+    assert all(s["impact"]["estimate_s"] > 0 for s in data["steps"])

@@ -8,7 +8,7 @@ from rich.console import Group, RenderableType
 from rich.padding import Padding
 from rich.text import Text
 
-from pgferry.engine.plan.impact import PlanImpact
+from pgferry.engine.plan.impact import Basis, PlanImpact
 from pgferry.engine.plan.impactview import (DEFAULT_NOTE, NOTICEABLE_S, OFFLINE, blocks_phrase, lint_phrase,
                                             lock_phrase, noticeable, seconds, stop_keys, table_phrase, total_phrase)
 from pgferry.engine.plan.outline import Item, ReleaseGroup, SchemaGroup, Segment
@@ -31,7 +31,7 @@ def segment_cost(plan: Plan, seg: Segment) -> str:
 def plan_cost(impact: PlanImpact, *, wide: bool) -> str:
     """The summary's line: the total, what is blocked (when there is room) and the estimates' basis."""
     total = total_phrase(impact, then=" in all") if wide else f"{seconds(impact.total_s())} in all"
-    return f"impact: {total}" + (f" · {DEFAULT_NOTE}" if impact.basis == "default" else "")
+    return f"impact: {total}" + (f" · {DEFAULT_NOTE}" if impact.basis is Basis.DEFAULT else "")
 
 
 def _group_keys(plan: Plan, data: object) -> list[str] | None:
@@ -50,7 +50,7 @@ def impact_text(plan: Plan, data: object, missing: str = OFFLINE) -> RenderableT
     impact = plan.impact
     if impact is None:
         return Text(missing, style="italic")
-    basis = f" · {DEFAULT_NOTE}" if impact.basis == "default" else " · calibrated on this server"
+    basis = f" · {DEFAULT_NOTE}" if impact.basis is Basis.DEFAULT else " · calibrated on this server"
     if not isinstance(data, Item):
         keys = _group_keys(plan, data)
         if keys is None:
