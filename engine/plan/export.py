@@ -1,6 +1,8 @@
 """A plan rendered for people: the whole SQL in run order, or Markdown for a ticket."""
 from __future__ import annotations
 
+from .impact import StepImpact
+from .impactview import basis_note, lock_phrase, noticeable, seconds, stop_keys, table_phrase, total_phrase
 from .planner import Plan
 from ..sizes import human_size
 
@@ -88,4 +90,46 @@ def to_markdown(plan: Plan) -> str:
             out.append(f"| {n} | {s.stop} | {'up' if s.step.up else 'down'} | {m.schema} | {m.id} | {m.name} | {', '.join(_badges(s))} |")
         else:
             out.append(f"| {n} | {s.stop} | out-of-band | {s.oob.schema} | {s.oob.id} | {s.oob.description} | {', '.join(_badges(s))} |")
+    if plan.impact is not None:
+        out += [""] + _impact_markdown(plan)
     return "\n".join(out) + "\n"
+
+
+def _cell(text: str) -> str:
+    """Definitions' and the server's text inside a table cell: one line, no column breaks."""
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def _step_name(s) -> str:
+    if s.kind == "schema":
+        m = s.step.migration
+        return f"{'↑' if s.step.up else '↓'} {m.schema} {m.id} {m.name}"
+    return f"{'⟲' if s.reverse else '⟳'} out-of-band {s.oob.id} {s.oob.description}"
+
+
+def _impact_cells(impact: StepImpact) -> list[str]:
+    """estimate · locks and what they block · tables with rows and sizes · work · lint."""
+    lint = [f"**{f.rule}** ({f.severity}): {f.message} — fix: {f.fix}" for f in impact.lint]
+    lock_cell = "<br>".join(_cell(lock_phrase(x)) for x in impact.locks) or "none"
+    return [seconds(impact.estimate_s), f"**{lock_cell}**" if noticeable(impact) else lock_cell,
+            "<br>".join(_cell(table_phrase(t)) for t in impact.tables), ", ".join(impact.work),
+            "<br>".join(map(_cell, lint))]
+
+
+def _impact_markdown(plan: Plan) -> list[str]:
+    """A table per stop for a change ticket: what each step costs and blocks, then the totals."""
+    impact = plan.impact
+    out = ["## Impact", "", _cell(f"{total_phrase(impact, then=' in all')}{basis_note(impact)}"), ""]
+    stops = {s.release.version for s in plan.stops}
+    numbered = {s.key: (n, s) for n, s in enumerate(plan.steps, 1)}
+    for towards, keys in stop_keys(plan.steps).items():
+        where = f"stop at {towards}" if towards in stops else f"{plan.direction} to {towards}"
+        out += [f"### {where}: {_cell(total_phrase(impact, keys))}", "",
+                "| # | step | estimate | locks (blocks) | tables | work | lint |", "|---|---|---|---|---|---|---|"]
+        for key in keys:
+            n, s = numbered[key]
+            found = impact.of(key)
+            cells = _impact_cells(found) if found else ["no estimate", "", "", "", ""]
+            out.append(f"| {n} | {_cell(_step_name(s))} | " + " | ".join(cells) + " |")
+        out += [f"| | **total** | **{seconds(impact.total_s(keys))}** | | | | |", ""]
+    return out

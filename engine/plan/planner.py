@@ -22,6 +22,7 @@ from ..definitions.releases import Release
 from ..definitions.validate import introduced_in
 from ..errors import DriftFound, PlanError
 from .impact import PlanImpact
+from .impactview import summary as impact_summary
 from .reindex import Reindex
 
 
@@ -100,6 +101,7 @@ class Plan:
             "steps": [self._step_dict(s) for s in self.steps],
             "warnings": list(self.warnings),
             "reindex": [r.as_dict() for r in self.reindex],
+            **({"impact_summary": impact_summary(self.impact, self.steps)} if self.impact else {}),
         }
 
     def _step_dict(self, s: PlanStep) -> dict:

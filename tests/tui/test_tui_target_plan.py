@@ -109,6 +109,9 @@ def test_target_then_plan_then_export_then_continue(at_3_20, tmp_path):
             await pilot.press("down", "down")
             third = tree.cursor_node.data
             assert third.n == 3 and "CONCURRENTLY" in sql_shown()
+            # the plan's impact was read from the database: the lower pane shows it first (test_tui_plan_impact.py)
+            assert "impact of frontend " + str(third.id) in text_of(app, "#caption")
+            await pilot.press("v")
             assert "SQL of frontend " + str(third.id) in text_of(app, "#caption")
             await pilot.press("v")  # details: metadata and the graph around the step
             meta, graph = text_of(app, "#meta"), text_of(app, "#graph")

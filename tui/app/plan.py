@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Mapping
 
+import psycopg
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -21,19 +22,23 @@ from textual.widgets.tree import TreeNode
 from pgferry.engine.upgrade.choices import PlanCounts
 from pgferry.engine.plan.outline import Index, Item, ReleaseGroup, SchemaGroup, Segment, items, matches, segments
 from pgferry.engine.plan.planner import Plan
+from pgferry.engine.errors import PgferryError
+from pgferry.engine.plan.impactview import OFFLINE
 from pgferry.engine.safetext import printable
 from pgferry.engine.upgrade.planning import read_applied
 from pgferry.tui.plan_view import BADGES, LEGEND
 
 from .base import PgferryScreen, bottom_bar
-from .data import Source
+from .data import Source, error_text
 from .export import ExportScreen
 from .plan_detail import graph_text, group_text, meta_text, sql_text
+from .plan_impact import impact_text, plan_cost, segment_cost, step_mark
 from .safe import escaped
 
 WIDE = 120  # from this width the details sit beside the tree and every view shows at once
 EXPAND_ALL = 400  # up to this many steps every group starts open
-VIEWS = ("sql", "details")
+VIEWS = ("sql", "details", "impact")
+VIEW_NAMES = {"sql": "SQL", "details": "details", "impact": "impact"}
 SHORT_LEGEND = "⚿ privileged ⧗ CIC ! non-idempotent ⟳ out-of-band ⟲ undo ↑ apply ↓ revert"
 
 
@@ -43,29 +48,42 @@ class AppliedRead(Message):
         self.applied = applied
 
 
-def step_label(it: Item) -> Text:
-    return escaped(_step_label(it))  # names and descriptions are the definitions' text
+class ImpactRead(Message):
+    """The plan with its impact read from the live databases, or why there is none."""
+
+    def __init__(self, plan: Plan | None, problem: str | None = None) -> None:
+        super().__init__()
+        self.plan = plan
+        self.problem = problem
 
 
-def _step_label(it: Item) -> Text:
+def step_label(it: Item, mark: str = "") -> Text:
+    """`mark`: what the step blocks when that is noticeable ("✗ blocks reads+writes ~3.1 s"), before its name."""
+    return escaped(_step_label(it, mark))  # names and descriptions are the definitions' text
+
+
+def _step_label(it: Item, mark: str) -> Text:
     s = it.step
     if s.kind == "schema":
         m = s.step.migration
         t = Text("↑ " if s.step.up else "↓ ")
         t.append("".join(g if getattr(m, attr) else " " for attr, g in BADGES), style="bold")
         t.append(f" #{it.n:<4} {m.id} ")
+        t.append(mark, style="bold reverse")
         t.append(m.name)
         return t
     t = Text(f"{'⟲' if s.reverse else '⟳'}     #{it.n:<4} out-of-band {s.oob.id} ", style="bold")
+    t.append(mark, style="reverse")
     t.append(s.oob.description, style="not bold")
     return t
 
 
-def segment_label(seg: Segment) -> Text:
+def segment_label(seg: Segment, cost: str = "") -> Text:
+    """`cost`: the segment's estimate (" · ~12 s") when the plan has its impact."""
     if seg.stop is not None:
         oob = ", ".join(map(str, seg.stop.out_of_band))
-        return Text(f"⏸ stop at {seg.towards} · finish ⟳ {oob} ({seg.count} steps)", style="bold")
-    return Text(f"→ {seg.heading} ({seg.count} steps)", style="bold")
+        return Text(f"⏸ stop at {seg.towards} · finish ⟳ {oob} ({seg.count} steps){cost}", style="bold")
+    return Text(f"→ {seg.heading} ({seg.count} steps){cost}", style="bold")
 
 
 class PlanScreen(PgferryScreen):
@@ -76,7 +94,8 @@ class PlanScreen(PgferryScreen):
         Binding("slash", "filter", "Filter", key_display="/",
                 tooltip="Narrow the steps by id, name, schema or badge (privileged, cic, oob).", id="plan-filter"),
         Binding("e", "export", "Export", tooltip="Write the plan as SQL, JSON or Markdown.", id="plan-export"),
-        Binding("v", "view", "SQL/details", tooltip="Switch the lower pane between SQL and details.", id="plan-view"),
+        Binding("v", "view", "View", tooltip="Switch the lower pane between SQL, details and impact.",
+                id="plan-view"),
         Binding("escape", "back", "Back", tooltip="Clear the filter, else back to the targets.", id="plan-back"),
         Binding("j", "tree('cursor_down')", "Down", show=False, tooltip="Next line.", id="plan-down"),
         Binding("k", "tree('cursor_up')", "Up", show=False, tooltip="Previous line.", id="plan-up"),
@@ -90,7 +109,10 @@ class PlanScreen(PgferryScreen):
         self.items = items(plan)
         self.index = Index(source.definitions(), self.items)
         self.query_text = ""
-        self.view = "sql"
+        # with the plan's impact read from the database, its cost is what the lower pane shows first
+        self.view = "impact" if plan.impact is not None else "sql"
+        self.view_chosen = False  # once v is pressed, an impact arriving later does not switch the pane
+        self.no_impact = OFFLINE  # what the impact panel says while the plan has none
         self.pending: dict[int, SchemaGroup] = {}  # tree node id -> steps added when it first opens
         self._shown: int | None = None  # steps the filter lets through; None when no filter
 
@@ -109,6 +131,7 @@ class PlanScreen(PgferryScreen):
             yield tree
             with VerticalScroll(id="detail"):
                 yield Static(id="caption")
+                yield Static(id="impact")
                 yield Static(id="meta")
                 yield Static(id="graph")
                 yield Static(id="sql")
@@ -116,16 +139,22 @@ class PlanScreen(PgferryScreen):
 
     def _layout(self) -> None:
         self.set_class(self.size.width >= WIDE, "-wide")
+        self.set_class(self.plan.impact is not None, "-costed")
         self._summary(self._shown)
         # the full legend wraps below 86 columns: a shorter one keeps it on one line
         self.query_one("#legend", Static).update(Text(LEGEND if self.size.width >= 86 else SHORT_LEGEND))
 
     def on_mount(self) -> None:
         self._layout()
+        self._set_view(self.view)
         self._build(self.items)
         self.query_one("#steps", Tree).focus()
         if self.applied is None and not self.plan.empty:
+            # read from the live databases (a screen given its applied sets, as tests do, reads nothing)
             self.load_applied()
+            if self.plan.impact is None:
+                self.no_impact = "reading the tables' sizes and the server's calibration…"
+                self.load_impact()
         self.update_keys()
 
     def on_resize(self) -> None:
@@ -135,6 +164,38 @@ class PlanScreen(PgferryScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="plan", description="reading applied migrations")
     def load_applied(self) -> None:
         self.post_message(AppliedRead(read_applied(self.source.definitions(), self.source.connections())))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="impact", description="estimating the plan's impact")
+    def load_impact(self) -> None:
+        from pgferry.engine.upgrade.impact import with_impact
+
+        try:
+            plan = with_impact(self.plan, self.source.definitions(), self.source.connections())
+        except (PgferryError, psycopg.Error) as exc:  # the plan stays usable without its cost
+            self.post_message(ImpactRead(None, error_text(exc, self.source.secrets())))
+            return
+        self.post_message(ImpactRead(plan))
+
+    def on_impact_read(self, message: ImpactRead) -> None:
+        if message.plan is None:
+            self.no_impact = f"no estimate: {message.problem}"
+        else:
+            self.plan = message.plan
+            self._layout()
+            self._relabel(self.query_one("#steps", Tree).root)
+            if not self.view_chosen:
+                self._set_view("impact")
+        self._show(self.query_one("#steps", Tree).cursor_node)
+        self.update_keys()
+
+    def _relabel(self, node: TreeNode) -> None:
+        """Stop headers and step labels again, with the estimates (the tree and its cursor stay)."""
+        for child in node.children:
+            if isinstance(child.data, Segment):
+                child.set_label(segment_label(child.data, segment_cost(self.plan, child.data)))
+            elif isinstance(child.data, Item):
+                child.set_label(step_label(child.data, step_mark(self.plan, child.data)))
+            self._relabel(child)
 
     def on_applied_read(self, message: AppliedRead) -> None:
         self.applied = message.applied
@@ -153,6 +214,8 @@ class PlanScreen(PgferryScreen):
             text = (f"{p.direction} {p.from_label} → {p.to_version} · {n.migrations} migrations ({n.privileged}⚿ "
                     f"{n.concurrent_index}⧗ {n.non_idempotent}!) · {n.out_of_band}⟳ · {stops}")
         t = Text(text)
+        if p.impact is not None and not p.empty:
+            t.append("\n" + printable(plan_cost(p.impact, wide=self.size.width >= WIDE)))
         if shown is not None:
             t.append(f"\nfilter “{self.query_text}”: {shown} of {len(self.items)} steps", style="bold")
         for w in p.warnings:
@@ -177,7 +240,7 @@ class PlanScreen(PgferryScreen):
         first = True
         segs = segments(self.plan, chosen)
         for seg in segs:
-            head = tree.root.add(segment_label(seg), data=seg, expand=True)
+            head = tree.root.add(segment_label(seg, segment_cost(self.plan, seg)), data=seg, expand=True)
             for rg in seg.releases:
                 rnode = head.add(Text(f"release {rg.release} ({rg.count})"), data=rg, expand=open_all or first)
                 for sg in rg.schemas:
@@ -188,7 +251,7 @@ class PlanScreen(PgferryScreen):
                         self.pending[snode.id] = sg
                     first = False
             for it in seg.out_of_band:
-                head.add_leaf(step_label(it), data=it)
+                head.add_leaf(step_label(it, step_mark(self.plan, it)), data=it)
         # The cursor starts on the first step (stop, release, schema, step; or stop, out-of-band step).
         # Through -1: the same line number in a rebuilt tree must still announce its (new) node.
         tree.cursor_line = -1
@@ -196,7 +259,7 @@ class PlanScreen(PgferryScreen):
 
     def _fill(self, node: TreeNode, group: SchemaGroup) -> None:
         for it in group.items:
-            node.add_leaf(step_label(it), data=it)
+            node.add_leaf(step_label(it, step_mark(self.plan, it)), data=it)
 
     def on_tree_node_expanded(self, event: Tree.NodeExpanded) -> None:
         group = self.pending.pop(event.node.id, None)
@@ -210,6 +273,7 @@ class PlanScreen(PgferryScreen):
         data = node.data if node is not None else None
         caption = self.query_one("#caption", Static)
         meta, graph, sql = (self.query_one(f"#{i}", Static) for i in ("meta", "graph", "sql"))
+        self.query_one("#impact", Static).update(escaped(impact_text(self.plan, data, self.no_impact)))
         if isinstance(data, Item):
             meta.update(escaped(meta_text(data)))
             graph.update(escaped(graph_text(self.index, data, self.applied)))
@@ -223,8 +287,8 @@ class PlanScreen(PgferryScreen):
                 # a group has no SQL: its summary is more useful here
                 sql.update(escaped(group_text(self.plan, self.source.definitions(), data)))
             what = None
-        other = "details" if self.view == "sql" else "SQL"
-        caption.update(Text(f"{'SQL' if self.view == 'sql' else 'details'} of {what} · v shows {other}" if what
+        other = VIEW_NAMES[VIEWS[(VIEWS.index(self.view) + 1) % len(VIEWS)]]
+        caption.update(Text(f"{VIEW_NAMES[self.view]} of {what} · v shows {other}" if what
                             else "about this group · a step shows its SQL and details"))
         self.query_one("#detail").scroll_home(animate=False)
 
@@ -237,6 +301,8 @@ class PlanScreen(PgferryScreen):
             if self.source.read_only:
                 return "read-only view (pgferry watch)"
         if action == "view" and self.is_mounted and self.has_class("-wide"):
+            if self.plan.impact is not None:
+                return "SQL, details and impact are all shown at this width"
             return "SQL and details are both shown at this width"
         return None
 
@@ -244,9 +310,15 @@ class PlanScreen(PgferryScreen):
         self.app.proceed(self.plan)
 
     def action_view(self) -> None:
-        self.view = VIEWS[(VIEWS.index(self.view) + 1) % len(VIEWS)]
-        self.query_one("#detail").set_class(self.view == "details", "-details")
+        self.view_chosen = True
+        self._set_view(VIEWS[(VIEWS.index(self.view) + 1) % len(VIEWS)])
         self._show(self.query_one("#steps", Tree).cursor_node)
+
+    def _set_view(self, view: str) -> None:
+        self.view = view
+        detail = self.query_one("#detail")
+        for name in VIEWS[1:]:
+            detail.set_class(view == name, f"-{name}")
 
     def action_tree(self, action: str) -> None:
         tree = self.query_one("#steps", Tree)
