@@ -27,6 +27,7 @@ from .events import Baking, FleetJoined, FleetStopped, InstanceClaimed, Instance
 from .instance import Outcome, upgrade_instance, verify_instance
 from .inventory import Instance, Inventory
 from .state import FleetRun, FleetStore, InstanceState
+from .survey import each_instance
 
 
 @dataclass(frozen=True)
@@ -134,13 +135,12 @@ class Coordinator:
         """Readiness and preflight on every instance of the ring this run upgraded and nobody has checked."""
         todo = [s for s in self.store.states(self.run_id)
                 if s.ring == ring and s.name in self.by_name and s.status == "succeeded" and s.verified_at is None]
-        failures = []
-        for state in todo:
-            failure = verify_instance(self.defs, self.by_name[state.name], self.options.to, self.options.run.bookkeeping_schema)
+        verdicts = each_instance([self.by_name[s.name] for s in todo], lambda i: verify_instance(
+            self.defs, i, self.options.to, self.options.run.bookkeeping_schema), self.inventory.defaults.max_parallel)
+        for state, failure in zip(todo, verdicts):
             self.store.verified(self.run_id, state.name, failure)
-            if failure:
-                failures.append(f"{state.name}: {failure}")
-        self.on_event(RingVerified(ring, len(todo), tuple(failures)))
+        failures = tuple(f"{s.name}: {f}" for s, f in zip(todo, verdicts) if f)
+        self.on_event(RingVerified(ring, len(todo), failures))
 
     def _halt_if_failed(self, ring: str) -> str | None:
         limit = self.inventory.defaults.halt_after_failures

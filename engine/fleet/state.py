@@ -161,7 +161,8 @@ class FleetStore:
 
     def join(self, inventory: Inventory, to: str) -> tuple[FleetRun, str]:
         """The fleet's open run to `to`, created when there is none, its instances in step with the
-        inventory; (run, what happened: 'started', 'joined', 'resumed' after a halt or a pause).
+        inventory; (run, what happened: 'started', 'joined', 'resumed' after a halt: its failed
+        instances are tried again).
         A run to another release is superseded. One transaction, under the fleet's lock, so two
         coordinators starting together share one run."""
         with self.conn.transaction():
@@ -178,8 +179,9 @@ class FleetStore:
                 what = "started"
             else:
                 run_id = run.id
-                if run.status in ("halted", "paused"):
-                    # Someone runs the fleet again: they fixed (or accept) what stopped it.
+                if run.status == "halted":
+                    # Someone runs the fleet again: they fixed (or accept) what stopped it. A paused
+                    # run stays paused until `fleet resume`: whoever paused it meant everyone.
                     self._set_run(run_id, "open", None)
                     self.conn.execute(sql.SQL("UPDATE {} SET status = 'pending', reason = NULL WHERE run_id = %s "
                                               "AND status = 'failed'").format(self.instances.table), [run_id])
