@@ -26,7 +26,8 @@ def print_status(inventory, rows) -> None:
         say(f"{group} ({len(members)})")
         for r in members:
             notes = [n for n in (r.version if r.version != group else None, "dirty" if r.dirty else None,
-                                 r.running, r.problem, f"paused: {r.instance.paused}" if r.instance.paused else None) if n]
+                                 r.running, ("unreachable: " if r.unreachable else "") + r.problem if r.problem else None,
+                                 f"paused: {r.instance.paused}" if r.instance.paused else None) if n]
             say(f"  {r.instance.ring:<10} {r.instance.name:<24} {'✗' if r.problem or r.dirty else '✓'} "
                 f"{'; '.join(notes) or 'clean'}")
 
