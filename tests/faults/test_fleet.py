@@ -148,3 +148,24 @@ def test_pause_resume_and_the_report_from_the_command_line(fleet):
     code, out, _ = fleet_cli("report", inventory)
     assert code == 0 and out.startswith("# Fleet fleet: run ") and "- status: **finished**" in out
     assert "| f01 | 1.0.0 → 1.2.0 |" in out and "## Ring early" in out
+
+
+def test_pausing_a_running_instance_stops_its_upgrade_between_migrations(fleet, slow_small, tmp_path):
+    inventory, instances, coordinator = fleet({"canary": 1, "general": 1})
+    up = slow_small / "main" / "15_events" / "up.sql"
+    up.write_text("SELECT pg_sleep(1.5);\n" + up.read_text())  # long enough to be asked to pause while in it
+    proc = spawn(["fleet", "upgrade", "--inventory", str(inventory), "--migrations", str(slow_small), "--to", "1.2.0",
+                  "--yes", "--bake-seconds", "0"], tmp_path / "coordinator.log", extra_env={PW: SUPERUSER_PASSWORD})
+    wait_for("the canary's upgrade run", lambda: statuses(coordinator) and query(
+        coordinator, "SELECT upgrade_run_id FROM fleet_instances WHERE name = 'f00'") != [(None,)], timeout=60)
+    code, _, err = fleet_cli("pause", inventory, "--instance", "f00", migrations=slow_small)
+    assert code == 0 and "f00 is running: asked to pause at its next safe point (between migrations)" in err
+    assert proc.wait(60) == 1
+    (reason,), = query(coordinator, "SELECT reason FROM fleet_instances WHERE name = 'f00'")
+    assert statuses(coordinator)["f00"] == "paused" and reason.startswith("upgrade paused at step ")
+    assert upgrade_runs(instances[0]["admin"])[-1][2] == "paused"
+    assert applied_twice(instances[0]["admin"]) == []
+    assert fleet_cli("resume", inventory, "--instance", "f00")[0] == 0
+    code, out, err = fleet_cli("upgrade", inventory, "--to", "1.2.0", "--yes", "--bake-seconds", "0", migrations=slow_small)
+    assert code == 0, err
+    assert set(statuses(coordinator).values()) == {"succeeded"} and applied_twice(instances[0]["admin"]) == []
