@@ -8,7 +8,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from ..definitions.catalog import Definitions
-from ..upgrade.report import _cell, _duration, _when, build_report, migration_names
+from ..upgrade.report import markdown_cell, duration_text, time_text, build_report, migration_names
 from .instance import connections, first_line
 from .inventory import Inventory
 from .state import FleetRun, InstanceState
@@ -62,24 +62,24 @@ def to_markdown(report: FleetReport) -> str:
     r = report.run
     counts = Counter(line.state.effective_status for line in report.lines)
     lines = [
-        f"# Fleet {_cell(r.fleet)}: run {r.id} to {r.to_version}",
+        f"# Fleet {markdown_cell(r.fleet)}: run {r.id} to {r.to_version}",
         "",
-        f"- status: **{r.status}**" + (f" ({_cell(r.reason)})" if r.reason else ""),
-        f"- started by {_cell(r.started_by or '?')} at {_when(r.started_at)}; finished: {_when(r.finished_at)}",
+        f"- status: **{r.status}**" + (f" ({markdown_cell(r.reason)})" if r.reason else ""),
+        f"- started by {markdown_cell(r.started_by or '?')} at {time_text(r.started_at)}; finished: {time_text(r.finished_at)}",
         f"- instances: {len(report.lines)} (" + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) + ")",
     ]
     for ring in report.rings:
         ring_lines = [line for line in report.lines if line.state.ring == ring]
         if not ring_lines:
             continue
-        lines += ["", f"## Ring {_cell(ring)}", "",
+        lines += ["", f"## Ring {markdown_cell(ring)}", "",
                   "| instance | from → to | started | took | result | manual steps |", "|---|---|---|---|---|---|"]
         for line in ring_lines:
             s = line.state
             move = f"{s.from_version or '?'} → {s.reached_version or '-'}" if s.started_at else "-"
-            lines.append(f"| {_cell(s.name)} | {_cell(move)} | {_when(s.started_at)} | {_duration(s.seconds)} | "
-                         f"{s.effective_status} | {_cell('; '.join(line.manual) or '-')} |")
+            lines.append(f"| {markdown_cell(s.name)} | {markdown_cell(move)} | {time_text(s.started_at)} | {duration_text(s.seconds)} | "
+                         f"{s.effective_status} | {markdown_cell('; '.join(line.manual) or '-')} |")
         notes = [line.state for line in ring_lines if line.state.reason]
         if notes:
-            lines += [""] + [f"- {_cell(s.name)} ({s.effective_status}): {_cell(s.reason)}" for s in notes]
+            lines += [""] + [f"- {markdown_cell(s.name)} ({s.effective_status}): {markdown_cell(s.reason)}" for s in notes]
     return "\n".join(lines) + "\n"
