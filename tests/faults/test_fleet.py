@@ -3,7 +3,6 @@ again, bad inventories, an unreachable instance, pause and resume. The fault ser
 over TCP, so every instance's DSN takes its password from ${FLEET_PW}, which must never show."""
 from __future__ import annotations
 
-import shutil
 import signal
 
 import pytest
@@ -53,13 +52,11 @@ def fleet(fault_server, template, tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def slow_small(tmp_path):
+def slow_small(small_copy):
     """The small product whose main 15 sleeps first: an instance's upgrade is still running when looked at."""
-    dest = tmp_path / "slow"
-    shutil.copytree(SMALL, dest)
-    up = dest / "main" / "15_events" / "up.sql"
+    up = small_copy / "main" / "15_events" / "up.sql"
     up.write_text("SELECT pg_sleep(0.4);\n" + up.read_text())
-    return dest
+    return small_copy
 
 
 def statuses(coordinator: str) -> dict[str, str]:
