@@ -102,3 +102,11 @@ def test_tui_start_scenario_tiny(pg_server, capsys):
     d = _check(res, {"first_frame", "status", "rss"})
     assert d["metrics"]["first_frame"]["median"] <= d["metrics"]["status"]["median"]
     assert "first frame" in _render(res, capsys)
+
+
+def test_fleet_scenario_tiny(pg_server, capsys):
+    from bench import fleet
+
+    res = fleet.run(size="tiny", runs=1, new_database=lambda keep=False: pg_server.create_database(), log=lambda *_: None)
+    d = _check(res, {"wall", "singles", "speedup", "rss"})
+    assert d["params"]["instances"] == 6 and "coordinator peak RSS" in _render(res, capsys)
