@@ -63,10 +63,6 @@ class Instance:
     def secrets(self) -> list[str]:
         return [d for d in [self.dsn, *(self.schemas or {}).values(), self.superuser_dsn()] if d]
 
-    def where(self) -> str:
-        """The instance's databases with passwords masked, for a table or a log."""
-        return mask_dsn(self.dsn) if self.dsn else ", ".join(f"{k}={mask_dsn(v)}" for k, v in self.schemas.items())
-
     def matches(self, selectors: Mapping[str, str]) -> bool:
         return all(self.labels.get(k) == v for k, v in selectors.items())
 
@@ -102,8 +98,11 @@ class Inventory:
         if findings:
             raise InventoryError(findings)
 
-    def secrets(self) -> list[str]:
-        return [self.coordinator or "", *(s for i in self.instances for s in i.secrets())]
+    def instance(self, name: str) -> Instance:
+        for i in self.instances:
+            if i.name == name:
+                return i
+        raise UsageError(f"no instance {name!r} in {self.path}", hint="--instance takes a name the inventory lists")
 
 
 def parse_selectors(items) -> dict[str, str]:

@@ -16,6 +16,7 @@ and no transaction stays open on the coordinator for the length of an upgrade.
 """
 from __future__ import annotations
 
+import os
 import socket
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,8 +27,8 @@ from psycopg.rows import class_row
 
 from ..bookkeeping.pgschema import BookkeepingTable
 from ..bookkeeping.runs import operator_name
-from ..locks import lock_key
-from .inventory import Instance, Inventory
+from ..locks import AdvisoryLock, lock_key
+from .inventory import Inventory
 
 RUN_COLUMNS = {
     "id": "bigserial PRIMARY KEY",
@@ -127,8 +128,6 @@ class InstanceState:
 
 
 def coordinator_name() -> str:
-    import os
-
     return f"{operator_name()}@{socket.gethostname()}:{os.getpid()}"
 
 
@@ -154,8 +153,12 @@ class FleetStore:
     def ensure(self) -> None:
         self.runs.ensure()
         self.instances.ensure()
-        self.conn.execute(sql.SQL("CREATE UNIQUE INDEX IF NOT EXISTS fleet_instances_run_name ON {} (run_id, name)")
-                          .format(self.instances.table))
+        index = sql.Identifier(self.instances.schema, "fleet_instances_run_name")
+        if self.conn.execute("SELECT to_regclass(%s) IS NULL", [index.as_string(self.conn)]).fetchone()[0]:
+            # Under the lock the tables were made under: two coordinators starting at once make it once.
+            with AdvisoryLock(self.conn, lock_key(self.instances.schema, "bookkeeping"), "bookkeeping"):
+                self.conn.execute(sql.SQL("CREATE UNIQUE INDEX IF NOT EXISTS fleet_instances_run_name ON {} (run_id, name)")
+                                  .format(self.instances.table))
 
     # -- runs ----------------------------------------------------------------------------------
 
@@ -327,15 +330,6 @@ class FleetStore:
             "WHERE run_id = %s AND name = %s AND (status = 'paused' OR control IS NOT NULL)"
         ).format(self.instances.table), [run_id, name])
         return cur.rowcount == 1
-
-
-def instance_named(inventory: Inventory, name: str) -> Instance:
-    from ..errors import UsageError
-
-    for i in inventory.instances:
-        if i.name == name:
-            return i
-    raise UsageError(f"no instance {name!r} in {inventory.path}")
 
 
 FLEET_DATABASE = "pgferry_fleet"  # the embedded coordinator's database

@@ -56,7 +56,9 @@ def test_a_good_inventory_loads_with_its_rings_defaults_and_instances(tmp_path, 
     us = inv.instances[1]
     assert us.paused == "frozen for the quarter close" and us.dsns(["main", "aux"])["aux"] == "host=db2 dbname=aux"
     eu2 = inv.instances[2]
-    assert "s3cret-pw" in eu2.dsn and "s3cret-pw" not in eu2.where()  # expanded for libpq, masked for people
+    assert eu2.dsn == "postgresql://app:s3cret-pw@db3/product"  # expanded for libpq
+    with pytest.raises(UsageError, match="no instance 'acme-eu-9'"):
+        inv.instance("acme-eu-9")
     with pytest.raises(UsageError, match="--ring 'late' is not a ring"):
         inv.select("late")
 

@@ -161,7 +161,7 @@ def _current_run(store, inventory):
 
 def cmd_pause(args) -> int:
     from pgferry.engine.fleet.instance import ask_pause, connections
-    from pgferry.engine.fleet.state import coordinator_name, instance_named
+    from pgferry.engine.fleet.state import coordinator_name
 
     inventory = _inventory(args)
     store = _store(inventory)
@@ -172,7 +172,7 @@ def cmd_pause(args) -> int:
         said = f"fleet run {run.id} paused: no instance starts from now; running ones finish" if changed else \
             f"fleet run {run.id} is {run.status}, not running: nothing to pause"
     else:
-        instance = instance_named(inventory, args.instance)
+        instance = inventory.instance(args.instance)
         before = store.pause_instance(run.id, instance.name, by)
         state = next(s for s in store.states(run.id) if s.name == instance.name)
         if before == "running" and state.upgrade_run_id is not None:
@@ -185,8 +185,6 @@ def cmd_pause(args) -> int:
 
 
 def cmd_resume(args) -> int:
-    from pgferry.engine.fleet.state import instance_named
-
     inventory = _inventory(args)
     store = _store(inventory)
     run = _current_run(store, inventory)
@@ -195,7 +193,7 @@ def cmd_resume(args) -> int:
         said = (f"fleet run {run.id} resumed: `pgferry fleet upgrade --to {run.to_version}` carries on" if changed
                 else f"fleet run {run.id} is {run.status}, not paused")
     else:
-        name = instance_named(inventory, args.instance).name
+        name = inventory.instance(args.instance).name
         said = f"{name} resumed" if store.resume_instance(run.id, name) else f"{name} is not paused"
     return _said(args, said, run.id)
 
