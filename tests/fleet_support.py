@@ -24,7 +24,7 @@ def install_template(server, migrations: Path = SMALL) -> str:
 
 def write_inventory(path: Path, coordinator: str, instances: list[dict], *, max_parallel: int = 4,
                     halt_after_failures: int = 1, rings=("canary", "early", "general")) -> Path:
-    """instances: {name, ring, dsn, paused?}; YAML written by hand, the way an operator would."""
+    """instances: {name, ring, dsn, paused?, superuser_dsn_env?}; YAML written by hand, as an operator would."""
     lines = [f"name: {path.stem}", f"coordinator: '{coordinator}'", f"rings: [{', '.join(rings)}]",
              f"defaults: {{max_parallel: {max_parallel}, halt_after_failures: {halt_after_failures}, bake_minutes: 0}}",
              "instances:"]
@@ -33,8 +33,9 @@ def write_inventory(path: Path, coordinator: str, instances: list[dict], *, max_
         lines.append(f"    ring: {i['ring']}")
         lines.append(f"    dsn: '{i['dsn']}'")
         lines.append(f"    labels: {{region: {i.get('region', 'eu')}}}")
-        if i.get("paused"):
-            lines.append(f"    paused: {i['paused']}")
+        for key in ("paused", "superuser_dsn_env"):
+            if i.get(key):
+                lines.append(f"    {key}: {i[key]}")
     path.write_text("\n".join(lines) + "\n")
     return path
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+from psycopg import conninfo
 
 from pgferry.engine.definitions.catalog import load
 from pgferry.engine.events import Collector
@@ -15,10 +16,12 @@ from pgferry.engine.fleet.inventory import load_inventory
 from pgferry.engine.fleet.report import build_fleet_report, to_markdown
 from pgferry.engine.fleet.state import open_store
 from pgferry.engine.run.runner import RunOptions
+from pgferry.engine.upgrade.planning import Connections
+from pgferry.engine.upgrade.upgrade import Upgrade
 from tests.conftest import OTHER_BINDIRS
 from tests.fleet_support import (applied_twice, break_migration, clone_fleet, install_template, upgrade_runs,
                                  write_inventory)
-from tests.support import SMALL, applied_ids, execute
+from tests.support import SMALL, allow_create_in_public, applied_ids, as_role, cli, clone_database, execute
 
 UPGRADED = [("1.0.0", "1.2.0", "succeeded")]  # each instance's upgrade_runs after the template's install
 FAST = RunOptions(poll=0.05)
@@ -155,3 +158,36 @@ def test_pause_and_resume_an_instance_and_the_fleet(defs, servers, pg_server, tm
     assert {s.reason for s in again.states} == {"already at 1.2.0: nothing to do"}
     assert all(later_runs(i["dsn"]) == UPGRADED for i in instances)
     control.conn.close()
+
+
+def test_privileged_steps_go_to_a_dba_or_run_on_the_instances_superuser_dsn(defs, pg_server, app_role, tmp_path,
+                                                                             monkeypatch, capsys):
+    """The managed-PostgreSQL shape: the app role cannot create pg_trgm (main 14). An instance with
+    superuser_dsn_env has it run there, and the report says who did; one without is planned with a
+    bundle for a DBA, and its upgrade fails without touching it while the fleet goes on."""
+    template = pg_server.create_database("fleetapp")
+    allow_create_in_public(template, app_role)
+    Upgrade(defs, Connections({s: as_role(template, app_role) for s in defs.schemas})).run("1.0.0")
+    name = conninfo.conninfo_to_dict(template)["dbname"]
+    alone, helped = (as_role(clone_database(pg_server, name), app_role) for _ in range(2))
+    monkeypatch.setenv("FLEET_SU_HELPED", pg_server.admin_dsn)
+    path = write_inventory(tmp_path / "priv.yaml", pg_server.create_database("coord"), [
+        {"name": "alone", "ring": "canary", "dsn": alone},
+        {"name": "helped", "ring": "canary", "dsn": helped, "superuser_dsn_env": "FLEET_SU_HELPED"}],
+        halt_after_failures=2)
+    inventory = load_inventory(path)
+
+    rc, out, err = cli(capsys, "fleet", "plan", "--inventory", str(path), "--migrations", str(SMALL), "--to", "1.2.0",
+                     "--bundle-dir", str(tmp_path / "bundles"))
+    assert rc == 0 and "✓ alone: 1.0.0 → 1.2.0, 8 step(s); privileged for a DBA: main 14" in out, err
+    assert "✓ helped: 1.0.0 → 1.2.0, 8 step(s)\n" in out
+    assert "CREATE EXTENSION IF NOT EXISTS pg_trgm" in (tmp_path / "bundles" / "alone.sql").read_text()
+    assert not (tmp_path / "bundles" / "helped.sql").exists()
+
+    result = run_fleet(defs, inventory)
+    states = {s.name: s for s in result.states}
+    assert states["alone"].status == "failed" and states["alone"].reason.startswith(
+        f"This upgrade has 1 privileged step(s) that role {app_role} cannot run: main 14")
+    assert later_runs(alone) == [] and states["helped"].status == "succeeded" and later_runs(helped) == UPGRADED
+    report = to_markdown(build_fleet_report(defs, inventory, result.run, list(result.states)))
+    assert "| helped | 1.0.0 → 1.2.0 |" in report and "| main 14 confirmed by superuser connection as postgres |" in report

@@ -108,16 +108,17 @@ def cmd_status(args) -> int:
 def cmd_plan(args) -> int:
     from pgferry.engine.fleet.survey import each_instance, plan_instance
     from pgferry.engine.upgrade.planning import resolve_target
-    from pgferry.engine.userdirs import write_private
+    from pgferry.engine.userdirs import private_dir, write_private
 
     defs, inventory = _loaded(args)
     to = resolve_target(defs, args.to).version
     plans = each_instance(_selection(args, inventory), lambda i: plan_instance(defs, i, to, args.bookkeeping_schema),
                           inventory.defaults.max_parallel)
-    if args.bundle_dir:
-        for p in plans:
-            if p.privileged is not None:
-                write_private(str(Path(args.bundle_dir) / f"{p.instance.name}.sql"), p.privileged.to_sql())
+    bundles = [p for p in plans if p.privileged is not None]
+    if args.bundle_dir and bundles:
+        folder = private_dir(Path(args.bundle_dir))
+        for p in bundles:
+            write_private(str(folder / f"{p.instance.name}.sql"), p.privileged.to_sql())
     if args.json:
         emit_json({"fleet": inventory.name, "to": to, "rings": list(inventory.rings), "instances": [p.as_dict() for p in plans]})
     else:
