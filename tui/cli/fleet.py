@@ -28,7 +28,9 @@ def register(sub) -> None:
                        "pause, resume, report)",
                        description="Fleet upgrades: the instances listed in an inventory file (YAML: rings, defaults, "
                        "instances with their DSN and labels), upgraded ring by ring, with the state of the run in a "
-                       "coordinator PostgreSQL database shared by every operator and coordinator.",
+                       "coordinator PostgreSQL database shared by every operator and coordinator. Every action "
+                       "takes --inventory FILE, --migrations DIR and --json (`pgferry fleet ACTION --help`); the "
+                       "operating guide is docs/guides/fleet.md.",
                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     actions = p.add_subparsers(dest="fleet_action", metavar="action", required=True)
     for action, text in ACTIONS.items():
