@@ -18,7 +18,6 @@ from __future__ import annotations
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from typing import Callable
 
 from ..definitions.catalog import Definitions
@@ -154,21 +153,22 @@ class Coordinator:
         return self._stopped() or reason
 
     def _bake(self, ring: str) -> str | None:
-        """Wait the bake time after the ring's last finish, unless the ring changed nothing."""
+        """Wait the bake time after the ring's last finish (every coordinator waits for the same
+        moment, on the coordinator server's clock), unless the ring changed nothing."""
         seconds = self.options.bake_seconds
         if seconds is None:
             seconds = self.inventory.defaults.bake_minutes * 60
-        states = [s for s in self.store.states(self.run_id) if s.ring == ring and s.finished_at]
-        changed = [s for s in states if s.status == "succeeded" and s.from_version != s.reached_version]
+        changed = [s for s in self.store.states(self.run_id)
+                   if s.ring == ring and s.status == "succeeded" and s.from_version != s.reached_version]
         if not changed or seconds <= 0:
             return None
-        until = max(s.finished_at for s in states) + timedelta(seconds=seconds)
-        left = (until - datetime.now().astimezone()).total_seconds()
+        left = self.store.bake_left(self.run_id, ring, seconds)
         if left > 0:
             self.on_event(Baking(ring, left))
-        while (until - datetime.now().astimezone()).total_seconds() > 0:
+        while left > 0:
             stopped = self._stopped()
             if stopped:
                 return stopped
-            time.sleep(min(self.options.poll, max(0.0, (until - datetime.now().astimezone()).total_seconds())))
+            time.sleep(min(self.options.poll, left))
+            left = self.store.bake_left(self.run_id, ring, seconds)
         return self._stopped()

@@ -66,6 +66,8 @@ INSTANCE_COLUMNS = {
     "attempts": "integer NOT NULL DEFAULT 0",
 }
 ACTIVE = ("claimed", "running")
+# Every time is the coordinator server's: coordinators on several machines share one clock.
+NOW = sql.SQL("clock_timestamp()")
 DONE = ("succeeded", "skipped")
 STATUSES = ("pending", "claimed", "running", "succeeded", "failed", "skipped", "paused")
 
@@ -277,9 +279,12 @@ class FleetStore:
         ).format(t), [run_id, ring, names]).fetchone()[0]
 
     def _where(self, run_id: int, name: str, condition: str, **values) -> bool:
-        sets = sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(k)) for k in values)
+        """Set `values` (NOW: the coordinator server's clock) on the instance when `condition` holds."""
+        sets = sql.SQL(", ").join(sql.SQL("{} = {}").format(sql.Identifier(k), NOW if v is NOW else sql.Placeholder())
+                                  for k, v in values.items())
+        params = [v for v in values.values() if v is not NOW]
         cur = self.conn.execute(sql.SQL("UPDATE {} SET {} WHERE run_id = %s AND name = %s AND " + condition)
-                                .format(self.instances.table, sets), [*values.values(), run_id, name])
+                                .format(self.instances.table, sets), [*params, run_id, name])
         return cur.rowcount == 1
 
     def mine(self, run_id: int, name: str, **values) -> bool:
@@ -287,7 +292,7 @@ class FleetStore:
         return self._where(run_id, name, "claim_pid = pg_backend_pid() AND status IN ('claimed', 'running')", **values)
 
     def started(self, run_id: int, name: str) -> bool:
-        return self.mine(run_id, name, status="running", started_at=datetime.now().astimezone(), reason=None,
+        return self.mine(run_id, name, status="running", started_at=NOW, reason=None,
                          from_version=None, reached_version=None, upgrade_run_id=None, verified_at=None)
 
     def upgrade_run(self, run_id: int, name: str, upgrade_run_id: int) -> None:
@@ -296,7 +301,14 @@ class FleetStore:
     def ended(self, run_id: int, name: str, status: str, reason: str | None, start: str | None,
               reached: str | None) -> None:
         self.mine(run_id, name, status=status, reason=reason, from_version=start, reached_version=reached,
-                  finished_at=datetime.now().astimezone(), control=None)
+                  finished_at=NOW, control=None)
+
+    def bake_left(self, run_id: int, ring: str, seconds: float) -> float:
+        """Seconds until `seconds` after the ring's last instance finished (negative: past)."""
+        row = self.conn.execute(sql.SQL(
+            "SELECT extract(epoch FROM max(finished_at) + make_interval(secs => %s) - clock_timestamp())::float8 "
+            "FROM {} WHERE run_id = %s AND ring = %s").format(self.instances.table), [seconds, run_id, ring]).fetchone()
+        return row[0] if row and row[0] is not None else 0.0
 
     def control(self, run_id: int, name: str) -> str | None:
         row = self.conn.execute(sql.SQL("SELECT control FROM {} WHERE run_id = %s AND name = %s")
@@ -305,7 +317,7 @@ class FleetStore:
 
     def verified(self, run_id: int, name: str, failure: str | None) -> None:
         """Readiness after the ring: a failure turns a succeeded instance into a failed one."""
-        values = {"verified_at": datetime.now().astimezone()}
+        values = {"verified_at": NOW}
         if failure:
             values.update(status="failed", reason=failure)
         self._where(run_id, name, "status = 'succeeded' AND verified_at IS NULL", **values)

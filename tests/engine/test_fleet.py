@@ -11,7 +11,7 @@ from psycopg import conninfo
 from pgferry.engine.definitions.catalog import load
 from pgferry.engine.events import Collector
 from pgferry.engine.fleet.coordinator import Coordinator, FleetOptions
-from pgferry.engine.fleet.events import InstanceClaimed, InstanceFinished
+from pgferry.engine.fleet.events import Baking, InstanceClaimed, InstanceFinished
 from pgferry.engine.fleet.inventory import load_inventory
 from pgferry.engine.fleet.report import build_fleet_report, to_markdown
 from pgferry.engine.fleet.state import open_store
@@ -43,10 +43,10 @@ def defs():
     return load(SMALL)
 
 
-def run_fleet(defs, inventory, *, on_event=None, ring=None) -> object:
+def run_fleet(defs, inventory, *, on_event=None, ring=None, bake=None) -> object:
     store = open_store(inventory.coordinator)
     try:
-        return Coordinator(defs, inventory, store, FleetOptions("1.2.0", ring=ring, run=FAST, poll=0.05),
+        return Coordinator(defs, inventory, store, FleetOptions("1.2.0", ring=ring, bake_seconds=bake, run=FAST, poll=0.05),
                            on_event=on_event or (lambda e: None)).run()
     finally:
         store.conn.close()
@@ -191,3 +191,13 @@ def test_privileged_steps_go_to_a_dba_or_run_on_the_instances_superuser_dsn(defs
     assert later_runs(alone) == [] and states["helped"].status == "succeeded" and later_runs(helped) == UPGRADED
     report = to_markdown(build_fleet_report(defs, inventory, result.run, list(result.states)))
     assert "| helped | 1.0.0 → 1.2.0 |" in report and "| main 14 confirmed by superuser connection as postgres |" in report
+
+
+def test_the_next_ring_starts_after_the_bake_and_not_before(defs, servers, pg_server, tmp_path):
+    instances = clone_fleet(servers[:1], {"canary": 1, "early": 1}, prefix="b")
+    inventory = load_inventory(write_inventory(tmp_path / "bake.yaml", pg_server.create_database("coord"), instances))
+    seen = Collector()
+    result = run_fleet(defs, inventory, on_event=seen, bake=1.0)
+    assert result.ok and [e.ring for e in seen.of(Baking)] == ["canary"]  # not after the last ring
+    canary, early = result.states
+    assert (early.started_at - canary.finished_at).total_seconds() >= 1.0
