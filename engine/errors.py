@@ -251,7 +251,3 @@ class InventoryError(UsageError):
         self.findings = list(findings)
         lines = [f"{f.location()}: {f.message}" + (f" (fix: {f.hint})" if f.hint else "") for f in self.findings]
         super().__init__("\n".join(lines) or "invalid inventory")
-
-
-class FleetHalted(PgferryError):
-    """A fleet run stopped before its next ring: failures reached halt_after_failures, or it was paused (exit 1)."""
