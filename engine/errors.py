@@ -240,3 +240,14 @@ class RunStopped(PgferryError):
 
 class DumpFailed(PgferryError):
     """pg_dump could not write its checkpoint (exit 1)."""
+
+
+# Fleet upgrades (engine/fleet/, issue 18)
+
+class InventoryError(UsageError):
+    """The fleet's inventory file is invalid (exit 2): one line per problem, each with its file and line."""
+
+    def __init__(self, findings: list[Finding]):
+        self.findings = list(findings)
+        lines = [f"{f.location()}: {f.message}" + (f" (fix: {f.hint})" if f.hint else "") for f in self.findings]
+        super().__init__("\n".join(lines) or "invalid inventory")

@@ -113,3 +113,11 @@ def test_estimate_scenario_without_sample_data(pg_server):
     run = d["info"]["runs"][0]
     assert run["steps"] and all(s["estimate_s"] > 0 for s in run["steps"])
     assert run["calibration"]["basis"] == "calibrated"
+
+
+def test_fleet_scenario_tiny(pg_server, capsys):
+    from bench import fleet
+
+    res = fleet.run(size="tiny", runs=1, new_database=lambda keep=False: pg_server.create_database(), log=lambda *_: None)
+    d = _check(res, {"wall", "singles", "speedup", "rss"})
+    assert d["params"]["instances"] == 6 and "coordinator peak RSS" in _render(res, capsys)

@@ -166,13 +166,13 @@ def _stopped(run: UpgradeRun, later: UpgradeRun) -> str:
     return f"run {run.id} stopped: {why or f'at step {run.position}/{run.total}'}; continued by run {later.id}"
 
 
-def _cell(text: object) -> str:
+def markdown_cell(text: object) -> str:
     """Server or definition text in one Markdown line or table cell: control characters escaped,
     a pipe kept from ending the cell."""
     return printable(text if text is not None else "", one_line=True).replace("|", "\\|")
 
 
-def _duration(seconds: float | None) -> str:
+def duration_text(seconds: float | None) -> str:
     if seconds is None:
         return "-"
     if seconds < 60:
@@ -182,7 +182,7 @@ def _duration(seconds: float | None) -> str:
     return f"{h}h{m:02d}m{s:02d}s" if h else f"{m}m{s:02d}s"
 
 
-def _when(t: datetime | None) -> str:
+def time_text(t: datetime | None) -> str:
     return t.strftime("%Y-%m-%d %H:%M:%S %Z").strip() if t else "-"
 
 
@@ -194,35 +194,35 @@ def to_markdown(report: Report, slowest: int = 10) -> str:
     lines = [  # the whole move, from where its first run started
         f"# pgferry report: run {r.id}{continues}, {r.direction} {report.from_version or 'none'} → {r.to_version}",
         "",
-        f"- status: **{r.effective_status}**" + (f" ({_cell(r.error)})" if r.error and r.effective_status != "succeeded" else ""),
-        f"- operator: {_cell(r.operator or '?')} on {_cell(r.host or '?')}",
-        f"- started: {_when(first.started_at)}; finished: {_when(r.finished_at)}; took {_duration(report.seconds)}",
+        f"- status: **{r.effective_status}**" + (f" ({markdown_cell(r.error)})" if r.error and r.effective_status != "succeeded" else ""),
+        f"- operator: {markdown_cell(r.operator or '?')} on {markdown_cell(r.host or '?')}",
+        f"- started: {time_text(first.started_at)}; finished: {time_text(r.finished_at)}; took {duration_text(report.seconds)}",
         f"- steps: {len(ok)} schema migration(s) applied or reverted"
         f", {len(report.manual)} manual, {len(report.out_of_band)} out-of-band",
     ]
     if len(report.runs) > 1:
         lines.append(f"- runs: {' → '.join(str(x.id) for x in report.runs)} (resumed after an interruption or a pause)")
     lines += ["", "## Warnings", ""]
-    lines += [f"- {_cell(w)}" for w in report.warnings] or ["- none"]
+    lines += [f"- {markdown_cell(w)}" for w in report.warnings] or ["- none"]
     lines += ["", "## Manual steps", ""]
     if report.manual:
         lines += ["| schema | id | name | confirmed by |", "|---|---|---|---|"]
-        lines += [f"| {_cell(s.schema)} | {s.id} | {_cell(report.names.get((s.schema, s.id)))} | "
-                  f"{_cell(s.confirmed_by or '?')} |" for s in report.manual]
+        lines += [f"| {markdown_cell(s.schema)} | {s.id} | {markdown_cell(report.names.get((s.schema, s.id)))} | "
+                  f"{markdown_cell(s.confirmed_by or '?')} |" for s in report.manual]
     else:
         lines.append("- none")
     lines += ["", "## Out-of-band migrations", ""]
     if report.out_of_band:
         lines += ["| id | description | progress | finished |", "|---|---|---|---|"]
-        lines += [f"| {o['id']} | {_cell(o.get('description'))} | {float(o.get('progress') or 0):.0%} | "
-                  f"{_when(o.get('finished_at'))} |" for o in report.out_of_band]
+        lines += [f"| {o['id']} | {markdown_cell(o.get('description'))} | {float(o.get('progress') or 0):.0%} | "
+                  f"{time_text(o.get('finished_at'))} |" for o in report.out_of_band]
     else:
         lines.append("- none")
     lines += ["", "## Backups", ""]
     if report.backups:
         lines += ["| run | database | file | size | sha256 | taken |", "|---|---|---|---|---|---|"]
-        lines += [f"| {b['run_id']} | {_cell(b['database'])} | {_cell(b['path'])} | {human_size(b['bytes'])} | "
-                  f"{b['sha256']} | {_cell(b['taken_at'])} |" for b in report.backups]
+        lines += [f"| {b['run_id']} | {markdown_cell(b['database'])} | {markdown_cell(b['path'])} | {human_size(b['bytes'])} | "
+                  f"{b['sha256']} | {markdown_cell(b['taken_at'])} |" for b in report.backups]
         lines.append("")
         lines.append("`pgferry restore --run N` puts these databases back as they were before run N.")
     else:
@@ -231,8 +231,8 @@ def to_markdown(report: Report, slowest: int = 10) -> str:
     if ok:
         lines += ["| schema | id | name | direction | took |", "|---|---|---|---|---|"]
         for s in sorted(ok, key=lambda s: s.seconds or 0, reverse=True)[:slowest]:
-            lines.append(f"| {_cell(s.schema)} | {s.id} | {_cell(report.names.get((s.schema, s.id)))} | "
-                         f"{'up' if s.up else 'down'} | {_duration(s.seconds)} |")
+            lines.append(f"| {markdown_cell(s.schema)} | {s.id} | {markdown_cell(report.names.get((s.schema, s.id)))} | "
+                         f"{'up' if s.up else 'down'} | {duration_text(s.seconds)} |")
     else:
         lines.append("- none")
     by_schema: dict[str, list[StepRecord]] = {}
@@ -241,7 +241,7 @@ def to_markdown(report: Report, slowest: int = 10) -> str:
     lines += ["", "## Per schema", ""]
     for schema, items in by_schema.items():
         total = sum(s.seconds or 0 for s in items)
-        lines.append(f"- {schema}: {len(items)} step(s) in {_duration(total)}")
+        lines.append(f"- {schema}: {len(items)} step(s) in {duration_text(total)}")
     if not by_schema:
         lines.append("- none")
     return "\n".join(lines) + "\n"

@@ -23,12 +23,13 @@ from pgferry.engine.definitions.graph import UnknownMigration
 from pgferry.engine.errors import ExitCode, PgferryError, UsageError, server_message
 from pgferry.tui.interrupt import ACTIVITY
 
-from . import adopt, calibrate, check, demo, drift, oob, preflight, privileged, recover, release, report, restore, status, steps
+from . import adopt, calibrate, check, demo, drift, fleet, oob, preflight, privileged, recover, release, report, restore, status, steps
 from .app import cmd_app
 from .flags import BEFORE, EPILOG, PLACED, connection_flags, definition_flag, secrets_of
 
 # Each group adds its subcommands, handlers set, in the order `pgferry --help` lists them.
-GROUPS = (status, steps, release, oob, preflight, calibrate, drift, adopt, privileged, check, recover, report, restore, demo)
+GROUPS = (status, steps, release, oob, preflight, calibrate, drift, adopt, privileged, check, recover, report, restore, fleet,
+          demo)
 
 
 class Parser(argparse.ArgumentParser):
