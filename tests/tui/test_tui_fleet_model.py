@@ -83,7 +83,7 @@ def test_each_key_is_dimmed_with_its_reason():
     view = fleet_view(STATES)
     lines = {line.key: line for line in view.lines()}
     reason = view.disabled_reason
-    assert reason("open", lines["ring:early"]) == "choose an instance (a ring's line has no run)"
+    assert reason("open", lines["ring:early"]) == "a ring's line: choose an instance"
     assert reason("open", lines["instance:g1"]) == "g1 has no upgrade run in this fleet run (pending)"
     assert reason("open", lines["instance:e3"]) is None
     assert reason("pause", lines["instance:g1"]) is None
@@ -91,11 +91,11 @@ def test_each_key_is_dimmed_with_its_reason():
     assert reason("resume", lines["instance:g1"]) == "g1 is pending, not paused"
     # a ring's line (or P/R) is the whole fleet run
     assert reason("pause", lines["ring:canary"]) is None
-    assert reason("resume", lines["ring:canary"]) == "fleet run 1 is open, not paused"
-    assert reason("resume_fleet", lines["instance:g1"]) == "fleet run 1 is open, not paused"
+    assert reason("resume", lines["ring:canary"]) == "the fleet run is open"
+    assert reason("resume_fleet", lines["instance:g1"]) == "the fleet run is open"
     paused = fleet_view(STATES, run_status="paused")
     assert paused.disabled_reason("resume_fleet", None) is None
-    assert paused.disabled_reason("pause_fleet", None) == "fleet run 1 is paused, not running"
+    assert paused.disabled_reason("pause_fleet", None) == "the fleet run is paused"
     assert fleet_view(STATES, run_status="finished").disabled_reason("pause", lines["instance:g1"]) == \
         "fleet run 1 is finished"
     asked = fleet_view([state("e2", "early", "running", alive=True, control="pause", control_by="ops")])

@@ -36,13 +36,15 @@ class FleetUpdate(Message):
 class FleetScreen(PgferryScreen):
     CSS_PATH = "fleet.tcss"
     BINDINGS = [
-        Binding("enter", "open", "Open run", tooltip="The instance's own upgrade run, live (read-only).", id="open"),
+        # priority: before the table's own (hidden) enter, so the footer shows it; dimmed, it falls through.
+        Binding("enter", "open", "Open", tooltip="The instance's own upgrade run, live (read-only).", id="open",
+                priority=True),
         Binding("p", "pause", "Pause", tooltip="Pause the instance (or, on a ring's line, the fleet run).", id="pause"),
         Binding("r", "resume", "Resume", tooltip="Resume the instance (or, on a ring's line, the fleet run).",
                 id="resume"),
-        Binding("P", "pause_fleet", "Pause fleet", key_display="P", tooltip="No instance starts from now.",
+        Binding("P", "pause_fleet", "Pause all", key_display="P", tooltip="No instance starts from now.",
                 id="pause-fleet"),
-        Binding("R", "resume_fleet", "Resume fleet", key_display="R", tooltip="`fleet upgrade` carries on.",
+        Binding("R", "resume_fleet", "Resume all", key_display="R", tooltip="`fleet upgrade` carries on.",
                 id="resume-fleet"),
         Binding("slash", "filter", "Filter", key_display="/", tooltip="Show instances whose name, ring, status "
                 "or label contains the text.", id="filter"),
@@ -103,9 +105,12 @@ class FleetScreen(PgferryScreen):
         table = self.query_one(DataTable)
         keep = self.current_key()
         table.clear()
+        wide = self.size.width >= draw.WIDE
         for line in self.view.lines():
-            cells = draw.ring_cells(line) if isinstance(line, RingLine) else draw.instance_cells(line)
+            cells = draw.ring_cells(line, wide) if isinstance(line, RingLine) else draw.instance_cells(line)
             table.add_row(*cells, key=line.key)
+        if keep is None:  # first drawn: on the first instance (a failure, when there is one)
+            keep = next((line.key for line in self.view.lines() if isinstance(line, InstanceLine)), None)
         if keep is not None and keep in table.rows:
             table.move_cursor(row=table.get_row_index(keep), animate=False)
         self.update_keys()
@@ -125,14 +130,20 @@ class FleetScreen(PgferryScreen):
     # -- keys -------------------------------------------------------------------------------------
 
     def disabled_reason(self, action: str) -> str | None:
+        if action == "open" and self.is_mounted and self.query_one("#filter", Input).has_focus:
+            return "typing a filter (enter: done)"  # enter goes to the filter
         return self.view.disabled_reason(action, self.current())
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        """Enter on the table (it takes the key before the screen does)."""
+        """A click on a row."""
         if self.disabled_reason("open") is None:
             self.action_open()
-        else:
-            self.app.notify(self.disabled_reason("open"), severity="warning", markup=False)
+
+    def on_descendant_focus(self) -> None:
+        self.update_keys()
+
+    def on_resize(self) -> None:
+        self.show()
 
     def action_open(self) -> None:
         line = self.current()

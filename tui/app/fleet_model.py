@@ -201,7 +201,7 @@ class FleetView:
     def disabled_reason(self, action: str, line: Line | None) -> str | None:
         if action == "open":
             if not isinstance(line, InstanceLine):
-                return "choose an instance (a ring's line has no run)"
+                return "a ring's line: choose an instance"
             if line.state.upgrade_run_id is None:
                 return f"{line.state.name} has no upgrade run in this fleet run ({line.status})"
             return None
@@ -219,10 +219,8 @@ class FleetView:
 
     @staticmethod
     def _fleet_reason(action: str, run: FleetRun) -> str | None:
-        if action.startswith("pause") and run.status != "open":
-            return f"fleet run {run.id} is {run.status}, not running"
-        if action.startswith("resume") and run.status != "paused":
-            return f"fleet run {run.id} is {run.status}, not paused"
+        if action.startswith("pause") and run.status != "open" or action.startswith("resume") and run.status != "paused":
+            return f"the fleet run is {run.status}"
         return None
 
     @staticmethod

@@ -12,6 +12,7 @@ from pgferry.tui.cli.fleet_views import GLYPHS
 from .fleet_model import FleetView, InstanceLine, RingLine, status_counts
 from .run_render import bar, duration, short
 
+WIDE = 120  # columns from which a ring's counts are spelt out
 COLUMNS = ("status", "instance", "from → to", "progress", "note")
 # Weight, not colour, marks what needs a look (themes colour the table; NO_COLOR keeps the weight).
 STYLES = {"failed": "bold", "interrupted": "bold", "paused": "bold", "skipped": "dim", "pending": "dim"}
@@ -49,10 +50,13 @@ def run_line(view: FleetView) -> Text:
     return out
 
 
-def ring_cells(line: RingLine) -> tuple[Text, ...]:
+def ring_cells(line: RingLine, wide: bool = True) -> tuple[Text, ...]:
+    """Narrower than WIDE, a ring's counts are glyphs and numbers (`✗1 ▶1 ✓5`): the run's line above
+    spells each glyph's word."""
     of = f"{line.shown} of {line.total}" if line.shown != line.total else f"{line.total}"
+    by_status = counts(line.counts) if wide else " ".join(f"{GLYPHS.get(s, '?')}{n}" for s, n in line.counts)
     return (Text(f"━ {line.ring}", style="bold"), Text(f"{of} instance(s)", style="bold"), Text(""), Text(""),
-            Text(counts(line.counts)))
+            Text(by_status))
 
 
 def progress(line: InstanceLine) -> Text:
