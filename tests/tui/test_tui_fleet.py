@@ -14,12 +14,14 @@ from pgferry.engine.fleet.coordinator import Coordinator, FleetOptions
 from pgferry.engine.fleet.inventory import load_inventory
 from pgferry.engine.fleet.state import open_store
 from pgferry.engine.run.runner import RunOptions
+from pgferry.engine.upgrade.planning import Connections
+from pgferry.engine.upgrade.upgrade import Upgrade
 from pgferry.tui.app import PgferryApp
 from pgferry.tui.app.fleet import FleetScreen
-from pgferry.tui.app.fleet_model import FleetSource
+from pgferry.tui.app.fleet_model import FleetFeed, FleetSource
 from pgferry.tui.app.run import RunScreen
 from tests.fleet_support import break_migration, clone_fleet, install_template, write_inventory
-from tests.support import SMALL, execute, query, until
+from tests.support import SMALL, cli, execute, query, until
 
 SIZE = (120, 32)
 
@@ -170,3 +172,34 @@ async def test_200_instances_at_80x24_scroll_and_filter_to_the_last(database, tm
         await pilot.press("escape")  # clears the filter first
         await until(pilot, lambda: len(keys(app)) == 203, what="the filter cleared")
         assert isinstance(app.screen, FleetScreen)
+
+
+def test_the_feed_reads_a_running_instances_position_from_its_own_upgrade_runs(template, pg_server, tmp_path):
+    instances = clone_fleet(template, {"canary": 1}, prefix="f")
+    dsn = instances[0]["dsn"]
+    coordinator = pg_server.create_database("coord")
+    inventory = load_inventory(write_inventory(tmp_path / "feed.yaml", coordinator, instances))
+    store = open_store(coordinator)
+    defs = load(SMALL)
+    Upgrade(defs, Connections({s: dsn for s in defs.schemas})).run("1.2.0")
+    upgrade_run, position, total = query(dsn, "SELECT id, position, total FROM upgrade_runs ORDER BY id DESC LIMIT 1")[0]
+    feed = FleetFeed(FleetSource(inventory, coordinator, str(SMALL)))
+    try:
+        run, _ = store.join(inventory, "1.2.0")
+        assert store.claim(run.id, "canary", ["f00"]) == "f00" and store.started(run.id, "f00")  # this session's claim
+        store.upgrade_run(run.id, "f00", upgrade_run)
+        snapshot = feed.read()
+        assert [s.effective_status for s in snapshot.states] == ["running"]
+        assert snapshot.progress == {"f00": (position, total)} and total > 0
+        store.ended(run.id, "f00", "succeeded", None, "1.0.0", "1.2.0")
+        assert feed.read().progress == {} and feed.readers == {}  # its reader closed once it stopped running
+    finally:
+        feed.close()
+        store.conn.close()
+
+
+def test_fleet_ui_without_a_terminal_says_what_prints_the_fleet_instead(capsys, tmp_path):
+    inventory = write_inventory(tmp_path / "none.yaml", "dbname=unused", [{"name": "a", "ring": "canary", "dsn": "dbname=a"}])
+    code, out, err = cli(capsys, "fleet", "ui", "--inventory", str(inventory))
+    assert code == 2 and out == ""
+    assert "error: fleet ui draws on a terminal and this is not one" in err and "pgferry fleet status" in err
