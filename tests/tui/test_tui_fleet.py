@@ -7,6 +7,7 @@ import asyncio
 import functools
 
 import pytest
+from psycopg import conninfo
 from textual.widgets import DataTable
 
 from pgferry.engine.definitions.catalog import load
@@ -177,6 +178,8 @@ async def test_200_instances_at_80x24_scroll_and_filter_to_the_last(database, tm
 def test_the_feed_reads_a_running_instances_position_from_its_own_upgrade_runs(template, pg_server, tmp_path):
     instances = clone_fleet(template, {"canary": 1}, prefix="f")
     dsn = instances[0]["dsn"]
+    gone = conninfo.make_conninfo(dsn, dbname="no_such_database")  # f01: running, but cannot be reached now
+    instances.append({"name": "f01", "ring": "canary", "dsn": gone})
     coordinator = pg_server.create_database("coord")
     inventory = load_inventory(write_inventory(tmp_path / "feed.yaml", coordinator, instances))
     store = open_store(coordinator)
@@ -186,12 +189,15 @@ def test_the_feed_reads_a_running_instances_position_from_its_own_upgrade_runs(t
     feed = FleetFeed(FleetSource(inventory, coordinator, str(SMALL)))
     try:
         run, _ = store.join(inventory, "1.2.0")
-        assert store.claim(run.id, "canary", ["f00"]) == "f00" and store.started(run.id, "f00")  # this session's claim
-        store.upgrade_run(run.id, "f00", upgrade_run)
+        for name in ("f00", "f01"):  # this session's claims
+            assert store.claim(run.id, "canary", [name]) == name and store.started(run.id, name)
+            store.upgrade_run(run.id, name, upgrade_run)
         snapshot = feed.read()
-        assert [s.effective_status for s in snapshot.states] == ["running"]
-        assert snapshot.progress == {"f00": (position, total)} and total > 0
-        store.ended(run.id, "f00", "succeeded", None, "1.0.0", "1.2.0")
+        assert [s.effective_status for s in snapshot.states] == ["running", "running"]
+        assert snapshot.progress == {"f00": (position, total)} and total > 0  # f01 shown, without a position
+        assert list(feed.unreachable) == ["f01"] and "f01" not in feed.readers  # tried again after RETRY_SECONDS
+        for name in ("f00", "f01"):
+            store.ended(run.id, name, "succeeded", None, "1.0.0", "1.2.0")
         assert feed.read().progress == {} and feed.readers == {}  # its reader closed once it stopped running
     finally:
         feed.close()

@@ -6,6 +6,7 @@ filter the operator types.
 """
 from __future__ import annotations
 
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -14,6 +15,7 @@ from typing import Mapping, Union
 import psycopg
 
 from pgferry.engine.connection import connect
+from pgferry.engine.errors import PgferryError
 from pgferry.engine.fleet.instance import connections
 from pgferry.engine.fleet.inventory import Instance, Inventory
 from pgferry.engine.fleet.state import FleetRun, FleetStore, InstanceState
@@ -22,6 +24,7 @@ from pgferry.engine.upgrade.live import LiveReader
 from .data import Source
 
 POLL_SECONDS = 1.5
+RETRY_SECONDS = 30.0  # before reading the position of a running instance that did not answer again
 # Failures first, then what needs a look, then what is moving, then what is done.
 RANK = {"failed": 0, "interrupted": 1, "paused": 2, "running": 3, "claimed": 4, "pending": 5, "succeeded": 6,
         "skipped": 7}
@@ -71,6 +74,7 @@ class FleetFeed:
         self.source = source
         self.store: FleetStore | None = None
         self.readers: dict[str, LiveReader] = {}
+        self.unreachable: dict[str, float] = {}  # instance -> when its database last failed to answer
 
     def read(self) -> FleetSnapshot:
         if self.store is None or self.store.conn.closed or self.store.conn.broken:
@@ -85,14 +89,18 @@ class FleetFeed:
         for name in [n for n in self.readers if n not in running]:
             self.readers.pop(name).close()
         out = {}
+        now = time.monotonic()
         for name, state in running.items():
+            if now - self.unreachable.get(name, -RETRY_SECONDS) < RETRY_SECONDS:
+                continue  # a connect timeout per read would stall the whole screen's refresh
             reader = self.readers.get(name) or self._reader(name)
             if reader is None:
                 continue
             try:
                 run = reader.run(state.upgrade_run_id)
-            except (psycopg.Error, OSError):  # unreachable right now: no position, the row still shows
+            except (PgferryError, psycopg.Error, OSError):  # unreachable now: no position, the row still shows
                 self.readers.pop(name).close()
+                self.unreachable[name] = now
                 continue
             if run is not None:
                 out[name] = (run.position, run.total)
