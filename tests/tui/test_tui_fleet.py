@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import functools
 
+import psycopg
 import pytest
 from psycopg import conninfo
 from textual.widgets import DataTable
@@ -22,7 +23,7 @@ from pgferry.tui.app.fleet import FleetScreen
 from pgferry.tui.app.fleet_model import FleetFeed, FleetSource
 from pgferry.tui.app.run import RunScreen
 from tests.fleet_support import break_migration, clone_fleet, install_template, write_inventory
-from tests.support import SMALL, cli, execute, query, until
+from tests.support import SMALL, cli, query, until
 
 SIZE = (120, 32)
 
@@ -132,14 +133,16 @@ async def test_pause_and_resume_keys_write_to_the_coordinator(template, pg_serve
 
 
 def insert_fleet(coordinator: str, names: list[str], rings: list[str]) -> None:
-    """A fleet run's rows written as a coordinator writes them: 200 instances, a few failed."""
+    """A fleet run's rows written as a coordinator writes them: 200 instances, a few failed with a
+    first line wider than the terminal."""
     open_store(coordinator).conn.close()  # the tables
-    execute(coordinator, "INSERT INTO fleet_runs (id, fleet, to_version, status) VALUES (1, 'big', '1.2.0', 'open')")
-    with_status = ", ".join(
-        f"(1, '{n}', '{r}', {('canary', 'early', 'general').index(r)}, "
-        f"'{'failed' if i % 50 == 7 else 'succeeded'}', '1.0.0', '1.2.0')" for i, (n, r) in enumerate(zip(names, rings)))
-    execute(coordinator, "INSERT INTO fleet_instances (run_id, name, ring, ring_index, status, from_version, "
-                         f"reached_version) VALUES {with_status}")
+    failure = 'main 15: relation "events" already exists (SQLSTATE 42P07), a line wider than the terminal'
+    rows = [(n, r, ("canary", "early", "general").index(r), *(("failed", failure) if i % 50 == 7 else ("succeeded", None)))
+            for i, (n, r) in enumerate(zip(names, rings))]
+    with psycopg.connect(coordinator, autocommit=True) as conn:
+        conn.execute("INSERT INTO fleet_runs (id, fleet, to_version, status) VALUES (1, 'big', '1.2.0', 'open')")
+        conn.cursor().executemany("INSERT INTO fleet_instances (run_id, name, ring, ring_index, status, reason, "
+                                  "from_version, reached_version) VALUES (1, %s, %s, %s, %s, %s, '1.0.0', '1.2.0')", rows)
 
 
 @pilot_test
@@ -165,6 +168,13 @@ async def test_200_instances_at_80x24_scroll_and_filter_to_the_last(database, tm
         assert table.scroll_y > 0 and table.scroll_y == table.max_scroll_y  # scrolled to the very end
         drawn = [table.render_line(y).text for y in range(table.size.height)]
         assert "inst-199" in "".join(drawn[-3:])  # drawn at the bottom (above a horizontal scrollbar, if any)
+        await pilot.press("right", "right", "right")  # scrolled right to read the notes: reads leave the view be
+        scrolled = (table.scroll_x, table.scroll_y)
+        assert scrolled[0] > 0
+        before = app.screen.view.snapshot
+        await until(pilot, lambda: app.screen.view.snapshot is not before, what="the next read")
+        await pilot.pause()
+        assert (table.scroll_x, table.scroll_y) == scrolled and table.cursor_row == 202
 
         await pilot.press("ctrl+home", "slash", *"inst-199", "enter")
         await until(pilot, lambda: keys(app) == ["ring:general", "instance:inst-199"], what="the filter")

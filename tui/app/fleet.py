@@ -57,6 +57,7 @@ class FleetScreen(PgferryScreen):
         self.fleet = fleet
         self.given = given
         self.view = FleetView.of(fleet.inventory)
+        self.drawn: list = []  # the table's rows as last filled: (key, cells)
 
     def compose(self) -> ComposeResult:
         yield Static(draw.title(self.view, self.fleet.inventory.name), id="title")
@@ -102,18 +103,25 @@ class FleetScreen(PgferryScreen):
     def show(self) -> None:
         self.query_one("#title", Static).update(draw.title(self.view, self.fleet.inventory.name))
         self.query_one("#run", Static).update(draw.run_line(self.view))
-        table = self.query_one(DataTable)
-        keep = self.current_key()
-        table.clear()
         wide = self.size.width >= draw.WIDE
-        for line in self.view.lines():
-            cells = draw.ring_cells(line, wide) if isinstance(line, RingLine) else draw.instance_cells(line)
-            table.add_row(*cells, key=line.key)
+        rows = [(line.key, draw.ring_cells(line, wide) if isinstance(line, RingLine) else draw.instance_cells(line))
+                for line in self.view.lines()]
+        if rows != self.drawn:  # an unchanged fleet leaves the table, its cursor and its scrolling alone
+            self.fill(rows)
+        self.update_keys()
+
+    def fill(self, rows) -> None:
+        table = self.query_one(DataTable)
+        keep, scroll_x = self.current_key(), table.scroll_x
+        table.clear()
+        for key, cells in rows:
+            table.add_row(*cells, key=key)
         if keep is None:  # first drawn: on the first instance (a failure, when there is one)
             keep = next((line.key for line in self.view.lines() if isinstance(line, InstanceLine)), None)
         if keep is not None and keep in table.rows:
             table.move_cursor(row=table.get_row_index(keep), animate=False)
-        self.update_keys()
+        table.scroll_x = scroll_x
+        self.drawn = rows
 
     def current_key(self) -> str | None:
         table = self.query_one(DataTable)
