@@ -144,6 +144,10 @@ class LiveReader:
     def latest_run(self) -> UpgradeRun | None:
         return RunStore(self._conn(self.primary), self.bookkeeping_schema).latest()
 
+    def run(self, run_id: int) -> UpgradeRun | None:
+        """Just the run's row (its position): what a fleet view reads of each instance it shows running."""
+        return RunStore(self._conn(self.primary), self.bookkeeping_schema).get(run_id)
+
     def find_run(self, host: str, os_pid: int) -> UpgradeRun | None:
         """The run a just-started process created, once it has."""
         store = RunStore(self._conn(self.primary), self.bookkeeping_schema)

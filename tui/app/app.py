@@ -3,7 +3,7 @@
 The app owns navigation between screens; each screen owns one job:
 overview → choose target → plan review → privileged steps → run → report,
 overview → recovery walkthrough from the dirty banner, and overview → adoption for a database
-holding the product with nothing recorded.
+holding the product with nothing recorded; `pgferry fleet ui`: fleet → an instance's run.
 """
 from __future__ import annotations
 
@@ -29,9 +29,11 @@ class PgferryApp(App[None]):
     ]
 
     def __init__(self, source: Source | None = None, *, theme: str | None = None,
-                 overview: Overview | None = None, watch_run: int | None = None) -> None:
-        """watch_run: open the run screen on that run (0 = the latest) over the overview."""
+                 overview: Overview | None = None, watch_run: int | None = None, fleet=None) -> None:
+        """watch_run: open the run screen on that run (0 = the latest) over the overview;
+        fleet: a fleet_model.FleetSource: the fleet screen instead of the overview (`pgferry fleet ui`)."""
         super().__init__()
+        self.fleet = fleet
         self.watch_run = watch_run
         self.animation_level = "none"  # calm over SSH
         self.source = source or Source()
@@ -47,6 +49,11 @@ class PgferryApp(App[None]):
     def on_mount(self) -> None:
         for problem in self.theme_problems:
             self.notify(problem, title="theme file skipped", severity="warning", markup=False)
+        if self.fleet is not None:
+            from .fleet import FleetScreen
+
+            self.push_screen(FleetScreen(self.fleet))
+            return
         self.push_screen(OverviewScreen(self.source, self.given))
         if self.watch_run is not None:
             self.attach(self.watch_run or None)
@@ -81,7 +88,8 @@ class PgferryApp(App[None]):
 
     def worker_failed(self, screen: Screen, error: BaseException) -> None:
         """The one place worker failures end up: a readable message on the screen that ran it."""
-        screen.show_error(error_text(error, self.source.secrets()))
+        secrets = self.source.secrets() + (self.fleet.secrets() if self.fleet is not None else [])
+        screen.show_error(error_text(error, secrets))
 
     # -- navigation: screens call these, so the flow lives in one place -------------------------
 
@@ -142,6 +150,12 @@ class PgferryApp(App[None]):
         from .run import RunScreen
 
         self.push_screen(RunScreen(self.source, run_id))
+
+    def open_instance_run(self, source: Source, run_id: int) -> None:
+        """From the fleet screen: one instance's upgrade run, on the run screen `watch` opens."""
+        from .run import RunScreen
+
+        self.push_screen(RunScreen(source, run_id))
 
     def open_adoption(self) -> None:
         from .adopt import AdoptScreen

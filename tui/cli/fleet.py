@@ -1,4 +1,4 @@
-"""`pgferry fleet status|plan|upgrade|pause|resume|report`: many instances of one product, from an
+"""`pgferry fleet status|plan|upgrade|pause|resume|report|ui`: many instances of one product, from an
 inventory file, upgraded ring by ring and tracked in one coordinator database (engine/fleet/)."""
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ ACTIONS = {
     "pause": "pause the fleet run, or one instance, at its next safe point",
     "resume": "resume a paused fleet run, or one instance",
     "report": "the fleet run's tracking report (Markdown): per ring, per instance",
+    "ui": "the fleet screen of the terminal UI: rings, instances and their progress, pause and resume",
 }
 
 
@@ -38,7 +39,8 @@ def register(sub) -> None:
         a.add_argument("--inventory", required=True, metavar="FILE", help="the fleet's inventory (YAML)")
         a.add_argument("--migrations", metavar="DIR", help="migration definitions (default: the bundled migrations/)")
         a.add_argument("--bookkeeping-schema", metavar="NAME", help="PostgreSQL schema holding migration_logs (default: public)")
-        a.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+        if action != "ui":
+            a.add_argument("--json", action="store_true", help="machine-readable output on stdout")
         if action in ("status", "plan", "upgrade"):
             a.add_argument("--ring", metavar="RING", help="only the instances of this ring")
             a.add_argument("--select", action="append", default=[], metavar="LABEL=VALUE",
@@ -163,41 +165,27 @@ def _current_run(store, inventory):
 
 
 def cmd_pause(args) -> int:
-    from pgferry.engine.fleet.instance import ask_pause, connections
+    from pgferry.engine.fleet.control import pause_fleet, pause_one
     from pgferry.engine.fleet.state import coordinator_name
 
     inventory = _inventory(args)
     store = _store(inventory)
     run = _current_run(store, inventory)
-    by = coordinator_name()
     if args.instance is None:
-        changed = store.pause_run(run.id, by)
-        said = f"fleet run {run.id} paused: no instance starts from now; running ones finish" if changed else \
-            f"fleet run {run.id} is {run.status}, not running: nothing to pause"
+        said = pause_fleet(store, run, coordinator_name())
     else:
-        instance = inventory.instance(args.instance)
-        before = store.pause_instance(run.id, instance.name, by)
-        state = next(s for s in store.states(run.id) if s.name == instance.name)
-        if before == "running" and state.upgrade_run_id is not None:
-            defs = definitions(args)
-            ask_pause(connections(defs, instance, args.bookkeeping_schema), state.upgrade_run_id, by)
-        said = {None: f"{instance.name} is {state.status}: nothing to pause",
-                "pending": f"{instance.name} paused: the fleet will not start it"}.get(
-            before, f"{instance.name} is {before}: asked to pause at its next safe point (between migrations)")
+        said = pause_one(store, run, inventory.instance(args.instance), coordinator_name(), definitions(args),
+                         args.bookkeeping_schema)
     return _said(args, said, run.id)
 
 
 def cmd_resume(args) -> int:
+    from pgferry.engine.fleet.control import resume_fleet, resume_one
+
     inventory = _inventory(args)
     store = _store(inventory)
     run = _current_run(store, inventory)
-    if args.instance is None:
-        changed = store.resume_run(run.id)
-        said = (f"fleet run {run.id} resumed: `pgferry fleet upgrade --to {run.to_version}` carries on" if changed
-                else f"fleet run {run.id} is {run.status}, not paused")
-    else:
-        name = inventory.instance(args.instance).name
-        said = f"{name} resumed" if store.resume_instance(run.id, name) else f"{name} is not paused"
+    said = resume_fleet(store, run) if args.instance is None else resume_one(store, run, inventory.instance(args.instance))
     return _said(args, said, run.id)
 
 
@@ -225,5 +213,22 @@ def cmd_report(args) -> int:
     return ExitCode.OK
 
 
+def cmd_ui(args) -> int:
+    """The fleet screen: an action like the others (each takes --inventory), where `pgferry` alone
+    opens the overview because the top level has no required command."""
+    from pgferry.engine.fleet.state import coordinator_dsn
+    from pgferry.tui.app import PgferryApp
+    from pgferry.tui.app.fleet_model import FleetSource
+
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise UsageError("fleet ui draws on a terminal and this is not one",
+                         hint="`pgferry fleet status` or `pgferry fleet report` print the fleet instead")
+    inventory = _inventory(args)
+    fleet = FleetSource(inventory, coordinator_dsn(inventory, embedded_dir()), args.migrations, args.bookkeeping_schema)
+    app = PgferryApp(theme=args.theme, fleet=fleet)
+    app.run()
+    return int(app.return_code or 0)
+
+
 HANDLERS = {"status": cmd_status, "plan": cmd_plan, "upgrade": cmd_upgrade, "pause": cmd_pause, "resume": cmd_resume,
-            "report": cmd_report}
+            "report": cmd_report, "ui": cmd_ui}
