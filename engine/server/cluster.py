@@ -109,18 +109,6 @@ def _lines(proc: subprocess.Popen) -> Iterator[str]:
             yield printable(line)
 
 
-def data_size(datadir: Path) -> int:
-    """Bytes under a data directory (what copy mode copies), following no link (pg_wal may be one)."""
-    total = 0
-    for root, _, files in os.walk(datadir):
-        for name in files:
-            try:
-                total += os.lstat(os.path.join(root, name)).st_size
-            except OSError:
-                pass  # removed while we walked (a running server's temporary files)
-    return total
-
-
 def is_running(datadir: Path) -> bool:
     """A postmaster.pid whose process is alive."""
     try:

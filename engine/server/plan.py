@@ -16,7 +16,7 @@ from ..upgrade.planning import Connections
 from ..upgrade.preflight import FAIL, Check
 from ..upgrade.standing import read_standing
 from . import checks
-from .cluster import Binaries, data_size, is_running
+from .cluster import Binaries, is_running
 from .modes import MODES, Mode
 
 # Carried over to the new cluster's postgresql.conf so the product's connection reaches it as before.
@@ -148,8 +148,9 @@ class ServerUpgrade:
                              f"--old-bindir is {old_major}")
         databases = checks.read_databases(self.dsn)
         release = read_standing(self.defs, self.conns).status.version.release
-        size = data_size(self.old.datadir)
         with connect(self.dsn, role="server-upgrade") as conn:
+            # What pg_upgrade moves: the databases' files (not pg_wal, which the new cluster starts afresh).
+            size = int(conn.execute("SELECT sum(pg_database_size(oid)) FROM pg_database").fetchone()[0])
             found = (checks.check_releases(self.defs, release, new_major),
                      checks.check_extensions(databases, self.new.bindir.available_extensions()),
                      checks.check_collation_providers(databases, self.new.bindir.has_icu()),

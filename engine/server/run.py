@@ -21,6 +21,7 @@ from ..errors import PgferryError, UsageError
 from ..events import EventSink, ServerOutput, ServerStep
 from ..repair import drift
 from ..run.readiness import read_readiness
+from ..upgrade.collation import read_state
 from ..upgrade.standing import read_standing
 from ..userdirs import open_private, private_dir
 from .checks import database_dsn
@@ -143,11 +144,14 @@ class Run:
 
     def analyze(self) -> None:
         args = ["--all", "--analyze-in-stages"] + (["--jobs", str(self.state.jobs)] if self.state.jobs > 1 else [])
+        if self.job.new.bindir.major() >= 18:
+            args.append("--missing-stats-only")  # pg_upgrade carries the planner statistics over from 18 on
         stream(self.job.new.bindir.program("vacuumdb"), *args, user=None, cwd=self.work,
                env=client_env(self.job.dsn), on_line=lambda line: self.on_event(ServerOutput("analyze", line)))
 
     def verify(self) -> None:
-        """pgferry's own status, drift and readiness: the product's schema intact at the same release."""
+        """pgferry's own status, drift and readiness: the product's schema intact at the same release, and
+        no collation whose version changed under its indexes (other libc or ICU in the new binaries)."""
         job = self.job
         release = read_standing(job.defs, job.conns).status.version.release
         now = release.version if release else None
@@ -161,6 +165,14 @@ class Run:
             raise VerifyFailed(f"drift on the new server: {len(diffs)} difference(s) in {drifted[0].database}: "
                                + "; ".join(f"{d.key} {d.problem}" for d in diffs[:5]),
                                hint="pgferry drift shows them with their fixes")
+        for dsn in job.conns.distinct():
+            with connect(dsn, role="server-upgrade") as conn:
+                collations = read_state(conn, job.conns.bookkeeping_schema)
+            if not collations.sound:
+                raise VerifyFailed(f"{len(collations.flagged)} collation version change(s) in {collations.database} on "
+                                   f"the new server: {len(collations.affected)} index(es) may sort differently now",
+                                   hint="pgferry collations lists them; rebuild them (pgferry preflight shows the "
+                                        "REINDEX statements), then server-upgrade --resume")
         if release is not None and not read_readiness(job.defs, release, job.conns.dsns,
                                                       job.conns.bookkeeping_schema).ok:
             raise VerifyFailed(f"check --release {release.version} fails on the new server",

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg import conninfo
+from psycopg import sql
 
 from pgferry.engine.definitions.catalog import load
-from pgferry.engine.embedded import _BinDirServer, server_major
+from pgferry.engine.embedded import server_major, start
 from pgferry.engine.server.cluster import Binaries, owner_of, run
 from pgferry.engine.server.modes import MODES
 from pgferry.engine.server.plan import Cluster, ServerUpgrade
@@ -31,9 +31,9 @@ from pgferry.engine.server.state import load as load_state
 from pgferry.engine.upgrade.backup import wheel_bin_dir
 from pgferry.engine.upgrade.planning import Connections
 from pgferry.engine.upgrade.upgrade import Upgrade
-from tests.support import ROOT, bundled, query, run_cli
+from tests.support import ROOT, bundled, cli, query, run_cli
 
-RELEASE = "4.2.0"
+RELEASE = "3.20.0"  # the oldest, as the demo installs it: its data fits it
 OLD_BIN = Path("/usr/lib/postgresql/15/bin")
 NEW_BIN = wheel_bin_dir()
 pytestmark = pytest.mark.skipif(server_major(OLD_BIN) != 15 or NEW_BIN is None,
@@ -70,13 +70,12 @@ class OldCluster:
 
 
 def fingerprint(dsn: str) -> dict[str, tuple[int, str]]:
-    """{table: (rows, md5 of its rows)}."""
-    out = {}
+    """{table: (rows, md5 of its rows)}, read in one statement."""
     with psycopg.connect(dsn, autocommit=True) as conn:
-        for (table,) in conn.execute(CHECKSUM_SQL).fetchall():
-            out[table] = conn.execute(f"SELECT count(*), md5(coalesce(string_agg(t::text, ',' ORDER BY t::text), ''))"
-                                      f" FROM {table} t").fetchone()
-    return out
+        tables = [t for (t,) in conn.execute(CHECKSUM_SQL).fetchall()]
+        parts = [sql.SQL("SELECT {}, count(*), md5(coalesce(string_agg(t::text, ',' ORDER BY t::text), '')) "
+                         "FROM {} t").format(sql.Literal(t), sql.SQL(t)) for t in tables]
+        return {t: (n, h) for t, n, h in conn.execute(sql.SQL(" UNION ALL ").join(parts)).fetchall()}
 
 
 @pytest.fixture(scope="module")
@@ -85,19 +84,14 @@ def template15():
     schema in one database."""
     base = Path(tempfile.mkdtemp(prefix="pgferry-su-"))
     os.chmod(base, 0o755)
-    server = _BinDirServer(OLD_BIN, base / "pg15")
-    uri = server.get_uri("postgres")
-    with psycopg.connect(uri, autocommit=True) as conn:
-        conn.execute("CREATE DATABASE product")
-    dsn = server.get_uri("product")
+    server = start(base / "pg15", bindir=OLD_BIN)  # fsync off: a scratch cluster
+    dsn = server.create_database("product")
     defs = bundled()
-    upgrader = Upgrade(defs, Connections({s: dsn for s in defs.schemas}))
-    upgrader.run(defs.releases.releases[0].version)
-    for seed in sorted((Path(defs.root) / "demo" / "seed").glob("*.sql")):  # the demo's data, at the oldest release
+    Upgrade(defs, Connections({s: dsn for s in defs.schemas})).run(RELEASE)
+    for seed in sorted((Path(defs.root) / "demo" / "seed").glob("*.sql")):
         query(dsn, seed.read_text())
-    upgrader.run(RELEASE)
-    server.cleanup_mode = "stop"
-    server.cleanup()
+    server._server.cleanup_mode = "stop"  # keep the data directory: each test starts a copy
+    server.stop()
     yield base / "pg15"
     shutil.rmtree(base, ignore_errors=True)
 
@@ -149,12 +143,14 @@ def test_upgrade_keeps_the_release_and_every_row(old15, mode):
     assert json.loads(done.stdout)["release"] == RELEASE
 
 
-def test_an_extension_missing_from_the_new_binaries_is_refused_before_any_change(old15):
+def test_an_extension_missing_from_the_new_binaries_is_refused_before_any_change(capsys, old15):
     query(old15.dsn, "CREATE EXTENSION pgcrypto")  # Debian's 15 ships it; the wheel's 18 does not
     before = fingerprint(old15.dsn)
-    done = run_cli(*cli_args(old15, "--json", "--yes"))
-    assert done.returncode == 1, done.stderr
-    report = json.loads(done.stdout)
+    rc, out, err = cli(capsys, *cli_args(old15, "--json", "--yes"))
+    assert rc == 1, err
+    report = json.loads(out)
+    assert report["ok"] is False and report["mode"]["mode"] == "copy"
+    assert {m["mode"] for m in report["modes"]} == {"copy", "clone", "link"}
     failed = [c for c in report["checks"] if c["status"] == "fail"]
     assert [c["name"] for c in failed] == ["extensions"]
     assert "product: pgcrypto 1.3 has no pgcrypto.control in the new binaries" in failed[0]["details"]
@@ -162,17 +158,17 @@ def test_an_extension_missing_from_the_new_binaries_is_refused_before_any_change
     assert fingerprint(old15.dsn) == before
 
 
-def test_a_release_not_supporting_the_new_major_names_the_release_to_reach_first(old15, tmp_path):
+def test_a_release_not_supporting_the_new_major_names_the_release_to_reach_first(capsys, old15, tmp_path):
     migrations = tmp_path / "migrations"
     shutil.copytree(bundled().root, migrations)
     releases = migrations / "releases.yaml"
     text = releases.read_text()
-    at = text.index("  - version: 4.2.0")  # 4.2.0 made to end at 17: 4.3.0-rc.1 is the first to run on 18
-    releases.write_text(text[:at] + text[at:].replace('postgres: ">=13,<19"', 'postgres: ">=13,<18"', 1))
-    done = run_cli(*cli_args(old15, "--dry-run", migrations=migrations))
-    assert done.returncode == 1, done.stderr
-    assert "release 4.2.0 supports PostgreSQL >=13,<18, not 18: reach release 4.3.0-rc.1 first" in done.stdout
-    assert "pgferry upgrade --to 4.3.0-rc.1" in done.stdout
+    at = text.index("  - version: 3.20.0")  # made to end at 17: 3.21.0 is the first to run on 18
+    releases.write_text(text[:at] + text[at:].replace('postgres: ">=12,<19"', 'postgres: ">=12,<18"', 1))
+    rc, out, err = cli(capsys, *cli_args(old15, "--dry-run", migrations=migrations))
+    assert rc == 1, err
+    assert "✗ fail product releases: release 3.20.0 supports PostgreSQL >=12,<18, not 18: reach release 3.21.0 first" in out
+    assert "fix: pgferry upgrade --to 3.21.0" in out
     assert not (old15.datadir.parent / "pg18").exists()
 
 
