@@ -106,7 +106,8 @@ class Run:
                 user=self.user, cwd=self.work)
 
     def pg_upgrade(self) -> None:
-        if self.state.current == "pg_upgrade" and self.state.reached("check"):
+        if self.state.current == "pg_upgrade":  # interrupted: start pg_upgrade over from scratch
+            stop_leftovers(self.state, self.user)
             self._restore_pg_control()  # a link-mode run interrupted after it renamed pg_control
             self.initdb()  # pg_upgrade starts only from a fresh new cluster
         self._pg_upgrade("pg_upgrade", self.job.mode.flag, "--jobs", str(self.state.jobs))
@@ -247,6 +248,15 @@ def _begin(job: ServerUpgrade) -> State:
                  old.listen_options(), old.initdb_args(inspection.new_major), dict(old.settings), job.jobs)
 
 
+def stop_leftovers(state: State, user: str | None) -> None:
+    """Stop whatever runs on either cluster: the new server, or one pg_upgrade started and left behind
+    when it was killed (it must find both stopped, and so must a rollback)."""
+    for bindir, datadir in ((state.new_bindir, state.new_datadir), (state.old_bindir, state.old_datadir)):
+        if is_running(Path(datadir)):
+            run(Binaries(Path(bindir)).program("pg_ctl"), "stop", "-D", datadir, "-m", "fast", "-w",
+                user=user, cwd=work_dir(Path(state.new_datadir)))
+
+
 def rollback(new_datadir: Path, on_event: EventSink) -> State:
     """Start the old cluster again after an interrupted or failed upgrade, where that is safe."""
     state = load(new_datadir)
@@ -256,12 +266,7 @@ def rollback(new_datadir: Path, on_event: EventSink) -> State:
         raise UsageError(f"cannot roll back: {state.position()}", hint="; ".join(state.safe_actions()))
     old, new = Path(state.old_datadir), Path(state.new_datadir)
     user = owner_of(old)
-    # Whatever runs on either cluster goes: the new server, or one pg_upgrade started and left behind.
-    for bindir, datadir in ((state.new_bindir, new), (state.old_bindir, old)):
-        if is_running(datadir):
-            on_event(ServerStep("rollback", "started", f"stopping the server on {datadir}"))
-            run(Binaries(Path(bindir)).program("pg_ctl"), "stop", "-D", str(datadir), "-m", "fast", "-w",
-                user=user, cwd=work_dir(new))
+    stop_leftovers(state, user)
     control = old / "global" / "pg_control.old"
     if control.exists():
         control.rename(control.with_name("pg_control"))

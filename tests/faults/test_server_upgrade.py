@@ -172,7 +172,8 @@ def test_a_release_not_supporting_the_new_major_names_the_release_to_reach_first
     assert not (old15.datadir.parent / "pg18").exists()
 
 
-def test_sigkill_during_pg_upgrade_is_answered_and_rolled_back(old15):
+@pytest.mark.parametrize("then", ["rollback", "resume"])
+def test_sigkill_during_pg_upgrade_is_answered_then_rolled_back_or_resumed(old15, then):
     new = old15.datadir.parent / "pg18"
     before = fingerprint(old15.dsn)
     proc = subprocess.Popen([sys.executable, "-m", "pgferry", *cli_args(old15, "--yes")], cwd=ROOT,
@@ -189,8 +190,10 @@ def test_sigkill_during_pg_upgrade_is_answered_and_rolled_back(old15):
     answer = run_cli(*cli_args(old15))
     assert answer.returncode == 1
     assert "was interrupted during pg_upgrade (after stop-old)" in answer.stdout
+    assert "resume: pgferry server-upgrade --resume (continues with pg_upgrade)" in answer.stdout
     assert "roll back: pgferry server-upgrade --rollback" in answer.stdout
-    rolled = run_cli(*cli_args(old15, "--rollback"))
-    assert rolled.returncode == 0, rolled.stderr
-    assert query(old15.dsn, "SHOW server_version_num")[0][0].startswith("15")
+    done = run_cli(*cli_args(old15, f"--{then}"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    major = "15" if then == "rollback" else "18"
+    assert query(old15.dsn, "SHOW server_version_num")[0][0].startswith(major)
     assert fingerprint(old15.dsn) == before
