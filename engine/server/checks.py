@@ -17,7 +17,6 @@ from ..definitions.catalog import Definitions
 from ..definitions.releases import Release
 from ..sizes import human_size
 from ..upgrade.preflight import FAIL, PASS, WARN, Check
-from .cluster import Binaries
 from .modes import Mode
 
 # pg_upgrade refuses these in user tables: their values are OIDs that the new cluster renumbers
@@ -30,6 +29,10 @@ FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON
 WHERE NOT a.attisdropped AND c.relkind IN ('r', 'm', 'p') AND a.atttypid::regtype::text = ANY(%s)
   AND n.nspname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1"""
 EXTENSIONS_SQL = "SELECT extname, extversion FROM pg_extension ORDER BY 1"
+STALE_SQL = """
+SELECT e.extname, e.extversion, a.default_version FROM pg_extension e
+JOIN pg_available_extensions a ON a.name = e.extname WHERE e.extversion IS DISTINCT FROM a.default_version
+ORDER BY 1"""
 PROVIDER_SQL = """
 SELECT datname, CASE datlocprovider WHEN 'i' THEN 'icu' WHEN 'b' THEN 'builtin' ELSE 'libc' END,
        datcollate, coalesce(datcollversion, '') FROM pg_database WHERE datname = current_database()"""
@@ -61,11 +64,23 @@ def database_dsn(dsn: str, name: str) -> str:
     return conninfo.make_conninfo(**params)
 
 
-def read_databases(dsn: str) -> list[Database]:
-    """Every database that accepts connections (template0 does not), read over the product's DSN."""
+def database_names(dsn: str) -> list[str]:
+    """Every database of the cluster that accepts connections (template0 does not)."""
     with connect(dsn, role="server-upgrade") as conn:
-        names = [r[0] for r in conn.execute("SELECT datname FROM pg_database WHERE datallowconn ORDER BY 1")]
-    return [_read_database(database_dsn(dsn, name)) for name in names]
+        return [r[0] for r in conn.execute("SELECT datname FROM pg_database WHERE datallowconn ORDER BY 1")]
+
+
+def read_databases(dsn: str) -> list[Database]:
+    return [_read_database(database_dsn(dsn, name)) for name in database_names(dsn)]
+
+
+def stale_extensions(dsn: str) -> list[tuple[str, str, str, str]]:
+    """(database, extension, installed version, the server's default) where the two differ."""
+    out = []
+    for name in database_names(dsn):
+        with connect(database_dsn(dsn, name), role="server-upgrade") as conn:
+            out += [(name, *row) for row in conn.execute(STALE_SQL).fetchall()]
+    return out
 
 
 def _read_database(dsn: str) -> Database:

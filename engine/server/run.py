@@ -19,15 +19,12 @@ from psycopg import conninfo, sql
 from ..connection import connect
 from ..errors import PgferryError, UsageError
 from ..events import EventSink, ServerOutput, ServerStep
-from ..repair import drift
-from ..run.readiness import read_readiness
-from ..upgrade.collation import read_state
-from ..upgrade.standing import read_standing
 from ..userdirs import open_private, private_dir
-from .checks import database_dsn
+from .checks import database_dsn, stale_extensions
 from .cluster import Binaries, ProgramFailed, give_to, is_running, owner_of, run, stream
 from .plan import Inspection, ServerUpgrade
 from .state import STEPS, State, load, work_dir
+from .verify import first_failure, product_checks
 
 
 class ChecksFailed(PgferryError):
@@ -132,16 +129,10 @@ class Run:
             self.downtime = time.monotonic() - self.stopped_at
 
     def extensions(self) -> None:
-        with connect(self.job.dsn, role="server-upgrade") as conn:
-            names = [r[0] for r in conn.execute("SELECT datname FROM pg_database WHERE datallowconn ORDER BY 1")]
-        for name in names:
-            with connect(database_dsn(self.job.dsn, name), role="server-upgrade") as conn:
-                rows = conn.execute("SELECT e.extname, e.extversion, a.default_version FROM pg_extension e "
-                                    "JOIN pg_available_extensions a ON a.name = e.extname "
-                                    "WHERE e.extversion IS DISTINCT FROM a.default_version ORDER BY 1").fetchall()
-                for ext, old, new in rows:
-                    conn.execute(sql.SQL("ALTER EXTENSION {} UPDATE").format(sql.Identifier(ext)))
-                    self.on_event(ServerOutput("extensions", f"{name}: {ext} {old} → {new}"))
+        for database, ext, old, new in stale_extensions(self.job.dsn):
+            with connect(database_dsn(self.job.dsn, database), role="server-upgrade") as conn:
+                conn.execute(sql.SQL("ALTER EXTENSION {} UPDATE").format(sql.Identifier(ext)))
+            self.on_event(ServerOutput("extensions", f"{database}: {ext} {old} → {new}"))
 
     def analyze(self) -> None:
         args = ["--all", "--analyze-in-stages"] + (["--jobs", str(self.state.jobs)] if self.state.jobs > 1 else [])
@@ -151,33 +142,10 @@ class Run:
                env=client_env(self.job.dsn), on_line=lambda line: self.on_event(ServerOutput("analyze", line)))
 
     def verify(self) -> None:
-        """pgferry's own status, drift and readiness: the product's schema intact at the same release, and
-        no collation whose version changed under its indexes (other libc or ICU in the new binaries)."""
-        job = self.job
-        release = read_standing(job.defs, job.conns).status.version.release
-        now = release.version if release else None
-        if now != self.state.release:
-            raise VerifyFailed(f"the product stands at {now or 'no release'} on the new server; it was at "
-                               f"{self.state.release}")
-        drifted = [d for d in drift.check(job.defs, job.conns.dsns, bookkeeping_schema=job.conns.bookkeeping_schema)
-                   if d.drifted]
-        if drifted:
-            diffs = drifted[0].differences
-            raise VerifyFailed(f"drift on the new server: {len(diffs)} difference(s) in {drifted[0].database}: "
-                               + "; ".join(f"{d.key} {d.problem}" for d in diffs[:5]),
-                               hint="pgferry drift shows them with their fixes")
-        for dsn in job.conns.distinct():
-            with connect(dsn, role="server-upgrade") as conn:
-                collations = read_state(conn, job.conns.bookkeeping_schema)
-            if not collations.sound:
-                raise VerifyFailed(f"{len(collations.flagged)} collation version change(s) in {collations.database} on "
-                                   f"the new server: {len(collations.affected)} index(es) may sort differently now",
-                                   hint="pgferry collations lists them; rebuild them (pgferry preflight shows the "
-                                        "REINDEX statements), then server-upgrade --resume")
-        if release is not None and not read_readiness(job.defs, release, job.conns.dsns,
-                                                      job.conns.bookkeeping_schema).ok:
-            raise VerifyFailed(f"check --release {release.version} fails on the new server",
-                               hint=f"pgferry check --release {release.version} says why")
+        """pgferry's own status, drift, collation versions and readiness: the product intact at the same release."""
+        failed = first_failure(product_checks(self.job.defs, self.job.conns, self.state.release))
+        if failed is not None:
+            raise VerifyFailed(f"on the new server, {failed.name}: {failed.reason}", hint=failed.fix)
 
     # -- plumbing -----------------------------------------------------------------------------
 

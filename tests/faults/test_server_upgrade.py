@@ -21,12 +21,11 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from pgferry.engine.definitions.catalog import load
 from pgferry.engine.embedded import server_major, start
 from pgferry.engine.server.cluster import Binaries, owner_of, run
 from pgferry.engine.server.modes import MODES
 from pgferry.engine.server.plan import Cluster, ServerUpgrade
-from pgferry.engine.server.run import ChecksFailed, upgrade
+from pgferry.engine.server.run import upgrade
 from pgferry.engine.server.state import load as load_state
 from pgferry.engine.upgrade.backup import wheel_bin_dir
 from pgferry.engine.upgrade.planning import Connections
@@ -197,3 +196,23 @@ def test_sigkill_during_pg_upgrade_is_answered_then_rolled_back_or_resumed(old15
     major = "15" if then == "rollback" else "18"
     assert query(old15.dsn, "SHOW server_version_num")[0][0].startswith(major)
     assert fingerprint(old15.dsn) == before
+
+
+def test_managed_checks_over_the_connection_the_providers_steps_and_verify(capsys, old15):
+    managed = ["server-upgrade", "--migrations", bundled().root, "--dsn", old15.dsn, "--managed"]
+    rc, out, err = cli(capsys, *managed, "--to-version", "18", "--json")
+    assert rc == 0, err
+    report = json.loads(out)
+    assert [c["name"] for c in report["checks"]] == ["product releases", "reg* columns", "extensions", "server activity"]
+    assert any("--allow-major-version-upgrade" in s for s in report["steps"])
+    rc, out, err = cli(capsys, *managed, "--to-version", "19")
+    assert rc == 1, err
+    assert "✗ fail product releases: release 3.20.0 supports PostgreSQL >=12,<19 and no later release supports 19" in out
+    assert "  [ ] 1. take a manual snapshot" in out
+    rc, out, err = cli(capsys, *managed, "--verify", "--json")
+    assert rc == 0, out + err
+    checks = {c["name"]: c["status"] for c in json.loads(out)["checks"]}
+    assert checks == {"status": "pass", "server version": "pass", "drift": "pass", "collation versions": "pass",
+                      "check --release 3.20.0": "pass", "extensions": "pass"}
+    rc, out, err = cli(capsys, *managed, "--to-version", "15")
+    assert rc == 2 and "not newer" in err

@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from pgferry.engine.errors import ExitCode
+from pgferry.engine.errors import ExitCode, UsageError
 
 from .flags import common, conns_of, definitions
 from .output import emit_json, print_checks
@@ -26,7 +26,7 @@ def register(sub) -> None:
     g.add_argument("--old-bindir", type=Path, metavar="DIR", help="the running server's bin directory")
     g.add_argument("--new-bindir", type=Path, metavar="DIR", help="the new major's bin directory")
     g.add_argument("--old-datadir", type=Path, metavar="DIR", help="the running cluster's data directory")
-    g.add_argument("--new-datadir", type=Path, required=True, metavar="DIR",
+    g.add_argument("--new-datadir", type=Path, metavar="DIR",
                    help="where the new cluster goes (new or empty); its state file is beside it")
     r = p.add_argument_group("the upgrade")
     r.add_argument("--mode", choices=("copy", "clone", "link"), default="copy",
@@ -39,12 +39,22 @@ def register(sub) -> None:
     r.add_argument("--yes", action="store_true", help="upgrade without asking")
     r.add_argument("--resume", action="store_true", help="continue an interrupted upgrade")
     r.add_argument("--rollback", action="store_true", help="start the old cluster again after an interrupted upgrade")
+    m = p.add_argument_group("a managed service (no data directory)")
+    m.add_argument("--managed", action="store_true",
+                   help="the provider upgrades the server: the checks over the connection and its steps as a checklist")
+    m.add_argument("--to-version", type=int, metavar="N", help="the major version the provider will move to (--managed)")
+    m.add_argument("--verify", action="store_true",
+                   help="after the provider's upgrade: status, drift, collation versions, check --release (--managed)")
     p.set_defaults(handler=cmd_server_upgrade)
 
 
 def cmd_server_upgrade(args) -> int:
     from pgferry.engine.server.run import rollback
 
+    if args.managed:
+        return managed(args)
+    if args.new_datadir is None:
+        raise UsageError("server-upgrade needs --new-datadir (or --managed for a managed service)")
     if args.rollback:
         state = rollback(args.new_datadir, lambda e: None if args.json else print_event(e))
         if args.json:
@@ -70,7 +80,6 @@ def cmd_server_upgrade(args) -> int:
 
 
 def server_job(args):
-    from pgferry.engine.errors import UsageError
     from pgferry.engine.server.cluster import Binaries
     from pgferry.engine.server.modes import MODES
     from pgferry.engine.server.plan import Cluster, ServerUpgrade
@@ -84,6 +93,34 @@ def server_job(args):
     return ServerUpgrade(defs, conns_of(args, defs), Cluster(Binaries(args.old_bindir), args.old_datadir),
                          Cluster(Binaries(args.new_bindir), args.new_datadir), MODES[args.mode], args.jobs,
                          args.backup, args.no_backup)
+
+
+def managed(args) -> int:
+    from pgferry.engine.server.managed import inspect_managed, verify_managed
+
+    defs = definitions(args)
+    conns = conns_of(args, defs)
+    if args.verify:
+        checks = verify_managed(defs, conns)
+        ok = not any(c.status == "fail" for c in checks)
+        if args.json:
+            emit_json({"ok": ok, "checks": [c.as_dict() for c in checks]})
+        else:
+            counts = print_checks(checks)
+            print(f"verify: {counts['pass']} passed, {counts['warn']} warning(s), {counts['fail']} failed")
+        return ExitCode.OK if ok else ExitCode.FAILURE
+    if args.to_version is None:
+        raise UsageError("--managed needs --to-version N (or --verify after the provider's upgrade)")
+    found = inspect_managed(defs, conns, args.to_version)
+    if args.json:
+        emit_json(found.as_dict())
+    else:
+        counts = print_checks(found.checks)
+        print(f"checks: {counts['pass']} passed, {counts['warn']} warning(s), {counts['fail']} failed")
+        print(f"the provider's steps to PostgreSQL {found.to_major}:")
+        for i, step in enumerate(found.steps, 1):
+            print(f"  [ ] {i}. {step}")
+    return ExitCode.OK if found.ok else ExitCode.FAILURE
 
 
 def interrupted_state(new_datadir: Path):
