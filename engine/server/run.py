@@ -145,7 +145,8 @@ class Run:
         """pgferry's own status, drift, collation versions and readiness: the product intact at the same release."""
         failed = first_failure(product_checks(self.job.defs, self.job.conns, self.state.release))
         if failed is not None:
-            raise VerifyFailed(f"on the new server, {failed.name}: {failed.reason}", hint=failed.fix)
+            shown = "".join(f"; {line}" for line in failed.details[:5])
+            raise VerifyFailed(f"on the new server, {failed.name}: {failed.reason}{shown}", hint=failed.fix)
 
     # -- plumbing -----------------------------------------------------------------------------
 
