@@ -121,7 +121,8 @@ def run(*, size: str = "full", runs: int = 3, log=print, **_):
                     res.add(f"{mode}_wall", outcome.seconds)
                     res.add(f"{mode}_down", outcome.downtime)
                 except ProgramFailed as exc:  # clone on a filesystem without copy-on-write
-                    res.info[f"{mode}_unavailable"] = str(exc).splitlines()[-1][:200]
+                    lines = str(exc).splitlines()
+                    res.info[f"{mode}_unavailable"] = next((x for x in lines if mode in x.lower()), lines[-1])[:200]
                     break
                 finally:
                     old.destroy()

@@ -117,7 +117,7 @@ class Run:
                 shutil.copy2(source, self.job.new.datadir / name)
                 give_to(self.job.new.datadir / name, self.user)
         lines = ["", "# carried over from the old cluster by pgferry server-upgrade"]
-        lines += [f"{k} = '{v}'" for k, v in sorted(self.state.settings.items()) if v]
+        lines += [f"{k} = '{v.replace(chr(39), chr(39) * 2)}'" for k, v in sorted(self.state.settings.items()) if v]
         with open(self.job.new.datadir / "postgresql.conf", "a", encoding="utf-8") as f:
             f.write("\n".join(lines) + "\n")
 
@@ -234,6 +234,10 @@ def rollback(new_datadir: Path, on_event: EventSink) -> State:
     if not state.rollback_possible():
         raise UsageError(f"cannot roll back: {state.position()}", hint="; ".join(state.safe_actions()))
     old, new = Path(state.old_datadir), Path(state.new_datadir)
+    if not state.old_changed:  # stopped before the old server was: it never stopped serving
+        state.path.rename(state.path.with_name("state.rolled-back.json"))
+        on_event(ServerStep("rollback", "done", f"the old cluster was never stopped; {new} can be removed"))
+        return state
     user = owner_of(old)
     stop_leftovers(state, user)
     control = old / "global" / "pg_control.old"

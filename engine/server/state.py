@@ -95,7 +95,10 @@ class State:
         if self.finished:
             return []
         out = [f"resume: pgferry server-upgrade --resume (continues with {self.next_step()})"]
-        if self.rollback_possible():
+        if not self.old_changed:
+            out.append("roll back: pgferry server-upgrade --rollback (the old server never stopped: it only "
+                       "sets the new cluster aside)")
+        elif self.rollback_possible():
             out.append("roll back: pgferry server-upgrade --rollback (starts the old cluster again"
                        + (", its pg_control restored)" if self.mode == "link" else ")"))
         else:

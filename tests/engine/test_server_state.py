@@ -41,3 +41,11 @@ def test_the_state_file_is_owner_only_and_read_back(tmp_path):
     assert load(tmp_path / "pg18") == s
     s.complete("check")
     assert load(tmp_path / "pg18").done == ["initdb", "check"] and load(tmp_path / "pg18").current is None
+
+
+def test_stopped_before_the_old_server_was_nothing_of_it_changed(tmp_path):
+    s = state(tmp_path, "link", ["initdb"], current="check")  # pg_upgrade --check failed or was killed
+    assert not s.old_changed and s.rollback_possible()
+    assert s.safe_actions() == ["resume: pgferry server-upgrade --resume (continues with check)",
+                                "roll back: pgferry server-upgrade --rollback (the old server never stopped: it "
+                                "only sets the new cluster aside)"]

@@ -147,6 +147,8 @@ def test_sigkill_during_pg_upgrade_is_answered_then_rolled_back_or_resumed(old15
     assert "roll back: pgferry server-upgrade --rollback" in answer.stdout
     done = run_cli(*cli_args(old15, f"--{then}"))
     assert done.returncode == 0, done.stdout + done.stderr
+    if then == "rollback":
+        assert f"✓ rollback: the old cluster serves again; {old15.new_datadir} can be removed" in done.stdout
     major = "15" if then == "rollback" else "18"
     assert query(old15.dsn, "SHOW server_version_num")[0][0].startswith(major)
     assert fingerprint(old15.dsn) == before

@@ -186,5 +186,7 @@ def print_event(event) -> None:
     if isinstance(event, ServerStep):
         if event.status == "started":
             print(f"▶ {event.step}" + (f": {event.detail}" if event.detail else ""), flush=True)
+        elif event.detail:
+            print(f"✓ {event.step}: {event.detail}", flush=True)
     elif isinstance(event, ServerOutput):
         print(f"    {event.line}", flush=True)
