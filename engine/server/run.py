@@ -151,7 +151,9 @@ class Run:
     # -- plumbing -----------------------------------------------------------------------------
 
     def _pg_upgrade(self, step: str, *args: str) -> None:
-        sockets = Path(tempfile.mkdtemp(prefix="pgferry-sock-"))  # short: socket paths max ~100 bytes
+        # Socket paths have ~100 bytes: in the work folder (left there if killed) when that is short enough.
+        sockets = self.work / "sockets" if len(str(self.work)) < 80 else Path(tempfile.mkdtemp(prefix="pgferry-sock-"))
+        sockets.mkdir(mode=0o700, exist_ok=True)
         give_to(sockets, self.user)
         job = self.job
         try:
