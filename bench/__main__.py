@@ -11,6 +11,7 @@ oob-throughput, online-index (CIC vs plain CREATE INDEX under pgbench writes), m
 (`pgferry plan` and the TUI on the 10k history), tui-start (launch to the overview's first frame),
 estimate-accuracy (plan estimates against the measured durations of the demo's upgrade).
 fleet (`pgferry fleet upgrade` of 200 instances, max_parallel 8, against the single upgrades).
+server-upgrade (PostgreSQL 15 → 18 with pg_upgrade, per mode: wall time and downtime).
 The peers are installed on first use into --work-dir (pip and npm into a cache there, Sqitch
 with apt-get when root); --no-install uses only what is there and reports the rest as not installed.
 """
@@ -31,7 +32,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from . import apply1k, cic, estimate, fleet, oob, plan10k, tui
+from . import apply1k, cic, estimate, fleet, oob, plan10k, server_upgrade, tui
 from .common import Result, machine_facts
 
 SCENARIOS = {
@@ -43,6 +44,7 @@ SCENARIOS = {
     "tui-start": (tui.run_start, True),
     "estimate-accuracy": (estimate.run, True),
     "fleet": (fleet.run, True),
+    "server-upgrade": (server_upgrade.run, False),
 }
 DEFAULT_OUT = Path(__file__).resolve().parent / "results.json"
 DEFAULT_WORK = Path(__file__).resolve().parent / ".work"

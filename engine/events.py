@@ -355,6 +355,22 @@ class FleetStopped:
     reason: str
 
 
+# PostgreSQL major upgrade of the product's own server (issue 17): each step, and the programs' output.
+@dataclass(frozen=True)
+class ServerStep:
+    step: str  # engine/server/state.py STEPS
+    status: str  # started | done | skipped
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class ServerOutput:
+    """A line of pg_upgrade's or vacuumdb's output, as it comes."""
+
+    step: str
+    line: str
+
+
 Event = Union[
     RunStarted, WaitingForLock, LockAcquired, MigrationStarted, StatementStarted, LockWait, LockRetry,
     IndexProgress, IndexRepaired, IndexRebuilt, CollationRefreshSkipped, WaitingForBuild, StaleAttempt,
@@ -363,6 +379,7 @@ Event = Union[
     OobStarted, OobProgress, OobBatchFailed, OobPaused, OobFinished,
     UpgradeStarted, StopReached, Replanned, UpgradeFinished, BackupTaken,
     FleetJoined, RingStarted, InstanceClaimed, InstanceFinished, RingVerified, Baking, FleetStopped,
+    ServerStep, ServerOutput,
 ]
 EventSink = Callable[[Event], None]
 

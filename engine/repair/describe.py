@@ -44,8 +44,11 @@ def describe(conn: psycopg.Connection, schema: str = "public", *, exclude: tuple
         for name, args, body in q(
             "SELECT p.proname, pg_get_function_identity_arguments(p.oid), pg_get_functiondef(p.oid) FROM pg_proc p "
             "WHERE p.pronamespace = %s AND p.prokind IN ('f', 'p') "
-            "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')", [nsoid]).fetchall()
+            "AND " + _NOT_EXT.format("pg_proc", "p.oid"), [nsoid]).fetchall()
     }
+    # pg_depend's objid is an OID of the catalog in classid: without it, a default's (pg_attrdef)
+    # OID equal to the sequence's, common after pg_upgrade renumbers all but relations, names the
+    # wrong column as its owner.
     # A dump taken without the bookkeeping tables (pg_dump -T migration_logs ...) keeps their
     # sequences, orphaned: still pgferry's, not the schema's.
     serials = {f"{t}_id_seq" for t in exclude}
@@ -55,7 +58,8 @@ def describe(conn: psycopg.Connection, schema: str = "public", *, exclude: tuple
             "SELECT c.relname, format_type(s.seqtypid, NULL), s.seqstart, s.seqincrement, "
             "(SELECT t.relname || '.' || a.attname FROM pg_depend d JOIN pg_class t ON t.oid = d.refobjid "
             " JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid "
-            " WHERE d.objid = c.oid AND d.deptype IN ('a', 'i') LIMIT 1) "
+            " WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.refclassid = 'pg_class'::regclass "
+            " AND d.deptype IN ('a', 'i') LIMIT 1) "
             "FROM pg_class c JOIN pg_sequence s ON s.seqrelid = c.oid WHERE c.relnamespace = %s AND "
             + _NOT_EXT.format("pg_class", "c.oid"), [nsoid]).fetchall()
         if not (owner and owner.split(".")[0] in exclude) and name not in serials

@@ -23,13 +23,14 @@ from pgferry.engine.definitions.graph import UnknownMigration
 from pgferry.engine.errors import ExitCode, PgferryError, UsageError, server_message
 from pgferry.tui.interrupt import ACTIVITY
 
-from . import adopt, calibrate, check, demo, drift, fleet, oob, preflight, privileged, recover, release, report, restore, status, steps
+from . import (adopt, calibrate, check, demo, drift, fleet, oob, preflight, privileged, recover, release, report, restore,
+               server, status, steps)
 from .app import cmd_app
 from .flags import BEFORE, EPILOG, PLACED, connection_flags, definition_flag, secrets_of
 
 # Each group adds its subcommands, handlers set, in the order `pgferry --help` lists them.
-GROUPS = (status, steps, release, oob, preflight, calibrate, drift, adopt, privileged, check, recover, report, restore, fleet,
-          demo)
+GROUPS = (status, steps, release, oob, preflight, calibrate, drift, adopt, privileged, check, recover, report, restore,
+          server, fleet, demo)
 
 
 class Parser(argparse.ArgumentParser):

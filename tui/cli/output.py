@@ -36,6 +36,18 @@ def oob_line(r) -> str:
                      f"{r.introduced} → {r.deprecated or '∞'}]{why}{errs}", one_line=True)
 
 
+def print_checks(checks) -> dict[str, int]:
+    """Preflight-style checks (engine.upgrade.preflight.Check), one a line with details and fix; the counts by status."""
+    glyph = {"pass": "✓", "warn": "!", "fail": "✗"}
+    for c in checks:
+        print(f"{glyph[c.status]} {c.status:<4} {c.name}: {c.reason}")
+        for line in c.details:
+            print(f"      {line}")
+        if c.fix:
+            print("      fix: " + c.fix.replace("\n", "\n           "))
+    return {s: sum(c.status == s for c in checks) for s in glyph}
+
+
 def print_idle_lock_holders(holders, file=None) -> None:
     from pgferry.engine.safetext import printable
     from pgferry.engine.bookkeeping.status import IDLE_HOLDER_HINT

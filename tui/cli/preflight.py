@@ -4,7 +4,7 @@ from __future__ import annotations
 from pgferry.engine.errors import ExitCode
 
 from .flags import common, conns_of, definitions
-from .output import emit_json
+from .output import emit_json, print_checks
 
 
 def register(sub) -> None:
@@ -49,14 +49,7 @@ def cmd_preflight(args) -> int:
     if args.json:
         emit_json({"checks": [c.as_dict() for c in checks], "ok": ok})
         return ExitCode.OK if ok else ExitCode.FAILURE
-    glyph = {"pass": "✓", "warn": "!", "fail": "✗"}
-    for c in checks:
-        print(f"{glyph[c.status]} {c.status:<4} {c.name}: {c.reason}")
-        for line in c.details:
-            print(f"      {line}")
-        if c.fix:
-            print("      fix: " + c.fix.replace("\n", "\n           "))
-    counts = {s: sum(c.status == s for c in checks) for s in glyph}
+    counts = print_checks(checks)
     print(f"preflight to {plan.to_version}: {counts['pass']} passed, {counts['warn']} warning(s), "
           f"{counts['fail']} failed")
     return ExitCode.OK if ok else ExitCode.FAILURE
