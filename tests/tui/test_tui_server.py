@@ -226,13 +226,14 @@ def test_checks_and_modes_on_a_real_15_cluster(old15):
             await pilot.press("m")  # clone: the checks (disk) were for copy
             assert "s start: the checks ran for copy mode: check again (c)" in reasons(app)
             assert "▶ clone" in text(app, "#report-text")
-            await pilot.press("m", "c")  # link, checked
-            await until(pilot, lambda: screen.inspection.mode.name == "link", what="the link checks")
+            await pilot.press("m")  # link: a backup, or a reason to go without one, before anything
             assert "rollback plan (link):" in text(app, "#report-text")
             assert screen.query_one("#row-no_backup").display
-            assert "s start: link mode needs a backup directory, or a reason typed to go without one" in reasons(app)
+            assert "c check: link mode needs a backup directory, or a reason typed to go without one" in reasons(app)
             screen.query_one("#no_backup", Input).value = "a scratch cluster"
-            await pilot.pause()
+            await pilot.press("c")
+            await until(pilot, lambda: screen.inspection.mode.name == "link", what="the link checks")
+            assert "backup: none: a scratch cluster" in text(app, "#report-text")
             assert "s start" not in reasons(app)
 
     asyncio.run(go())

@@ -144,6 +144,8 @@ class ServerUpgradeScreen(PgferryScreen):
             return "read-only view (pgferry watch)"
         if self.finished and action != "verify":
             return "the upgrade is done: Esc goes back to the overview"
+        if action == "check" and not self.managed:
+            return self.form.backup_reason()  # the engine asks for the backup decision before any check
         if action == "start":
             return self.start_reason()
         if action == "resume":
