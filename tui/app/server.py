@@ -62,7 +62,7 @@ class ServerUpgradeScreen(PgferryScreen):
                 id="server-rollback"),
         Binding("v", "verify", "Verify", tooltip="After the provider's upgrade: status, drift, collations, readiness.",
                 id="server-verify"),
-        Binding("escape", "back", "Back", tooltip="Leave the field; else back to the overview.", id="server-back"),
+        Binding("escape", "back", "Back", key_display="esc", tooltip="Leave the field; else back to the overview.", id="server-back"),
     ]
 
     def __init__(self, source: Source, *, proposal: Proposal | None = None, inspection=None) -> None:
@@ -127,8 +127,8 @@ class ServerUpgradeScreen(PgferryScreen):
         # resume and roll back are offers for an interrupted upgrade; verify for a managed service
         if action in ("resume", "rollback") and self.interrupted is None:
             return False
-        if action in ("check", "mode", "start") and self.interrupted is not None:
-            return False  # the interrupted upgrade is answered first, on its own clusters
+        if action in ("check", "mode", "start") and (self.interrupted is not None or self.progress is not None):
+            return False  # an interrupted upgrade is answered first, on its own clusters; a run is not started twice
         if action == "verify" and not self.managed:
             return False
         if action in ("mode", "start") and self.managed:
@@ -142,8 +142,6 @@ class ServerUpgradeScreen(PgferryScreen):
             return f"busy: {self.busy}…"
         if self.source.read_only:
             return "read-only view (pgferry watch)"
-        if self.finished and action != "verify":
-            return "the upgrade is done: Esc goes back to the overview"
         if action == "check" and not self.managed:
             return self.form.backup_reason()  # the engine asks for the backup decision before any check
         if action == "start":
@@ -321,6 +319,7 @@ class ServerUpgradeScreen(PgferryScreen):
     def finished_with(self, line: str, report: Text) -> None:
         self.finished = True
         self.interrupted = None
+        self.query_one("#note", Static).update(Text(line))
         self.query_one("#log", RichLog).write(Text(line, style="bold"))
         self.query_one("#report").display = True
         self.show_text(report)
@@ -331,6 +330,9 @@ class ServerUpgradeScreen(PgferryScreen):
         panel = self.query_one("#error", Static)
         panel.update(Text("✗ " + text))
         panel.add_class("show")
+        if self.proposal is None:  # the server did not answer (stopped by an interrupted upgrade, say)
+            self.on_done(Done("proposed", Proposal(Form(), 0, False, "nothing proposed: type the directories (Tab); "
+                                                   "an interrupted upgrade is found by its new datadir")))
         if self.progress is not None and not self.finished:
             self.progress.failed()
             self.show_steps()
@@ -353,6 +355,8 @@ class ServerUpgradeScreen(PgferryScreen):
         panel = self.query_one("#interrupted", Static)
         panel.update(escaped(draw.interrupted(state)) if state else "")
         panel.set_class(state is not None, "show")
+        if state is not None:
+            self.query_one("#error").remove_class("show")  # a server stopped by the interruption said why already
         if self.progress is None:  # before a run: the panel takes the form's place
             self.query_one("#form").display = self.query_one("#report").display = state is None
         if state is not None and self.progress is None and self.form != Form.of_state(state):
@@ -372,6 +376,7 @@ class ServerUpgradeScreen(PgferryScreen):
 
     def show_text(self, text: Text) -> None:
         self.query_one("#report-text", Static).update(escaped(text))
+        self.query_one("#report").scroll_home(animate=False)  # a new report reads from its top
 
     def show_steps(self) -> None:
         self.query_one("#steps", Static).update(draw.steps(self.progress))

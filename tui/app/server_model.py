@@ -105,9 +105,10 @@ def propose(source: Source) -> Proposal:
 
 def unfinished(new_datadir: Path | None) -> State | None:
     """The state file of an upgrade to `new_datadir` that did not finish."""
-    if new_datadir is None or not str(new_datadir).strip():
+    path = Path(str(new_datadir or "").strip())
+    if not path.name:  # nothing typed yet, or "/" on the way to a path
         return None
-    state = load(Path(new_datadir))
+    state = load(path)
     return state if state is not None and not state.finished else None
 
 
