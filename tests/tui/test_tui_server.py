@@ -6,10 +6,12 @@ snapshots at 80×24 and 160×48 of fixed data."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg import conninfo, sql
 from textual.widgets import Input, Static
 
 from pgferry.engine.definitions.catalog import bundled_migrations_dir, load
@@ -23,7 +25,7 @@ from pgferry.tui.app import PgferryApp, Source
 from pgferry.tui.app.base import KeyReasons
 from pgferry.tui.app.confirm import TypedConfirm
 from pgferry.tui.app.server import ServerUpgradeScreen
-from pgferry.tui.app.server_model import DONE, RUNNING, Form, Progress, Proposal, unfinished
+from pgferry.tui.app.server_model import DONE, RUNNING, Form, Progress, Proposal, propose, unfinished
 from tests.support import SMALL, until
 
 SIZE = (80, 24)
@@ -83,6 +85,40 @@ def test_overview_s_opens_the_screen_proposed_from_the_connected_server(installe
             assert not {"resume", "rollback", "verify"} & footer_actions(app)  # offers for other cases only
             await pilot.press("escape")
             assert not isinstance(app.screen, ServerUpgradeScreen)
+
+    asyncio.run(go())
+
+
+def test_a_role_that_cannot_read_the_data_directory_gets_the_managed_checklist(installed):
+    """A managed service's role may not SHOW data_directory: the provider's steps, checked over the connection."""
+    role = f"ui_managed_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(installed, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
+    params = conninfo.conninfo_to_dict(installed)
+    try:
+        assert propose(Source(migrations=str(SMALL), dsn=conninfo.make_conninfo(**{**params, "user": role}))).managed
+    finally:
+        with psycopg.connect(installed, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+    with psycopg.connect(installed) as conn:
+        major = conn.info.server_version // 10000
+
+    async def go():  # the checks themselves as the superuser: the bookkeeping is its to read
+        app = Shot(Source(migrations=str(SMALL), dsn=installed), proposal=Proposal(Form(), major, True, "managed"))
+        async with app.run_test(size=(160, 48)) as pilot:
+            await pilot.pause()
+            assert not {"mode", "start", "resume", "rollback"} & footer_actions(app) and "verify" in footer_actions(app)
+            assert app.screen.query_one("#row-to_version").display and not app.screen.query_one("#row-old_bindir").display
+            app.screen.query_one("#to_version", Input).value = str(major + 1)
+            await pilot.press("c")
+            await until(pilot, lambda: app.screen.inspection is not None, what="the managed checks")
+            report = text(app, "#report-text")
+            assert f"managed service → PostgreSQL {major + 1}" in report and "✓ pass server activity" in report
+            assert "[ ] 1. take a manual snapshot" in report and "pgferry server-upgrade --managed --verify" in report
+            await pilot.press("v")  # the small product has no expected shapes: drift cannot run, and says how to fix it
+            await until(pilot, lambda: app.screen.query_one("#error").has_class("show"), what="verify")
+            assert "no expected shape for release 1.2.0" in text(app, "#error")
+            assert "pgferry describe --expected --write" in text(app, "#error")
 
     asyncio.run(go())
 
