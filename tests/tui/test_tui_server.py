@@ -266,54 +266,58 @@ async def proposed_and_checked(app, pilot, old) -> ServerUpgradeScreen:
     return screen
 
 
-@needs_15
-def test_checks_and_modes_on_a_real_15_cluster(old15):
+def on_the_checked_cluster(old, body) -> None:
+    """The screen on `old`, proposed and checked in copy mode, then `body(app, pilot, screen)`."""
     async def go():
-        app = Shot(Source(dsn=old15.dsn))
+        app = Shot(Source(dsn=old.dsn))
         async with app.run_test(size=(160, 48)) as pilot:
-            screen = await proposed_and_checked(app, pilot, old15)
-            report = text(app, "#report-text")
-            assert "PostgreSQL 15 → 18 · release 3.20.0" in report and "✓ ready: s starts the upgrade" in report
-            for line in ("✓ pass product releases: release 3.20.0 supports PostgreSQL 18",
-                         "✓ pass extensions:", "✓ pass free disk: copy mode needs", "▶ copy  ~",
-                         "rollback plan (copy):", "the old cluster is untouched at every step"):
-                assert line in report, line
-            assert "s start" not in reasons(app)
-            await pilot.press("m")  # clone: the checks (disk) were for copy
-            assert "s start: the checks ran for copy mode: check again (c)" in reasons(app)
-            assert "▶ clone" in text(app, "#report-text")
-            await pilot.press("m")  # link: a backup, or a reason to go without one, before anything
-            assert "rollback plan (link):" in text(app, "#report-text")
-            assert screen.query_one("#row-no_backup").display
-            assert "c check: link mode needs a backup directory, or a reason typed to go without one" in reasons(app)
-            screen.query_one("#no_backup", Input).value = "a scratch cluster"
-            await pilot.press("c")
-            await until(pilot, lambda: screen.inspection.mode.name == "link", what="the link checks")
-            assert "backup: none: a scratch cluster" in text(app, "#report-text")
-            assert "s start" not in reasons(app)
+            await body(app, pilot, await proposed_and_checked(app, pilot, old))
 
     asyncio.run(go())
+
+
+@needs_15
+def test_checks_and_modes_on_a_real_15_cluster(old15):
+    async def body(app, pilot, screen):
+        report = text(app, "#report-text")
+        assert "PostgreSQL 15 → 18 · release 3.20.0" in report and "✓ ready: s starts the upgrade" in report
+        for line in ("✓ pass product releases: release 3.20.0 supports PostgreSQL 18",
+                     "✓ pass extensions:", "✓ pass free disk: copy mode needs", "▶ copy  ~",
+                     "rollback plan (copy):", "the old cluster is untouched at every step"):
+            assert line in report, line
+        assert "s start" not in reasons(app)
+        await pilot.press("m")  # clone: the checks (disk) were for copy
+        assert "s start: the checks ran for copy mode: check again (c)" in reasons(app)
+        assert "▶ clone" in text(app, "#report-text")
+        await pilot.press("m")  # link: a backup, or a reason to go without one, before anything
+        assert "rollback plan (link):" in text(app, "#report-text")
+        assert screen.query_one("#row-no_backup").display
+        assert "c check: link mode needs a backup directory, or a reason typed to go without one" in reasons(app)
+        screen.query_one("#no_backup", Input).value = "a scratch cluster"
+        await pilot.press("c")
+        await until(pilot, lambda: screen.inspection.mode.name == "link", what="the link checks")
+        assert "backup: none: a scratch cluster" in text(app, "#report-text")
+        assert "s start" not in reasons(app)
+
+    on_the_checked_cluster(old15, body)
 
 
 @needs_15
 def test_an_upgrade_in_copy_mode_end_to_end(old15):
     """The one real run from the screen: typed confirmation, the steps with pg_upgrade's output, the proof."""
-    async def go():
-        app = Shot(Source(dsn=old15.dsn))
-        async with app.run_test(size=(160, 48)) as pilot:
-            screen = await proposed_and_checked(app, pilot, old15)
-            await pilot.press("s")
-            assert isinstance(app.screen, TypedConfirm) and app.screen.expected == "18"
-            await pilot.press("1", "8", "enter")
-            await until(pilot, lambda: screen.finished or screen.query_one("#error").has_class("show"),
-                        what="the upgrade", timeout=180)
-            assert screen.finished, text(app, "#error")
-            assert all(s == DONE for s in screen.progress.steps.values())
-            assert any("Performing Upgrade" in line for line in screen.progress.log)  # pg_upgrade's own words
-            report = text(app, "#report-text")
-            assert "✓ verify on the new server" in report and "✓ pass drift: every database has its release's shape" in report
-            assert not {"check", "mode", "start"} & footer_actions(app) and "dimmed" not in reasons(app)
-            await pilot.press("escape")
-            assert not isinstance(app.screen, ServerUpgradeScreen)
+    async def body(app, pilot, screen):
+        await pilot.press("s")
+        assert isinstance(app.screen, TypedConfirm) and app.screen.expected == "18"
+        await pilot.press("1", "8", "enter")
+        await until(pilot, lambda: screen.finished or screen.query_one("#error").has_class("show"),
+                    what="the upgrade", timeout=180)
+        assert screen.finished, text(app, "#error")
+        assert all(s == DONE for s in screen.progress.steps.values())
+        assert any("Performing Upgrade" in line for line in screen.progress.log)  # pg_upgrade's own words
+        report = text(app, "#report-text")
+        assert "✓ verify on the new server" in report and "✓ pass drift: every database has its release's shape" in report
+        assert not {"check", "mode", "start"} & footer_actions(app) and "dimmed" not in reasons(app)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, ServerUpgradeScreen)
 
-    asyncio.run(go())
+    on_the_checked_cluster(old15, body)
