@@ -15,6 +15,7 @@ from typing import Callable, Iterator
 
 from ..errors import PgferryError
 from ..safetext import printable
+from ..upgrade.backup import wheel_bin_dir
 
 
 class ProgramFailed(PgferryError):
@@ -122,3 +123,21 @@ def is_running(datadir: Path) -> bool:
     except PermissionError:
         pass
     return True
+
+
+# -- proposals for the terminal UI: where the running server's binaries are, and newer ones --------
+
+def running_bindir(datadir: Path) -> Path | None:
+    """The bin directory of the postmaster running on `datadir` (its executable, read from /proc)."""
+    try:
+        pid = int((datadir / "postmaster.pid").read_text().split()[0])
+        return Path(os.readlink(f"/proc/{pid}/exe")).parent
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def installed_bindirs() -> list[Path]:
+    """Bin directories of the PostgreSQL servers installed here: Debian's layout, then the embedded wheel's."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin"))
+    wheel = wheel_bin_dir()
+    return [d for d in [*found, wheel] if d is not None and os.access(d / "postgres", os.X_OK)]

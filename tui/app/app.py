@@ -3,7 +3,8 @@
 The app owns navigation between screens; each screen owns one job:
 overview → choose target → plan review → privileged steps → run → report,
 overview → recovery walkthrough from the dirty banner, and overview → adoption for a database
-holding the product with nothing recorded; `pgferry fleet ui`: fleet → an instance's run.
+holding the product with nothing recorded; overview → server upgrade (pg_upgrade of the product's
+own cluster); `pgferry fleet ui`: fleet → an instance's run.
 """
 from __future__ import annotations
 
@@ -62,6 +63,11 @@ class PgferryApp(App[None]):
         """Quitting never stops a run, but say so (and ask) when one is on screen and still going."""
         from .run import QuitWhileRunning, RunScreen
 
+        if any(getattr(s, "upgrading", False) for s in self.screen_stack):
+            # pg_upgrade runs in this process: quitting would cut it off (the state file says where)
+            self.notify("the server upgrade runs in this process: wait for it to finish", title="not now",
+                        severity="warning", markup=False)
+            return
         running = [s for s in self.screen_stack if isinstance(s, RunScreen) and s.status == "running"]
         if not running or self.source.read_only or isinstance(self.screen, QuitWhileRunning):
             self.exit()
@@ -161,6 +167,11 @@ class PgferryApp(App[None]):
         from .adopt import AdoptScreen
 
         self.push_screen(AdoptScreen(self.source))
+
+    def open_server_upgrade(self) -> None:
+        from .server import ServerUpgradeScreen
+
+        self.push_screen(ServerUpgradeScreen(self.source))
 
     def open_recovery(self) -> None:
         from .recovery import RecoveryScreen

@@ -24,7 +24,9 @@ class OverviewScreen(PgferryScreen):
                 id="adopt"),
         Binding("x", "recover", "Recover", tooltip="Walk through recovering a dirty database.", id="recover"),
         Binding("a", "attach", "Attach", tooltip="Open the live view of the running upgrade.", id="attach"),
-        Binding("r", "refresh", "Refresh", tooltip="Read the status from the database again.", id="refresh"),
+        Binding("s", "server_upgrade", "Server", tooltip="Upgrade the product's own PostgreSQL server to a new major "
+                "version (pg_upgrade): checks, modes, run, resume or roll back.", id="server-upgrade"),
+        Binding("r", "refresh", "Reload", tooltip="Read the status from the database again.", id="refresh"),
         Binding("l", "last_report", "Report", tooltip="The report of the last upgrade run, wherever it was started.",
                 id="last-report"),
     ]
@@ -57,6 +59,8 @@ class OverviewScreen(PgferryScreen):
             return "nothing to recover: no failed or cut-off migration"
         if action == "attach" and (o.run is None or o.run.effective_status not in ("running", "paused")):
             return "no upgrade is running"
+        if action == "server_upgrade" and self.source.read_only:
+            return "read-only view (pgferry watch)"
         if action == "last_report":
             if o is None:
                 return "the status is not read yet"
@@ -92,6 +96,9 @@ class OverviewScreen(PgferryScreen):
 
     def action_choose_target(self) -> None:
         self.app.choose_target()
+
+    def action_server_upgrade(self) -> None:
+        self.app.open_server_upgrade()
 
     def action_recover(self) -> None:
         self.app.open_recovery()
