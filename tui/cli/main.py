@@ -66,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     ACTIVITY.reset()
-    from pgferry.tui.render import guarded_output
+    from pgferry.tui.terminal import guarded_output
 
     parser = build_parser()
     args = parser.parse_args(argv)
