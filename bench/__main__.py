@@ -9,6 +9,7 @@ needs CREATEDB).
 Scenarios: apply-1k (pgferry vs the psql floor vs Alembic, dbmate, Sqitch), plan-10k,
 oob-throughput, online-index (CIC vs plain CREATE INDEX under pgbench writes), memory
 (`pgferry plan` and the TUI on the 10k history), tui-start (launch to the overview's first frame),
+no-op (check, status and up with nothing pending, beside psql's `select 1`),
 estimate-accuracy (plan estimates against the measured durations of the demo's upgrade).
 fleet (`pgferry fleet upgrade` of 200 instances, max_parallel 8, against the single upgrades).
 server-upgrade (PostgreSQL 15 → 18 with pg_upgrade, per mode: wall time and downtime).
@@ -32,7 +33,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from . import apply1k, cic, estimate, fleet, oob, plan10k, server_upgrade, tui
+from . import apply1k, cic, estimate, fleet, noop, oob, plan10k, server_upgrade, tui
 from .common import Result, machine_facts
 
 SCENARIOS = {
@@ -42,6 +43,7 @@ SCENARIOS = {
     "online-index": (cic.run, True),
     "memory": (tui.run_memory, True),
     "tui-start": (tui.run_start, True),
+    "no-op": (noop.run, True),
     "estimate-accuracy": (estimate.run, True),
     "fleet": (fleet.run, True),
     "server-upgrade": (server_upgrade.run, False),

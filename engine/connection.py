@@ -5,6 +5,8 @@ import os
 import re
 import socket
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from typing import Mapping
 from urllib.parse import unquote
 
 import psycopg
@@ -15,6 +17,21 @@ from pgferry import __version__
 from .errors import ConnectError, ReadOnlyDatabase, UsageError, server_message
 
 MASK = "****"
+
+
+@dataclass(frozen=True)
+class Connections:
+    """Which database each schema lives in; the first schema's database is the primary one."""
+
+    dsns: Mapping[str, str]
+    bookkeeping_schema: str = "public"
+
+    @property
+    def primary(self) -> str:
+        return next(iter(self.dsns.values()))
+
+    def distinct(self) -> list[str]:
+        return list(dict.fromkeys(self.dsns.values()))
 
 
 def resolve_dsn(flag: str | None) -> str:

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import time
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import psycopg
 from psycopg import sql
 
 from .errors import PgferryError
-from .events import EventSink, LockAcquired, Session, WaitingForLock, discard
+
+if TYPE_CHECKING:  # imported by the first lock taken: the read-only commands only read the bookkeeping
+    from .events import EventSink, Session
 
 
 def lock_key(*parts: str) -> int:
@@ -46,18 +48,22 @@ LIMIT 1
 
 class AdvisoryLock:
     def __init__(self, conn: psycopg.Connection, key: int, name: str, *, poll: float = 0.2,
-                 timeout: float | None = None, on_event: EventSink = discard,
+                 timeout: float | None = None, on_event: EventSink | None = None,
                  sleep: Callable[[float], None] = time.sleep):
+        from .events import discard
+
         self.conn = conn
         self.key = key
         self.name = name
         self.poll = poll
         self.timeout = timeout
-        self.on_event = on_event
+        self.on_event = on_event if on_event is not None else discard
         self.sleep = sleep
         self.held = False
 
     def holder(self) -> Session | None:
+        from .events import Session
+
         classid, objid = lock_key_parts(self.key)
         row = self.conn.execute(HOLDER_SQL, [classid, objid]).fetchone()
         if not row:
@@ -85,6 +91,8 @@ class AdvisoryLock:
             self.sleep(self.poll)
 
     def acquire(self) -> None:
+        from .events import LockAcquired, WaitingForLock
+
         start = time.monotonic()
         last_report = -10.0
         # Waiters LISTEN (autocommit: no transaction, no snapshot, so still never in a CIC's way)

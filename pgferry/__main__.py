@@ -1,8 +1,9 @@
 """`python -m pgferry` and the `pgferry` command: the process entry.
 
-Ctrl-C can come at any instant. Importing the command line takes a second or more (psycopg,
-pglast, rich); an interrupt meanwhile has nothing to undo, so it ends the process with one line
-and exit 130, never a traceback from inside an import. pgferry.tui.cli.entry takes over from there."""
+Ctrl-C can come at any instant. Importing the command line takes a while (psycopg, the engine's
+modules); an interrupt meanwhile has nothing to undo, so it ends the process with one line and exit
+130, never a traceback from inside an import. pgferry.tui.cli.entry takes over from there (what a
+command imports later, in its handler, `main` answers like any other interrupt)."""
 import os
 import signal
 

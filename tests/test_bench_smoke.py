@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import math
 
-from bench import oob, plan10k
+from bench import noop, oob, plan10k
 from bench.__main__ import DEFAULT_WORK, render
 from bench.common import machine_facts
 
@@ -121,3 +121,9 @@ def test_fleet_scenario_tiny(pg_server, capsys):
     res = fleet.run(size="tiny", runs=1, new_database=lambda keep=False: pg_server.create_database(), log=lambda *_: None)
     d = _check(res, {"wall", "singles", "speedup", "rss"})
     assert d["params"]["instances"] == 6 and "coordinator peak RSS" in _render(res, capsys)
+
+
+def test_noop_scenario_tiny(pg_server):
+    res = noop.run(size="tiny", runs=1, new_database=pg_server.create_database, log=lambda *_: None)
+    d = _check(res, set(noop.TITLES))
+    assert d["info"]["exit_codes"]["up"] == 0 and d["info"]["exit_codes"]["status"] == 0

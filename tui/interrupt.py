@@ -6,8 +6,12 @@ back when its session ends; a concurrent index build is not, and says so.
 """
 from __future__ import annotations
 
-from pgferry.engine import events as ev
+from typing import TYPE_CHECKING
+
 from pgferry.engine.safetext import printable
+
+if TYPE_CHECKING:  # imported by the first event: every command loads this module, few run migrations
+    from pgferry.engine import events as ev
 
 AGAIN = "; run the command again to continue"
 
@@ -26,6 +30,8 @@ class Activity:
         self.oob: ev.OobStarted | None = None
 
     def __call__(self, e) -> None:
+        from pgferry.engine import events as ev
+
         if isinstance(e, ev.MigrationStarted):
             self.in_flight[(e.schema, e.migration_id)] = e
         elif isinstance(e, (ev.MigrationFinished, ev.MigrationFailedEvent)):

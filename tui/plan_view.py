@@ -10,7 +10,7 @@ from pgferry.engine.plan.impact import StepImpact
 from pgferry.engine.plan.impactview import basis_note, blocks_phrase, noticeable, seconds, stop_keys, total_phrase
 from pgferry.engine.plan.planner import Plan
 from pgferry.engine.safetext import printable
-from pgferry.tui.render import label, rich_console
+from pgferry.tui.terminal import label, rich_console
 
 # A glyph column, explained by a legend line: meaning never by colour alone, and it fits 80 columns.
 BADGES = (("privileged", "⚿"), ("create_index_concurrently", "⧗"), ("non_idempotent", "!"))

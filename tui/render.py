@@ -1,86 +1,19 @@
 """Rendering engine events on a terminal: a live rich display, or plain lines for logs and CI."""
 from __future__ import annotations
 
-import contextlib
-import io
 import sys
 import threading
 import time
 
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, Progress, ProgressColumn, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Column
 from rich.text import Text
 
 from pgferry.engine import events as ev
-from pgferry.engine.safetext import printable
-from pgferry.tui.pulse import Pulse
-
-
-class Guarded(io.TextIOBase):
-    """stdout or stderr with every control character shown escaped: the one place where text from
-    the server or the definitions (a RAISE message, a DETAIL quoting application data, a name)
-    meets the operator's terminal, so an OSC 52 or a screen clear in it is shown, never obeyed."""
-
-    def __init__(self, stream):
-        self.unguarded = stream
-
-    def write(self, text: str) -> int:
-        self.unguarded.write(printable(text))
-        return len(text)
-
-    def flush(self) -> None:
-        self.unguarded.flush()
-
-    def writable(self) -> bool:
-        return True
-
-    def isatty(self) -> bool:
-        return self.unguarded.isatty()
-
-    def fileno(self) -> int:
-        return self.unguarded.fileno()
-
-    @property
-    def encoding(self) -> str:
-        return getattr(self.unguarded, "encoding", "utf-8")
-
-
-@contextlib.contextmanager
-def guarded_output():
-    """print() to stdout and stderr goes through `Guarded` while the block runs."""
-    out, err = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = Guarded(out), Guarded(err)
-    try:
-        yield
-    finally:
-        sys.stdout, sys.stderr = out, err
-
-
-def unguarded(stream):
-    while isinstance(stream, Guarded):  # `pgferry demo` runs `status` inside its own guard
-        stream = stream.unguarded
-    return stream
-
-
-# A pipe or a file has no edge: nothing is cut or wrapped to fit one (`pgferry plan > plan.txt`).
-UNCUT = 1 << 20
-
-
-def rich_console(*, stderr: bool = False) -> Console:
-    """A rich console on the real stream: its own styling must reach the terminal, so what it shows
-    from the server or the definitions goes through `printable` (or `label`) first."""
-    stream = unguarded(sys.stderr if stderr else sys.stdout)
-    if stream.isatty():
-        return Console(file=stream)
-    return Console(file=stream, width=UNCUT, soft_wrap=True)
-
-
-def label(text: str, *, one_line: bool = True) -> str:
-    """Server or definition text for rich markup: controls shown escaped, markup escaped."""
-    return escape(printable(text, one_line=one_line))
 from pgferry.tui.interrupt import ACTIVITY
+from pgferry.tui.pulse import Pulse
+from pgferry.tui.terminal import UNCUT, label, rich_console  # noqa: F401 - UNCUT: where callers import it
 
 
 def _first_line(text: str, width: int = 70) -> str:

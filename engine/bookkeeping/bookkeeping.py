@@ -17,7 +17,7 @@ from psycopg import sql
 from pgferry import __version__
 
 from ..definitions.sqlfile import SqlScript
-from .pgschema import ensure_schema
+from .pgschema import ensure_schema, missing_columns
 
 # The version of pgferry's rows in migration_logs, stored in each: 2 adds sql_token_checksum to the
 # rows of the SQL a run ran (a later edit of the file can be told cosmetic or real, changed.py).
@@ -116,12 +116,9 @@ class MigrationLog:
         return bool(row and row[0])
 
     def missing_columns(self) -> list[str]:
-        rows = self.conn.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = 'migration_logs'",
-            [self.schema],
-        ).fetchall()
-        have = {r[0] for r in rows}
-        return [c for c in LOG_COLUMNS if c not in have]
+        # pg_attribute, not information_schema.columns: that view checks privileges row by row, a
+        # few milliseconds a call, and every run and `up` asks once per schema.
+        return missing_columns(self.conn, self.table, LOG_COLUMNS)
 
     def ensure(self) -> None:
         """Create or extend the tables. Callers hold the bookkeeping lock (see locks.py)."""

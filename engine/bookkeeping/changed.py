@@ -21,7 +21,7 @@ from psycopg import sql
 
 from pgferry import __version__
 
-from ..connection import connect, describe_target
+from ..connection import Connections, connect, describe_target
 from ..definitions.catalog import Definitions
 from ..definitions.graph import SchemaGraph
 from ..errors import DriftFound, UsageError
@@ -177,3 +177,17 @@ def _insert_acceptance(conn: psycopg.Connection, log: MigrationLog, c: ChangedMi
         "VALUES (%s, %s, %s, true, now(), clock_timestamp(), true, pg_backend_pid(), %s, %s, %s, %s, true, %s, %s)"
     ).format(log.table), [LOG_SCHEMA_VERSION, c.schema, c.id, log.host, __version__, c.checksum, c.token_checksum,
                           operator, f"changed definition accepted: {reason}"])
+
+
+def check_changed(defs: Definitions, conns: Connections, accept: Sequence[str] = (), schemas: Sequence[str] | None = None,
+                  *, note: Callable[[str], None]) -> tuple[ChangedMigration, ...]:
+    """Refuse to run over applied migrations whose up.sql changed since they ran (exit 5), unless
+    `accept` names each (--accept-changed); a cosmetic change is only noted. Returns the accepted
+    changes, for `record_accepted` once the run is confirmed."""
+    changes = find_changed(defs, dict(conns.dsns), conns.bookkeeping_schema, schemas)
+    accepted = pick_accepted(changes, accept, note)
+    refuse_unaccepted(changes, accepted)
+    for c in changes:
+        if not c.blocks and c not in accepted:
+            note(c.describe())
+    return accepted

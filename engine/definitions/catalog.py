@@ -9,7 +9,6 @@ from ..errors import DefinitionError, Finding, UsageError
 from . import defcache
 from .definitions import is_schema_dir, load_schema, read_yaml
 from .graph import SchemaGraph
-from .lint import lint
 from .outofband import OutOfBand, check_out_of_band, load_out_of_band
 from .releases import STABLE, Release, ReleaseCatalogue, parse_releases
 from .validate import check_graph, check_migration, check_releases, introduced_in, sort_findings
@@ -170,6 +169,8 @@ def load_definitions(path: str | Path, *, lint_warnings: bool = True) -> tuple[D
     oobs = load_out_of_band(root, findings)
     findings += check_out_of_band(oobs, graphs, catalogue)
     if lint_warnings and not any(f.severity == "error" for f in findings):
+        from .lint import lint  # pglast's visitors: only `validate` looks inside the statements
+
         for graph in healthy.values():
             findings += lint(graph, introduced_in(graph, catalogue))
     findings = sort_findings(findings)

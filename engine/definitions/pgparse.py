@@ -223,7 +223,7 @@ class ParsedFile:
     Loading a thousand migrations only needs to know what kind of statement each one is (and a
     flag or two: CONCURRENTLY, what a DROP drops), which the JSON says directly; building every
     tree up front was most of the load time. Callers read what they need and drop this (the JSON
-    of a file weighs more than its tree); `LaterTrees` builds the trees if they are asked for."""
+    of a file weighs more than its tree); sqlfile.LaterTrees builds the trees if they are asked for."""
 
     __slots__ = ("text", "spans", "bodies")
 
@@ -243,20 +243,3 @@ class ParsedFile:
             self.spans.append((loc(start), loc(start + length) - loc(start) if length else 0))
             self.bodies.append(raw.get("stmt"))
 
-
-class LaterTrees:
-    """A file's statement trees, built (all at once, by `parse_sql`) the first time one is asked for."""
-
-    __slots__ = ("text", "_trees")
-
-    def __init__(self, text: str):
-        self.text = text
-        self._trees: tuple | None = None
-
-    def __reduce__(self):
-        return LaterTrees, (self.text,)  # the text only: trees are rebuilt where needed (defcache)
-
-    def node(self, i: int):
-        if self._trees is None:
-            self._trees = tuple(raw.stmt for raw in parse_sql(self.text))
-        return self._trees[i]

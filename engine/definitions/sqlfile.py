@@ -6,23 +6,24 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-from pglast import ast
-from pglast.enums import ObjectType
-from pglast.parser import ParseError, scan
+if TYPE_CHECKING:
+    from pglast import ast
 
-from .pgparse import LaterTrees, ParsedFile
+# pglast is imported where a file is parsed or a tree is built, never by loading this module: the
+# commands that only decide whether anything is to be done (status, check, up with nothing pending)
+# get their definitions from the cache (defcache) and never parse (tests/cli/test_lazy_imports.py).
 
 # Objects whose DROP/COMMENT/ALTER needs rights an ordinary owner role lacks (docs/design.md §8).
-_PRIVILEGED_OBJECTS = {  # keyed by the JSON's spelling (the enum member's name)
-    ObjectType.OBJECT_EXTENSION.name: "EXTENSION",
-    ObjectType.OBJECT_EVENT_TRIGGER.name: "EVENT TRIGGER",
-    ObjectType.OBJECT_LANGUAGE.name: "LANGUAGE",
-    ObjectType.OBJECT_FDW.name: "FOREIGN DATA WRAPPER",
-    ObjectType.OBJECT_ROLE.name: "ROLE",
-    ObjectType.OBJECT_TABLESPACE.name: "TABLESPACE",
-    ObjectType.OBJECT_SUBSCRIPTION.name: "SUBSCRIPTION",
+_PRIVILEGED_OBJECTS = {  # keyed by the JSON's spelling: the name of pglast.enums.ObjectType's member
+    "OBJECT_EXTENSION": "EXTENSION",
+    "OBJECT_EVENT_TRIGGER": "EVENT TRIGGER",
+    "OBJECT_LANGUAGE": "LANGUAGE",
+    "OBJECT_FDW": "FOREIGN DATA WRAPPER",
+    "OBJECT_ROLE": "ROLE",
+    "OBJECT_TABLESPACE": "TABLESPACE",
+    "OBJECT_SUBSCRIPTION": "SUBSCRIPTION",
 }
 
 _PRIVILEGED_NODES = {
@@ -129,10 +130,30 @@ def facts_of(wrapped: dict | None) -> Facts:
                  kind == "IndexStmt" and bool(body.get("concurrent")))
 
 
+class LaterTrees:
+    """A file's statement trees, built (all at once, by pgparse.parse_sql) the first time one is asked for."""
+
+    __slots__ = ("text", "_trees")
+
+    def __init__(self, text: str):
+        self.text = text
+        self._trees: tuple | None = None
+
+    def __reduce__(self):
+        return LaterTrees, (self.text,)  # the text only: trees are rebuilt where needed (defcache)
+
+    def node(self, i: int):
+        if self._trees is None:
+            from .pgparse import parse_sql
+
+            self._trees = tuple(raw.stmt for raw in parse_sql(self.text))
+        return self._trees[i]
+
+
 @dataclass(frozen=True)
 class Statement:
     """One statement of a file. What kind it is comes from the parser's JSON (`facts`); the
-    typed tree (`node`) is built on first use (see pgparse.LaterTrees)."""
+    typed tree (`node`) is built on first use (see LaterTrees)."""
 
     text: str
     line: int  # line of the file where the statement starts
@@ -208,6 +229,8 @@ _COMMENTS = frozenset(("SQL_COMMENT", "C_COMMENT"))
 def token_checksum(text: str) -> str | None:
     """sha256 of the text's tokens (PostgreSQL's own scanner, through pglast) without comments,
     keywords in lower case, one NUL between tokens (no token holds one)."""
+    from pglast.parser import ParseError, scan
+
     try:
         tokens = scan(text)
     except ParseError:  # an unterminated string or comment: the file never loads anyway
@@ -219,6 +242,10 @@ def token_checksum(text: str) -> str | None:
 
 def parse_script(path: str, text: str) -> SqlScript:
     """Split a file into statements with their starting lines; raise SqlSyntaxError on bad SQL."""
+    from pglast.parser import ParseError
+
+    from .pgparse import ParsedFile
+
     try:
         parsed = ParsedFile(text)
     except ParseError as exc:

@@ -2,8 +2,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import yaml
+if TYPE_CHECKING:
+    import yaml
+
+# PyYAML is imported on the first file read, not with this module: the definitions cache
+# (defcache) spares the commands that read no file the import.
 
 
 class YamlError(Exception):
@@ -28,6 +33,8 @@ class YamlDoc:
 
 
 def _walk(node: yaml.Node, path: tuple, lines: dict[tuple, int]) -> None:
+    import yaml
+
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
@@ -42,8 +49,11 @@ def _walk(node: yaml.Node, path: tuple, lines: dict[tuple, int]) -> None:
             _walk(item, path + (i,), lines)
 
 
-# libyaml's parser when PyYAML was built with it: several times faster on thousands of files.
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+def _loader(text: str):
+    import yaml
+
+    # libyaml's parser when PyYAML was built with it: several times faster on thousands of files.
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
 
 
 def _refuse_aliases(text: str) -> None:
@@ -52,7 +62,9 @@ def _refuse_aliases(text: str) -> None:
     files have no need for them. Only texts with a `*` are scanned: a second parse, events only."""
     if "*" not in text:
         return
-    loader = _Loader(text)
+    import yaml
+
+    loader = _loader(text)
     try:
         while loader.check_event():
             event = loader.get_event()
@@ -66,9 +78,11 @@ def _refuse_aliases(text: str) -> None:
 
 
 def load_yaml(text: str) -> YamlDoc:
+    import yaml
+
     _refuse_aliases(text)
     # One parse for both the node tree (lines) and the data: YAML parsing dominates loading.
-    loader = _Loader(text)
+    loader = _loader(text)
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None

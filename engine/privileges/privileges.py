@@ -14,8 +14,6 @@ from typing import Iterable
 
 import psycopg
 from psycopg import conninfo
-from pglast import ast
-from pglast.enums import ObjectType
 
 from ..bookkeeping.grantlog import Grant, GrantLog
 from ..connection import connect, describe_target
@@ -68,6 +66,9 @@ class Capabilities:
 
 
 def ext_name(node) -> str | None:
+    from pglast import ast  # a statement's tree is asked for: pglast is loaded already, or needed
+    from pglast.enums import ObjectType
+
     if isinstance(node, ast.CreateExtensionStmt):
         return node.extname
     if isinstance(node, ast.AlterExtensionStmt):
@@ -81,6 +82,9 @@ def ext_name(node) -> str | None:
 
 def can_run(st: Statement, caps: Capabilities) -> tuple[bool, str]:
     """Whether the role can run a privileged statement here, and why (one short clause)."""
+    from pglast import ast
+    from pglast.enums import ObjectType
+
     n = st.node
     if caps.superuser:
         return True, "superuser"
@@ -240,6 +244,9 @@ def build_bundle(plan: Plan, dsns: dict[str, str], caps_by_dsn: dict[str, Capabi
 
 
 def verifiable(st: Statement) -> bool:
+    from pglast import ast
+    from pglast.enums import ObjectType
+
     n = st.node
     return isinstance(n, (ast.CreateExtensionStmt, ast.CreateRoleStmt, ast.DropRoleStmt)) or (
         isinstance(n, ast.DropStmt) and n.removeType == ObjectType.OBJECT_EXTENSION)
@@ -247,6 +254,9 @@ def verifiable(st: Statement) -> bool:
 
 def effect_present(conn: psycopg.Connection, st: Statement) -> bool | None:
     """True/False when the catalog shows whether the statement's effect is there; None if unknowable."""
+    from pglast import ast
+    from pglast.enums import ObjectType
+
     n = st.node
     if isinstance(n, ast.CreateExtensionStmt):
         return conn.execute("SELECT count(*) > 0 FROM pg_extension WHERE extname = %s", [n.extname]).fetchone()[0]

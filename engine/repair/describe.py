@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import psycopg
-from pglast import ast
-from pglast.parser import ParseError
-from pglast.stream import RawStream
 
-from ..definitions.pgparse import parse_sql
+if TYPE_CHECKING:  # pglast is imported by the first view compared: `status` loads this module, never parses
+    from pglast import ast
 
 BOOKKEEPING = ("migration_logs", "out_of_band_migrations", "out_of_band_migrations_errors", "upgrade_runs",
                "privileged_grants", "collation_versions")
@@ -118,6 +117,12 @@ def comparable_view(definition: str) -> str:
     differences between majors do not count either. Qualifiers that tell relations apart (joins,
     references to an outer query) are kept: changing those is a real change.
     """
+    from pglast import ast
+    from pglast.parser import ParseError
+    from pglast.stream import RawStream
+
+    from ..definitions.pgparse import parse_sql
+
     try:
         tree = parse_sql(definition)
     except ParseError:
@@ -130,6 +135,8 @@ def comparable_view(definition: str) -> str:
 
 def _nodes(value, *, into_selects: bool):
     """Every node under `value`; below a SELECT only when `into_selects` (its own clauses otherwise)."""
+    from pglast import ast
+
     if isinstance(value, (list, tuple)):
         for item in value:
             yield from _nodes(item, into_selects=into_selects)
@@ -142,6 +149,8 @@ def _nodes(value, *, into_selects: bool):
 
 
 def _drop_redundant_qualifiers(select: ast.SelectStmt) -> None:
+    from pglast import ast
+
     if len(select.fromClause or ()) != 1 or not isinstance(select.fromClause[0], ast.RangeVar):
         return
     rel = select.fromClause[0]

@@ -4,8 +4,6 @@ invalid indexes nothing will rebuild. Read-only."""
 from __future__ import annotations
 
 import psycopg
-from pglast import ast
-from pglast.enums import AlterTableType
 from psycopg import sql
 
 from ..definitions.catalog import Definitions
@@ -37,6 +35,9 @@ def _names(nodes) -> list[str]:
 
 def _targets(st: Statement) -> list[tuple[EffectKind, tuple, str]]:
     """(kind, name parts, display) of what one statement creates; [] for anything else."""
+    from pglast import ast  # with the first tree read: recover and the gate load this module for every run
+    from pglast.enums import AlterTableType
+
     n = st.node
     out = []
 
@@ -187,6 +188,8 @@ ORDER BY 3
 
 def owned_indexes(defs: Definitions, schemas) -> dict[tuple[str | None, str], tuple[str, int]]:
     """(schema or None, name) -> (schema, id) of every index a CIC migration of these schemas creates."""
+    from pglast import ast
+
     out = {}
     for s in schemas:
         for m in defs.schemas[s].migrations.values():

@@ -8,10 +8,10 @@ works offline.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import tempfile
-import uuid
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -51,7 +51,7 @@ class _Scratch:
         self.admin_dsn = admin_dsn
 
     def create(self, label: str) -> str:
-        name = f"pgferry_scratch_{re.sub(r'[^a-z0-9]+', '_', label.lower())}_{uuid.uuid4().hex[:8]}"[:63]
+        name = f"pgferry_scratch_{re.sub(r'[^a-z0-9]+', '_', label.lower())}_{os.urandom(4).hex()}"[:63]
         with connect(self.admin_dsn, role="expected") as conn:
             # template0: the scratch shape must not inherit whatever template1 holds
             conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name)))

@@ -8,8 +8,8 @@ pg_get_*def text a fix quotes beside them); lines starting with `--` are advice 
 from __future__ import annotations
 
 import re
+from functools import cache
 
-from pglast import keywords
 from psycopg import sql
 
 from .kinds import ObjectKind
@@ -21,13 +21,17 @@ DROP = {"view": 0, "trigger": 1, "index": 2, "constraint": 3, "column": 4, "tabl
 ADD = {"extension": 10, "enum": 11, "function": 12, "sequence": 13, "table": 14, "column": 15, "owned_by": 16,
        "constraint": 17, "foreign_key": 17.5, "index": 18, "trigger": 19, "view": 20, "comment": 21}
 
-_QUOTED_KEYWORDS = keywords.RESERVED_KEYWORDS | keywords.TYPE_FUNC_NAME_KEYWORDS | keywords.COL_NAME_KEYWORDS
+@cache
+def _quoted_keywords() -> frozenset[str]:
+    from pglast import keywords  # with the first fix written: `status` loads this module and writes none
+
+    return frozenset(keywords.RESERVED_KEYWORDS | keywords.TYPE_FUNC_NAME_KEYWORDS | keywords.COL_NAME_KEYWORDS)
 
 
 def quote_ident(name: str) -> str:
     """`name` as PostgreSQL's quote_ident prints it: bare when it is a plain lower-case word and no keyword,
     else quoted by psycopg (no connection: a fix is text for the operator, made without one)."""
-    if re.fullmatch(r"[a-z_][a-z0-9_]*", name) and name not in _QUOTED_KEYWORDS:
+    if re.fullmatch(r"[a-z_][a-z0-9_]*", name) and name not in _quoted_keywords():
         return name
     return sql.Identifier(name).as_string()
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable
 
-from pglast import ast
 from psycopg import sql
 
 from ..bookkeeping.bookkeeping import MigrationLog
@@ -82,6 +81,8 @@ def recorded(conn, bookkeeping_schema: str, schemas: list[str]) -> bool:
 
 def _product_tables(defs, schemas: list[str], pg_schema: str) -> set[str]:
     """Every table some up migration of `schemas` creates in `pg_schema`."""
+    from pglast import ast  # only a database with nothing recorded gets here
+
     out = set()
     for s in schemas:
         for m in defs.schemas[s].migrations.values():

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import socket
 import time
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 from dataclasses import dataclass, field
 
 import psycopg
@@ -20,8 +20,10 @@ from ..bookkeeping.pgschema import ensure_schema
 from ..connection import connect, ensure_writable, is_connection_loss, loss_reason
 from ..definitions.outofband import OutOfBand
 from ..errors import OutOfBandFailed, server_message
-from ..events import EventSink, OobBatchFailed, OobFinished, OobPaused, OobProgress, OobStarted, discard
 from ..locks import AdvisoryLock, lock_key
+
+if TYPE_CHECKING:  # imported by a runner: readiness and status only read the store
+    from ..events import EventSink
 
 MIN_BATCH, MAX_BATCH = 1, 1_000_000
 
@@ -164,11 +166,13 @@ class BackgroundRunner:
     """Runs one out-of-band migration to completion (or to zero, in reverse)."""
 
     def __init__(self, dsn: str, oob: OutOfBand, options: BackgroundOptions = BackgroundOptions(),
-                 on_event: EventSink = discard, stop_check: Callable[[], bool] | None = None):
+                 on_event: EventSink | None = None, stop_check: Callable[[], bool] | None = None):
+        from ..events import discard
+
         self.dsn = dsn
         self.oob = oob
         self.options = options
-        self.on_event = on_event
+        self.on_event = on_event if on_event is not None else discard
         # Asked between batches: an upgrade run that was told to pause or abort stops here.
         self.stop_check = stop_check
 
@@ -189,6 +193,8 @@ class BackgroundRunner:
                 "was rolled back and the next run continues from the recorded progress") from None
 
     def _run(self, reverse: bool) -> str:
+        from ..events import OobBatchFailed, OobFinished, OobPaused, OobProgress, OobStarted
+
         o, opts = self.oob, self.options
         if reverse and o.down is None:
             if o.non_destructive:

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import statistics
 import time
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-from ..bookkeeping.calibration import CalibrationLog, Throughputs
 from ..connection import connect
+
+if TYPE_CHECKING:  # the bookkeeping's modules are imported when measuring: `pgferry --help` shows DEFAULT_SIZE_MB
+    from ..bookkeeping.calibration import Throughputs
 
 MB = 1024 * 1024
 DEFAULT_SIZE_MB = 32
@@ -56,6 +58,8 @@ def measure(conn, size_mb: int = DEFAULT_SIZE_MB) -> tuple[Throughputs, int]:
     finally:
         conn.execute("DROP TABLE IF EXISTS pg_temp.pgferry_calibration")
     mb = heap / MB
+    from ..bookkeeping.calibration import Throughputs
+
     figures = Throughputs(scan_mb_s=round(mb / scan, 1), rewrite_mb_s=round(mb / rewrite / WAL_FACTOR, 1),
                           index_mb_s=round(mb / index, 1), catalog_s=round(catalog, 4),
                           batch_mb_s=round(batch_rows * total / rows / MB / batch_s / WAL_FACTOR, 1))
@@ -77,6 +81,8 @@ def _batches(conn, rows: int) -> tuple[int, float]:
 
 def calibrate(dsn: str, bookkeeping_schema: str = "public", size_mb: int = DEFAULT_SIZE_MB) -> Throughputs:
     """Measure on the server of `dsn` and store the figures there (stamped with version and time)."""
+    from ..bookkeeping.calibration import CalibrationLog
+
     with connect(dsn, role="calibrate") as conn:
         figures, heap = measure(conn, size_mb)
         return CalibrationLog(conn, bookkeeping_schema).record(figures, heap)

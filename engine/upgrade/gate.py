@@ -7,9 +7,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable
 
-from ..bookkeeping.changed import ChangedMigration, find_changed, pick_accepted, refuse_unaccepted
 from ..definitions.catalog import Definitions
 from ..errors import DirtyDatabase, DriftFound, PreflightFailed, PrivilegeRequired
 from ..plan.planner import Plan
@@ -110,17 +109,3 @@ def check_privileges(plan: Plan, conns: Connections, *, privileged_dsn: str | No
     raise PrivilegeRequired(
         f"This {verb} has {len(waiting.items)} privileged step(s) that role {waiting.role} cannot run: "
         f"{describe_items(waiting.items)}. Nothing was changed.", hint=hint)
-
-
-def check_changed(defs: Definitions, conns: Connections, accept: Sequence[str] = (), schemas: Sequence[str] | None = None,
-                  note: Callable[[str], None] = ignore_nothing) -> tuple[ChangedMigration, ...]:
-    """Refuse to run over applied migrations whose up.sql changed since they ran (exit 5), unless
-    `accept` names each (--accept-changed); a cosmetic change is only noted. Returns the accepted
-    changes, for `record_accepted` once the run is confirmed."""
-    changes = find_changed(defs, dict(conns.dsns), conns.bookkeeping_schema, schemas)
-    accepted = pick_accepted(changes, accept, note)
-    refuse_unaccepted(changes, accepted)
-    for c in changes:
-        if not c.blocks and c not in accepted:
-            note(c.describe())
-    return accepted

@@ -2,10 +2,9 @@
 schema, the applied sets, out-of-band progress measured on the live data, the target release."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Mapping
 
-from ..connection import connect
+from ..connection import Connections, connect  # noqa: F401 - Connections: where most callers import it
 from ..definitions.catalog import Definitions
 from ..definitions.releases import Release
 from ..errors import PlanError, UsageError
@@ -13,21 +12,6 @@ from ..plan.planner import Plan, Planner
 from ..repair.drift import refuse_unrecorded
 from ..run.oobstate import progress_for_planning, read_states
 from .collation import with_collation_repairs
-
-
-@dataclass(frozen=True)
-class Connections:
-    """Which database each schema lives in; the first schema's database is the primary one."""
-
-    dsns: Mapping[str, str]
-    bookkeeping_schema: str = "public"
-
-    @property
-    def primary(self) -> str:
-        return next(iter(self.dsns.values()))
-
-    def distinct(self) -> list[str]:
-        return list(dict.fromkeys(self.dsns.values()))
 
 
 def read_applied(defs: Definitions, conns: Connections) -> dict[str, frozenset[int]]:

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Callable, Collection, Mapping
 
 import psycopg
-from pglast import ast
 from psycopg import sql
 
 from ..connection import application_name, connect
@@ -213,6 +212,8 @@ def check_migrators(conn: psycopg.Connection, locks: Mapping[str, int], own: lis
 def needed_extensions(plan: Plan, conns: Connections) -> dict[str, dict[str, str]]:
     """{dsn: {extension: the migration that creates it}}. All steps are scanned, not only those
     marked privileged: validation already insists CREATE EXTENSION is in a privileged one."""
+    from pglast import ast  # the statements' trees are read here: `up` loads this module (gate) and reads none
+
     out: dict[str, dict[str, str]] = {}
     for ps in plan.schema_steps():
         m = ps.step.migration

@@ -7,11 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..bookkeeping.status import DatabaseStatus, read_status
-from ..connection import Sessions, sessions_or_own
+from ..connection import Connections, Sessions, sessions_or_own
 from ..definitions.catalog import Definitions
 from ..repair.drift import Unrecorded, UnrecordedDatabase, find_unrecorded
 from ..run.oobstate import OobRow, read_states
-from .planning import Connections
 
 
 @dataclass(frozen=True)

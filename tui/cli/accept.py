@@ -27,7 +27,7 @@ def note(text: str) -> None:
 def gate_changed(args, defs, conns, schemas=None) -> tuple:
     """Refuse (exit 5) over changed applied migrations not accepted; the accepted ones, their reason
     settled (asked for in a terminal, required otherwise) before anything is written."""
-    from pgferry.engine.upgrade.gate import check_changed
+    from pgferry.engine.bookkeeping.changed import check_changed
 
     accepted = check_changed(defs, conns, args.accept_changed, schemas, note=note)
     if accepted and not (args.reason or "").strip():

@@ -6,8 +6,6 @@ import sys
 
 from pgferry.engine.errors import ExitCode, UsageError
 
-from pgferry.tui.adopt_view import lines
-
 from .drift import ignore_rules, replayer, shape_flags
 from .flags import common, definitions, dsns_of
 from .output import emit_json
@@ -36,6 +34,7 @@ def cmd_adopt(args) -> int:
     from pgferry.engine.bookkeeping.runs import operator_name
     from pgferry.engine.repair.adopt import adopt, prepare_adoption
     from pgferry.engine.repair.expected import expected_path
+    from pgferry.tui.adopt_view import lines
 
     defs = definitions(args)
     release = defs.release(args.release)

@@ -19,12 +19,7 @@ from psycopg import conninfo, sql
 
 from pgferry.engine.definitions.catalog import bundled_migrations_dir, load
 from pgferry.engine.connection import mask_dsn, schema_env
-from pgferry.engine.embedded import start
 from pgferry.engine.errors import ExitCode, UsageError
-from pgferry.engine.run.runner import RunOptions
-from pgferry.engine.upgrade.planning import Connections
-from pgferry.engine.upgrade.upgrade import Upgrade
-from pgferry.tui.render import renderer
 
 from .app import cmd_app
 from .flags import common
@@ -100,7 +95,20 @@ def dba_connection(superuser_uri: str, database: str) -> str:
     return f"psql {shlex.quote(mask_dsn(conninfo.make_conninfo(**params)))}"
 
 
+def _install(defs, dsns: dict[str, str], superuser: str, version: str) -> None:
+    """The oldest release, as the app role; its extensions as the superuser."""
+    from pgferry.engine.run.session import RunOptions
+    from pgferry.engine.upgrade.planning import Connections
+    from pgferry.engine.upgrade.upgrade import Upgrade
+    from pgferry.tui.render import renderer
+
+    with renderer(plain=True) as render:
+        Upgrade(defs, Connections(dsns), options=RunOptions(privileged_dsn=superuser), on_event=render).run(version)
+
+
 def run_demo(args) -> int:
+    from pgferry.engine.embedded import start
+
     datadir = demo_dir(args)
     if args.stop:
         if not (datadir / "PG_VERSION").exists():
@@ -142,9 +150,7 @@ def run_demo(args) -> int:
     if fresh:
         print(f"installing the bundled product at its oldest release, {oldest.version}, as role {APP_ROLE} "
               "(its extensions as the superuser) ...", file=sys.stderr)
-        with renderer(plain=True) as render:
-            Upgrade(defs, Connections(dsns), options=RunOptions(privileged_dsn=superuser), on_event=render
-                    ).run(oldest.version)
+        _install(defs, dsns, superuser, oldest.version)
         for schema in fresh:
             seed = root / "demo" / "seed" / f"{schema}.sql"
             if seed.exists():

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import argparse
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from pgferry.engine.connection import known_secrets, schema_dsns
 from pgferry.engine.definitions.catalog import Definitions, bundled_migrations_dir, load
 from pgferry.engine.errors import UsageError
-from pgferry.engine.run.runner import RunOptions
+
+if TYPE_CHECKING:
+    from pgferry.engine.run.session import RunOptions
 
 EPILOG = """\
 exit codes: 0 success, 1 failure, 2 usage error or invalid definitions, 3 a privileged
@@ -72,7 +74,7 @@ def dsns_of(args, defs: Definitions) -> dict[str, str]:
 
 
 def conns_of(args, defs: Definitions):
-    from pgferry.engine.upgrade.planning import Connections
+    from pgferry.engine.connection import Connections
 
     return Connections(dsns_of(args, defs), args.bookkeeping_schema)
 
@@ -92,6 +94,8 @@ def target_ids(values: Sequence[str]) -> list[int]:
 
 
 def run_options(args) -> RunOptions:
+    from pgferry.engine.run.session import RunOptions
+
     return RunOptions(
         bookkeeping_schema=args.bookkeeping_schema,
         lock_timeout=args.lock_timeout,

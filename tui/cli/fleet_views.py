@@ -5,8 +5,6 @@ from __future__ import annotations
 import sys
 from collections import Counter
 
-from pgferry.engine.events import (Baking, FleetJoined, FleetStopped, InstanceClaimed, InstanceFinished,
-                                         RingStarted, RingVerified)
 from pgferry.engine.safetext import printable
 
 GLYPHS = {"succeeded": "✓", "failed": "✗", "paused": "⏸", "skipped": "–", "pending": "·", "claimed": "…",
@@ -58,6 +56,9 @@ def print_plans(inventory, to: str, plans, bundle_dir: str | None) -> None:
 
 def progress(event) -> None:
     """The coordinator's events as lines on stderr (stdout stays for --json)."""
+    from pgferry.engine.events import (Baking, FleetJoined, FleetStopped, InstanceClaimed, InstanceFinished,
+                                       RingStarted, RingVerified)
+
     line = None
     if isinstance(event, FleetJoined):
         line = f"fleet {event.fleet}: run {event.run_id} to {event.to_version} ({event.how})"

@@ -66,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     ACTIVITY.reset()
-    from pgferry.tui.render import guarded_output
+    from pgferry.tui.terminal import guarded_output
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -149,7 +149,7 @@ def interrupted() -> int:
 
 
 def entry() -> None:
-    # Imports are done (tui/__main__ covered them): from here Ctrl-C is a KeyboardInterrupt that
+    # The command line is imported (pgferry/__main__ covered that): from here Ctrl-C is a KeyboardInterrupt that
     # `main` answers with what it interrupted; after it, with the process ending, it is ignored.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     try:

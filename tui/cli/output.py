@@ -4,8 +4,12 @@ from __future__ import annotations
 import json
 import sys
 
-from pgferry.engine.definitions.graph import Step
+from typing import TYPE_CHECKING
+
 from pgferry.engine.userdirs import write_private
+
+if TYPE_CHECKING:
+    from pgferry.engine.definitions.graph import Step
 
 
 def emit_json(data) -> None:

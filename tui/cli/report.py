@@ -6,7 +6,6 @@ import json
 import sys
 
 from pgferry.engine.errors import ExitCode, UsageError
-from pgferry.engine.upgrade.report import migration_names
 
 from .app import cmd_app
 from .flags import EPILOG, common, definitions, dsns_of
@@ -36,7 +35,7 @@ def register(sub) -> None:
 
 
 def cmd_report(args) -> int:
-    from pgferry.engine.upgrade.report import build_report, to_markdown
+    from pgferry.engine.upgrade.report import build_report, migration_names, to_markdown
 
     defs = definitions(args)
     report = build_report(dsns_of(args, defs), args.bookkeeping_schema, args.run, migration_names(defs), defs)

@@ -47,7 +47,7 @@ def cmd_status(args) -> int:
 
 def show_status(defs, dsns: dict[str, str], bookkeeping_schema: str = "public", schemas=None, *,
                 as_json: bool = False) -> int:
-    from pgferry.engine.upgrade.planning import Connections
+    from pgferry.engine.connection import Connections
     from pgferry.engine.upgrade.standing import read_standing
 
     standing = read_standing(defs, Connections(dsns, bookkeeping_schema), schemas)
@@ -58,7 +58,7 @@ def show_status(defs, dsns: dict[str, str], bookkeeping_schema: str = "public", 
         return ExitCode.OK
     from rich.table import Table
 
-    from pgferry.tui.render import label, rich_console
+    from pgferry.tui.terminal import label, rich_console
     from pgferry.tui.states import changed_lines, schema_state
 
     console = rich_console()

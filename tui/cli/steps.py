@@ -3,14 +3,17 @@ from __future__ import annotations
 
 import sys
 
-from pgferry.engine.definitions.catalog import Definitions
-from pgferry.engine.definitions.graph import Step
+from typing import TYPE_CHECKING
+
 from pgferry.engine.errors import ExitCode, UsageError
-from pgferry.engine.run.runner import Migrator
 
 from .accept import accept_flags, gate_changed, record_changed
 from .flags import common, conns_of, definitions, dsns_of, run_flags, run_options, target_ids
 from .output import emit_json, print_steps
+
+if TYPE_CHECKING:
+    from pgferry.engine.definitions.catalog import Definitions
+    from pgferry.engine.definitions.graph import Step
 
 
 def register(sub) -> None:
@@ -47,6 +50,7 @@ def register(sub) -> None:
 def _run(args, plans: dict[str, callable], title: str, accepted: tuple | None = None) -> int:
     """Run each schema's compute function with its own Migrator; render events. `accepted`: the
     changed migrations accepted (gate_changed), when the caller asked before its confirmation."""
+    from pgferry.engine.run.runner import Migrator
     from pgferry.tui.render import renderer
 
     defs = args._defs

@@ -1,0 +1,63 @@
+"""The commands that probes and init containers run many times a day (`check --release`, `status`,
+`up` with nothing pending) import only what they use: with the definitions cached, no SQL or YAML
+parser, no terminal UI, and no event types where nothing runs (issue 19). Checked on which modules
+a fresh interpreter holds after the command, never on a time."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.support import ROOT, SMALL, cli
+
+M = ["--migrations", str(SMALL)]
+# The parsers (pglast, PyYAML) and what loads them; the Textual app; the events and the live display;
+# the checks before a move between releases (drift, preflight, privileged steps), which `up` does not make.
+WATCHED = ("pglast", "yaml", "textual", "rich", "pgferry.engine.events", "pgferry.engine.definitions.pgparse",
+           "pgferry.tui.render", "pgferry.engine.upgrade.gate")
+# What each command may import of them, on a database with nothing pending and cached definitions.
+ALLOWED = {
+    "check": set(),
+    "status": {"rich"},  # its table
+    "up": {"rich", "pgferry.engine.events", "pgferry.tui.render"},  # the migrator and its display
+}
+ARGS = {"check": ["--release", "1.2.0"], "status": [], "up": ["--no-progress"]}
+
+CHILD = """
+import json, sys
+from pgferry.tui.cli import main
+code = main(sys.argv[1:])
+print(json.dumps([code, sorted(m for m in %r if m in sys.modules)]))
+""" % (WATCHED,)
+
+
+@pytest.fixture(scope="module")
+def applied(pg_server):
+    """A database with the small product applied; the definitions cache filled by that run."""
+    dsn = pg_server.create_database()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PGFERRY_DSN", dsn)
+        from pgferry.tui.cli import main
+
+        assert main(["up", "--no-progress", *M]) == 0
+    yield dsn
+    pg_server.drop_database(dsn)
+
+
+@pytest.mark.parametrize("command", sorted(ALLOWED))
+def test_a_no_op_command_imports_no_parser_and_no_ui(applied, command):
+    argv = [command, *ARGS[command], "--dsn", applied, *M]
+    run = subprocess.run([sys.executable, "-c", CHILD, *argv], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    code, imported = json.loads(run.stdout.strip().splitlines()[-1])
+    assert code == 0, run.stderr
+    assert set(imported) <= ALLOWED[command], f"{command} imported {sorted(set(imported) - ALLOWED[command])}"
+
+
+def test_validate_still_parses_and_lints_every_file(capsys, small_copy):
+    """The parsers are imported where files are read: an unparsable up.sql is still found (exit 2)."""
+    broken = next(small_copy.glob("main/*/up.sql"))
+    broken.write_text("CREATE TABLE (;\n")
+    rc, _, err = cli(capsys, "validate", "--migrations", str(small_copy))
+    assert rc == 2 and "unparsable SQL" in err, err

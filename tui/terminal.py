@@ -1,0 +1,83 @@
+"""What reaches the terminal: every command's output goes through `printable` (text from the server
+or the definitions is shown with its control characters escaped, never obeyed), and a rich console
+writes to the real stream. Apart from tui.render, and rich imported by the first console, so that
+every command sets up its output without importing rich (tests/cli/test_lazy_imports.py)."""
+from __future__ import annotations
+
+import contextlib
+import io
+import sys
+from typing import TYPE_CHECKING
+
+from pgferry.engine.safetext import printable
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+class Guarded(io.TextIOBase):
+    """stdout or stderr with every control character shown escaped: the one place where text from
+    the server or the definitions (a RAISE message, a DETAIL quoting application data, a name)
+    meets the operator's terminal, so an OSC 52 or a screen clear in it is shown, never obeyed."""
+
+    def __init__(self, stream):
+        self.unguarded = stream
+
+    def write(self, text: str) -> int:
+        self.unguarded.write(printable(text))
+        return len(text)
+
+    def flush(self) -> None:
+        self.unguarded.flush()
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return self.unguarded.isatty()
+
+    def fileno(self) -> int:
+        return self.unguarded.fileno()
+
+    @property
+    def encoding(self) -> str:
+        return getattr(self.unguarded, "encoding", "utf-8")
+
+
+@contextlib.contextmanager
+def guarded_output():
+    """print() to stdout and stderr goes through `Guarded` while the block runs."""
+    out, err = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = Guarded(out), Guarded(err)
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = out, err
+
+
+def unguarded(stream):
+    while isinstance(stream, Guarded):  # `pgferry demo` runs `status` inside its own guard
+        stream = stream.unguarded
+    return stream
+
+
+# A pipe or a file has no edge: nothing is cut or wrapped to fit one (`pgferry plan > plan.txt`).
+UNCUT = 1 << 20
+
+
+def rich_console(*, stderr: bool = False) -> Console:
+    """A rich console on the real stream: its own styling must reach the terminal, so what it shows
+    from the server or the definitions goes through `printable` (or `label`) first."""
+    from rich.console import Console
+
+    stream = unguarded(sys.stderr if stderr else sys.stdout)
+    if stream.isatty():
+        return Console(file=stream)
+    return Console(file=stream, width=UNCUT, soft_wrap=True)
+
+
+def label(text: str, *, one_line: bool = True) -> str:
+    """Server or definition text for rich markup: controls shown escaped, markup escaped."""
+    from rich.markup import escape
+
+    return escape(printable(text, one_line=one_line))
