@@ -186,6 +186,14 @@ def time_text(t: datetime | None) -> str:
     return t.strftime("%Y-%m-%d %H:%M:%S %Z").strip() if t else "-"
 
 
+def _section(title: str, columns: tuple[str, ...], rows: list[str], *, none: str = "- none",
+             after: list[str] = ()) -> list[str]:
+    """A report section: its table (and what follows it), or one line saying there is nothing."""
+    if not rows:
+        return ["", f"## {title}", "", none]
+    return ["", f"## {title}", "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns), *rows, *after]
+
+
 def to_markdown(report: Report, slowest: int = 10) -> str:
     r = report.run
     first = report.runs[0]
@@ -204,37 +212,21 @@ def to_markdown(report: Report, slowest: int = 10) -> str:
         lines.append(f"- runs: {' → '.join(str(x.id) for x in report.runs)} (resumed after an interruption or a pause)")
     lines += ["", "## Warnings", ""]
     lines += [f"- {markdown_cell(w)}" for w in report.warnings] or ["- none"]
-    lines += ["", "## Manual steps", ""]
-    if report.manual:
-        lines += ["| schema | id | name | confirmed by |", "|---|---|---|---|"]
-        lines += [f"| {markdown_cell(s.schema)} | {s.id} | {markdown_cell(report.names.get((s.schema, s.id)))} | "
-                  f"{markdown_cell(s.confirmed_by or '?')} |" for s in report.manual]
-    else:
-        lines.append("- none")
-    lines += ["", "## Out-of-band migrations", ""]
-    if report.out_of_band:
-        lines += ["| id | description | progress | finished |", "|---|---|---|---|"]
-        lines += [f"| {o['id']} | {markdown_cell(o.get('description'))} | {float(o.get('progress') or 0):.0%} | "
-                  f"{time_text(o.get('finished_at'))} |" for o in report.out_of_band]
-    else:
-        lines.append("- none")
-    lines += ["", "## Backups", ""]
-    if report.backups:
-        lines += ["| run | database | file | size | sha256 | taken |", "|---|---|---|---|---|---|"]
-        lines += [f"| {b['run_id']} | {markdown_cell(b['database'])} | {markdown_cell(b['path'])} | {human_size(b['bytes'])} | "
-                  f"{b['sha256']} | {markdown_cell(b['taken_at'])} |" for b in report.backups]
-        lines.append("")
-        lines.append("`pgferry restore --run N` puts these databases back as they were before run N.")
-    else:
-        lines.append("- none (`pgferry upgrade --backup DIR` takes them)")
-    lines += ["", f"## Slowest steps (of {len(ok)})", ""]
-    if ok:
-        lines += ["| schema | id | name | direction | took |", "|---|---|---|---|---|"]
-        for s in sorted(ok, key=lambda s: s.seconds or 0, reverse=True)[:slowest]:
-            lines.append(f"| {markdown_cell(s.schema)} | {s.id} | {markdown_cell(report.names.get((s.schema, s.id)))} | "
-                         f"{'up' if s.up else 'down'} | {duration_text(s.seconds)} |")
-    else:
-        lines.append("- none")
+    lines += _section("Manual steps", ("schema", "id", "name", "confirmed by"),
+                      [f"| {markdown_cell(s.schema)} | {s.id} | {markdown_cell(report.names.get((s.schema, s.id)))} | "
+                       f"{markdown_cell(s.confirmed_by or '?')} |" for s in report.manual])
+    lines += _section("Out-of-band migrations", ("id", "description", "progress", "finished"),
+                      [f"| {o['id']} | {markdown_cell(o.get('description'))} | {float(o.get('progress') or 0):.0%} | "
+                       f"{time_text(o.get('finished_at'))} |" for o in report.out_of_band])
+    lines += _section("Backups", ("run", "database", "file", "size", "sha256", "taken"),
+                      [f"| {b['run_id']} | {markdown_cell(b['database'])} | {markdown_cell(b['path'])} | "
+                       f"{human_size(b['bytes'])} | {b['sha256']} | {markdown_cell(b['taken_at'])} |" for b in report.backups],
+                      none="- none (`pgferry upgrade --backup DIR` takes them)",
+                      after=["", "`pgferry restore --run N` puts these databases back as they were before run N."])
+    slow = sorted(ok, key=lambda s: s.seconds or 0, reverse=True)[:slowest]
+    lines += _section(f"Slowest steps (of {len(ok)})", ("schema", "id", "name", "direction", "took"),
+                      [f"| {markdown_cell(s.schema)} | {s.id} | {markdown_cell(report.names.get((s.schema, s.id)))} | "
+                       f"{'up' if s.up else 'down'} | {duration_text(s.seconds)} |" for s in slow])
     by_schema: dict[str, list[StepRecord]] = {}
     for s in ok:
         by_schema.setdefault(s.schema, []).append(s)
