@@ -165,9 +165,9 @@ def _table_parts(f: Fixer, table: str, e: dict, a: dict) -> list[Difference]:
     for con, ed, ad in _pairs(e["constraints"], a["constraints"]):
         if ed == ad:
             continue
-        builds_unique = ed is not None and ed.startswith(("PRIMARY KEY", "UNIQUE"))
+        unique = f.add_constraint(table, con, ed) if ed and ed.startswith(("PRIMARY KEY", "UNIQUE")) else None
         out.append(Difference(ObjectKind.CONSTRAINT, f"{table}.{con}", _problem(ed, ad), ed, ad,
-                              f.constraint(table, con, ed, ad), f.add_constraint(table, con, ed) if builds_unique else None))
+                              f.constraint(table, con, ed, ad), unique))
     # An index that backs a PRIMARY KEY, UNIQUE or EXCLUDE constraint comes and goes with it.
     backing = {n for cons in (e["constraints"], a["constraints"]) for n, d in cons.items()
                if d.startswith(("PRIMARY KEY", "UNIQUE", "EXCLUDE"))}
@@ -178,7 +178,8 @@ def _table_parts(f: Fixer, table: str, e: dict, a: dict) -> list[Difference]:
         unique = ei["definition"] if ei and ei["definition"].startswith("CREATE UNIQUE INDEX") else None
         if ei and ai and ei["definition"] == ai["definition"]:
             if ei["valid"] and not ai["valid"]:
-                out.append(Difference(ObjectKind.INDEX, obj, DriftProblem.INVALID_INDEX, ei, ai, f.reindex(idx), unique))
+                out.append(Difference(ObjectKind.INDEX, obj, DriftProblem.INVALID_INDEX, ei, ai, f.reindex(idx),
+                                      unique))
             continue
         if idx in backing:
             continue

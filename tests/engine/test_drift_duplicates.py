@@ -13,6 +13,7 @@ from tests.support import bundled, drift_json, query
 
 DEFS = bundled()
 
+INDEX = "insight_repo_names_name_unique_idx"  # a plain unique index, no constraint behind it
 NAMES = "SELECT name, count(*) AS copies FROM public.insight_repo_names WHERE name IS NOT NULL GROUP BY name " \
         "HAVING count(*) > 1 ORDER BY count(*) DESC"
 ROLES = "SELECT name, count(*) AS copies FROM public.roles WHERE name IS NOT NULL GROUP BY name " \
@@ -30,16 +31,16 @@ def run(dsn, *statements):
 
 @pytest.fixture
 def duplicated(newest_db):
-    """Three unique structures gone over tables that now hold duplicate keys: insight_repo_names_name_unique_idx invalid (its
-    build failed on them, as a failed CREATE UNIQUE INDEX CONCURRENTLY leaves it), roles_name_key
-    dropped, orgs_name (partial: live organisations only) dropped."""
-    run(newest_db, "DROP INDEX insight_repo_names_name_unique_idx", "ALTER TABLE roles DROP CONSTRAINT roles_name_key", "DROP INDEX orgs_name",
+    """Three unique structures gone over tables that now hold duplicate keys: INDEX invalid (its build
+    failed on them, as a failed CREATE UNIQUE INDEX CONCURRENTLY leaves it), roles_name_key dropped,
+    orgs_name (partial: live organisations only) dropped."""
+    run(newest_db, f"DROP INDEX {INDEX}", "ALTER TABLE roles DROP CONSTRAINT roles_name_key", "DROP INDEX orgs_name",
         "INSERT INTO insight_repo_names (name) VALUES ('ops'), ('ops'), ('dev')",
         "INSERT INTO roles (name) VALUES (e'ad\\x1bmin'), (e'ad\\x1bmin'), (e'ad\\x1bmin')",
         # two live 'acme', and one deleted beside a live 'beta': only the first collide under the predicate
         "INSERT INTO orgs (name, deleted_at) VALUES ('acme', NULL), ('acme', NULL), ('beta', NULL), ('beta', now())")
     with pytest.raises(psycopg.errors.UniqueViolation):
-        run(newest_db, "CREATE UNIQUE INDEX CONCURRENTLY insight_repo_names_name_unique_idx ON insight_repo_names (name)")
+        run(newest_db, f"CREATE UNIQUE INDEX CONCURRENTLY {INDEX} ON insight_repo_names (name)")
     return newest_db
 
 
@@ -48,15 +49,18 @@ def test_fix_lists_the_duplicate_keys_instead_of_failing_on_them(capsys, duplica
     assert code == 5
     diffs = {d["object"]: d for d in data["databases"][0]["differences"]}
     assert {(o, d["problem"]) for o, d in diffs.items()} == {
-        ("insight_repo_names.insight_repo_names_name_unique_idx", "invalid index"), ("roles.roles_name_key", "missing"), ("orgs.orgs_name", "missing")}
+        (f"insight_repo_names.{INDEX}", "invalid index"), ("roles.roles_name_key", "missing"),
+        ("orgs.orgs_name", "missing")}
 
-    names, roles, orgs = diffs["insight_repo_names.insight_repo_names_name_unique_idx"], diffs["roles.roles_name_key"], diffs["orgs.orgs_name"]
-    assert names["duplicates"] == {"table": "public.insight_repo_names", "query": NAMES, "examples": ["(ops) ×2"], "checked": True}
+    names, roles, orgs = diffs[f"insight_repo_names.{INDEX}"], diffs["roles.roles_name_key"], diffs["orgs.orgs_name"]
+    assert names["duplicates"] == {"table": "public.insight_repo_names", "query": NAMES, "examples": ["(ops) ×2"],
+                                   "checked": True}
     assert names["fix"] == [
-        "-- public.insight_repo_names holds duplicate keys for index insight_repo_names.insight_repo_names_name_unique_idx ((ops) ×2): building it would fail. "
-        "Resolve them first (delete or merge the extra rows), as the query below lists them; then run the fix",
+        f"-- public.insight_repo_names holds duplicate keys for index insight_repo_names.{INDEX} ((ops) ×2): "
+        "building it would fail. Resolve them first (delete or merge the extra rows), as the query below lists "
+        "them; then run the fix",
         NAMES + ";",
-        "-- then: REINDEX INDEX CONCURRENTLY public.insight_repo_names_name_unique_idx;"]
+        f"-- then: REINDEX INDEX CONCURRENTLY public.{INDEX};"]
     # application data on its way to a terminal: the escape character shown, not sent
     assert roles["duplicates"]["examples"] == ["(ad\\x1bmin) ×3"] and roles["fix"][1] == ROLES + ";"
     assert roles["fix"][2] == "-- then: ALTER TABLE public.roles ADD CONSTRAINT roles_name_key UNIQUE (name);"
@@ -72,7 +76,8 @@ def test_fix_lists_the_duplicate_keys_instead_of_failing_on_them(capsys, duplica
 
 
 def test_once_resolved_the_fix_builds_what_is_missing(capsys, duplicated):
-    run(duplicated, "DELETE FROM insight_repo_names WHERE id = (SELECT max(id) FROM insight_repo_names WHERE name = 'ops')",
+    run(duplicated, "DELETE FROM insight_repo_names WHERE id = (SELECT max(id) FROM insight_repo_names "
+                    "WHERE name = 'ops')",
         "DELETE FROM roles WHERE name = e'ad\\x1bmin' AND id <> (SELECT min(id) FROM roles WHERE name = e'ad\\x1bmin')",
         "UPDATE orgs SET deleted_at = now() WHERE id = (SELECT max(id) FROM orgs WHERE name = 'acme')")
     _, data = drift_json(capsys, duplicated)
