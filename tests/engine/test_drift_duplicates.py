@@ -6,8 +6,12 @@ from __future__ import annotations
 import psycopg
 import pytest
 
+from pgferry.engine.repair.diagnosis import Duplicates
+from pgferry.engine.repair.differences import Difference
 from pgferry.engine.repair.drift import check
 from pgferry.engine.repair.duplicates import UniqueKey, find_duplicates, statement_key
+from pgferry.engine.repair.kinds import DriftProblem, ObjectKind
+from pgferry.tui.drift_view import render_differences
 from pgferry.tui.cli import main
 from tests.support import bundled, drift_json, query
 
@@ -93,6 +97,9 @@ def test_a_table_too_slow_to_check_is_said_so_and_the_check_leaves_no_setting_be
     run(database, 'CREATE TABLE "Big" (a int)', 'INSERT INTO "Big" VALUES (1), (1)')
     key = statement_key('CREATE UNIQUE INDEX big_a ON public."Big" USING btree (a, lower((a)::text)) WHERE (a > 0)')
     assert key == UniqueKey('public."Big"', ("a", "(lower(CAST(a AS text)))"), "a > 0", True)
+    assert statement_key('ALTER TABLE public."Big" ADD CONSTRAINT big_pkey PRIMARY KEY (a)') == \
+        UniqueKey('public."Big"', ("a",))
+    assert statement_key("CREATE INDEX big_a ON public.big USING btree (a)") is None  # not unique: nothing to find
     with psycopg.connect(database) as conn:  # in a transaction, as drift's snapshot is
         assert find_duplicates(conn, key).examples == ("(1, 1) ×2",)
         # the GROUP BY outlasts the time bound: not checked, and the answer says so
@@ -102,3 +109,17 @@ def test_a_table_too_slow_to_check_is_said_so_and_the_check_leaves_no_setting_be
         assert "too large to check for duplicate keys within 2s" in found.advice("index Big.big_a")
         assert conn.execute("SELECT current_setting('statement_timeout'), current_setting('transaction_read_only')"
                             ).fetchone() == ("0", "off")
+
+
+def test_a_fix_over_a_table_not_checked_says_so_and_shows_the_query_first():
+    diff = Difference(ObjectKind.INDEX, "big.big_a", DriftProblem.MISSING, "CREATE UNIQUE INDEX ...", None,
+                      [(18, "CREATE UNIQUE INDEX CONCURRENTLY big_a ON public.big USING btree (a);")])
+    query_text = UniqueKey("public.big", ("a",)).query()
+    diff.checked_for_duplicates(Duplicates("public.big", query_text, checked=False))
+    assert diff.fix == [
+        "-- public.big is too large to check for duplicate keys within 2s: building index big.big_a fails if there "
+        "are any; the query below lists them",
+        query_text + ";", "CREATE UNIQUE INDEX CONCURRENTLY big_a ON public.big USING btree (a);"]
+    lines = []
+    render_differences([diff], [], lines.append)
+    assert "    duplicate keys: not checked (public.big is too large to check quickly)" in lines
