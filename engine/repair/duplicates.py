@@ -85,15 +85,15 @@ def find_duplicates(conn: psycopg.Connection, key: UniqueKey) -> Duplicates | No
     """The keys `key.table` holds more than once, the most repeated first; None when the key names what
     the table does not have (yet): a column the same fix adds, a table it creates.
 
-    One GROUP BY, only over a table under DUPLICATES_MAX_BYTES and under a statement timeout, in a
-    read-only savepoint rolled back afterwards so that neither setting outlives the check (drift runs
-    it inside its snapshot)."""
+    One GROUP BY, only over a table (heap and TOAST) under DUPLICATES_MAX_BYTES and under a statement
+    timeout, in a read-only savepoint rolled back afterwards so that neither setting outlives the check
+    (drift runs it inside its snapshot)."""
     shown = key.query()
     try:
         with conn.transaction(force_rollback=True):
             conn.execute("SET TRANSACTION READ ONLY")
             conn.execute(sql.SQL("SET LOCAL statement_timeout = {}").format(sql.Literal(DUPLICATES_TIMEOUT_MS)))
-            size = conn.execute("SELECT pg_total_relation_size(to_regclass(%s))", [key.table]).fetchone()[0]
+            size = conn.execute("SELECT pg_table_size(to_regclass(%s))", [key.table]).fetchone()[0]
             if size is None:
                 return None
             if size > DUPLICATES_MAX_BYTES:
