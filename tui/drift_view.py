@@ -5,6 +5,7 @@ import json
 
 from pgferry.engine.repair.fixes import Fixer
 from pgferry.engine.repair.kinds import DriftProblem
+from pgferry.engine.safetext import printable
 
 
 def _text(value) -> str:
@@ -42,6 +43,10 @@ def render_differences(differences, ignored, out=print) -> None:
             out(f"    expected: {e}")
         if d.problem != DriftProblem.MISSING:
             out(f"    actual:   {a}")
+        if d.duplicates and not d.duplicates.checked:
+            out(printable(f"    duplicate keys: not checked ({d.duplicates.table} is too large to check quickly)"))
+        elif d.duplicates and d.duplicates.found:
+            out(printable(f"    duplicate keys: {', '.join(d.duplicates.examples)} in {d.duplicates.table}"))
         out("    fix:")
         for statement in d.fix:
             for line in statement.splitlines():

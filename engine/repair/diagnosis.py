@@ -11,7 +11,8 @@ from ..definitions.definitions import Migration
 from ..safetext import printable
 from .kinds import ActionKind, EffectKind, ProblemKind
 
-DUPLICATES_TIMEOUT_MS = 2000  # the duplicate-key check of an invalid unique index: a bound, not a scan of hours
+DUPLICATES_TIMEOUT_MS = 2000  # the duplicate-key check of a unique index: a bound, not a scan of hours
+DUPLICATES_MAX_BYTES = 1 << 30  # a table larger than this is not even tried: it cannot be grouped within the bound
 DUPLICATES_SHOWN = 5
 INVALID = "INVALID"  # an Effect's detail: the index is there, invalid, and nobody is building it
 
@@ -67,6 +68,15 @@ class Duplicates:
         return (f"{self.table} holds duplicate keys for the unique index {index} ({', '.join(self.examples)}"
                 f"{', …' if len(self.examples) >= DUPLICATES_SHOWN else ''}): a rebuild would fail again. Resolve "
                 f"them first (delete or merge the extra rows); they are listed by: {self.query}")
+
+    def advice(self, what: str) -> str:
+        """Why the fix building `what` (a drift difference's unique index or constraint) may fail."""
+        if not self.checked:
+            return (f"{self.table} is too large to check for duplicate keys within {DUPLICATES_TIMEOUT_MS // 1000}s: "
+                    f"building {what} fails if there are any; the query below lists them")
+        return (f"{self.table} holds duplicate keys for {what} ({', '.join(self.examples)}"
+                f"{', …' if len(self.examples) >= DUPLICATES_SHOWN else ''}): building it would fail. Resolve them "
+                "first (delete or merge the extra rows), as the query below lists them; then run the fix")
 
     def as_dict(self) -> dict:
         return {"table": self.table, "query": self.query, "examples": list(self.examples), "checked": self.checked}

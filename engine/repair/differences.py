@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from operator import eq
-from typing import Iterable, Mapping
+from typing import TYPE_CHECKING, Iterable, Mapping
 
 from .describe import comparable_view
-from .fixes import Fixer
+from .fixes import Fixer, behind_duplicates
 from .kinds import DriftProblem, ObjectKind
+
+if TYPE_CHECKING:  # made by drift.check when it looks at the live table; `status` loads this module
+    from .diagnosis import Duplicates
 
 
 @dataclass
@@ -23,6 +26,9 @@ class Difference:
     expected: object = None
     actual: object = None
     steps: list[tuple[float, str]] = field(default_factory=list)
+    # The statement building a unique index or constraint that the fix runs: duplicate keys make it fail.
+    unique: str | None = None
+    duplicates: Duplicates | None = None  # what a check of the live table found (drift.check)
 
     @property
     def fix(self) -> list[str]:
@@ -34,7 +40,13 @@ class Difference:
 
     def as_dict(self) -> dict:
         return {"kind": self.kind, "object": self.object, "problem": self.problem,
-                "expected": self.expected, "actual": self.actual, "fix": self.fix}
+                "expected": self.expected, "actual": self.actual, "fix": self.fix,
+                "duplicates": self.duplicates.as_dict() if self.duplicates else None}
+
+    def checked_for_duplicates(self, duplicates: Duplicates) -> None:
+        self.duplicates = duplicates
+        if duplicates.found or not duplicates.checked:
+            self.steps = behind_duplicates(self.steps, duplicates, f"{self.kind} {self.object}")
 
 
 def compare(expected: dict, actual: dict) -> list[Difference]:
@@ -153,8 +165,9 @@ def _table_parts(f: Fixer, table: str, e: dict, a: dict) -> list[Difference]:
     for con, ed, ad in _pairs(e["constraints"], a["constraints"]):
         if ed == ad:
             continue
+        unique = f.add_constraint(table, con, ed) if ed and ed.startswith(("PRIMARY KEY", "UNIQUE")) else None
         out.append(Difference(ObjectKind.CONSTRAINT, f"{table}.{con}", _problem(ed, ad), ed, ad,
-                              f.constraint(table, con, ed, ad)))
+                              f.constraint(table, con, ed, ad), unique))
     # An index that backs a PRIMARY KEY, UNIQUE or EXCLUDE constraint comes and goes with it.
     backing = {n for cons in (e["constraints"], a["constraints"]) for n, d in cons.items()
                if d.startswith(("PRIMARY KEY", "UNIQUE", "EXCLUDE"))}
@@ -162,14 +175,16 @@ def _table_parts(f: Fixer, table: str, e: dict, a: dict) -> list[Difference]:
         if ei == ai:
             continue
         obj = f"{table}.{idx}"
+        unique = ei["definition"] if ei and ei["definition"].startswith("CREATE UNIQUE INDEX") else None
         if ei and ai and ei["definition"] == ai["definition"]:
             if ei["valid"] and not ai["valid"]:
-                out.append(Difference(ObjectKind.INDEX, obj, DriftProblem.INVALID_INDEX, ei, ai, f.reindex(idx)))
+                out.append(Difference(ObjectKind.INDEX, obj, DriftProblem.INVALID_INDEX, ei, ai, f.reindex(idx),
+                                      unique))
             continue
         if idx in backing:
             continue
         out.append(Difference(ObjectKind.INDEX, obj, _problem(ei, ai), ei and ei["definition"], ai and ai["definition"],
-                              f.index(idx, ei and ei["definition"], ai is not None)))
+                              f.index(idx, ei and ei["definition"], ai is not None), unique))
     for trg, ed, ad in _pairs(e["triggers"], a["triggers"]):
         if ed == ad:
             continue

@@ -194,6 +194,7 @@ def check(defs, dsns: Mapping[str, str], *, bookkeeping_schema: str = "public", 
                 diffs = compare(merge(shapes), live)
                 granted = _granted_ahead(conn, bookkeeping_schema, defs, report.schemas)
                 report.differences, report.ignored = split_ignored(diffs, [*rules, *granted])
+                _check_duplicates(conn, report.differences)
             elif report.exempt == here:
                 report.unrecorded = find_unrecorded(conn, defs, here, bookkeeping_schema, pg_schema)
         if report.differences and not report.busy:
@@ -213,6 +214,21 @@ def _describe_live(conn, pg_schema: str) -> dict | None:
             return describe(conn, pg_schema)
     except psycopg.errors.InternalError_:
         return None
+
+
+def _check_duplicates(conn, differences: list[Difference]) -> None:
+    """A fix building a unique index or constraint fails on duplicate keys: look for them in the live
+    table (bounded, within the snapshot) so that the fix lists them instead of failing on them."""
+    building = [d for d in differences if d.unique]
+    if not building:
+        return
+    from .duplicates import find_duplicates, statement_key
+
+    for d in building:
+        key = statement_key(d.unique)
+        found = find_duplicates(conn, key) if key else None
+        if found is not None:
+            d.checked_for_duplicates(found)
 
 
 def _position(state) -> tuple:

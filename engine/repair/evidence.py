@@ -1,6 +1,6 @@
 """What the catalog shows about a failed attempt (docs/design.md §9): the objects its up.sql creates
-and whether they are there and usable, the duplicate keys that keep a unique index invalid, and the
-invalid indexes nothing will rebuild. Read-only."""
+and whether they are there and usable, and the invalid indexes nothing will rebuild (with the duplicate
+keys that keep a unique one invalid: `duplicates.py`). Read-only."""
 from __future__ import annotations
 
 import psycopg
@@ -10,8 +10,8 @@ from ..definitions.catalog import Definitions
 from ..definitions.definitions import Migration
 from ..definitions.sqlfile import Statement
 from ..run.runner import INDEX_STATE_SQL
-from ..safetext import printable
-from .diagnosis import DUPLICATES_SHOWN, DUPLICATES_TIMEOUT_MS, INVALID, Duplicates, Effect, InvalidIndex
+from .diagnosis import INVALID, Effect, InvalidIndex
+from .duplicates import duplicate_keys
 from .kinds import EffectKind
 
 
@@ -119,53 +119,6 @@ def created_index(conn: psycopg.Connection, migration: Migration) -> str:
     """The quoted name of the index a CIC migration's one statement creates."""
     _, parts, _ = _targets(migration.up.statements[0])[0]
     return quoted(conn, *parts)
-
-
-# -- why an invalid unique index stays invalid ---------------------------------------------------
-
-
-def _duplicate_query(table: str, keys: list[str], predicate: str | None, nulls_distinct: bool,
-                     limit: int | None) -> str:
-    cols = ", ".join(keys)
-    where = [f"{k} IS NOT NULL" for k in keys] if nulls_distinct else []  # NULLs never collide there
-    where += [f"({predicate})"] if predicate else []
-    text = f"SELECT {cols}, count(*) AS copies FROM {table}"
-    text += f" WHERE {' AND '.join(where)}" if where else ""
-    text += f" GROUP BY {cols} HAVING count(*) > 1 ORDER BY count(*) DESC"
-    return text + (f" LIMIT {limit}" if limit else "")
-
-
-UNIQUE_KEYS_SQL = """
-SELECT format('%%I.%%I', n.nspname, t.relname),
-       array(SELECT pg_get_indexdef(i.indexrelid, k, true) FROM generate_series(1, i.indnkeyatts) k ORDER BY k),
-       pg_get_expr(i.indpred, i.indrelid, true),
-       NOT coalesce((to_jsonb(i) ->> 'indnullsnotdistinct')::boolean, false)  -- PostgreSQL 15 and later
-FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid JOIN pg_namespace n ON n.oid = t.relnamespace
-WHERE i.indexrelid = to_regclass(%s) AND i.indisunique
-"""
-
-
-def duplicate_keys(conn: psycopg.Connection, index: str) -> Duplicates | None:
-    """For a unique index: the keys its table holds more than once (None for any other index).
-
-    One GROUP BY over the index's key columns (or expressions, as PostgreSQL prints them), under
-    a statement timeout in a read-only transaction: diagnosing must stay quick on a big table."""
-    row = conn.execute(UNIQUE_KEYS_SQL, [index]).fetchone()
-    if row is None:
-        return None
-    table, keys, predicate, nulls_distinct = row
-    shown = _duplicate_query(table, keys, predicate, nulls_distinct, None)
-    try:
-        with conn.transaction():
-            conn.execute("SET TRANSACTION READ ONLY")
-            conn.execute(sql.SQL("SET LOCAL statement_timeout = {}").format(sql.Literal(DUPLICATES_TIMEOUT_MS)))
-            rows = conn.execute(_duplicate_query(table, keys, predicate, nulls_distinct, DUPLICATES_SHOWN)).fetchall()
-    except psycopg.errors.QueryCanceled:
-        return Duplicates(table, shown, checked=False)
-    # application data, on its way to a terminal: control characters shown escaped
-    examples = tuple("(" + ", ".join("NULL" if v is None else printable(v, one_line=True) for v in r[:-1]) +
-                     f") ×{r[-1]}" for r in rows)
-    return Duplicates(table, shown, examples)
 
 
 # -- invalid indexes nothing will rebuild --------------------------------------------------------

@@ -169,14 +169,16 @@ class Fixer:
             steps.append((ADD["column"], f"{head} {'SET' if want['not_null'] else 'DROP'} NOT NULL;"))
         return steps
 
+    def add_constraint(self, table: str, name: str, definition: str) -> str:
+        return f"ALTER TABLE {self.q(table)} ADD CONSTRAINT {quote_ident(name)} {definition}"
+
     def constraint(self, table: str, name: str, expected: str | None, actual: str | None):
-        t, c = self.q(table), quote_ident(name)
         steps = []
         if actual is not None:
-            steps.append((DROP["constraint"], f"ALTER TABLE {t} DROP CONSTRAINT {c};"))
+            steps.append((DROP["constraint"], f"ALTER TABLE {self.q(table)} DROP CONSTRAINT {quote_ident(name)};"))
         if expected is not None:
             rank = ADD["foreign_key"] if expected.startswith("FOREIGN KEY") else ADD["constraint"]
-            steps.append((rank, f"ALTER TABLE {t} ADD CONSTRAINT {c} {expected};"))
+            steps.append((rank, self.add_constraint(table, name, expected) + ";"))
         return steps
 
     def index(self, name: str, expected: str | None, exists: bool):
@@ -205,3 +207,15 @@ class Fixer:
 
     def comment_column(self, table: str, col: str, comment: str | None):
         return [(ADD["comment"], f"COMMENT ON COLUMN {self.q(table)}.{quote_ident(col)} IS {literal(comment)};")]
+
+
+def behind_duplicates(steps: list, duplicates, what: str) -> list:
+    """The fix of a unique index or constraint (`what`) once its table was checked for duplicate keys:
+    with some found, building it fails, so the fix lists them and keeps its statements as advice for
+    afterwards; when the table was too large to check, the fix stands behind the query that would tell."""
+    rank = min(r for r, _ in steps)
+    advice = [(rank, f"-- {duplicates.advice(what)}"), (rank, duplicates.query + ";")]
+    if not duplicates.found:
+        return advice + steps
+    return advice + [(rank, f"-- then: {line}") for _, text in sorted(steps, key=lambda s: s[0])
+                     for line in text.splitlines()]

@@ -16,7 +16,8 @@ from ..bookkeeping.bookkeeping import Attempt, MigrationLog
 from ..connection import connect, describe_target
 from ..definitions.catalog import Definitions
 from .diagnosis import INVALID, Diagnosis, ExcerptLine, InvalidIndex, Problem
-from .evidence import created_index, duplicate_keys, effects_of, owned_indexes, unowned_invalid_indexes
+from .duplicates import duplicate_keys
+from .evidence import created_index, effects_of, owned_indexes, unowned_invalid_indexes
 from .kinds import ObjectKind, ProblemKind
 from .recommend import recommend, suggestions
 

@@ -18,6 +18,7 @@ from ..errors import UsageError
 from ..run.background import OutOfBandStore
 from ..safetext import printable
 from ..sizes import human_size
+from .runbackups import listed
 
 # Manual steps (privileged verify) are recorded before the run starts: look back this far for them.
 _MANUAL_WINDOW = timedelta(days=7)
@@ -74,7 +75,7 @@ class Report:
     @property
     def backups(self) -> list[dict]:
         """The dumps `upgrade --backup` took before each run of the move changed anything."""
-        return [{"run_id": x.id, **b} for x in self.runs for b in (x.backups or [])]
+        return [b for x in self.runs for b in listed(x.id, x.backups)]
 
 
 def _chain(store: RunStore, run: UpgradeRun) -> list[UpgradeRun]:

@@ -25,6 +25,11 @@ def sha256_of(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+def listed(run_id: int, records: Iterable[dict] | None) -> list[dict]:
+    """A run's backup records as `report --json` and `upgrade --json` list them: each with its run."""
+    return [{"run_id": run_id, **b} for b in records or ()]
+
+
 def changed_databases(dsns: Mapping[str, str], schemas: Iterable[str]) -> dict[str, list[str]]:
     """DSN -> the schemas living in it, for each database the given schemas change (in plan order)."""
     out: dict[str, list[str]] = {}

@@ -51,6 +51,7 @@ class Upgrade:
         self.options = options
         self.background = background or BackgroundOptions(bookkeeping_schema=conns.bookkeeping_schema)
         self.on_event = on_event
+        self.backups: list[dict] = []  # the records of the dumps the last run took (upgrade_runs.backups)
 
     def run(self, to: str, *, downgrade: bool | None = None, channel: str = "stable",
             confirmed: Plan | None = None, check_drift: bool = False) -> tuple[Plan, int]:
@@ -75,10 +76,10 @@ class Upgrade:
                               poll=self.options.poll, timeout=self.options.lock_wait, on_event=self.on_event):
                 plan = self._still_current(plan, to, downgrade, channel, check_drift)
                 # Before the run is recorded: a restore brings back the database as it was before run N.
-                backups = backup_before_changes(plan, self.conns.dsns, self.backup_dir, self.on_event)
+                self.backups = backup_before_changes(plan, self.conns.dsns, self.backup_dir, self.on_event)
                 previous = store.unfinished()
                 run_id = store.create(plan.as_dict(), plan.direction, plan.from_version, plan.to_version,
-                                      len(plan.steps), previous.id if previous else None, backups)
+                                      len(plan.steps), previous.id if previous else None, self.backups)
                 if previous:
                     store.supersede(previous.id, run_id)
                 self.on_event(UpgradeStarted(run_id, plan.direction, plan.from_label, plan.to_version, len(plan.steps),

@@ -102,3 +102,16 @@ def test_restore_of_a_run_over_two_databases(database, pg_server, small_copy, tm
         assert not {11, 12} & applied_ids(database, "main") and database_image(aux_db) == before_aux
     finally:
         pg_server.drop_database(aux_db)
+
+
+def test_upgrade_json_lists_the_backups_it_took_as_report_does(database, tmp_path, capsys):
+    args = ["--dsn", database, "--migrations", str(SMALL), "--backup", str(tmp_path)]
+    code, out, err = cli(capsys, "upgrade", "--to", "1.0.0", "--yes", "--json", *args)
+    assert code == 0, err
+    upgraded = json.loads(out)
+    [backup] = upgraded["backups"]
+    assert backup["run_id"] == upgraded["run_id"] and Path(backup["path"]).parent == tmp_path
+    code, out, _ = cli(capsys, "report", "--json", *args[:4])
+    assert code == 0 and json.loads(out)["backups"] == upgraded["backups"]
+    code, out, _ = cli(capsys, "upgrade", "--to", "1.0.0", "--yes", "--json", *args)  # nothing to do: nothing dumped
+    assert code == 0 and json.loads(out)["backups"] == []

@@ -3,9 +3,12 @@ its second ring (a failure, a dead coordinator's claim, one running with its pro
 given as fixed rows so the pictures depend on nothing live."""
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from textual.geometry import Region
+from textual.widgets._footer import FooterKey
 
 from pgferry.engine.fleet.inventory import Defaults, Instance, Inventory
 from pgferry.engine.fleet.state import FleetRun
@@ -56,3 +59,27 @@ def test_fleet_screen_snapshot(size, theme, snap_compare, monkeypatch):
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=SIZES[size], run_before=show)
+
+
+def test_every_key_stays_in_sight_at_80_columns():
+    """Textual docks the palette's hint over the footer's right end: at 80 columns it hid q Quit and ? Help.
+    It gives way there now, and comes back when the terminal is wide enough for it as well."""
+    app = PgferryApp(Source(), theme="pgferry-dark", overview=None)
+    source, snapshot = fleet()
+
+    def footer() -> dict[str, Region]:
+        return {k.key_display: k.region for k in app.screen.query(FooterKey)}
+
+    async def go():
+        async with app.run_test(size=(80, 24)) as pilot:
+            await app.push_screen(FleetScreen(source, given=snapshot))
+            await pilot.pause()
+            narrow = footer()
+            await pilot.resize_terminal(120, 24)
+            await pilot.pause()
+            return narrow, footer()
+
+    narrow, wide = asyncio.run(go())
+    assert list(narrow) == ["⏎", "p", "r", "P", "R", "/", "esc", "q", "?"]
+    assert all(r.right <= 80 for r in narrow.values())
+    assert "^p" in wide and wide["?"].right < wide["^p"].x

@@ -8,10 +8,13 @@ Two things every screen does the same way:
 """
 from __future__ import annotations
 
+from rich.cells import cell_len
 from rich.text import Text
+from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Static
+from textual.widgets._footer import FooterKey  # not re-exported; the pinned major keeps it
 from textual.worker import Worker, WorkerState
 
 
@@ -24,9 +27,40 @@ class KeyReasons(Static):
     """
 
 
+class KeyFooter(Footer):
+    """Textual's footer where every key of the screen stays in sight: the command palette's hint (ctrl+p,
+    listed in ? help) gives way when the keys need its room, as in 80 columns. Textual docks that hint
+    over the right end, where it would hide the last keys (q Quit, ? Help)."""
+
+    _needs: tuple[int, int] = (0, 0)  # (the keys' width, the hint's), as last composed
+    _hint_shown = False
+
+    def compose(self) -> ComposeResult:
+        keys = hint = 0
+        for widget in super().compose():
+            if isinstance(widget, FooterKey) and widget.has_class("-command-palette"):
+                hint = _width(widget) + 1  # + 1: the bar that sets it apart
+                if keys + hint > self.size.width:
+                    continue
+            elif isinstance(widget, FooterKey):
+                keys += _width(widget) + 1  # + 1: the gap after each key
+            yield widget
+        self._needs = (keys, hint)
+        self._hint_shown = bool(hint) and keys + hint <= self.size.width
+
+    def on_resize(self) -> None:
+        keys, hint = self._needs
+        if hint and (keys + hint <= self.size.width) != self._hint_shown:
+            self.call_after_refresh(self.recompose)
+
+
+def _width(key: FooterKey) -> int:
+    return cell_len(key.key_display) + (1 + cell_len(key.description) if key.description else 0)
+
+
 def bottom_bar() -> Vertical:
     """The reasons for dimmed keys above the footer, docked together (two docked widgets would overlap)."""
-    return Vertical(KeyReasons(), Footer(compact=True), id="bottom-bar")
+    return Vertical(KeyReasons(), KeyFooter(compact=True), id="bottom-bar")
 
 
 class PgferryScreen(Screen):

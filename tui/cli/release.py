@@ -149,7 +149,7 @@ def _move(args, journal) -> int:
     if plan.empty:
         record_changed(args, defs, conns, accepted)
         if args.json:
-            emit_json({"run_id": None, "status": "up to date", "plan": plan.as_dict()})
+            emit_json({"run_id": None, "status": "up to date", "plan": plan.as_dict(), "backups": []})
         else:
             print(f"already at {plan.to_version}: nothing to do", file=sys.stderr)
         return ExitCode.OK
@@ -176,5 +176,7 @@ def _move(args, journal) -> int:
         plan, run_id = run.run(args.to, downgrade=downgrade, channel=args.channel, confirmed=plan,
                                check_drift=not args.skip_drift_check)
     if args.json:
-        emit_json({"run_id": run_id, "status": "succeeded", "plan": plan.as_dict()})
+        from pgferry.engine.upgrade.runbackups import listed
+
+        emit_json({"run_id": run_id, "status": "succeeded", "plan": plan.as_dict(), "backups": listed(run_id, run.backups)})
     return ExitCode.OK
