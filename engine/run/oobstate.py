@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import psycopg
 
@@ -71,7 +71,11 @@ class OobState:
                       r.get("error_count") or 0, r.get("last_error"), r.get("last_updated"))
 
 
-def measure(conn: psycopg.Connection, o: OutOfBand) -> tuple[float, bool, str]:
+MEASURED = "measured by progress.sql"
+Measure = tuple[float, bool, str]  # progress, measured (progress.sql answered), why
+
+
+def measure(conn: psycopg.Connection, o: OutOfBand) -> Measure:
     """progress.sql now, in a read-only transaction. A query that fails (its table or column does
     not exist: the schema is elsewhere than the definitions expect) counts as not started."""
     try:
@@ -83,7 +87,32 @@ def measure(conn: psycopg.Connection, o: OutOfBand) -> tuple[float, bool, str]:
             raise
         message = printable(server_message(exc).text, one_line=True)
         return 0.0, False, f"progress.sql failed ({message}): counted as not started"
-    return min(1.0, max(0.0, float(value if value is not None else 0.0))), True, "measured by progress.sql"
+    return _fraction(value), True, MEASURED
+
+
+def measure_all(conn: psycopg.Connection, oobs: Sequence[OutOfBand]) -> dict[int, Measure]:
+    """`measure` of each of `oobs` on one idle autocommit session (a probe's, a status read's): every
+    progress.sql as one column of one read-only statement, one round trip; when any of them fails,
+    each is measured on its own, so that only the failing one counts as not started."""
+    if not oobs:
+        return {}
+    columns = ", ".join(f"(\n{o.progress.statements[0].text}\n)" for o in oobs)  # a trailing comment ends at its line
+    try:
+        # Simple protocol, no parameters: the three statements travel as one message (nothing is
+        # %-formatted into the text).
+        cur = conn.execute(f"BEGIN READ ONLY; SELECT {columns}; COMMIT")
+        cur.nextset()
+        row = cur.fetchone()
+    except psycopg.Error as exc:
+        if is_connection_loss(exc):
+            raise
+        conn.rollback()  # out of the failed transaction
+        return {o.id: measure(conn, o) for o in oobs}
+    return {o.id: (_fraction(v), True, MEASURED) for o, v in zip(oobs, row)}
+
+
+def _fraction(value) -> float:
+    return min(1.0, max(0.0, float(value if value is not None else 0.0)))
 
 
 def lifetime_position(defs: Definitions, o: OutOfBand, release: Release | None) -> tuple[bool, bool]:
@@ -102,24 +131,19 @@ def read_states(defs: Definitions, dsns: Mapping[str, str], version: DatabaseVer
     """Every out-of-band migration (or those of `ids`) on a database at `version`: read-only."""
     oobs = [o for i, o in sorted(defs.out_of_band.items()) if ids is None or i in ids]
     out: dict[int, OobState] = {}
-    records: dict[str, dict] = {}  # each database's out_of_band_migrations rows, by id
     with sessions_or_own(sessions) as session:
-        for o in oobs:
-            dsn = dsns.get(o.schema)
-            if dsn is None:
-                continue
-            conn = session(dsn)
-            if dsn not in records:
-                records[dsn] = {r["id"]: r for r in OutOfBandStore(conn, bookkeeping_schema).all()}
-            reached, past = lifetime_position(defs, o, version.release)
-            if reached:
-                progress, measured, reason = measure(conn, o)
-            else:
-                at = version.release.version if version.release else "no release"
-                progress, measured = None, False
-                reason = f"not reached: introduced in {o.introduced}, the database is at {at}"
-            out[o.id] = OobState(o, reached, past, progress, measured, reason, records[dsn].get(o.id))
-    return out
+        for dsn in dict.fromkeys(dsns[o.schema] for o in oobs if o.schema in dsns):
+            here = [o for o in oobs if dsns.get(o.schema) == dsn]
+            records = {r["id"]: r for r in OutOfBandStore(session(dsn), bookkeeping_schema).all()}
+            positions = {o.id: lifetime_position(defs, o, version.release) for o in here}
+            measured = measure_all(session(dsn), [o for o in here if positions[o.id][0]])
+            at = version.release.version if version.release else "no release"
+            for o in here:
+                reached, past = positions[o.id]
+                progress, answered, reason = measured.get(o.id) or (
+                    None, False, f"not reached: introduced in {o.introduced}, the database is at {at}")
+                out[o.id] = OobState(o, reached, past, progress, answered, reason, records.get(o.id))
+    return dict(sorted(out.items()))
 
 
 def progress_for_planning(states: Mapping[int, OobState]) -> dict[int, float | None]:
