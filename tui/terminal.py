@@ -81,3 +81,13 @@ def label(text: str, *, one_line: bool = True) -> str:
     from rich.markup import escape
 
     return escape(printable(text, one_line=one_line))
+
+
+def run_started_line(schema: str, steps: int, database: str) -> str:
+    """What a run of one schema says first (engine.events.RunStarted), also when none is started."""
+    return f"{schema}: {steps} step(s) to run on {database}" if steps else f"{schema}: up to date"
+
+
+def run_finished_line(schema: str, applied: int, reverted: int, seconds: float) -> str:
+    """... and last (engine.events.RunFinished)."""
+    return f"{schema}: done, {applied} applied, {reverted} reverted in {seconds:.1f}s"
