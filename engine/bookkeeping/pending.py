@@ -16,7 +16,7 @@ from ..connection import Sessions, describe_target, ensure_writable
 from ..definitions.catalog import Definitions
 from ..errors import ReadOnlyDatabase
 from .bookkeeping import MigrationLog
-from .changed import changed_since_applied
+from .changed import changed_in
 
 Plan = Callable[[frozenset[int]], list]  # the applied set -> the steps to take (a SchemaGraph's up/down)
 
@@ -27,17 +27,18 @@ def nothing_to_run(defs: Definitions, dsns: Mapping[str, str], plans: Mapping[st
     is writable with complete bookkeeping, and no applied migration's file changed. Reads only."""
     with Sessions("migrator") as session:
         for dsn in dict.fromkeys(dsns[name] for name in plans):
+            here = [name for name in plans if dsns[name] == dsn]
             try:
                 ensure_writable(session(dsn), dsn)
             except ReadOnlyDatabase:
                 return False  # the migrator says why
-            if MigrationLog(session(dsn), bookkeeping_schema).missing_columns():
+            log = MigrationLog(session(dsn), bookkeeping_schema)
+            if log.missing_columns():
                 return False  # no table yet, or one an older pgferry made: the migrator extends it
-        for name, plan in plans.items():
-            log = MigrationLog(session(dsns[name]), bookkeeping_schema)
-            state = log.state(name)
-            if not state.applied or plan(state.applied):
+            states = log.states(here)
+            if any(not states[n].applied or plans[n](states[n].applied) for n in here):
                 return False
-            if changed_since_applied(log, defs.schemas[name], state.applied, describe_target(dsns[name])):
+            if changed_in(log, {n: (defs.schemas[n], states[n].applied) for n in here}, describe_target(dsn),
+                          tokens_recorded=True):
                 return False
     return True

@@ -128,7 +128,9 @@ def read_readiness(defs: Definitions, release: Release, dsns: Mapping[str, str],
     release needs; judge. Read-only, no lock, one session per database."""
     needed = needed_out_of_band(defs, release)
     with Sessions("check") as session:
-        states = {name: MigrationLog(session(dsns[name]), bookkeeping_schema).state(name) for name in defs.schemas}
+        states = {}
+        for dsn in dict.fromkeys(dsns[name] for name in defs.schemas):  # one query per database
+            states.update(MigrationLog(session(dsn), bookkeeping_schema).states(n for n in defs.schemas if dsns[n] == dsn))
         progress = {}
         for dsn in dict.fromkeys(dsns[o.schema] for o in needed):
             measured = measure_all(session(dsn), [o for o in needed if dsns[o.schema] == dsn])
