@@ -11,17 +11,15 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Mapping, Sequence
+from typing import Mapping
 
-import psycopg
-
-from ..connection import Sessions, is_connection_loss, sessions_or_own
+from ..connection import Sessions, sessions_or_own
 from ..definitions.catalog import DatabaseVersion, Definitions
 from ..definitions.outofband import OutOfBand
 from ..definitions.releases import Release
-from ..errors import UsageError, server_message
-from ..safetext import printable
+from ..errors import UsageError
 from .background import OutOfBandStore
+from .progress import measure, measure_all  # noqa: F401 - measure: where repair/adopt.py imports it
 
 
 @dataclass(frozen=True)
@@ -69,50 +67,6 @@ class OobState:
                       self.reached, self.reason, r.get("progress"), bool(r.get("paused")), bool(r.get("apply_reverse")),
                       r.get("batch_size") or o.batch_size, r.get("rows_done") or 0, r.get("rows_per_second"),
                       r.get("error_count") or 0, r.get("last_error"), r.get("last_updated"))
-
-
-MEASURED = "measured by progress.sql"
-Measure = tuple[float, bool, str]  # progress, measured (progress.sql answered), why
-
-
-def measure(conn: psycopg.Connection, o: OutOfBand) -> Measure:
-    """progress.sql now, in a read-only transaction. A query that fails (its table or column does
-    not exist: the schema is elsewhere than the definitions expect) counts as not started."""
-    try:
-        with conn.transaction():
-            conn.execute("SET TRANSACTION READ ONLY")
-            value = conn.execute(o.progress.statements[0].text).fetchone()[0]
-    except psycopg.Error as exc:
-        if is_connection_loss(exc):
-            raise
-        message = printable(server_message(exc).text, one_line=True)
-        return 0.0, False, f"progress.sql failed ({message}): counted as not started"
-    return _fraction(value), True, MEASURED
-
-
-def measure_all(conn: psycopg.Connection, oobs: Sequence[OutOfBand]) -> dict[int, Measure]:
-    """`measure` of each of `oobs` on one idle autocommit session (a probe's, a status read's): every
-    progress.sql as one column of one read-only statement, one round trip; when any of them fails,
-    each is measured on its own, so that only the failing one counts as not started."""
-    if not oobs:
-        return {}
-    columns = ", ".join(f"(\n{o.progress.statements[0].text}\n)" for o in oobs)  # a trailing comment ends at its line
-    try:
-        # Simple protocol, no parameters: the three statements travel as one message (nothing is
-        # %-formatted into the text).
-        cur = conn.execute(f"BEGIN READ ONLY; SELECT {columns}; COMMIT")
-        cur.nextset()
-        row = cur.fetchone()
-    except psycopg.Error as exc:
-        if is_connection_loss(exc):
-            raise
-        conn.rollback()  # out of the failed transaction
-        return {o.id: measure(conn, o) for o in oobs}
-    return {o.id: (_fraction(v), True, MEASURED) for o, v in zip(oobs, row)}
-
-
-def _fraction(value) -> float:
-    return min(1.0, max(0.0, float(value if value is not None else 0.0)))
 
 
 def lifetime_position(defs: Definitions, o: OutOfBand, release: Release | None) -> tuple[bool, bool]:

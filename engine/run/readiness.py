@@ -20,7 +20,7 @@ from ..definitions.catalog import Definitions
 from ..definitions.outofband import OutOfBand
 from ..definitions.releases import Release
 from ..errors import ExitCode
-from .oobstate import measure_all
+from .progress import measure_all
 
 # Which case held, most pressing first (the JSON's "case").
 DIRTY = "dirty"  # a migration's last attempt failed or its backend died
