@@ -12,7 +12,8 @@ The bundled product applied (`pgferry up`, untimed) into one database, then per 
                 with as many migrations (one table each, bench/apply1k.py's), when dbmate is installed
   baseline      with PGFERRY_BENCH_BASELINE set to another checkout's `pgferry` command (e.g. main's
                 .venv/bin/pgferry), check, status and up run by it too, in the same rounds
-Each is a fresh process (interpreter start-up and imports count); the cache is filled by one untimed
+Each is a fresh process (interpreter start-up and imports count), timed wall and cpu (user + system:
+on a loaded host the steadier figure); the cache is filled by one untimed
 `status` first (engine/definitions/defcache.py), as after any earlier command on the same files.
 The out-of-band migrations are not run, so `check` answers 1 (out-of-band incomplete, measured on
 the live data): the same reads as a ready answer, and its exit code is recorded.
@@ -58,10 +59,11 @@ def run(*, size: str = "full", runs: int = 5, new_database=None, log=print, work
     baseline = shlex.split(os.environ.get("PGFERRY_BENCH_BASELINE", ""))
     res = Result("no-op", {"size": size, "runs": runs, "product": "bundled, every schema in one database",
                            "release": release, "baseline": " ".join(baseline) or None})
-    for name, title in TITLES.items():
+    titles = {**TITLES, **{f"{name}_baseline": f"{TITLES[name]} (baseline)" for name in BASELINE if baseline}}
+    for name, title in titles.items():
         res.metric(name, title, "s")
-    for name in BASELINE if baseline else ():
-        res.metric(f"{name}_baseline", f"{TITLES[name]} (baseline)", "s")
+    for name, title in titles.items():  # user + system time: what a loaded host changes least
+        res.metric(f"{name}_cpu", f"{title}, cpu", "s")
     tmp = Path(tempfile.mkdtemp(prefix="pgferry-bench-noop-"))
     try:
         dsn = new_database(keep=True)
@@ -82,7 +84,9 @@ def run(*, size: str = "full", runs: int = 5, new_database=None, log=print, work
             log(f"  no-op run {i + 1}/{runs}")
             for name, command in timed.items():
                 cached = COMMANDS.get(name.removesuffix("_baseline"), ([], True))[1]
-                res.add(name, _timed(command, env if cached else {**env, "PGFERRY_CACHE_DIR": "off"}, res, name))
+                r = _timed(command, env if cached else {**env, "PGFERRY_CACHE_DIR": "off"}, res, name)
+                res.add(name, r["wall_s"])
+                res.add(f"{name}_cpu", r["cpu_s"])
         return res
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -112,9 +116,9 @@ def _dbmate(work: Path | None, install: bool, log, dsn: str, n: int, tmp: Path, 
     return command
 
 
-def _timed(argv: list[str], env: dict, res: Result, name: str) -> float:
+def _timed(argv: list[str], env: dict, res: Result, name: str) -> dict:
     r = run_measured(argv, env=env, cwd=ROOT)
     if r["exit"] not in (0, 1):
         raise RuntimeError(f"{name} exited {r['exit']}: {r['stderr'][-500:]}")
     res.info.setdefault("exit_codes", {})[name] = r["exit"]
-    return r["wall_s"]
+    return r
