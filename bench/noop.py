@@ -71,8 +71,9 @@ def run(*, size: str = "full", runs: int = 5, new_database=None, log=print, work
                "PGFERRY_CACHE_DIR": str(tmp)}
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         argv = pgferry_argv()
-        for setup in ([*argv, "up", "--no-progress"], [*argv, "status"], *([[*baseline, "status"]] if baseline else [])):
-            subprocess.run(setup, env=env, cwd=ROOT, check=True, capture_output=True)  # apply all; fill the caches
+        warm = [[*argv, "up", "--no-progress"], [*argv, "status"], *([[*baseline, "status"]] if baseline else [])]
+        for setup in warm:  # apply everything; fill the caches
+            subprocess.run(setup, env=env, cwd=ROOT, check=True, capture_output=True)
         dbmate = _dbmate(work, install, log, new_database(keep=True), _applied(dsn), tmp, res)
         timed = {"floor": [str(peers_mod.pg_bin("psql")), "-X", "-Atc", "select 1", dsn],
                  "driver": [sys.executable, "-c", DRIVER],

@@ -13,7 +13,8 @@ from rich.text import Text
 from pgferry.engine import events as ev
 from pgferry.tui.interrupt import ACTIVITY
 from pgferry.tui.pulse import Pulse
-from pgferry.tui.terminal import UNCUT, label, rich_console, run_finished_line, run_started_line  # noqa: F401 - UNCUT: where callers import it
+from pgferry.tui.terminal import UNCUT, label, rich_console  # noqa: F401 - UNCUT: where callers import it
+from pgferry.tui.terminal import run_finished_line, run_started_line
 
 
 def _first_line(text: str, width: int = 70) -> str:

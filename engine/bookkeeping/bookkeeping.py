@@ -183,7 +183,8 @@ class MigrationLog:
             WITH ranked AS (
                 SELECT {cols},
                        row_number() OVER (PARTITION BY schema, version ORDER BY id DESC) AS latest,
-                       row_number() OVER (PARTITION BY schema, version, success IS TRUE ORDER BY id DESC) AS latest_of_kind
+                       row_number() OVER (PARTITION BY schema, version, success IS TRUE ORDER BY id DESC)
+                           AS latest_of_kind
                 FROM {table} WHERE schema = ANY(%s)
             )
             SELECT {cols}, latest = 1 AS is_latest FROM ranked

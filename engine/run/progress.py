@@ -38,7 +38,8 @@ def measure_all(conn: psycopg.Connection, oobs: Sequence[OutOfBand]) -> dict[int
         return {}
     if not conn.autocommit or conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
         return {o.id: measure(conn, o) for o in oobs}  # its COMMIT would end the caller's transaction
-    columns = ", ".join(f"(\n{o.progress.statements[0].text}\n)" for o in oobs)  # a trailing comment ends at its line
+    # One column each; on lines of their own, so that a trailing comment ends at its line.
+    columns = ", ".join(f"(\n{o.progress.statements[0].text}\n)" for o in oobs)
     try:
         # Simple protocol, no parameters: the three statements travel as one message (nothing is
         # %-formatted into the text).

@@ -130,7 +130,8 @@ def read_readiness(defs: Definitions, release: Release, dsns: Mapping[str, str],
     with Sessions("check") as session:
         states = {}
         for dsn in dict.fromkeys(dsns[name] for name in defs.schemas):  # one query per database
-            states.update(MigrationLog(session(dsn), bookkeeping_schema).states(n for n in defs.schemas if dsns[n] == dsn))
+            here = [name for name in defs.schemas if dsns[name] == dsn]
+            states.update(MigrationLog(session(dsn), bookkeeping_schema).states(here))
         progress = {}
         for dsn in dict.fromkeys(dsns[o.schema] for o in needed):
             measured = measure_all(session(dsn), [o for o in needed if dsns[o.schema] == dsn])

@@ -34,9 +34,9 @@ GROUP_NAMES = ("status", "steps", "release", "oob", "preflight", "calibrate", "d
                "recover", "report", "restore", "server", "fleet", "demo")
 COMMANDS = {"validate": "status", "status": "status", "up": "steps", "upto": "steps", "downto": "steps",
             "plan": "release", "upgrade": "release", "downgrade": "release", "oob": "oob", "preflight": "preflight",
-            "collations": "preflight", "calibrate": "calibrate", "describe": "drift", "drift": "drift", "adopt": "adopt",
-            "privileged": "privileged", "check": "check", "recover": "recover", "report": "report", "watch": "report",
-            "restore": "restore", "server-upgrade": "server", "fleet": "fleet", "demo": "demo"}
+            "collations": "preflight", "calibrate": "calibrate", "describe": "drift", "drift": "drift",
+            "adopt": "adopt", "privileged": "privileged", "check": "check", "recover": "recover", "report": "report",
+            "watch": "report", "restore": "restore", "server-upgrade": "server", "fleet": "fleet", "demo": "demo"}
 # The flags `pgferry` itself takes before the command, each with one value.
 TOP_FLAGS = ("--theme", "--migrations", "--dsn", "--schema-dsn", "--bookkeeping-schema")
 
