@@ -260,4 +260,5 @@ def run_measured(argv: list[str], *, env: dict | None = None, cwd=None, stdout=s
         proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait again
         err.seek(0)
         text = err.read().decode("utf-8", "replace")
-    return {"wall_s": wall, "exit": proc.returncode, "maxrss_kib": peak.stop(), "stderr": text[-2000:]}
+    return {"wall_s": wall, "cpu_s": rusage.ru_utime + rusage.ru_stime, "exit": proc.returncode,
+            "maxrss_kib": peak.stop(), "stderr": text[-2000:]}

@@ -14,6 +14,7 @@ from pgferry.engine import events as ev
 from pgferry.tui.interrupt import ACTIVITY
 from pgferry.tui.pulse import Pulse
 from pgferry.tui.terminal import UNCUT, label, rich_console  # noqa: F401 - UNCUT: where callers import it
+from pgferry.tui.terminal import run_finished_line, run_started_line
 
 
 def _first_line(text: str, width: int = 70) -> str:
@@ -24,7 +25,7 @@ def _first_line(text: str, width: int = 70) -> str:
 def describe(e) -> str | None:
     """One plain line per event worth telling a person; None for chatty ones."""
     if isinstance(e, ev.RunStarted):
-        return f"{e.schema}: {e.steps} step(s) to run on {e.database}" if e.steps else f"{e.schema}: up to date"
+        return run_started_line(e.schema, e.steps, e.database)
     if isinstance(e, ev.WaitingForLock):
         who = e.holder.describe() if e.holder else "another session"
         return f"{e.schema}: waiting {e.waited_seconds:.0f}s for the migration lock held by {who}"
@@ -61,7 +62,7 @@ def describe(e) -> str | None:
     if isinstance(e, ev.BackupTaken):
         return f"backed up {e.database} to {e.path} ({e.bytes:,} bytes in {e.seconds:.1f}s)"
     if isinstance(e, ev.RunFinished):
-        return f"{e.schema}: done, {e.applied} applied, {e.reverted} reverted in {e.seconds:.1f}s"
+        return run_finished_line(e.schema, e.applied, e.reverted, e.seconds)
     if isinstance(e, ev.UpgradeStarted):
         stops = f", stops at {', '.join(e.stops)}" if e.stops else ""
         resumed = f" (continues run {e.resumed_from})" if e.resumed_from else ""

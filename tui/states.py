@@ -1,8 +1,11 @@
 """State and banner text shared by the command line and the UI: a glyph and a word each (no Textual)."""
 from __future__ import annotations
 
-from pgferry.engine.bookkeeping.runs import UpgradeRun
-from pgferry.engine.bookkeeping.status import DatabaseStatus, SchemaStatus
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # `status` prints schema states without reading runs
+    from pgferry.engine.bookkeeping.runs import UpgradeRun
+    from pgferry.engine.bookkeeping.status import DatabaseStatus, SchemaStatus
 
 
 def _ids(ids) -> str:

@@ -164,34 +164,50 @@ class MigrationLog:
     def state(self, schema: str) -> SchemaState:
         if not self.exists():
             return SchemaState(schema, tables_exist=False)
+        return self._states([schema])[schema]
+
+    def states(self, schemas: Iterable[str]) -> dict[str, SchemaState]:
+        """`state` of several schemas in one round trip (a probe's read). Outside a transaction a
+        missing table is told by the error, nothing to roll back, rather than asked about first."""
+        schemas = list(schemas)
+        if self.conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            return {s: self.state(s) for s in schemas}  # an error would abort the caller's transaction
+        try:
+            return self._states(schemas)
+        except (psycopg.errors.UndefinedTable, psycopg.errors.InvalidSchemaName):
+            return {s: SchemaState(s, tables_exist=False) for s in schemas}
+
+    def _states(self, schemas: list[str]) -> dict[str, SchemaState]:
         q = sql.SQL(
             """
             WITH ranked AS (
                 SELECT {cols},
-                       row_number() OVER (PARTITION BY version ORDER BY id DESC) AS latest,
-                       row_number() OVER (PARTITION BY version, success IS TRUE ORDER BY id DESC) AS latest_of_kind
-                FROM {table} WHERE schema = %s
+                       row_number() OVER (PARTITION BY schema, version ORDER BY id DESC) AS latest,
+                       row_number() OVER (PARTITION BY schema, version, success IS TRUE ORDER BY id DESC)
+                           AS latest_of_kind
+                FROM {table} WHERE schema = ANY(%s)
             )
             SELECT {cols}, latest = 1 AS is_latest FROM ranked
             WHERE latest = 1 OR (success IS TRUE AND latest_of_kind = 1)
             """
         ).format(cols=sql.SQL(self._ATTEMPT_COLS), table=self.table)
-        applied: set[int] = set()
-        failed: dict[int, Attempt] = {}
-        pending: dict[int, Attempt] = {}
-        for row in self.conn.execute(q, [schema]).fetchall():
+        applied: dict[str, set[int]] = {s: set() for s in schemas}
+        failed: dict[str, dict[int, Attempt]] = {s: {} for s in schemas}
+        pending: dict[str, dict[int, Attempt]] = {s: {} for s in schemas}
+        for row in self.conn.execute(q, [schemas]).fetchall():
             a = Attempt(*row[:-1])
             if a.success and a.up:
-                applied.add(a.version)
+                applied[a.schema].add(a.version)
             if row[-1]:
                 if a.success is False:
-                    failed[a.version] = a
+                    failed[a.schema][a.version] = a
                 elif a.success is None:
-                    pending[a.version] = a
-        alive = self.live_pids(pending.values())
-        in_progress = {v: _with(a, alive=True) for v, a in pending.items() if a.log_id in alive}
-        stale = {v: _with(a, alive=False) for v, a in pending.items() if a.log_id not in alive}
-        return SchemaState(schema, frozenset(applied), failed, in_progress, stale)
+                    pending[a.schema][a.version] = a
+        alive = self.live_pids(a for s in schemas for a in pending[s].values())
+        return {s: SchemaState(s, frozenset(applied[s]), failed[s],
+                               {v: _with(a, alive=True) for v, a in pending[s].items() if a.log_id in alive},
+                               {v: _with(a, alive=False) for v, a in pending[s].items() if a.log_id not in alive})
+                for s in schemas}
 
     def live_pids(self, attempts: Iterable[Attempt]) -> set[int]:
         """Log ids of attempts whose backend is still connected (same pid, started before the row)."""

@@ -33,9 +33,9 @@ CHANGED, COSMETIC = "changed", "cosmetic"
 
 # The latest successful up row of each migration: what an applied migration ran as.
 RECORDED_SQL = """
-SELECT DISTINCT ON (version) version, sql_checksum, {tokens}
-FROM {table} WHERE schema = %s AND up AND success
-ORDER BY version, id DESC
+SELECT DISTINCT ON (schema, version) schema, version, sql_checksum, {tokens}
+FROM {table} WHERE schema = ANY(%s) AND up AND success
+ORDER BY schema, version, id DESC
 """
 
 
@@ -92,22 +92,34 @@ def reference(c: ChangedMigration, among: Iterable[ChangedMigration]) -> str:
 
 def changed_since_applied(log: MigrationLog, graph: SchemaGraph, applied: Iterable[int],
                           database: str) -> tuple[ChangedMigration, ...]:
-    """The applied migrations of one schema whose up.sql differs from what ran (one query)."""
-    applied = set(applied)
-    if not applied:
+    """The applied migrations of one schema whose up.sql differs from what ran."""
+    return changed_in(log, {graph.name: (graph, applied)}, database)
+
+
+def changed_in(log: MigrationLog, applied: Mapping[str, tuple[SchemaGraph, Iterable[int]]], database: str, *,
+               tokens_recorded: bool | None = None) -> tuple[ChangedMigration, ...]:
+    """`changed_since_applied` of several schemas of one database, `applied` giving each one's graph
+    and applied set: one query, and one more to ask whether the table has token checksums unless
+    `tokens_recorded` says (a table an older pgferry made has none)."""
+    wanted = {name: (graph, set(ids)) for name, (graph, ids) in applied.items() if ids}
+    if not wanted:
         return ()
-    tokens = "NULL" if "sql_token_checksum" in log.missing_columns() else "sql_token_checksum"
+    if tokens_recorded is None:
+        tokens_recorded = "sql_token_checksum" not in log.missing_columns()
+    tokens = "sql_token_checksum" if tokens_recorded else "NULL"
     rows = log.conn.execute(sql.SQL(RECORDED_SQL).format(tokens=sql.SQL(tokens), table=log.table),
-                            [graph.name]).fetchall()
+                            [list(wanted)]).fetchall()
     out = []
-    for version, recorded, recorded_tokens in rows:
+    for schema, version, recorded, recorded_tokens in rows:
+        graph, ids = wanted[schema]
         m = graph.migrations.get(version)
-        if m is None or version not in applied or recorded is None or recorded == m.up.checksum:
+        if m is None or version not in ids or recorded is None or recorded == m.up.checksum:
             continue
         cosmetic = recorded_tokens is not None and recorded_tokens == m.up.token_checksum
-        out.append(ChangedMigration(graph.name, database, version, m.name, m.up.path, COSMETIC if cosmetic else CHANGED,
+        out.append(ChangedMigration(schema, database, version, m.name, m.up.path, COSMETIC if cosmetic else CHANGED,
                                     m.up.checksum, m.up.token_checksum, comparable=recorded_tokens is not None))
-    return tuple(out)
+    order = list(wanted)
+    return tuple(sorted(out, key=lambda c: (order.index(c.schema), c.id)))
 
 
 def find_changed(defs: Definitions, dsns: Mapping[str, str], bookkeeping_schema: str = "public",

@@ -9,7 +9,7 @@ from ..definitions.catalog import DatabaseVersion, Definitions
 from ..definitions.definitions import Migration
 from ..definitions.releases import STABLE
 from .bookkeeping import Attempt, MigrationLog, SchemaState
-from .changed import ChangedMigration, changed_since_applied
+from .changed import ChangedMigration, changed_in
 
 # A pgferry session inside a transaction, waiting for its client, with table locks granted: a
 # migrator stopped (Ctrl-Z, a debugger) between pipelined statements and their COMMIT holds the
@@ -163,30 +163,38 @@ def settled_by_next_run(m: Migration | None, a: Attempt, applied: bool) -> bool:
     return m is not None and m.create_index_concurrently and a.up and a.success is None and not applied
 
 
+def _schema_status(defs: Definitions, name: str, database: str, state: SchemaState, channel: str,
+                   changed: tuple[ChangedMigration, ...]) -> SchemaStatus:
+    graph = defs.schemas[name]
+    pending = tuple(s.id for s in graph.up(state.applied, defs.heads_on(name, channel)))
+    unknown = tuple(sorted(set(state.applied) - set(graph.migrations)))
+    done = graph.normalize(state.applied)
+    settling = tuple(sorted(v for v, a in state.stale.items()
+                            if settled_by_next_run(graph.migrations.get(v), a, v in done)))
+    return SchemaStatus(name, database, schema_version(defs, name, state.applied), state, pending, unknown, settling,
+                        changed)
+
+
 def read_status(defs: Definitions, dsns: Mapping[str, str], bookkeeping_schema: str = "public",
                 schemas: list[str] | None = None, channel: str = STABLE, *,
                 sessions: Sessions | None = None) -> DatabaseStatus:
     """Read every selected schema's state. Creates nothing and takes no lock. Pending counts towards
     the newest release of `channel`: an insiders preview is not pending for a stable deployment."""
-    out: list[SchemaStatus] = []
+    names = [defs.schema(name).name for name in schemas or defs.schemas]
+    by_name: dict[str, SchemaStatus] = {}
     holders: list[IdleLockHolder] = []
-    seen: set[str] = set()
     with sessions_or_own(sessions) as session:
-        for name in schemas or list(defs.schemas):
-            graph = defs.schema(name)
-            dsn = dsns[name]
-            if dsn not in seen:
-                seen.add(dsn)
-                holders += idle_lock_holders(session(dsn), describe_target(dsn))
+        for dsn in dict.fromkeys(dsns[name] for name in names):  # a few round trips per database
+            here = [name for name in names if dsns[name] == dsn]
+            database = describe_target(dsn)
+            holders += idle_lock_holders(session(dsn), database)
             log = MigrationLog(session(dsn), bookkeeping_schema)
-            state = log.state(name)
-            pending = tuple(s.id for s in graph.up(state.applied, defs.heads_on(name, channel)))
-            unknown = tuple(sorted(set(state.applied) - set(graph.migrations)))
-            done = graph.normalize(state.applied)
-            settling = tuple(sorted(v for v, a in state.stale.items()
-                                    if settled_by_next_run(graph.migrations.get(v), a, v in done)))
-            changed = changed_since_applied(log, graph, state.applied, describe_target(dsn)) if state.tables_exist else ()
-            out.append(SchemaStatus(name, describe_target(dsn), schema_version(defs, name, state.applied), state,
-                                    pending, unknown, settling, changed))
+            states = log.states(here)
+            changed = changed_in(log, {n: (defs.schemas[n], states[n].applied) for n in here if states[n].tables_exist},
+                                 database)
+            for name in here:
+                by_name[name] = _schema_status(defs, name, database, states[name], channel,
+                                           tuple(c for c in changed if c.schema == name))
+    out = tuple(by_name[name] for name in names)
     version = defs.version_of({s.name: s.state.applied for s in out})
-    return DatabaseStatus(tuple(out), version, idle_lock_holders=tuple(holders))
+    return DatabaseStatus(out, version, idle_lock_holders=tuple(holders))

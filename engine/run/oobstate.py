@@ -13,15 +13,13 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Mapping
 
-import psycopg
-
-from ..connection import Sessions, is_connection_loss, sessions_or_own
+from ..connection import Sessions, sessions_or_own
 from ..definitions.catalog import DatabaseVersion, Definitions
 from ..definitions.outofband import OutOfBand
 from ..definitions.releases import Release
-from ..errors import UsageError, server_message
-from ..safetext import printable
+from ..errors import UsageError
 from .background import OutOfBandStore
+from .progress import measure, measure_all  # noqa: F401 - measure: where repair/adopt.py imports it
 
 
 @dataclass(frozen=True)
@@ -71,21 +69,6 @@ class OobState:
                       r.get("error_count") or 0, r.get("last_error"), r.get("last_updated"))
 
 
-def measure(conn: psycopg.Connection, o: OutOfBand) -> tuple[float, bool, str]:
-    """progress.sql now, in a read-only transaction. A query that fails (its table or column does
-    not exist: the schema is elsewhere than the definitions expect) counts as not started."""
-    try:
-        with conn.transaction():
-            conn.execute("SET TRANSACTION READ ONLY")
-            value = conn.execute(o.progress.statements[0].text).fetchone()[0]
-    except psycopg.Error as exc:
-        if is_connection_loss(exc):
-            raise
-        message = printable(server_message(exc).text, one_line=True)
-        return 0.0, False, f"progress.sql failed ({message}): counted as not started"
-    return min(1.0, max(0.0, float(value if value is not None else 0.0))), True, "measured by progress.sql"
-
-
 def lifetime_position(defs: Definitions, o: OutOfBand, release: Release | None) -> tuple[bool, bool]:
     """(reached, past its deprecation) for a database at `release`."""
     if release is None:
@@ -102,24 +85,19 @@ def read_states(defs: Definitions, dsns: Mapping[str, str], version: DatabaseVer
     """Every out-of-band migration (or those of `ids`) on a database at `version`: read-only."""
     oobs = [o for i, o in sorted(defs.out_of_band.items()) if ids is None or i in ids]
     out: dict[int, OobState] = {}
-    records: dict[str, dict] = {}  # each database's out_of_band_migrations rows, by id
     with sessions_or_own(sessions) as session:
-        for o in oobs:
-            dsn = dsns.get(o.schema)
-            if dsn is None:
-                continue
-            conn = session(dsn)
-            if dsn not in records:
-                records[dsn] = {r["id"]: r for r in OutOfBandStore(conn, bookkeeping_schema).all()}
-            reached, past = lifetime_position(defs, o, version.release)
-            if reached:
-                progress, measured, reason = measure(conn, o)
-            else:
-                at = version.release.version if version.release else "no release"
-                progress, measured = None, False
-                reason = f"not reached: introduced in {o.introduced}, the database is at {at}"
-            out[o.id] = OobState(o, reached, past, progress, measured, reason, records[dsn].get(o.id))
-    return out
+        for dsn in dict.fromkeys(dsns[o.schema] for o in oobs if o.schema in dsns):
+            here = [o for o in oobs if dsns.get(o.schema) == dsn]
+            records = {r["id"]: r for r in OutOfBandStore(session(dsn), bookkeeping_schema).all()}
+            positions = {o.id: lifetime_position(defs, o, version.release) for o in here}
+            measured = measure_all(session(dsn), [o for o in here if positions[o.id][0]])
+            at = version.release.version if version.release else "no release"
+            for o in here:
+                reached, past = positions[o.id]
+                progress, answered, reason = measured.get(o.id) or (
+                    None, False, f"not reached: introduced in {o.introduced}, the database is at {at}")
+                out[o.id] = OobState(o, reached, past, progress, answered, reason, records.get(o.id))
+    return dict(sorted(out.items()))
 
 
 def progress_for_planning(states: Mapping[int, OobState]) -> dict[int, float | None]:

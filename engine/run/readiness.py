@@ -14,15 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
-import psycopg
-
 from ..bookkeeping.bookkeeping import MigrationLog, SchemaState
-from ..connection import connect
+from ..connection import Sessions
 from ..definitions.catalog import Definitions
 from ..definitions.outofband import OutOfBand
 from ..definitions.releases import Release
 from ..errors import ExitCode
-from .background import OutOfBandStore
+from .progress import measure_all
 
 # Which case held, most pressing first (the JSON's "case").
 DIRTY = "dirty"  # a migration's last attempt failed or its backend died
@@ -49,11 +47,11 @@ class SchemaReadiness:
 @dataclass(frozen=True)
 class OobReadiness:
     id: int
-    progress: float | None  # None: never ran here
+    progress: float  # measured now by its progress.sql; 0 when that fails (its tables are not there)
 
     @property
     def complete(self) -> bool:
-        return self.progress is not None and self.progress >= 1
+        return self.progress >= 1
 
     def as_dict(self) -> dict:
         return {"id": self.id, "progress": self.progress, "complete": self.complete}
@@ -107,8 +105,9 @@ def needed_out_of_band(defs: Definitions, release: Release) -> list[OutOfBand]:
 
 
 def judge(defs: Definitions, release: Release, states: Mapping[str, SchemaState],
-          progress: Mapping[int, float | None]) -> Readiness:
-    """The readiness of a database whose schemas are in `states`, with out-of-band `progress` by id."""
+          progress: Mapping[int, float]) -> Readiness:
+    """The readiness of a database whose schemas are in `states`, with out-of-band `progress` by id
+    (one missing counts as not started)."""
     schemas, extra = [], {}
     for name, graph in defs.schemas.items():
         state = states[name]
@@ -119,24 +118,22 @@ def judge(defs: Definitions, release: Release, states: Mapping[str, SchemaState]
         extra[name] = beyond
     introducing, unreleased = defs.introducing(extra)
     not_serving = defs.releases.not_serving(release, introducing[-1]) if introducing else ()
-    oobs = tuple(OobReadiness(o.id, progress.get(o.id)) for o in needed_out_of_band(defs, release))
+    oobs = tuple(OobReadiness(o.id, progress.get(o.id, 0.0)) for o in needed_out_of_band(defs, release))
     return Readiness(release, tuple(schemas), oobs, introducing, not_serving, unreleased)
 
 
 def read_readiness(defs: Definitions, release: Release, dsns: Mapping[str, str],
                    bookkeeping_schema: str = "public") -> Readiness:
-    """Read each schema's bookkeeping and the needed out-of-band progress, and judge (read-only, no lock)."""
-    conns: dict[str, psycopg.Connection] = {}
-    try:
-        for name in defs.schemas:  # one session per database, however many schemas it holds
-            if dsns[name] not in conns:
-                conns[dsns[name]] = connect(dsns[name], role="check")
-        states = {name: MigrationLog(conns[dsns[name]], bookkeeping_schema).state(name) for name in defs.schemas}
+    """Read each schema's bookkeeping and measure, on the live data, the out-of-band migrations the
+    release needs; judge. Read-only, no lock, one session per database."""
+    needed = needed_out_of_band(defs, release)
+    with Sessions("check") as session:
+        states = {}
+        for dsn in dict.fromkeys(dsns[name] for name in defs.schemas):  # one query per database
+            here = [name for name in defs.schemas if dsns[name] == dsn]
+            states.update(MigrationLog(session(dsn), bookkeeping_schema).states(here))
         progress = {}
-        for o in needed_out_of_band(defs, release):
-            record = OutOfBandStore(conns[dsns[o.schema]], bookkeeping_schema).get(o.id)
-            progress[o.id] = record.progress if record else None
-        return judge(defs, release, states, progress)
-    finally:
-        for conn in conns.values():
-            conn.close()
+        for dsn in dict.fromkeys(dsns[o.schema] for o in needed):
+            measured = measure_all(session(dsn), [o for o in needed if dsns[o.schema] == dsn])
+            progress.update((i, m[0]) for i, m in measured.items())
+    return judge(defs, release, states, progress)

@@ -5,12 +5,15 @@ takes one session per database."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..bookkeeping.status import DatabaseStatus, read_status
 from ..connection import Connections, Sessions, sessions_or_own
 from ..definitions.catalog import Definitions
-from ..repair.drift import Unrecorded, UnrecordedDatabase, find_unrecorded
 from ..run.oobstate import OobRow, read_states
+
+if TYPE_CHECKING:  # the drift modules are read only for a database that records nothing
+    from ..repair.drift import Unrecorded
 
 
 @dataclass(frozen=True)
@@ -22,6 +25,8 @@ class Standing:
     def refuse_unrecorded(self) -> None:
         """An unrecorded database is not empty: say so (exit 5) rather than show it as one."""
         if self.unrecorded is not None:
+            from ..repair.drift import UnrecordedDatabase
+
             raise UnrecordedDatabase(self.unrecorded)
 
 
@@ -39,6 +44,8 @@ def read_standing(defs: Definitions, conns: Connections, schemas: list[str] | No
 
 def _unrecorded(defs: Definitions, conns: Connections, session: Sessions) -> Unrecorded | None:
     """The first database holding the product's tables with nothing recorded about its schemas."""
+    from ..repair.drift import find_unrecorded
+
     for dsn in conns.distinct():
         here = [s for s in defs.schemas if conns.dsns.get(s) == dsn]
         found = find_unrecorded(session(dsn), defs, here, conns.bookkeeping_schema)

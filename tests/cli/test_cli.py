@@ -168,10 +168,29 @@ def test_validate_reads_the_migrations_flag_before_and_after_the_command(capsys,
     assert "16_events_kind_index" in err and "1 error(s)" in err
 
 
+def subcommands(parser) -> dict:
+    return next(a for a in parser._actions if a.dest == "command").choices
+
+
+def test_a_command_parser_is_built_from_its_own_group_alone():
+    """`pgferry CMD ...` builds only the parser of CMD's group (main.COMMANDS): the same parser the
+    whole command line holds for it, whatever flags stand before it."""
+    from pgferry.tui.cli.main import COMMANDS, command_of
+
+    full = subcommands(build_parser())
+    assert set(full) == set(COMMANDS)
+    for name, p in full.items():
+        alone = subcommands(build_parser(["--dsn", "host=a", "--migrations=defs/", name, "--json"]))
+        assert name in alone and alone[name].format_help() == p.format_help()
+    # Anything it cannot read for sure gets the whole parser: an abbreviated flag, help, no command.
+    assert [command_of(a) for a in (["--mig", "d", "status"], ["--help"], [], ["--dsn", "status"], ["nope"])] == \
+        [None, None, None, None, None]
+
+
 def parsed(*argv: str):
     from pgferry.tui.cli.main import merge_placements
 
-    args = build_parser().parse_args(list(argv))
+    args = build_parser(argv).parse_args(list(argv))
     merge_placements(args)
     return args
 

@@ -100,13 +100,29 @@ def test_an_invalid_range_stops_check_naming_file_and_line(database, small_copy,
     assert "migrations/releases.yaml:14: invalid compatible_with range '1.1 and up'" in err and 'e.g. compatible_with: ">=' in err
 
 
+# Out-of-band migration 3's data (4.2.0 relies on it): every built-in series backfilled, or none.
+BACKFILLED = "UPDATE insight_series SET backfill_completed_at = {} WHERE builtin"
+
+
 def test_bundled_product_at_newest(newest_db, capsys):
+    query(newest_db, BACKFILLED.format("now()"))
     # 4.2.0 renames phabricator_repos.url, which 4.1.0 reads: old pods must go unready
     rc, out, _ = cli(capsys, "check", "--release", "4.1.0", "--dsn", newest_db, "--json")
     data = json.loads(out)
     assert (rc, data["case"], data["beyond"], data["not_serving"]) == (1, "beyond_incompatible", ["4.2.0"], ["4.2.0"])
     rc, out, _ = cli(capsys, "check", "--release", "4.2.0", "--dsn", newest_db, "--json")
     assert (rc, json.loads(out)["case"]) == (0, "exact")
+
+
+def test_out_of_band_progress_is_measured_not_read_from_the_record(newest_db, capsys):
+    """The record of a finished out-of-band migration says complete; the data it wrote is gone (a
+    restore, a downgrade below it and back): the release that relies on it is not ready."""
+    query(newest_db, "UPDATE out_of_band_migrations SET progress = 1.0")
+    query(newest_db, BACKFILLED.format("NULL"))
+    rc, out, _ = cli(capsys, "check", "--release", "4.2.0", "--dsn", newest_db)
+    assert rc == 1 and "✗ out-of-band 3: 0%" in out and "✓ out-of-band 1: 100%" in out, out
+    query(newest_db, BACKFILLED.format("now()"))
+    assert cli(capsys, "check", "--release", "4.2.0", "--dsn", newest_db, "--quiet")[0] == 0
 
 
 def _ready_pairs(defs) -> set[tuple[str, str]]:

@@ -60,7 +60,6 @@ def print_readiness(readiness) -> None:
     if readiness.unreleased:
         print(f"✗ {readiness.unreleased} migration(s) beyond {version} that no release holds")
     for o in readiness.out_of_band:
-        prog = "never run" if o.progress is None else f"{o.progress:.0%}"
-        print(f"{'✓' if o.complete else '✗'} out-of-band {o.id}: {prog}")
+        print(f"{'✓' if o.complete else '✗'} out-of-band {o.id}: {o.progress:.0%}")
     if readiness.case == DIRTY:
         print("✗ a migration's last attempt failed or was interrupted: run `pgferry recover`", file=sys.stderr)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import importlib
 import os
 import signal
 import sys
@@ -23,14 +24,21 @@ from pgferry.engine.definitions.graph import UnknownMigration
 from pgferry.engine.errors import ExitCode, PgferryError, UsageError, server_message
 from pgferry.tui.interrupt import ACTIVITY
 
-from . import (adopt, calibrate, check, demo, drift, fleet, oob, preflight, privileged, recover, release, report, restore,
-               server, status, steps)
-from .app import cmd_app
 from .flags import BEFORE, EPILOG, PLACED, connection_flags, definition_flag, secrets_of
 
-# Each group adds its subcommands, handlers set, in the order `pgferry --help` lists them.
-GROUPS = (status, steps, release, oob, preflight, calibrate, drift, adopt, privileged, check, recover, report, restore,
-          server, fleet, demo)
+# Each group (a module of this package) adds its subcommands, handlers set, in the order `pgferry
+# --help` lists them; COMMANDS says which group adds a command, so that a command's parser is built
+# without importing or building the other groups (a probe runs `check` many times a day).
+# tests/cli/test_cli.py holds the two to what the groups register.
+GROUP_NAMES = ("status", "steps", "release", "oob", "preflight", "calibrate", "drift", "adopt", "privileged", "check",
+               "recover", "report", "restore", "server", "fleet", "demo")
+COMMANDS = {"validate": "status", "status": "status", "up": "steps", "upto": "steps", "downto": "steps",
+            "plan": "release", "upgrade": "release", "downgrade": "release", "oob": "oob", "preflight": "preflight",
+            "collations": "preflight", "calibrate": "calibrate", "describe": "drift", "drift": "drift",
+            "adopt": "adopt", "privileged": "privileged", "check": "check", "recover": "recover", "report": "report",
+            "watch": "report", "restore": "restore", "server-upgrade": "server", "fleet": "fleet", "demo": "demo"}
+# The flags `pgferry` itself takes before the command, each with one value.
+TOP_FLAGS = ("--theme", "--migrations", "--dsn", "--schema-dsn", "--bookkeeping-schema")
 
 
 class Parser(argparse.ArgumentParser):
@@ -42,7 +50,25 @@ class Parser(argparse.ArgumentParser):
         sys.exit(ExitCode.USAGE)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def group(name: str):
+    return importlib.import_module(f"{__package__}.{name}")
+
+
+def command_of(argv: Sequence[str]) -> str | None:
+    """The command `argv` names, when its words before it are only the top-level flags with their
+    values; None otherwise (no command, --help, --version, an abbreviated or unknown flag)."""
+    words = iter(argv)
+    for word in words:
+        if word in TOP_FLAGS:
+            next(words, None)  # its value
+        elif word.partition("=")[0] not in TOP_FLAGS:  # nor --dsn=VALUE
+            return word if word in COMMANDS else None
+    return None
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The whole command line's parser; with `argv` naming a known command, only that command's group."""
+    command = None if argv is None else command_of(argv)
     parser = Parser(
         prog="pgferry",
         description="Carry PostgreSQL databases across releases: plan, run, watch and recover migrations. "
@@ -59,8 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     definition_flag(top, BEFORE)
     connection_flags(top, BEFORE)
     sub = parser.add_subparsers(dest="command", metavar="command", parser_class=Parser)
-    for group in GROUPS:
-        group.register(sub)
+    for name in (COMMANDS[command],) if command else GROUP_NAMES:
+        group(name).register(sub)
     return parser
 
 
@@ -68,7 +94,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ACTIVITY.reset()
     from pgferry.tui.terminal import guarded_output
 
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     with guarded_output():  # control characters in server or definition text are shown, never obeyed
         return _dispatch(parser, args)
@@ -82,7 +109,7 @@ def _dispatch(parser: argparse.ArgumentParser, args) -> int:
             if not (sys.stdin.isatty() and sys.stdout.isatty()):
                 parser.print_help()  # no terminal to draw on
                 return ExitCode.OK
-            return cmd_app(args)
+            return group("app").cmd_app(args)
         return int(args.handler(args))
     except PgferryError as exc:
         print(f"error: {scrub(exc.message, *dsns)}", file=sys.stderr)

@@ -5,6 +5,7 @@ import sys
 
 from pgferry.engine.definitions.catalog import bundled_migrations_dir, load_definitions
 from pgferry.engine.errors import ExitCode
+from pgferry.engine.safetext import printable
 
 from .flags import common, definitions, dsns_of
 from .output import emit_json, oob_line, print_idle_lock_holders
@@ -56,29 +57,24 @@ def show_status(defs, dsns: dict[str, str], bookkeeping_schema: str = "public", 
     if as_json:
         emit_json({**status.as_dict(), "out_of_band": [r.as_dict() for r in oob]})
         return ExitCode.OK
-    from rich.table import Table
-
-    from pgferry.tui.terminal import label, rich_console
     from pgferry.tui.states import changed_lines, schema_state
+    from pgferry.tui.terminal import Lines
 
-    console = rich_console()
-    console.print(f"database version: [bold]{label(status.version.label)}[/]", highlight=False)
+    out = Lines()
+    out.line("database version: ", (status.version.label, "bold"))
     # Databases on their own lines: a DSN is too wide for a table column at 80 columns.
     for s in status.schemas:
-        console.print(f"  {label(s.name)}: {label(s.database)}", highlight=False)
-    table = Table(show_edge=False, pad_edge=False)
-    for col in ("schema", "version", "applied", "pending", "failed", "state"):
-        table.add_column(col)
-    for s in status.schemas:
-        table.add_row(label(s.name), label(s.version or "-"), str(len(s.applied)), str(len(s.pending)),
-                      str(len(s.state.failed)), label(schema_state(s)))
-    console.print(table)
+        out.line(f"  {s.name}: {s.database}")
+    out.table(("schema", "version", "applied", "pending", "failed", "state"),
+              [(s.name, s.version or "-", str(len(s.applied)), str(len(s.pending)), str(len(s.state.failed)),
+                schema_state(s)) for s in status.schemas])
     for s in status.schemas:
         for v, a in sorted(s.state.failed.items()):
             where = f" line {a.error_line}" if a.error_line else ""
-            console.print(f"[red]✗[/] {label(s.name)} {v}{where}: {label(a.error_message or '', one_line=False)}", highlight=False)
+            out.line(("✗", "red"), f" {printable(s.name, one_line=True)} {v}{where}: ", a.error_message or "",
+                     one_line=False)
     for line in changed_lines(status):
-        console.print(label(line), highlight=False)
+        out.line(line)
     if oob:
         print("out-of-band:")
         for r in oob:

@@ -104,14 +104,42 @@ def _refuse_unrecorded(args, plans) -> None:
     refuse_unrecorded(args._defs, {s: dsns[s] for s in plans}, args.bookkeeping_schema)
 
 
+def _apply(args, plans: dict[str, callable], title: str) -> int:
+    """`up` and `upto`: the run, its dry run, or (nothing to run) the lines a run would print."""
+    if _nothing_to_run(args, plans):
+        return _ran_nothing(args, plans)
+    _refuse_unrecorded(args, plans)
+    return _dry_run(args, plans) if args.dry_run else _run(args, plans, title)
+
+
+def _nothing_to_run(args, plans) -> bool:
+    """Nothing pending, read in one session per database (engine/bookkeeping/pending.py) instead of
+    the checks' and migrators' own: for plain output, with no change to accept."""
+    if args.dry_run or args.accept_changed or not (args.no_progress or args.json or not sys.stderr.isatty()):
+        return False
+    from pgferry.engine.bookkeeping.pending import nothing_to_run
+
+    return nothing_to_run(args._defs, dsns_of(args, args._defs), plans, args.bookkeeping_schema)
+
+
+def _ran_nothing(args, plans) -> int:
+    from pgferry.tui.terminal import run_finished_line, run_started_line
+
+    for name in plans:
+        print(run_started_line(name, 0, ""), file=sys.stderr, flush=True)
+        print(run_finished_line(name, 0, 0, 0.0), file=sys.stderr, flush=True)
+    if args.json:
+        emit_json({"schemas": [{"name": n, "applied": [], "reverted": [], "seconds": 0.0} for n in plans]})
+    return ExitCode.OK
+
+
 def cmd_up(args) -> int:
     defs = args._defs = definitions(args)
     names = args.schema or list(defs.schemas)
     for n in names:
         defs.schema(n)
     plans = {n: (lambda g: lambda applied: g.up(applied, g.leaves()))(defs.schemas[n]) for n in names}
-    _refuse_unrecorded(args, plans)
-    return _dry_run(args, plans) if args.dry_run else _run(args, plans, "up")
+    return _apply(args, plans, "up")
 
 
 def _targeted(args):
@@ -125,8 +153,7 @@ def _targeted(args):
 def cmd_upto(args) -> int:
     g, ids = _targeted(args)
     plans = {args.schema: lambda applied: g.up(applied, ids)}
-    _refuse_unrecorded(args, plans)
-    return _dry_run(args, plans) if args.dry_run else _run(args, plans, "upto")
+    return _apply(args, plans, "upto")
 
 
 def cmd_downto(args) -> int:
