@@ -27,7 +27,8 @@ from ..definitions.outofband import OutOfBand
 from ..errors import PgferryError, UsageError
 from ..locks import AdvisoryLock, lock_key
 from ..run.background import OutOfBandStore
-from ..run.oobstate import lifetime_position, measure
+from ..run.oobstate import lifetime_position
+from ..run.progress import measure
 from .describe import describe
 from .differences import Difference, compare, fix_script
 from .drift import IgnoreRule, split_ignored

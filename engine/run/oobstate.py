@@ -19,7 +19,7 @@ from ..definitions.outofband import OutOfBand
 from ..definitions.releases import Release
 from ..errors import UsageError
 from .background import OutOfBandStore
-from .progress import measure, measure_all  # noqa: F401 - measure: where repair/adopt.py imports it
+from .progress import measure_all
 
 
 @dataclass(frozen=True)
