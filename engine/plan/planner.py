@@ -173,8 +173,9 @@ class Planner:
         empty = not any(current.values())
         t = self.releases.index(target)
         if empty:
-            steps = self._schema_steps(dict(current), target, True, f"install {target.version}")
-            return Plan("empty", None, target.version, "install", (), tuple(steps))
+            # An install passes through the releases like an upgrade does, stopping where an
+            # out-of-band migration must finish: a migration on the way may seed the rows it rewrites.
+            return self._forward(current, "empty", None, t, progress)
         if version.release is None and all(
                 set(ids) <= self.defs.required(target, s) | set(self.defs.schemas[s].squashes)
                 for s, ids in current.items()):
@@ -191,7 +192,7 @@ class Planner:
         if t > f or (t == f and version.extra):
             if not allow_upgrade:
                 raise PlanError(f"{target.version} is newer than the database ({version.label})", hint="use `pgferry upgrade`")
-            return self._upgrade(current, version.label, f, t, progress)
+            return self._forward(current, version.label, f, t, progress)
         if t < f or (t == f and version.extra):
             if not allow_downgrade:
                 raise PlanError(f"{target.version} is older than the database ({version.label})",
@@ -228,7 +229,8 @@ class Planner:
                     hint="run `pgferry status` and `pgferry drift`; revert them with `pgferry downto` if they are stray",
                 )
 
-    def _upgrade(self, current, label, f, t, progress) -> Plan:
+    def _forward(self, current, label, f: int | None, t, progress) -> Plan:
+        """Up from release index `f` (None: an empty database, installing) to `t`, with stops."""
         target = self.releases[t]
         self._check_within(current, target)
         warnings: list[str] = []
@@ -238,14 +240,14 @@ class Planner:
                 continue
             i, d = self._idx(o.introduced), self._idx(o.deprecated)
             done = progress.get(o.id)
-            if d <= f:
+            if f is not None and d <= f:
                 if done is not None and done < 1:
                     warnings.append(f"out-of-band {o.id} is at {done:.0%} but the database is already past its "
                                     f"deprecation ({o.deprecated})")
                 continue
             if d > t or (done is not None and done >= 1):
                 continue
-            lo = max(i, f)
+            lo = i if f is None else max(i, f)
             hi = self._stop_candidate(lo, d - 1, target.channel)
             if hi is None:
                 hi = d - 1
@@ -262,8 +264,11 @@ class Planner:
             steps += self._schema_steps(applied, r, True, f"stop at {r.version}: {why}")
             for i in ids:
                 steps.append(PlanStep("out_of_band", r.version, f"deprecated in {self.oobs[i].deprecated}", oob=self.oobs[i]))
-        steps += self._schema_steps(applied, target, True, f"upgrade to {target.version}")
-        return Plan(label, self.releases[f].version, target.version, "upgrade", tuple(stops), tuple(steps), tuple(warnings))
+        direction = "install" if f is None else "upgrade"
+        reason = f"install {target.version}" if f is None else f"upgrade to {target.version}"
+        steps += self._schema_steps(applied, target, True, reason)
+        return Plan(label, None if f is None else self.releases[f].version, target.version, direction,
+                    tuple(stops), tuple(steps), tuple(warnings))
 
     def _downgrade(self, current, label, f, t, progress) -> Plan:
         target = self.releases[t]

@@ -22,6 +22,7 @@ from ..locks import AdvisoryLock, lock_key
 from ..plan.planner import Plan
 from ..run.background import BackgroundOptions, BackgroundRunner, OutOfBandStore
 from ..run.oobstate import lifetime_position
+from ..run.progress import measure
 from ..run.runner import Migrator, RunOptions
 from .planning import Connections, make_plan, read_applied
 
@@ -190,7 +191,7 @@ class Upgrade:
                         hint=f"resume it with `pgferry oob resume {oid}`, then run the same upgrade command again")
                 position += 1
         if plan.direction == "install":
-            self._record_fresh_install(self.defs.release(plan.to_version))
+            self._record_fresh_install(plan)
 
     def _forget_unreached(self, release: Release) -> None:
         """The schemas are at `release` now: migrations introduced after it start again from zero."""
@@ -202,14 +203,21 @@ class Upgrade:
             with connect(dsn, role="oob") as conn:
                 OutOfBandStore(conn, self.conns.bookkeeping_schema).forget(oids)
 
-    def _record_fresh_install(self, target: Release) -> None:
-        """A fresh install has no old data to rewrite: record its live out-of-band migrations as done."""
-        oobs = getattr(self.defs, "out_of_band", {}) or {}
-        for o in oobs.values():
-            if self.defs.releases.find(o.introduced).key > target.key:
+    def _record_fresh_install(self, plan: Plan) -> None:
+        """The out-of-band migrations an install leaves live (not run at one of its stops), recorded
+        as progress.sql measures them now: done when a new install has nothing for them to rewrite,
+        and otherwise at their figure, for `pgferry oob run` (a migration may seed rows)."""
+        target = self.defs.release(plan.to_version)
+        stopped = {oid for stop in plan.stops for oid in stop.out_of_band}
+        for o in (getattr(self.defs, "out_of_band", {}) or {}).values():
+            if o.id in stopped or self.defs.releases.find(o.introduced).key > target.key:
                 continue
             with connect(self.conns.dsns[o.schema], role="oob") as conn:
+                progress, measured, _ = measure(conn, o)
+                if not measured:
+                    continue  # its tables are not there: status says so, nothing to record
                 store = OutOfBandStore(conn, self.conns.bookkeeping_schema)
                 store.ensure()
                 store.sync(o)
-                store.update(o.id, progress=1.0, batch_size=o.batch_size, rows=0, rate=None, reverse=False, finished=True)
+                store.update(o.id, progress=progress, batch_size=o.batch_size, rows=0, rate=None, reverse=False,
+                             finished=progress >= 1.0)

@@ -145,7 +145,11 @@ def test_refusals(product):
     assert nothing.empty and nothing.direction == "none"
 
 
-def test_empty_database_installs_without_stops(product):
+def test_an_install_stops_where_its_out_of_band_migrations_must_finish(product):
+    """A migration on the way may seed the rows an out-of-band migration rewrites, so an install
+    stops as an upgrade from the oldest release would (each stop measures; nothing to do is quick)."""
     plan = Planner(product).plan({}, "10.0.0")
-    assert plan.direction == "install" and not plan.stops
+    assert plan.direction == "install" and plan.from_version is None
+    assert [(s.release.version, s.out_of_band) for s in plan.stops] == [("3.0.0", (1, 2)), ("8.0.0", (3,))]
     assert ids_of(plan) == list(range(1, 21))
+    assert not Planner(product).plan({}, "2.0.0").stops  # nothing deprecated on the way
