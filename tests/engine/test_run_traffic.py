@@ -74,3 +74,25 @@ def test_a_run_without_privileged_steps_loads_neither_privileges_nor_the_planner
     applied, loaded = json.loads(run.stdout.strip().splitlines()[-1])
     assert applied == [1, 2], run.stderr
     assert loaded == [], f"loaded {loaded}"
+
+
+def test_the_pipelined_success_row_writes_what_record_success_writes(database, small_defs):
+    """The statement the runner pipelines (a VALUES list) and the parameterised one the other steps
+    use write the same rows: the migration's with its checksums, then each squashed id backfilled."""
+    import psycopg
+
+    from pgferry.engine.bookkeeping.bookkeeping import MigrationLog
+
+    script = small_defs.schemas["main"].migrations[10].up
+    cols = ("schema, version, up, success, backfilled, host, pgferry_version, sql_checksum, sql_token_checksum, "
+            "run_id, manual, confirmed_by, migration_logs_schema_version, finished_at >= started_at, "
+            "backend_pid = pg_backend_pid()")
+    with psycopg.connect(database, autocommit=True) as conn:
+        log = MigrationLog(conn)
+        log.ensure()
+        conn.execute(log.success_statement("main", 10, True, script, [1, 2], 7))
+        log.record_success("main", 10, True, None, script, [1, 2], 7)
+        rows = conn.execute(f"SELECT {cols} FROM migration_logs ORDER BY id").fetchall()
+    assert rows[:3] == rows[3:]
+    assert [(r[1], r[4], r[7] is not None) for r in rows[:3]] == [(10, False, True), (1, True, False), (2, True, False)]
+    assert rows[0][8] == script.token_checksum and rows[0][9] == 7
