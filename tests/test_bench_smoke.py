@@ -62,8 +62,11 @@ def test_apply_scenario_tiny(pg_server, capsys, tmp_path):
     d = _check(res, ours | {f"light_{k}" for k in ours})  # both workloads, in the same run
     tools = d["info"]["tools"]
     installed = [p for p in ("alembic", "dbmate", "sqitch") if tools[p]["installed"]]
-    for floor in ("floor", "light_floor"):
-        assert d["metrics"][floor]["runs"] == 2 + len(installed)  # one floor run before each contender
+    skipped = apply1k.SKIPPED["light"]
+    assert d["metrics"]["floor"]["runs"] == 2 + len(installed)  # one floor run before each contender
+    assert d["metrics"]["light_floor"]["runs"] == 2 + len(set(installed) - set(skipped))
+    for peer, why in skipped.items():
+        assert d["metrics"][f"light_{peer}"]["runs"] == 0 and d["metrics"][f"light_{peer}"]["note"] == why
     for peer in ("alembic", "dbmate", "sqitch"):
         m = d["metrics"][peer]
         if tools[peer]["installed"]:
