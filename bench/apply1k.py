@@ -1,11 +1,21 @@
 """apply-1k: apply 1,000 small generated migrations, pgferry against the floor and the peers.
 
-Every migration i (full: 1,000, tiny: 20) is the same four statements for every tool:
+Two workloads, each of n migrations (full: 1,000, tiny: 20), the same statements for every tool.
+ddl: four statements per migration, the server's work dominates (metric names as they always were):
 
     CREATE TABLE t0001 (id bigserial PRIMARY KEY, name text NOT NULL, created_at timestamptz NOT NULL DEFAULT now());
     ALTER TABLE t0001 ADD COLUMN note text;       -- every third migration adds it to the previous table instead
     CREATE INDEX t0001_name ON t0001 (name);
     COMMENT ON TABLE t0001 IS 'bench table 1';
+
+light (metrics prefixed light_): one small table and one row per migration, so each tool's start-up
+and per-migration overhead weigh most, as in issue 19's measurement:
+
+    CREATE TABLE t0001 (id int PRIMARY KEY, name text NOT NULL);
+    INSERT INTO t0001 VALUES (1, 'row 1');
+
+Both run in the same scenario, one round of each per run, so one command reproduces both tables
+under the same load.
 
 Contenders, each on a fresh database of the same server, each timed as the whole client process
 (start-up, reading the definitions, connecting, bookkeeping: what a user waits for):
@@ -18,7 +28,7 @@ Contenders, each on a fresh database of the same server, each timed as the whole
            byte-compiled first as an installed package is). Each statement is its own query, but
            pipelined: the server runs migration k+1 while pgferry reads k's results, and k+1's
            COMMIT leaves once k is done (engine/run/pipeline.py); psql's floor waits for each of its
-           7 statements per migration in turn. Its definitions cache (engine/definitions/defcache.py) is
+           statements in turn. Its definitions cache (engine/definitions/defcache.py) is
            filled by one untimed `pgferry status` first, as when any earlier command ran on the
            same files.
   pgferry-cold  the same with an empty cache every run: the first command on these files.
@@ -53,15 +63,21 @@ from . import peers as peers_mod
 from .common import Result, run_measured
 
 SIZES = {"tiny": 20, "full": 1000}
-RATIO_TARGET = 1.3
+RATIO_TARGET = 1.2
+# workload -> prefix of its metrics and info keys (ddl keeps the names it always had)
+WORKLOADS = {"ddl": "", "light": "light_"}
+# Peers left out of a workload, and why (a row with the reason instead of a number).
+SKIPPED = {"light": {"sqitch": "not run on the light workload: it runs psql once per change (5x the floor on ddl)"}}
 TOOLS = ("floor", "pgferry", "pgferry-cold", "alembic", "dbmate", "sqitch")
 OURS = ("pgferry", "pgferry-cold")
 VIA = {"pgferry": "pgferry up", "pgferry-cold": "pgferry up, definitions not cached yet",
        "alembic": "alembic upgrade head", "dbmate": "dbmate up", "sqitch": "sqitch deploy"}
 
 
-def statements(i: int) -> list[str]:
+def statements(i: int, workload: str = "ddl") -> list[str]:
     t = f"t{i:04d}"
+    if workload == "light":
+        return [f"CREATE TABLE {t} (id int PRIMARY KEY, name text NOT NULL)", f"INSERT INTO {t} VALUES (1, 'row {i}')"]
     alter = f"t{i - 1:04d}" if i % 3 == 0 and i > 1 else t
     col = f"note_{i}" if alter != t else "note"
     return [
@@ -72,34 +88,34 @@ def statements(i: int) -> list[str]:
     ]
 
 
-def up_sql(i: int) -> str:
-    return ";\n".join(statements(i)) + ";\n"
+def up_sql(i: int, workload: str = "ddl") -> str:
+    return ";\n".join(statements(i, workload)) + ";\n"
 
 
-def down_sql(i: int) -> str:
-    extra = f"ALTER TABLE t{i - 1:04d} DROP COLUMN IF EXISTS note_{i};\n" if i % 3 == 0 and i > 1 else ""
+def down_sql(i: int, workload: str = "ddl") -> str:
+    extra = f"ALTER TABLE t{i - 1:04d} DROP COLUMN IF EXISTS note_{i};\n" if workload == "ddl" and i % 3 == 0 and i > 1 else ""
     return extra + f"DROP TABLE IF EXISTS t{i:04d};\n"
 
 
 # -- one tree per tool --------------------------------------------------------------------
 
 
-def write_pgferry(root: Path, n: int) -> Path:
+def write_pgferry(root: Path, n: int, workload: str = "ddl") -> Path:
     for i in range(1, n + 1):
         d = root / "app" / f"{i}_m{i:04d}"
         d.mkdir(parents=True)
         (d / "metadata.yaml").write_text(yaml.safe_dump({"name": f"migration {i}", "parents": [i - 1] if i > 1 else []}))
-        (d / "up.sql").write_text(up_sql(i))
-        (d / "down.sql").write_text(down_sql(i))
+        (d / "up.sql").write_text(up_sql(i, workload))
+        (d / "down.sql").write_text(down_sql(i, workload))
     (root / "releases.yaml").write_text(yaml.safe_dump({"releases": [{"version": "1.0.0", "leaves": {"app": [n]}}]}))
     return root
 
 
-def write_floor(path: Path, n: int) -> Path:
+def write_floor(path: Path, n: int, workload: str = "ddl") -> Path:
     with path.open("w") as f:
         f.write("CREATE TABLE floor_log (version bigint PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now());\n")
         for i in range(1, n + 1):
-            f.write(f"BEGIN;\n{up_sql(i)}INSERT INTO floor_log (version) VALUES ({i});\nCOMMIT;\n")
+            f.write(f"BEGIN;\n{up_sql(i, workload)}INSERT INTO floor_log (version) VALUES ({i});\nCOMMIT;\n")
     return path
 
 
@@ -118,30 +134,30 @@ with engine.connect() as connection:
 '''
 
 
-def write_alembic(root: Path, n: int) -> Path:
+def write_alembic(root: Path, n: int, workload: str = "ddl") -> Path:
     (root / "versions").mkdir(parents=True)
     (root / "alembic.ini").write_text("[alembic]\nscript_location = %(here)s\n")
     (root / "env.py").write_text(ALEMBIC_ENV)
     for i in range(1, n + 1):
         down = f'"r{i - 1:04d}"' if i > 1 else "None"
-        ups = "\n".join(f"    op.execute({s!r})" for s in statements(i))
-        downs = "\n".join(f"    op.execute({s!r})" for s in down_sql(i).strip().split(";\n") if s.strip().rstrip(";"))
+        ups = "\n".join(f"    op.execute({s!r})" for s in statements(i, workload))
+        downs = "\n".join(f"    op.execute({s!r})" for s in down_sql(i, workload).strip().split(";\n") if s.strip().rstrip(";"))
         (root / "versions" / f"r{i:04d}.py").write_text(
             f'"""migration {i}"""\nfrom alembic import op\n\nrevision = "r{i:04d}"\ndown_revision = {down}\n'
             f"branch_labels = None\ndepends_on = None\n\n\ndef upgrade():\n{ups}\n\n\ndef downgrade():\n{downs}\n")
     return root
 
 
-def write_dbmate(root: Path, n: int) -> Path:
+def write_dbmate(root: Path, n: int, workload: str = "ddl") -> Path:
     d = root / "migrations"
     d.mkdir(parents=True)
     for i in range(1, n + 1):
         (d / f"{20260000000000 + i}_m{i:04d}.sql").write_text(
-            f"-- migrate:up\n{up_sql(i)}\n-- migrate:down\n{down_sql(i)}")
+            f"-- migrate:up\n{up_sql(i, workload)}\n-- migrate:down\n{down_sql(i, workload)}")
     return root
 
 
-def write_sqitch(root: Path, n: int) -> Path:
+def write_sqitch(root: Path, n: int, workload: str = "ddl") -> Path:
     for sub in ("deploy", "revert", "verify"):
         (root / sub).mkdir(parents=True)
     (root / "sqitch.conf").write_text(
@@ -150,8 +166,8 @@ def write_sqitch(root: Path, n: int) -> Path:
     for i in range(1, n + 1):
         name = f"m{i:04d}"
         lines.append(f"{name} 2026-11-22T00:00:00Z Bench <bench@example.com> # migration {i}")
-        (root / "deploy" / f"{name}.sql").write_text(f"BEGIN;\n\n{up_sql(i)}\nCOMMIT;\n")
-        (root / "revert" / f"{name}.sql").write_text(f"BEGIN;\n\n{down_sql(i)}\nCOMMIT;\n")
+        (root / "deploy" / f"{name}.sql").write_text(f"BEGIN;\n\n{up_sql(i, workload)}\nCOMMIT;\n")
+        (root / "revert" / f"{name}.sql").write_text(f"BEGIN;\n\n{down_sql(i, workload)}\nCOMMIT;\n")
         (root / "verify" / f"{name}.sql").write_text(f"SELECT 1 FROM t{i:04d} WHERE false;\n")
     (root / "sqitch.plan").write_text("\n".join(lines) + "\n")
     return root
@@ -245,13 +261,22 @@ BOOKKEEPING = {
 }
 
 
-def verify(tool: str, dsn: str, n: int) -> None:
+# The third check of each workload, as (query, expected): every table's comment (ddl), the last table's row (light).
+CHECK = {
+    "ddl": lambda n: ("SELECT count(*) FROM pg_description d JOIN pg_class c ON c.oid = d.objoid "
+                      "WHERE c.relname ~ '^t[0-9]{4}$' AND d.objsubid = 0", n),
+    "light": lambda n: (f"SELECT count(*) FROM t{n:04d}", 1),
+}
+
+
+def verify(tool: str, dsn: str, n: int, workload: str = "ddl") -> None:
+    check, expected = CHECK[workload](n)
     with psycopg.connect(dsn, autocommit=True) as conn:
         tables = conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename ~ '^t[0-9]{4}$'").fetchone()[0]
         booked = conn.execute(BOOKKEEPING[tool], {"last": f"r{n:04d}", "n": n}).fetchone()[0]
-        comments = conn.execute("SELECT count(*) FROM pg_description d JOIN pg_class c ON c.oid = d.objoid "
-                                "WHERE c.relname ~ '^t[0-9]{4}$' AND d.objsubid = 0").fetchone()[0]
-    assert (tables, comments, booked) == (n, n, n), f"{tool}: {tables} tables, {comments} comments, {booked} booked of {n}"
+        checked = conn.execute(check).fetchone()[0]
+    assert (tables, booked, checked) == (n, n, expected), \
+        f"{tool} ({workload}): {tables} tables, {booked} booked of {n}, check {checked} (want {expected})"
 
 
 def run_one(tool: str, trees: dict, dsn: str, found: dict, n: int, logdir: Path) -> dict:
@@ -261,16 +286,26 @@ def run_one(tool: str, trees: dict, dsn: str, found: dict, n: int, logdir: Path)
     if r["exit"] != 0:
         tail = r["stderr"].strip().splitlines()[-5:]
         raise RuntimeError(f"{tool} exited {r['exit']}: " + " | ".join(tail))
-    verify(tool, dsn, n)
+    verify(tool, dsn, n, trees["workload"])
     return r
+
+
+def write_trees(root: Path, n: int, workload: str) -> dict:
+    trees = {"workload": workload, "pgferry": write_pgferry(root / "pgferry", n, workload),
+             "floor": write_floor(root / "floor.sql", n, workload), "alembic": write_alembic(root / "alembic", n, workload),
+             "dbmate": write_dbmate(root / "dbmate", n, workload), "sqitch": write_sqitch(root / "sqitch", n, workload),
+             "cache": root / "cache", "cold": root / "cold"}
+    trees["cold"].mkdir()
+    return trees
 
 
 def run(*, size: str = "full", runs: int = 5, new_database=None, log=print, work: Path | None = None,
         install: bool = True, n: int | None = None, **_) -> Result:
     assert new_database is not None, "apply-1k needs a server"
     n = n or SIZES[size]
-    res = Result("apply-1k", {"size": size, "runs": runs, "migrations": n, "statements_per_migration": 4,
-                              "example": up_sql(3)})
+    res = Result("apply-1k", {"size": size, "runs": runs, "migrations": n,
+                              "workloads": {w: {"statements_per_migration": len(statements(3, w)), "example": up_sql(3, w)}
+                                            for w in WORKLOADS}})
     work = work or Path(tempfile.gettempdir()) / "pgferry-bench-work"
     found = peers_mod.ensure_all(work, install, log)
     res.info["tools"] = {"floor": {"name": "floor", "version": _psql_version(), "installed": True},
@@ -278,46 +313,58 @@ def run(*, size: str = "full", runs: int = 5, new_database=None, log=print, work
                          "pgferry-cold": {"name": "pgferry", "version": _pgferry_version(), "installed": True},
                          **{k: p.as_dict() for k, p in found.items()}}
     tools = [t for t in TOOLS if t in ("floor", *OURS) or found[t].ok]
-    for t in TOOLS:
-        res.metric(t, "floor: psql, 1 session, BEGIN/…/INSERT/COMMIT" if t == "floor" else f"{t}: {VIA[t]}", "s",
-                   note="" if t in tools else found[t].why)
-        if t != "floor":
-            res.metric(f"{t}_ratio", f"  {t} / floor", "ratio",
-                       target=RATIO_TARGET if t in OURS else None)
+    for w, prefix in WORKLOADS.items():
+        for t in TOOLS:
+            res.metric(prefix + t, (f"{w}: " if prefix else "") + (
+                "floor: psql, 1 session, BEGIN/…/INSERT/COMMIT" if t == "floor" else f"{t}: {VIA[t]}"), "s",
+                note=SKIPPED.get(w, {}).get(t) or ("" if t in tools else found[t].why))
+            if t != "floor":
+                res.metric(f"{prefix}{t}_ratio", f"  {t} / floor", "ratio", target=RATIO_TARGET if t in OURS else None)
     tmp = Path(tempfile.mkdtemp(prefix="pgferry-bench-apply-"))
     try:
-        trees = {"pgferry": write_pgferry(tmp / "pgferry", n), "floor": write_floor(tmp / "floor.sql", n),
-                 "alembic": write_alembic(tmp / "alembic", n), "dbmate": write_dbmate(tmp / "dbmate", n),
-                 "sqitch": write_sqitch(tmp / "sqitch", n), "cache": tmp / "cache", "cold": tmp / "cold"}
-        trees["cold"].mkdir()
-        warm_cache(trees, new_database(keep=True))
-        contenders = [t for t in tools if t != "floor"]
+        all_trees = {w: write_trees(tmp / w, n, w) for w in WORKLOADS}
+        for trees in all_trees.values():
+            warm_cache(trees, new_database(keep=True))
+        ran = {w: [t for t in tools if t not in SKIPPED.get(w, {})] for w in WORKLOADS}
         for i in range(runs):
-            # A floor run right before each contender: its ratio compares two runs seconds apart,
-            # so a change in the host's load between contenders does not land in the ratio.
-            rotated = contenders[i % len(contenders):] + contenders[: i % len(contenders)]
-            times, rss = {}, {}
-            for tool in rotated:
-                log(f"  apply-1k run {i + 1}/{runs}: floor, then {tool} ({n} migrations)")
-                floor = run_one("floor", trees, new_database(keep=True), found, n, tmp)
-                r = run_one(tool, trees, new_database(keep=True), found, n, tmp)
-                res.add("floor", floor["wall_s"])
-                res.add(tool, r["wall_s"])
-                res.add(f"{tool}_ratio", r["wall_s"] / floor["wall_s"])
-                times[tool], times[f"floor_before_{tool}"] = r["wall_s"], floor["wall_s"]
-                rss[tool], rss["floor"] = r["maxrss_kib"], floor["maxrss_kib"]
-            res.info.setdefault("runs", []).append({"order": rotated, **{k: round(v, 4) for k, v in times.items()},
-                                                    "client_peak_rss_kib": rss})
-        floor = res.metrics["floor"]
-        pg = res.metrics["pgferry"]
-        res.info["per_migration_ms"] = {t: round(1000 * res.metrics[t].median / n, 3) for t in tools}
-        res.info["pgferry_fastest"] = all(pg.median < res.metrics[t].median for t in tools if t not in ("floor", *OURS))
-        res.info["pgferry_cold_fastest"] = all(res.metrics["pgferry-cold"].median < res.metrics[t].median
-                                               for t in tools if t not in ("floor", *OURS))
-        res.info["floor_s"] = floor.median
+            for w, trees in all_trees.items():
+                contenders = [t for t in ran[w] if t != "floor"]
+                run_round(res, i, runs, WORKLOADS[w], contenders, trees, new_database, found, n, tmp, log)
+        for w, prefix in WORKLOADS.items():
+            summarize(res, prefix, ran[w], n)
         return res
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run_round(res: Result, i: int, runs: int, prefix: str, contenders: list[str], trees: dict, new_database, found: dict,
+              n: int, tmp: Path, log) -> None:
+    """Run i of one workload: every contender once, each right after a floor run of its own."""
+    # A floor run right before each contender: its ratio compares two runs seconds apart,
+    # so a change in the host's load between contenders does not land in the ratio.
+    rotated = contenders[i % len(contenders):] + contenders[: i % len(contenders)]
+    times, rss = {}, {}
+    for tool in rotated:
+        log(f"  apply-1k {trees['workload']} run {i + 1}/{runs}: floor, then {tool} ({n} migrations)")
+        floor = run_one("floor", trees, new_database(keep=True), found, n, tmp)
+        r = run_one(tool, trees, new_database(keep=True), found, n, tmp)
+        res.add(prefix + "floor", floor["wall_s"])
+        res.add(prefix + tool, r["wall_s"])
+        res.add(f"{prefix}{tool}_ratio", r["wall_s"] / floor["wall_s"])
+        times[tool], times[f"floor_before_{tool}"] = r["wall_s"], floor["wall_s"]
+        rss[tool], rss["floor"] = r["maxrss_kib"], floor["maxrss_kib"]
+    res.info.setdefault(prefix + "runs", []).append({"order": rotated, **{k: round(v, 4) for k, v in times.items()},
+                                                     "client_peak_rss_kib": rss})
+
+
+def summarize(res: Result, prefix: str, tools: list[str], n: int) -> None:
+    """Per-migration medians and whether pgferry (cache filled, and cold) beat every installed peer."""
+    m = {t: res.metrics[prefix + t] for t in tools}
+    res.info[prefix + "per_migration_ms"] = {t: round(1000 * m[t].median / n, 3) for t in tools}
+    peers = [t for t in tools if t not in ("floor", *OURS)]
+    for ours, key in (("pgferry", "pgferry_fastest"), ("pgferry-cold", "pgferry_cold_fastest")):
+        res.info[prefix + key] = all(m[ours].median < m[t].median for t in peers)
+    res.info[prefix + "floor_s"] = m["floor"].median
 
 
 def warm_cache(trees: dict, dsn: str) -> None:

@@ -58,10 +58,15 @@ def test_apply_scenario_tiny(pg_server, capsys, tmp_path):
     res = apply1k.run(size="tiny", runs=1, new_database=lambda keep=False: pg_server.create_database(),
                       log=lambda *_: None,
                       work=DEFAULT_WORK, install=False, n=5)
-    d = _check(res, {"pgferry", "pgferry_ratio", "pgferry-cold", "pgferry-cold_ratio"})
+    ours = {"pgferry", "pgferry_ratio", "pgferry-cold", "pgferry-cold_ratio"}
+    d = _check(res, ours | {f"light_{k}" for k in ours})  # both workloads, in the same run
     tools = d["info"]["tools"]
     installed = [p for p in ("alembic", "dbmate", "sqitch") if tools[p]["installed"]]
+    skipped = apply1k.SKIPPED["light"]
     assert d["metrics"]["floor"]["runs"] == 2 + len(installed)  # one floor run before each contender
+    assert d["metrics"]["light_floor"]["runs"] == 2 + len(set(installed) - set(skipped))
+    for peer, why in skipped.items():
+        assert d["metrics"][f"light_{peer}"]["runs"] == 0 and d["metrics"][f"light_{peer}"]["note"] == why
     for peer in ("alembic", "dbmate", "sqitch"):
         m = d["metrics"][peer]
         if tools[peer]["installed"]:

@@ -41,13 +41,17 @@ class Pipeline:
         self.pg.enter_pipeline_mode()
         self._open = True
 
-    def send(self, query: str, tag: Any) -> None:
+    def send(self, query: str, tag: Any, flush: bool = True) -> None:
         """Queue one statement (extended protocol: exactly one statement per query).
 
-        Each is followed by a Flush message: without it the server holds results back until
-        the end of the batch, and the caller could not tell which statement is running."""
+        Followed by a Flush message unless `flush` is false: without one the server holds the
+        result back until the next Flush or Sync, and the caller could not tell which statement
+        is running. Leave it out only where a flushed query or a Sync follows in the same push
+        and nothing waits on this result alone (each Flush is a write on the server and a wake-up
+        here; an error is sent at once either way)."""
         self.pg.send_query_params(query.encode(self._encoding), None)
-        self.pg.send_flush_request()
+        if flush:
+            self.pg.send_flush_request()
         self.pending.append(tag)
 
     def sync(self, tag: Any) -> None:

@@ -22,7 +22,6 @@ from ..connection import describe_target, is_connection_loss
 from ..definitions.graph import Step
 from ..events import Retrying, RunFinished, RunStarted, WaitingForBuild
 from ..locks import LockWaitTimeout
-from ..privileges.privileges import usable_grants
 from .concurrent import INDEX_STATE_SQL, ConcurrentIndexBuild, cic_index
 from .monitor import Monitor, index_progress, timing_for
 from .privileged import PrivilegedSteps
@@ -77,7 +76,7 @@ class Migrator(TransactionalSteps, ConcurrentIndexBuild, PrivilegedSteps):
                 self._wait_for_others(state)
                 continue
             total = len(result.applied) + len(result.reverted) + len(steps)
-            granted = usable_grants(self.conn, self.options.bookkeeping_schema, self.graph.name, steps)
+            granted = self._usable_grants(steps)
             batch: list[Step] = []  # consecutive transactional steps, applied pipelined
             for step in steps:
                 if step.up and step.migration.create_index_concurrently or \
@@ -98,6 +97,15 @@ class Migrator(TransactionalSteps, ConcurrentIndexBuild, PrivilegedSteps):
             else:
                 self._run_transactional(batch, result, total, state.failed)
                 continue
+
+    def _usable_grants(self, steps: list[Step]) -> dict:
+        """The open grants of the privileged steps. The privileges module (and the planner it
+        builds on) is loaded only for a run that has some: most runs have none."""
+        if not any(s.migration.privileged for s in steps):
+            return {}
+        from ..privileges.privileges import usable_grants
+
+        return usable_grants(self.conn, self.options.bookkeeping_schema, self.graph.name, steps)
 
     def _wait_for_others(self, state: SchemaState) -> None:
         """A live backend is mid-way through a CIC of this schema: let it finish.

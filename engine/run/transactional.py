@@ -79,13 +79,14 @@ class TransactionalSteps(MigratorSession):
             # Inside the migration's transaction: what the migration SET goes with its COMMIT, and
             # with its rollback, so every migration (and the bookkeeping between) starts from
             # pgferry's settings, however the run was split. The success row is written after it.
+            # Not flushed: a Sync (send_ahead) or the flushed COMMIT (send_end) follows them.
             for q in self.restore:
-                pipe.send(q, (i, _RESTORE))
+                pipe.send(q, (i, _RESTORE), flush=False)
 
         def send_end(i: int) -> None:
             step = steps[i]
             pipe.send(log.success_statement(step.schema, step.id, step.up, step.script,
-                                            step.backfill, self.run_id), (i, _ROW))
+                                            step.backfill, self.run_id), (i, _ROW), flush=False)
             pipe.send("COMMIT", (i, _COMMIT))
 
         def send_ahead(i: int) -> None:
