@@ -7,6 +7,7 @@ from typing import Iterable, Mapping
 
 from ..errors import DefinitionError, Finding, UsageError
 from . import defcache
+from .defindex import Analyses
 from .definitions import is_schema_dir, load_schema, read_yaml
 from .graph import SchemaGraph
 from .outofband import OutOfBand, check_out_of_band, load_out_of_band
@@ -123,29 +124,33 @@ def bundled_migrations_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "migrations"
 
 
-def load_definitions(path: str | Path, *, lint_warnings: bool = True) -> tuple[Definitions | None, list[Finding]]:
+def load_definitions(path: str | Path, *, lint_warnings: bool = True,
+                     analyses: Analyses | None = None) -> tuple[Definitions | None, list[Finding]]:
     """Load and validate everything; return the definitions (None if unusable) and all findings.
 
     `lint_warnings=False` skips the lint (warnings only, never errors): commands that act do not
     show them, and the lint looks inside every statement's tree, which loading otherwise never
-    builds (most of the load time of a thousand migrations)."""
+    builds (most of the load time of a thousand migrations). Files are analysed by `analyses`:
+    by default the parsers, or the index the folder ships for the files it matches (defindex.py)."""
     root = Path(path)
     findings: list[Finding] = []
     if not root.is_dir():
         findings.append(Finding(str(root), None, "migrations directory not found", "pass --migrations DIR pointing at your definitions", rule="missing-dir"))
         return None, findings
+    if analyses is None:
+        analyses = Analyses.of_folder(root)
     graphs: dict[str, SchemaGraph] = {}
     broken: dict[str, frozenset[int]] = {}
     for entry in sorted(root.iterdir()):
         if is_schema_dir(entry):
-            loaded = load_schema(entry, root, findings)
+            loaded = load_schema(entry, root, findings, analyses)
             graphs[loaded.name] = SchemaGraph(loaded.name, loaded.migrations)
             broken[loaded.name] = loaded.broken
     rel = f"{root.name}/releases.yaml"
     catalogue = ReleaseCatalogue(path=rel)
     rpath = root / "releases.yaml"
     if rpath.exists():
-        doc = read_yaml(rpath, rel, findings)
+        doc = read_yaml(rpath, rel, findings, analyses)
         if doc is not None:
             parsed = parse_releases(doc, rel)
             catalogue = parsed.catalogue
@@ -166,7 +171,9 @@ def load_definitions(path: str | Path, *, lint_warnings: bool = True) -> tuple[D
     # Schemas in the order releases introduce them (frontend before codeintel ...), not by folder name.
     first_seen = {name: i for i, name in enumerate(dict.fromkeys(n for r in catalogue.releases for n in r.leaves))}
     graphs = dict(sorted(graphs.items(), key=lambda kv: (first_seen.get(kv[0], len(first_seen)), kv[0])))
-    oobs = load_out_of_band(root, findings)
+    oobs = load_out_of_band(root, findings, analyses)
+    if analyses.warning is not None:
+        findings.append(analyses.warning)
     findings += check_out_of_band(oobs, graphs, catalogue)
     if lint_warnings and not any(f.severity == "error" for f in findings):
         from .lint import lint  # pglast's visitors: only `validate` looks inside the statements

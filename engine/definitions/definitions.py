@@ -11,11 +11,19 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Mapping
+from typing import Mapping, Protocol
 
 from ..errors import Finding
 from .sqlfile import SqlScript, SqlSyntaxError, parse_script
 from .yamlfile import YamlDoc, YamlError, load_yaml
+
+
+class Analyses(Protocol):
+    """Where a file's analysis comes from: the parsers, or the index a product ships (defindex.Analyses)."""
+
+    def script(self, path: Path, rel: str, text: str) -> SqlScript: ...
+
+    def yaml(self, path: Path, text: str) -> YamlDoc: ...
 
 MIGRATION_DIR = re.compile(r"^(\d+)_([a-z0-9][a-z0-9_-]*)$")
 LOOSE_MIGRATION_DIR = re.compile(r"^(-?\d+)(?:_.*)?$")
@@ -116,8 +124,13 @@ def read_definition(path: Path, rel: str, findings: list[Finding]) -> str | None
     mb = max_file_mb()
     limit = int(mb * 2**20)
     with open(path, "rb") as f:
-        data = f.read(limit + 1)  # never more: one byte past the limit tells it is over
-        size = max(len(data), os.fstat(f.fileno()).st_size)
+        # Never more than one byte past the limit (that byte tells it is over); asking for the limit
+        # itself would have every read allocate (and give back) a buffer of that size.
+        size = os.fstat(f.fileno()).st_size
+        data = f.read(min(size, limit) + 1)
+        if len(data) > size:  # grown since: read on, to the limit
+            data += f.read(limit + 1 - len(data))
+        size = max(len(data), size)
     if size > limit:
         findings.append(Finding(rel, None, f"file is {_size(size)}, over the {mb:g} MB limit for one definition file",
                                 f"split it into several migrations, or raise the limit with {MAX_FILE_MB_ENV}=<MB>", rule="file-size"))
@@ -134,7 +147,9 @@ def read_definition(path: Path, rel: str, findings: list[Finding]) -> str | None
     return text
 
 
-def read_sql(path: Path, rel: str, findings: list[Finding], required: bool) -> SqlScript | None:
+def read_sql(path: Path, rel: str, findings: list[Finding], required: bool,
+             analyses: Analyses | None = None) -> SqlScript | None:
+    """An SQL file parsed (or its analysis taken from the shipped index), None with an error finding."""
     try:
         text = read_definition(path, rel, findings)
     except FileNotFoundError:
@@ -144,7 +159,7 @@ def read_sql(path: Path, rel: str, findings: list[Finding], required: bool) -> S
     if text is None:
         return None
     try:
-        return parse_script(rel, text)
+        return analyses.script(path, rel, text) if analyses else parse_script(rel, text)
     except SqlSyntaxError as exc:
         findings.append(
             Finding(rel, exc.line, f"unparsable SQL: {exc.message}", "fix the statement so PostgreSQL can parse it", rule="sql-syntax")
@@ -152,13 +167,13 @@ def read_sql(path: Path, rel: str, findings: list[Finding], required: bool) -> S
         return None
 
 
-def read_yaml(path: Path, rel: str, findings: list[Finding]) -> YamlDoc | None:
+def read_yaml(path: Path, rel: str, findings: list[Finding], analyses: Analyses | None = None) -> YamlDoc | None:
     """A definition YAML file, or None with an error finding (`read_definition`, then its YAML)."""
     text = read_definition(path, rel, findings)
     if text is None:
         return None
     try:
-        return load_yaml(text)
+        return analyses.yaml(path, text) if analyses else load_yaml(text)
     except YamlError as exc:
         findings.append(Finding(rel, exc.line, exc.message, exc.hint or "fix the YAML syntax", rule="yaml-syntax"))
         return None
@@ -214,7 +229,8 @@ def _example(key: str) -> str:
     }.get(key, f"{key}: true")
 
 
-def load_migration(schema: str, path: Path, root: Path, findings: list[Finding]) -> Migration | None:
+def load_migration(schema: str, path: Path, root: Path, findings: list[Finding],
+                   analyses: Analyses | None = None) -> Migration | None:
     rel = relative_path(path, root)
     m = MIGRATION_DIR.match(path.name)
     if not m or int(m.group(1)) <= 0:
@@ -228,12 +244,12 @@ def load_migration(schema: str, path: Path, root: Path, findings: list[Finding])
     if not meta_path.exists():
         findings.append(Finding(meta_rel, None, "missing metadata.yaml", "add metadata.yaml with `name:` and `parents:`", rule="missing-file"))
         return None
-    doc = read_yaml(meta_path, meta_rel, findings)
+    doc = read_yaml(meta_path, meta_rel, findings, analyses)
     if doc is None:
         return None
     data = _check_metadata(doc, meta_rel, findings)
-    up = read_sql(path / "up.sql", relative_path(path / "up.sql", root), findings, required=True)
-    down = read_sql(path / "down.sql", relative_path(path / "down.sql", root), findings, required=True)
+    up = read_sql(path / "up.sql", relative_path(path / "up.sql", root), findings, True, analyses)
+    down = read_sql(path / "down.sql", relative_path(path / "down.sql", root), findings, True, analyses)
     if data is None or up is None or down is None:
         return None
     lines = {k: doc.line(k) for k in data}
@@ -262,7 +278,7 @@ def is_schema_dir(path: Path) -> bool:
     return any(p.is_dir() and LOOSE_MIGRATION_DIR.match(p.name) for p in path.iterdir())
 
 
-def load_schema(path: Path, root: Path, findings: list[Finding]) -> LoadedSchema:
+def load_schema(path: Path, root: Path, findings: list[Finding], analyses: Analyses | None = None) -> LoadedSchema:
     migrations: dict[int, Migration] = {}
     seen: dict[int, str] = {}
     broken: set[int] = set()
@@ -283,7 +299,7 @@ def load_schema(path: Path, root: Path, findings: list[Finding]) -> LoadedSchema
             continue
         if m:
             seen[int(m.group(1))] = relative_path(entry, root)
-        migration = load_migration(path.name, entry, root, findings)
+        migration = load_migration(path.name, entry, root, findings, analyses)
         if migration is not None:
             migrations[migration.id] = migration
         elif (loose := LOOSE_MIGRATION_DIR.match(entry.name)) and int(loose.group(1)) > 0:
