@@ -138,7 +138,7 @@ def load_definitions(path: str | Path, *, lint_warnings: bool = True,
         findings.append(Finding(str(root), None, "migrations directory not found", "pass --migrations DIR pointing at your definitions", rule="missing-dir"))
         return None, findings
     if analyses is None:
-        analyses = Analyses.of_folder(root)
+        analyses = Analyses.of_folder(root, notes=lint_warnings)
     graphs: dict[str, SchemaGraph] = {}
     broken: dict[str, frozenset[int]] = {}
     for entry in sorted(root.iterdir()):

@@ -47,38 +47,39 @@ class Analyses:
     """Where loading gets a file's analysis: its index entry when the file's content hash matches,
     the parsers otherwise. `recorder(key, digest, value)` sees every file parsed (indexwriter.py)."""
 
-    def __init__(self, root: Path, entries: dict | None = None, rel: str = INDEX_FILE, recorder=None):
+    def __init__(self, root: Path, entries: dict | None = None, rel: str = INDEX_FILE, recorder=None, notes: bool = True):
         self._prefix = "" if str(root) == "." else str(root) + os.sep
         self._entries = entries
+        self._notes = notes  # the lint's notes: only `validate` reads them
         self._rel = rel
         self._recorder = recorder
         self.warning: Finding | None = None  # why the index was dropped, if it was
 
     @classmethod
-    def of_folder(cls, root: Path) -> Analyses:
+    def of_folder(cls, root: Path, *, notes: bool = True) -> Analyses:
         """The analyses for `root`, with the index it ships (none, if it ships none or an unusable one)."""
         rel = f"{root.name}/{INDEX_FILE}" if root.name else INDEX_FILE
-        analyses = cls(root, rel=rel)
+        analyses = cls(root, rel=rel, notes=notes)
         try:
             analyses._entries = read_index(root / INDEX_FILE)
         except IndexUnusable as exc:
             analyses._drop(str(exc))
         return analyses
 
-    def key(self, path: Path) -> str:
+    def key(self, path: str | Path) -> str:
         """A file's name in the index: its path inside the migrations folder, with '/'."""
         text = str(path)
         text = text[len(self._prefix):] if text.startswith(self._prefix) else text
         return text.replace(os.sep, "/")
 
-    def script(self, path: Path, rel: str, text: str) -> SqlScript:
+    def script(self, path: str | Path, rel: str, text: str) -> SqlScript:
         """The SQL file `text` (at `path`, named `rel` in findings); SqlSyntaxError if unparsable."""
         key, digest = self.key(path), sha256(text)
         entry = self._entry(key, digest)
         script = None
         if entry is not None:
             try:
-                script = script_of(rel, text, *_sql_parts(entry, len(text)))
+                script = script_of(rel, text, *_sql_parts(entry, len(text), self._notes))
             except (IndexUnusable, TypeError, ValueError) as exc:
                 self._drop(f"entry {key}: {exc}")
         if script is None:
@@ -88,7 +89,7 @@ class Analyses:
         script.__dict__["checksum"] = digest  # the cached_property's own slot: the same sha256
         return script
 
-    def yaml(self, path: Path, text: str) -> YamlDoc:
+    def yaml(self, path: str | Path, text: str) -> YamlDoc:
         """The YAML file `text`; YamlError if it is not valid YAML."""
         key, digest = self.key(path), sha256(text)
         entry = self._entry(key, digest)
@@ -149,10 +150,10 @@ def _check(ok: bool, what: str) -> None:
 
 
 def _opt_str(value) -> bool:
-    return value is None or isinstance(value, str)
+    return value is None or type(value) is str
 
 
-def _sql_parts(entry: list, size: int) -> tuple[list, list, list]:
+def _sql_parts(entry: list, size: int, notes: bool) -> tuple[list, list, list | None]:
     """(spans, facts, notes) of an SQL entry [sha256, spans, facts, notes], checked against the file."""
     _check(len(entry) == 4, "not an SQL entry")
     _, spans, facts, notes = entry
@@ -160,19 +161,20 @@ def _sql_parts(entry: list, size: int) -> tuple[list, list, list]:
            and len(spans) == len(facts) == len(notes), "malformed statements")
     end = 0
     for span in spans:
-        _check(isinstance(span, list) and len(span) == 2 and all(type(n) is int for n in span), "malformed span")
+        _check(type(span) is list and len(span) == 2, "malformed span")
         start, length = span
-        _check(end <= start and length > 0 and start + length <= size, "a statement lies outside the file")
+        _check(type(start) is int and type(length) is int and end <= start and length > 0 and start + length <= size,
+               "a statement lies outside the file")
         end = start + length
-    return [tuple(s) for s in spans], [_facts(f) for f in facts], [_notes(n) for n in notes]
+    return spans, [_facts(f) for f in facts], [_notes(n) for n in notes] if notes else None
 
 
 def _facts(value) -> Facts:
-    _check(isinstance(value, list) and len(value) == 5, "malformed facts")
+    _check(type(value) is list and len(value) == 5, "malformed facts")
     kind, privilege, concurrent, non_tx, cic = value
-    _check(isinstance(kind, str) and _opt_str(privilege) and _opt_str(non_tx)
+    _check(type(kind) is str and _opt_str(privilege) and _opt_str(non_tx)
            and type(concurrent) is bool and type(cic) is bool, "malformed facts")
-    return Facts(kind, privilege, concurrent, non_tx, cic)
+    return Facts._make(value)
 
 
 def _notes(value) -> LintNotes:
