@@ -1,0 +1,101 @@
+"""The pre-analysed index a product ships (engine/definitions/defindex.py): loading with it gives
+the same definitions and the same findings as parsing every file; a file edited since is parsed;
+the bundled product's index is current."""
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+
+from pgferry.engine.definitions.catalog import bundled_migrations_dir, load_definitions
+from pgferry.engine.definitions.defindex import INDEX_FILE, Analyses
+from pgferry.engine.definitions.indexwriter import index_text, write_index
+from tests.broken import run_validate_json
+
+
+def flat(defs) -> list:
+    """Everything loading derives from the files, as plain values."""
+    out = []
+    for graph in defs.schemas.values():
+        for m in graph.migrations.values():
+            out.append((m.label, m.name, m.parents, m.privileged, m.non_idempotent, m.create_index_concurrently,
+                        m.replaces, dict(m.waivers), dict(m.metadata_lines)))
+            out += [script_values(s) for s in (m.up, m.down)]
+    for o in defs.out_of_band.values():
+        out.append((o.id, o.description, o.schema, o.introduced, o.deprecated, o.batch_size))
+        out += [script_values(s) for s in (o.progress, o.up, o.down) if s is not None]
+    out.append([(r.version, dict(r.leaves), r.line) for r in defs.releases.releases])
+    return out
+
+
+def script_values(script) -> tuple:
+    return (script.path, script.text, script.checksum,
+            [(st.text, st.line, st.offset, st.facts, st.index) for st in script.statements])
+
+
+def indexed_statements(defs) -> int:
+    return sum(st.notes is not None for g in defs.schemas.values() for m in g.migrations.values()
+               for st in m.up.statements + m.down.statements)
+
+
+def test_the_bundled_product_ships_a_current_index():
+    """Stale when a definition file changed, or pgferry's analysis of it did, since it was written:
+    rewrite it with `python -m pgferry validate --write-index`."""
+    root = bundled_migrations_dir()
+    text, findings = index_text(root)
+    assert text is not None, [str(f) for f in findings if f.severity == "error"]
+    shipped = root / INDEX_FILE
+    assert shipped.is_file(), "migrations/ ships no index: run `python -m pgferry validate --write-index`"
+    assert shipped.read_text(encoding="utf-8") == text, "migrations/pgferry-index.json is stale: run `python -m pgferry validate --write-index`"
+
+
+def test_loading_with_the_index_gives_what_parsing_every_file_gives():
+    root = bundled_migrations_dir()
+    indexed, indexed_findings = load_definitions(root)
+    parsed, parsed_findings = load_definitions(root, analyses=Analyses(root))
+    assert indexed_statements(indexed) > 300 and indexed_statements(parsed) == 0  # the index was used, then not
+    assert flat(indexed) == flat(parsed)
+    assert indexed_findings == parsed_findings
+    assert any(f.severity == "warning" for f in indexed_findings)  # the lint ran on the index's notes
+
+
+def test_a_file_edited_after_the_index_was_written_is_parsed_again(small_copy, capsys):
+    written, _ = write_index(small_copy)
+    assert written == small_copy / INDEX_FILE
+    up = next(small_copy.glob("main/*/up.sql"))
+    up.write_text(up.read_text() + "\nSET search_path = public;\n")
+    rc, data = run_validate_json(small_copy, capsys)
+    assert rc == 0
+    assert [w["rule"] for w in data["warnings"] if w["path"].endswith(str(up.relative_to(small_copy)))] == ["session-setting"]
+    defs, _ = load_definitions(small_copy)
+    script = next(m.up for g in defs.schemas.values() for m in g.migrations.values() if m.up.text == up.read_text())
+    assert script.statements[-1].text == "SET search_path = public"
+    assert script.statements[-1].notes is None  # parsed, not taken from the index
+    assert script.checksum == hashlib.sha256(up.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("field", ["format", "pgferry"])
+def test_an_index_of_another_pgferry_is_ignored_without_a_word(small_copy, field):
+    write_index(small_copy)
+    path = small_copy / INDEX_FILE
+    head, rest = path.read_text().split("\n", 1)
+    doc = json.loads(head + "}}")
+    doc[field] = 0 if field == "format" else "0.0.0-other"
+    path.write_text(json.dumps(doc)[:-2] + "\n" + rest)
+    defs, findings = load_definitions(small_copy)
+    assert indexed_statements(defs) == 0
+    assert not [f for f in findings if f.rule == "index"]
+
+
+def test_validate_write_index_writes_only_what_validates(small_copy, capsys):
+    rc, data = run_validate_json(small_copy, capsys, "--write-index")
+    assert rc == 0 and data["index"] == str(small_copy / INDEX_FILE)
+    defs, findings = load_definitions(small_copy)
+    assert indexed_statements(defs) > 0 and not [f for f in findings if f.rule == "index"]
+    (small_copy / INDEX_FILE).unlink()
+    up = next(small_copy.glob("main/*/up.sql"))
+    up.write_text("CREATE TABLE (;\n")
+    rc, data = run_validate_json(small_copy, capsys, "--write-index")
+    assert rc == 2 and data["index"] is None and [e["rule"] for e in data["errors"]] == ["sql-syntax"]
+    assert not (small_copy / INDEX_FILE).exists()
