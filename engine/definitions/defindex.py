@@ -81,7 +81,7 @@ class Analyses:
             try:
                 script = script_of(rel, text, *_sql_parts(entry, len(text), self._notes))
             except (IndexUnusable, TypeError, ValueError) as exc:
-                self._drop(f"entry {key}: {exc}")
+                self._distrust(key, exc)
         if script is None:
             script = parse_script(rel, text)
             if self._recorder is not None:
@@ -97,17 +97,18 @@ class Analyses:
             try:
                 return _yaml_doc(entry)
             except (IndexUnusable, TypeError, ValueError) as exc:
-                self._drop(f"entry {key}: {exc}")
+                self._distrust(key, exc)
         doc = load_yaml(text)
         if self._recorder is not None:
             self._recorder(key, digest, doc)
         return doc
 
     def _entry(self, key: str, digest: str) -> list | None:
-        if self._entries is None:
-            return None
-        entry = self._entries.get(key)
+        entry = self._entries.get(key) if self._entries is not None else None
         return entry if isinstance(entry, list) and entry and entry[0] == digest else None
+
+    def _distrust(self, key: str, exc: Exception) -> None:
+        self._drop(f"entry {key}: {exc}")
 
     def _drop(self, why: str) -> None:
         self._entries = None
@@ -197,6 +198,22 @@ def _yaml_doc(entry: list) -> YamlDoc:
                and type(item[1]) is int and item[1] >= 1, "malformed line map")
         lines[tuple(item[0])] = item[1]
     return YamlDoc(entry[1], lines)
+
+
+def entry_of(digest: str, value: SqlScript | YamlDoc) -> list | None:
+    """A file's entry, as the readers above take it back; None for YAML that JSON cannot hold as it
+    is (a date, a key that is no string: such a file is parsed at load, as without an index)."""
+    if isinstance(value, SqlScript):
+        from .lint import lint_notes  # pglast's trees: only where an index is written
+
+        sts = value.statements
+        notes = [[(n := lint_notes(st)).creates, [list(h) for h in n.hits], n.idempotency_gap, n.session_setting]
+                 for st in sts]
+        return [digest, [[st.offset, len(st.text)] for st in sts], [list(st.facts) for st in sts], notes]
+    lines = [[list(path), line] for path, line in value.lines.items()]
+    if not json_exact(value.data) or not json_exact(lines):
+        return None
+    return [digest, value.data, lines]
 
 
 def json_exact(value) -> bool:

@@ -11,27 +11,7 @@ from pgferry import __version__
 
 from ..errors import Finding
 from .catalog import load_definitions
-from .defindex import FORMAT, INDEX_FILE, Analyses, json_exact
-from .lint import lint_notes
-from .sqlfile import SqlScript
-from .yamlfile import YamlDoc
-
-
-def _entry(digest: str, value: SqlScript | YamlDoc) -> list | None:
-    """A file's entry (defindex.py reads it back); None for YAML that JSON cannot hold as it is."""
-    if isinstance(value, SqlScript):
-        sts = value.statements
-        return [digest, [[st.offset, len(st.text)] for st in sts], [list(st.facts) for st in sts],
-                [_notes(st) for st in sts]]
-    lines = [[list(path), line] for path, line in value.lines.items()]
-    if not json_exact(value.data) or not json_exact(lines):
-        return None  # a date, a non-string key: parsed at load, as without an index
-    return [digest, value.data, lines]
-
-
-def _notes(st) -> list:
-    n = lint_notes(st)
-    return [n.creates, [list(h) for h in n.hits], n.idempotency_gap, n.session_setting]
+from .defindex import FORMAT, INDEX_FILE, Analyses, entry_of
 
 
 def index_text(path: str | Path, *, refuse_warnings: bool = False) -> tuple[str | None, list[Finding]]:
@@ -41,7 +21,7 @@ def index_text(path: str | Path, *, refuse_warnings: bool = False) -> tuple[str 
     entries: dict[str, list] = {}
 
     def record(key: str, digest: str, value) -> None:
-        entry = _entry(digest, value)
+        entry = entry_of(digest, value)
         if entry is not None:
             entries[key] = entry
 
