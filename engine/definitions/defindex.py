@@ -1,7 +1,7 @@
 """The pre-analysed index a product ships in its migrations folder (docs/authoring.md, "Shipping the
 index"): for each definition file, its content's sha256 and what loading derives from it (the SQL's
-statements with their offsets, kinds and flags and what the lint reads off each; the YAML's data
-and line map). `pgferry validate --write-index` writes it when a release is built (indexwriter.py).
+statements with their offsets, kinds and flags and what the lint reads off each, and the checksum of
+its tokens that bookkeeping records; the YAML's data and line map). `pgferry validate --write-index` writes it when a release is built (indexwriter.py).
 
 Loading without a defcache hit reads and hashes every file as always; a file whose hash matches its
 entry takes its analysis from the entry instead of the parsers, any other file (edited by hand,
@@ -80,6 +80,7 @@ class Analyses:
         if entry is not None:
             try:
                 script = script_of(rel, text, *_sql_parts(entry, len(text), self._notes))
+                script.__dict__["token_checksum"] = entry[4]  # what bookkeeping records of an applied file
             except (IndexUnusable, TypeError, ValueError) as exc:
                 self._distrust(key, exc)
         if script is None:
@@ -155,9 +156,10 @@ def _opt_str(value) -> bool:
 
 
 def _sql_parts(entry: list, size: int, notes: bool) -> tuple[list, list, list | None]:
-    """(spans, facts, notes) of an SQL entry [sha256, spans, facts, notes], checked against the file."""
-    _check(len(entry) == 4, "not an SQL entry")
-    _, spans, facts, notes = entry
+    """(spans, facts, notes) of an SQL entry [sha256, spans, facts, notes, token checksum], checked
+    against the file."""
+    _check(len(entry) == 5 and _opt_str(entry[4]), "not an SQL entry")
+    _, spans, facts, notes, _ = entry
     _check(isinstance(spans, list) and isinstance(facts, list) and isinstance(notes, list)
            and len(spans) == len(facts) == len(notes), "malformed statements")
     end = 0
@@ -209,7 +211,8 @@ def entry_of(digest: str, value: SqlScript | YamlDoc) -> list | None:
         sts = value.statements
         notes = [[(n := lint_notes(st)).creates, [list(h) for h in n.hits], n.idempotency_gap, n.session_setting]
                  for st in sts]
-        return [digest, [[st.offset, len(st.text)] for st in sts], [list(st.facts) for st in sts], notes]
+        return [digest, [[st.offset, len(st.text)] for st in sts], [list(st.facts) for st in sts], notes,
+                value.token_checksum]
     lines = [[list(path), line] for path, line in value.lines.items()]
     if not json_exact(value.data) or not json_exact(lines):
         return None

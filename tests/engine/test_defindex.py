@@ -30,7 +30,7 @@ def flat(defs) -> list:
 
 
 def script_values(script) -> tuple:
-    return (script.path, script.text, script.checksum,
+    return (script.path, script.text, script.checksum, script.token_checksum,
             [(st.text, st.line, st.offset, st.facts, st.index) for st in script.statements])
 
 
