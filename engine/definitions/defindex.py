@@ -39,6 +39,10 @@ class IndexUnusable(Exception):
     """Why the index cannot be used at all (said once, as a warning)."""
 
 
+# What a wrong entry raises while it is decoded (not JSON, nested too deep, the wrong shapes).
+BAD_ENTRY = (IndexUnusable, TypeError, ValueError, RecursionError)
+
+
 def sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -75,14 +79,13 @@ class Analyses:
     def script(self, path: str | Path, rel: str, text: str) -> SqlScript:
         """The SQL file `text` (at `path`, named `rel` in findings); SqlSyntaxError if unparsable."""
         key, digest = self.key(path), sha256(text)
-        entry = self._entry(key, digest)
         script = None
-        if entry is not None:
-            try:
+        try:
+            if (entry := self._entry(key, digest)) is not None:
                 script = script_of(rel, text, *_sql_parts(entry, len(text), self._notes))
                 script.__dict__["token_checksum"] = entry[4]  # what bookkeeping records of an applied file
-            except (IndexUnusable, TypeError, ValueError) as exc:
-                self._distrust(key, exc)
+        except BAD_ENTRY as exc:
+            self._distrust(key, exc)
         if script is None:
             script = parse_script(rel, text)
             if self._recorder is not None:
@@ -93,20 +96,25 @@ class Analyses:
     def yaml(self, path: str | Path, text: str) -> YamlDoc:
         """The YAML file `text`; YamlError if it is not valid YAML."""
         key, digest = self.key(path), sha256(text)
-        entry = self._entry(key, digest)
-        if entry is not None:
-            try:
+        try:
+            if (entry := self._entry(key, digest)) is not None:
                 return _yaml_doc(entry)
-            except (IndexUnusable, TypeError, ValueError) as exc:
-                self._distrust(key, exc)
+        except BAD_ENTRY as exc:
+            self._distrust(key, exc)
         doc = load_yaml(text)
         if self._recorder is not None:
             self._recorder(key, digest, doc)
         return doc
 
     def _entry(self, key: str, digest: str) -> list | None:
-        entry = self._entries.get(key) if self._entries is not None else None
-        return entry if isinstance(entry, list) and entry and entry[0] == digest else None
+        """The file's entry if its hash is the file's, decoded (ValueError if it is not JSON).
+        Taken out of the index: each file is read once, and its entry's memory goes back as it is."""
+        raw = self._entries.pop(key, None) if self._entries is not None else None
+        if raw is None or not raw.startswith(f'["{digest}",'):
+            return None
+        entry = json.loads(raw)
+        _check(type(entry) is list, "not a list")
+        return entry
 
     def _distrust(self, key: str, exc: Exception) -> None:
         self._drop(f"entry {key}: {exc}")
@@ -117,8 +125,13 @@ class Analyses:
                                severity="warning", rule="index")
 
 
-def read_index(path: Path) -> dict | None:
-    """The index's entries by file, None if there is none or it belongs to another pgferry."""
+def read_index(path: Path) -> dict[str, str] | None:
+    """The index's entries by file, still as JSON text (decoded when their file is read: a few MB of
+    text weigh less than the tens of MB the decoded lists would while the definitions are built);
+    None if there is none or it belongs to another pgferry.
+
+    The layout is indexwriter's: a first line naming the format and pgferry's version (whatever a
+    later format puts after it), then one `"file":[entry]` per line, then a closing line."""
     limit = int(max_file_mb() * 2**20)
     try:
         # Never through a symlink (it could name anything on the machine), never blocking on a FIFO.
@@ -134,16 +147,27 @@ def read_index(path: Path) -> dict | None:
         if st.st_size > limit:
             raise IndexUnusable(f"{st.st_size / 2**20:.1f} MB, over the {max_file_mb():g} MB limit for one definition file")
         data = f.read(limit + 1)
+    head, _, rest = data.decode("utf-8", errors="replace").partition("\n")
     try:
-        doc = json.loads(data)
+        doc = json.loads(head + "}}")
     except (ValueError, RecursionError) as exc:
-        raise IndexUnusable(f"not valid JSON ({exc})"[:200]) from None
+        raise IndexUnusable(f"not an index pgferry wrote ({exc})"[:200]) from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT or doc.get("pgferry") != __version__:
         return None  # another pgferry's: a miss, like a file edited since
-    files = doc.get("files")
-    if not isinstance(files, dict):
-        raise IndexUnusable("no 'files' mapping")
-    return files
+    lines = rest.split("\n")  # "\n" only: JSON escapes it in strings, not U+2028 and the like
+    _check(doc.get("files") == {} and lines[-2:] == ["}}", ""], "truncated or not in the layout pgferry writes")
+    entries: dict[str, str] = {}
+    decode = json.JSONDecoder().raw_decode
+    for n, line in enumerate(lines[:-2], 2):
+        if not line:
+            continue  # the blank line of an index of no file
+        try:
+            key, end = decode(line)
+        except (ValueError, RecursionError):
+            key, end = None, 0
+        _check(type(key) is str and line[end:end + 1] == ":", f"line {n} is not an entry")
+        entries[key] = line[end + 1:].removesuffix(",")
+    return entries
 
 
 def _check(ok: bool, what: str) -> None:

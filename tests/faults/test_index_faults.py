@@ -88,10 +88,13 @@ def test_malformed_facts_notes_and_yaml_entries_drop_the_index(indexed):
 
 
 @pytest.mark.parametrize("content, why", [
-    (None, "not valid JSON"),  # truncated: the written index cut in half
-    (b"\x00\xff garbage \x9c", "not valid JSON"),
-    (b"[" * 100_000 + b"]" * 100_000, "not valid JSON"),  # nested past the decoder's recursion limit
-    (b'{"format": 1, "pgferry": "%s", "files": []}', "no 'files' mapping"),
+    (None, "truncated"),  # the written index cut in half
+    (b"\x00\xff garbage \x9c", "not an index pgferry wrote"),
+    (b"[" * 100_000 + b"]" * 100_000, "not an index pgferry wrote"),  # nested past the decoder's recursion limit
+    (b'{"format":1,"pgferry":"%s","files":[\n]}\n', "not an index pgferry wrote"),
+    (b'{"format":1,"pgferry":"%s","files":{\n"a/up.sql":[]\n}}', "truncated"),  # no newline at the end
+    (b'{"format":1,"pgferry":"%s","files":{\n["a/up.sql"]\n}}\n', "line 2 is not an entry"),
+    (b'{"format":1,"pgferry":"%s","files":{\n' + b"[" * 100_000 + b'\n}}\n', "line 2 is not an entry"),
 ])
 def test_a_truncated_or_garbage_index_is_ignored_with_one_warning(indexed, content, why):
     root, parsed, parsed_findings = indexed
@@ -129,6 +132,16 @@ def test_an_index_that_is_no_regular_file_is_not_read(indexed):
     (root / INDEX_FILE).unlink()
     os.mkfifo(root / INDEX_FILE)  # opening it for reading would wait for a writer forever
     assert_ignored_with(root, parsed, parsed_findings, "not a regular file")
+
+
+def test_an_entry_that_is_not_json_drops_the_index(indexed):
+    root, parsed, parsed_findings = indexed
+    path = root / INDEX_FILE
+    lines = path.read_text().split("\n")
+    n = next(i for i, line in enumerate(lines) if "up.sql" in line)
+    lines[n] = lines[n][:lines[n].index(",") + 1] + "[[[" * 50_000  # its hash still matches
+    path.write_text("\n".join(lines))
+    assert_ignored_with(root, parsed, parsed_findings, "entry ")
 
 
 def test_a_broken_index_never_stops_a_command_that_acts(indexed):
