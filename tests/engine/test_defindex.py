@@ -99,3 +99,15 @@ def test_validate_write_index_writes_only_what_validates(small_copy, capsys):
     rc, data = run_validate_json(small_copy, capsys, "--write-index")
     assert rc == 2 and data["index"] is None and [e["rule"] for e in data["errors"]] == ["sql-syntax"]
     assert not (small_copy / INDEX_FILE).exists()
+
+
+@pytest.mark.parametrize("spelling", [".", "./", "{abs}", "../migrations"])
+def test_the_index_is_found_however_the_folder_is_named(small_copy, monkeypatch, spelling):
+    from pathlib import Path
+
+    write_index(small_copy)
+    monkeypatch.chdir(small_copy)
+    defs, findings = load_definitions(Path(spelling.format(abs=small_copy)))
+    assert defs is not None and indexed_statements(defs) == sum(
+        len(m.up.statements) + len(m.down.statements) for g in defs.schemas.values() for m in g.migrations.values())
+    assert not [f for f in findings if f.rule == "index"]
