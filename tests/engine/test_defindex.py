@@ -111,3 +111,26 @@ def test_the_index_is_found_however_the_folder_is_named(small_copy, monkeypatch,
     assert defs is not None and indexed_statements(defs) == sum(
         len(m.up.statements) + len(m.down.statements) for g in defs.schemas.values() for m in g.migrations.values())
     assert not [f for f in findings if f.rule == "index"]
+
+
+def test_loading_leaves_the_cycle_collector_as_it_found_it(small_copy, monkeypatch):
+    import gc
+
+    from pgferry.engine.definitions import catalog
+
+    seen = []
+    real = catalog._load_definitions
+    monkeypatch.setattr(catalog, "_load_definitions", lambda *a: seen.append(gc.isenabled()) or real(*a))
+    assert gc.isenabled()
+    load_definitions(small_copy)
+    assert gc.isenabled() and seen == [False]  # off while loading, on again after
+    gc.disable()
+    try:
+        load_definitions(small_copy)
+        assert not gc.isenabled()  # a caller's choice is kept
+    finally:
+        gc.enable()
+    monkeypatch.setattr(catalog, "_load_definitions", lambda *a: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        load_definitions(small_copy)
+    assert gc.isenabled()
