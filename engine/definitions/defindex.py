@@ -90,7 +90,6 @@ class Analyses:
             script = parse_script(rel, text)
             if self._recorder is not None:
                 self._recorder(key, digest, script)
-        script.__dict__["checksum"] = digest  # the cached_property's own slot: the same sha256
         return script
 
     def yaml(self, path: str | Path, text: str) -> YamlDoc:
