@@ -1,7 +1,7 @@
 """The pre-analysed index a product ships in its migrations folder (docs/authoring.md, "Shipping the
 index"): for each definition file, its content's sha256 and what loading derives from it (the SQL's
-statements with their offsets, kinds and flags and what the lint reads off each, and the checksum of
-its tokens that bookkeeping records; the YAML's data and line map). `pgferry validate --write-index` writes it when a release is built (indexwriter.py).
+statements with their offsets, kinds and flags and what the lint reads off each; the YAML's data
+and line map). `pgferry validate --write-index` writes it when a release is built (indexwriter.py).
 
 Loading without a defcache hit reads and hashes every file as always; a file whose hash matches its
 entry takes its analysis from the entry instead of the parsers, any other file (edited by hand,
@@ -83,7 +83,6 @@ class Analyses:
         try:
             if (entry := self._entry(key, digest)) is not None:
                 script = script_of(rel, text, *_sql_parts(entry, len(text), self._notes))
-                script.__dict__["token_checksum"] = entry[4]  # what bookkeeping records of an applied file
         except BAD_ENTRY as exc:
             self._distrust(key, exc)
         if script is None:
@@ -153,19 +152,26 @@ def read_index(path: Path) -> dict[str, str] | None:
         raise IndexUnusable(f"not an index pgferry wrote ({exc})"[:200]) from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT or doc.get("pgferry") != __version__:
         return None  # another pgferry's: a miss, like a file edited since
-    lines = rest.split("\n")  # "\n" only: JSON escapes it in strings, not U+2028 and the like
-    _check(doc.get("files") == {} and lines[-2:] == ["}}", ""], "truncated or not in the layout pgferry writes")
+    _check(doc.get("files") == {} and (rest.endswith("\n}}\n") or rest == "}}\n"), "truncated or not in the layout pgferry writes")
+    return _entries(rest, len(rest) - len("}}\n"))
+
+
+def _entries(text: str, stop: int) -> dict[str, str]:
+    """`"file":[entry]` per line of text[:stop], by file: one slice each, no list of lines beside
+    them (the text is most of the index's memory; twice it would be felt when planning 10,000)."""
     entries: dict[str, str] = {}
     decode = json.JSONDecoder().raw_decode
-    for n, line in enumerate(lines[:-2], 2):
-        if not line:
-            continue  # the blank line of an index of no file
-        try:
-            key, end = decode(line)
-        except (ValueError, RecursionError):
-            key, end = None, 0
-        _check(type(key) is str and line[end:end + 1] == ":", f"line {n} is not an entry")
-        entries[key] = line[end + 1:].removesuffix(",")
+    pos, n = 0, 2
+    while pos < stop:
+        eol = text.index("\n", pos)  # "\n" only: JSON escapes it in strings, not U+2028 and the like
+        if eol > pos:  # else the blank line of an index of no file
+            try:
+                key, end = decode(text, pos)
+            except (ValueError, RecursionError):
+                key, end = None, eol
+            _check(type(key) is str and end < eol and text[end] == ":", f"line {n} is not an entry")
+            entries[key] = text[end + 1:eol - 1 if text[eol - 1] == "," else eol]
+        pos, n = eol + 1, n + 1
     return entries
 
 
@@ -179,10 +185,9 @@ def _opt_str(value) -> bool:
 
 
 def _sql_parts(entry: list, size: int, notes: bool) -> tuple[list, list, list | None]:
-    """(spans, facts, notes) of an SQL entry [sha256, spans, facts, notes, token checksum], checked
-    against the file."""
-    _check(len(entry) == 5 and _opt_str(entry[4]), "not an SQL entry")
-    _, spans, facts, notes, _ = entry
+    """(spans, facts, notes) of an SQL entry [sha256, spans, facts, notes], checked against the file."""
+    _check(len(entry) == 4, "not an SQL entry")
+    _, spans, facts, notes = entry
     _check(isinstance(spans, list) and isinstance(facts, list) and isinstance(notes, list)
            and len(spans) == len(facts) == len(notes), "malformed statements")
     end = 0
@@ -234,8 +239,7 @@ def entry_of(digest: str, value: SqlScript | YamlDoc) -> list | None:
         sts = value.statements
         notes = [[(n := lint_notes(st)).creates, [list(h) for h in n.hits], n.idempotency_gap, n.session_setting]
                  for st in sts]
-        return [digest, [[st.offset, len(st.text)] for st in sts], [list(st.facts) for st in sts], notes,
-                value.token_checksum]
+        return [digest, [[st.offset, len(st.text)] for st in sts], [list(st.facts) for st in sts], notes]
     lines = [[list(path), line] for path, line in value.lines.items()]
     if not json_exact(value.data) or not json_exact(lines):
         return None
