@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pgferry import __version__
 
-from ..errors import Finding
+from ..errors import Finding, PgferryError
 from .catalog import load_definitions
 from .defindex import FORMAT, INDEX_FILE, Analyses, entry_of
 
@@ -45,6 +45,9 @@ def write_index(path: str | Path, *, refuse_warnings: bool = False) -> tuple[Pat
     try:
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, target)  # replaces a symlink itself, never what it points at
+    except OSError as exc:
+        raise PgferryError(f"cannot write {target}: {exc.strerror}",
+                           hint="write the index where the definitions can be changed (a checkout, the release build)") from None
     finally:
         tmp.unlink(missing_ok=True)
     return target, findings

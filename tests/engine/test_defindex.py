@@ -134,3 +134,14 @@ def test_loading_leaves_the_cycle_collector_as_it_found_it(small_copy, monkeypat
     with pytest.raises(ZeroDivisionError):
         load_definitions(small_copy)
     assert gc.isenabled()
+
+
+def test_an_index_that_cannot_be_written_is_one_clear_error(small_copy, capsys):
+    from pgferry.tui.cli import main
+
+    (small_copy / INDEX_FILE).mkdir()  # os.replace cannot put a file over a folder
+    capsys.readouterr()
+    assert main(["validate", "--write-index", "--migrations", str(small_copy)]) == 1
+    err = capsys.readouterr().err
+    assert f"cannot write {small_copy / INDEX_FILE}" in err and "Traceback" not in err
+    assert not list(small_copy.glob(f".{INDEX_FILE}.*"))  # no temporary file left behind
