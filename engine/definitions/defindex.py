@@ -201,10 +201,10 @@ def _sql_parts(entry: list, size: int, notes: bool) -> tuple[list, list, list | 
 
 
 def _facts(value) -> Facts:
-    _check(type(value) is list and len(value) == 5, "malformed facts")
-    kind, privilege, concurrent, non_tx, cic = value
+    _check(type(value) is list and len(value) == len(Facts._fields), "malformed facts")
+    kind, privilege, concurrent, non_tx, cic, named = value
     _check(type(kind) is str and _opt_str(privilege) and _opt_str(non_tx)
-           and type(concurrent) is bool and type(cic) is bool, "malformed facts")
+           and type(concurrent) is bool and type(cic) is bool and type(named) is bool, "malformed facts")
     return Facts._make(value)
 
 

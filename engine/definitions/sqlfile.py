@@ -119,6 +119,7 @@ class Facts(NamedTuple):
     concurrent: bool
     non_transactional: str | None
     create_index_concurrently: bool
+    names_index: bool = False  # CREATE INDEX <name> ...: a CIC must (validate.check_migration)
 
 
 def facts_of(wrapped: dict | None) -> Facts:
@@ -129,7 +130,7 @@ def facts_of(wrapped: dict | None) -> Facts:
     else:
         non_tx = _NON_TRANSACTIONAL_NODES.get(kind) or ("CONCURRENTLY" if concurrent else None)
     return Facts(kind, privilege_reason(kind, body), concurrent, non_tx,
-                 kind == "IndexStmt" and bool(body.get("concurrent")))
+                 kind == "IndexStmt" and bool(body.get("concurrent")), kind == "IndexStmt" and bool(body.get("idxname")))
 
 
 class LaterTrees:

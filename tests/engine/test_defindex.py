@@ -145,3 +145,21 @@ def test_an_index_that_cannot_be_written_is_one_clear_error(small_copy, capsys):
     err = capsys.readouterr().err
     assert f"cannot write {small_copy / INDEX_FILE}" in err and "Traceback" not in err
     assert not list(small_copy.glob(f".{INDEX_FILE}.*"))  # no temporary file left behind
+
+
+def test_a_command_that_acts_parses_nothing_when_the_index_matches():
+    """The bundled product with its index, the definitions cache missed: neither parser is imported
+    (a CIC migration's index name comes from the index too)."""
+    import subprocess
+    import sys
+
+    from tests.support import ROOT
+
+    child = ("import sys; from pgferry.engine.definitions.catalog import load, bundled_migrations_dir; "
+             "defs = load(bundled_migrations_dir()); "
+             "assert any(m.create_index_concurrently for g in defs.schemas.values() for m in g.migrations.values()); "
+             "print(sorted(m for m in ('pglast', 'yaml') if m in sys.modules))")
+    run = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, cwd=ROOT, timeout=60,
+                         env={**__import__("os").environ, "PGFERRY_CACHE_DIR": "off"})
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split("\n")[-2] == "[]"

@@ -77,7 +77,7 @@ def test_malformed_statements_drop_the_index(indexed, bad, why):
 
 def test_malformed_facts_notes_and_yaml_entries_drop_the_index(indexed):
     root, parsed, parsed_findings = indexed
-    for spoil, why in [(lambda e: e[2].__setitem__(0, ["CreateStmt", 1, "no", None, False]), "malformed facts"),
+    for spoil, why in [(lambda e: e[2].__setitem__(0, ["CreateStmt", 1, "no", None, False, False]), "malformed facts"),
                        (lambda e: e[3].__setitem__(0, [None, [[1, 2]], None, None]), "malformed lint hit")]:
         write_index(root)
         rewrite_entries(root, lambda entries: spoil(entries[next(k for k in entries if k.endswith("up.sql"))]))
