@@ -5,8 +5,10 @@ merges them) = 10,000 migrations in one schema, and 10 out-of-band migrations wh
 lifetimes overlap (each lives 15 releases, a new one every 9), so the plan oldest -> newest
 has several stops. tiny: 5 releases x 10 migrations, 2 out-of-band migrations.
 
-Measured, each run in fresh processes ("cold"):
-  load total    load_definitions() as the CLI calls it
+Measured, each run in fresh processes ("cold"), first without an index, then with the index
+`pgferry validate --write-index` writes (a product's release build would ship it):
+  load total    load_definitions() as `validate` calls it (lint included)
+  act load      the same without the lint: what a command that acts loads when the defcache misses
   parse         reading + YAML + pglast parse of every file (releases and out-of-band too)
   checks        check_migration + check_graph + check_releases + check_out_of_band
   lint          introduced_in + lint
@@ -35,6 +37,7 @@ SIZES = {
     "full": dict(releases=100, per_release=99, oob={i + 1: (i * 9 + 1, i * 9 + 15) for i in range(10)}),
 }
 PLAN_TARGET_S = 1.0
+VALIDATE_TARGET_S = 3.0  # issue 19: validate of the 10,000-migration history, cold
 
 
 def _child(mode: str, root: Path) -> dict:
@@ -71,6 +74,7 @@ def _profile_top(fn, n: int = 10) -> dict:
 
 def run(*, size: str = "full", runs: int = 5, new_database=None, log=print, **_) -> Result:
     from pgferry.engine.definitions.catalog import load_definitions
+    from pgferry.engine.definitions.indexwriter import write_index
     from pgferry.engine.plan.planner import Planner
     from tests.fixtures.synthetic import make_product
 
@@ -84,12 +88,15 @@ def run(*, size: str = "full", runs: int = 5, new_database=None, log=print, **_)
                             oob=spec["oob"], branchy=True)
         res.info["generate_s"] = round(time.perf_counter() - t, 3)
 
-        res.metric("load", "load cold: load_definitions total", "s")
+        res.metric("load", "validate cold: load_definitions total", "s", target=VALIDATE_TARGET_S)
         res.metric("import", "  engine import (cold process)", "s", note="not part of load")
         res.metric("parse", "  parse (YAML + pglast + releases)", "s")
         res.metric("checks", "  validate: check_* (graph build incl.)", "s")
         res.metric("lint", "  validate: lint (+introduced_in)", "s")
         res.metric("load_nolint", "  load without lint (parse+build+checks)", "s")
+        res.metric("act", "act load cold (no lint, as `up` on a defcache miss)", "s")
+        res.metric("load_index", "validate cold, with the index shipped", "s", target=VALIDATE_TARGET_S)
+        res.metric("act_index", "act load cold, with the index shipped", "s")
         res.metric("plan", "plan warm: Planner(defs).plan(oldest→newest)", "s", target=PLAN_TARGET_S)
         findings_total = findings_pieces = None
         for i in range(runs):
@@ -97,6 +104,7 @@ def run(*, size: str = "full", runs: int = 5, new_database=None, log=print, **_)
             total = _child("total", root)
             pieces = _child("pieces", root)
             res.add("load", total["total_s"])
+            res.add("act", _child("act", root)["total_s"])
             res.add("import", total["import_s"])
             res.add("parse", pieces["parse_s"] + pieces["build_s"])
             checks = pieces["check_migration_s"] + pieces["check_graph_s"] + pieces["check_releases_s"]
@@ -107,6 +115,17 @@ def run(*, size: str = "full", runs: int = 5, new_database=None, log=print, **_)
             res.info.setdefault("pieces_runs", []).append({k: round(v, 4) for k, v in pieces.items() if k.endswith("_s")})
             res.info["migrations"] = total["migrations"]
         res.info["findings"] = findings_total
+        log("  plan-10k: writing the index (pgferry validate --write-index), then loading with it")
+        t = time.perf_counter()
+        written, _ = write_index(root)
+        res.info["index_write_s"] = round(time.perf_counter() - t, 3)
+        res.info["index_mib"] = round(written.stat().st_size / 2**20, 2)
+        for i in range(runs):
+            indexed = _child("total", root)
+            res.add("load_index", indexed["total_s"])
+            res.add("act_index", _child("act", root)["total_s"])
+            if indexed["findings"] != findings_total:
+                res.info["warning"] = f"with the index {indexed['findings']} findings, without {findings_total}"
         if findings_total != findings_pieces:
             res.info["warning"] = (f"piece-wise load found {findings_pieces} findings, load_definitions {findings_total}: "
                                    "bench/_load_child.py has drifted from engine/definitions/catalog.py")

@@ -22,9 +22,10 @@ def _check(res, expected: set[str]):
 
 def test_plan_scenario_tiny():
     res = plan10k.run(size="tiny", runs=1, log=lambda *_: None)
-    d = _check(res, {"load", "import", "parse", "checks", "lint", "load_nolint", "plan"})
+    d = _check(res, {"load", "import", "parse", "checks", "lint", "load_nolint", "plan", "act", "load_index", "act_index"})
     assert d["info"]["migrations"] == 50
-    assert "warning" not in d["info"]  # the piece-wise load agrees with load_definitions
+    assert "warning" not in d["info"]  # the piece-wise load agrees with load_definitions, and with the index
+    assert d["info"]["index_mib"] > 0
     assert d["info"]["plan"]["schema_steps"] > 0 and d["info"]["plan"]["stops"]
     assert d["metrics"]["plan"]["target_met"] is True
 

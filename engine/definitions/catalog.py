@@ -1,12 +1,15 @@
 """The whole set of definitions: every schema's graph plus the release catalogue."""
 from __future__ import annotations
 
+import gc
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping
 
 from ..errors import DefinitionError, Finding, UsageError
 from . import defcache
+from .defindex import Analyses
 from .definitions import is_schema_dir, load_schema, read_yaml
 from .graph import SchemaGraph
 from .outofband import OutOfBand, check_out_of_band, load_out_of_band
@@ -123,29 +126,51 @@ def bundled_migrations_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "migrations"
 
 
-def load_definitions(path: str | Path, *, lint_warnings: bool = True) -> tuple[Definitions | None, list[Finding]]:
+@contextmanager
+def _no_cycle_collection():
+    """Loading makes hundreds of thousands of objects that live on (statements, trees, metadata) and
+    almost no cycles: the cycle collector's passes over the growing heap were a fifth of a cold load
+    of 10,000 migrations. Off while loading; back on (if it was on) after, to collect as usual."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
+
+
+def load_definitions(path: str | Path, *, lint_warnings: bool = True,
+                     analyses: Analyses | None = None) -> tuple[Definitions | None, list[Finding]]:
     """Load and validate everything; return the definitions (None if unusable) and all findings.
 
     `lint_warnings=False` skips the lint (warnings only, never errors): commands that act do not
     show them, and the lint looks inside every statement's tree, which loading otherwise never
-    builds (most of the load time of a thousand migrations)."""
-    root = Path(path)
+    builds (most of the load time of a thousand migrations). Files are analysed by `analyses`:
+    by default the parsers, or the index the folder ships for the files it matches (defindex.py)."""
+    with _no_cycle_collection():
+        return _load_definitions(Path(path), lint_warnings, analyses)
+
+
+def _load_definitions(root: Path, lint_warnings: bool, analyses: Analyses | None) -> tuple[Definitions | None, list[Finding]]:
     findings: list[Finding] = []
     if not root.is_dir():
         findings.append(Finding(str(root), None, "migrations directory not found", "pass --migrations DIR pointing at your definitions", rule="missing-dir"))
         return None, findings
+    if analyses is None:
+        analyses = Analyses.of_folder(root, notes=lint_warnings)
     graphs: dict[str, SchemaGraph] = {}
     broken: dict[str, frozenset[int]] = {}
     for entry in sorted(root.iterdir()):
         if is_schema_dir(entry):
-            loaded = load_schema(entry, root, findings)
+            loaded = load_schema(entry, root, findings, analyses)
             graphs[loaded.name] = SchemaGraph(loaded.name, loaded.migrations)
             broken[loaded.name] = loaded.broken
     rel = f"{root.name}/releases.yaml"
     catalogue = ReleaseCatalogue(path=rel)
     rpath = root / "releases.yaml"
     if rpath.exists():
-        doc = read_yaml(rpath, rel, findings)
+        doc = read_yaml(rpath, rel, findings, analyses)
         if doc is not None:
             parsed = parse_releases(doc, rel)
             catalogue = parsed.catalogue
@@ -166,7 +191,9 @@ def load_definitions(path: str | Path, *, lint_warnings: bool = True) -> tuple[D
     # Schemas in the order releases introduce them (frontend before codeintel ...), not by folder name.
     first_seen = {name: i for i, name in enumerate(dict.fromkeys(n for r in catalogue.releases for n in r.leaves))}
     graphs = dict(sorted(graphs.items(), key=lambda kv: (first_seen.get(kv[0], len(first_seen)), kv[0])))
-    oobs = load_out_of_band(root, findings)
+    oobs = load_out_of_band(root, findings, analyses)
+    if analyses.warning is not None:
+        findings.append(analyses.warning)
     findings += check_out_of_band(oobs, graphs, catalogue)
     if lint_warnings and not any(f.severity == "error" for f in findings):
         from .lint import lint  # pglast's visitors: only `validate` looks inside the statements

@@ -15,6 +15,8 @@ from . import digraph
 from .definitions import Migration
 from .graph import SchemaGraph
 from .lintrules import STATEMENT_RULES, relname, statement_hits
+from .notes import LintNotes
+from .sqlfile import Statement
 
 LINT_RULES = {
     **STATEMENT_RULES,
@@ -24,19 +26,24 @@ LINT_RULES = {
 }
 
 
-def _created_relations(m: Migration) -> set[str]:
-    """Tables and named indexes the migration creates: the lint is quiet about them."""
-    out: set[str] = set()
-    for st in m.up.statements:
-        n = st.node
-        if isinstance(n, ast.CreateStmt):
-            out.add(relname(n.relation))
-        elif isinstance(n, ast.CreateTableAsStmt) and n.into is not None:
-            out.add(relname(n.into.rel))
-        elif isinstance(n, ast.IndexStmt) and n.idxname:
-            schema = n.relation.schemaname
-            out.add(n.idxname.lower() if schema in (None, "public") else f"{schema.lower()}.{n.idxname.lower()}")
-    return {t for t in out if t}
+def lint_notes(st: Statement) -> LintNotes:
+    """What the lint reads off a statement: as the shipped index says it, else from its tree."""
+    if st.notes is not None:
+        return st.notes
+    n = st.node
+    return LintNotes(_created(n), tuple(statement_hits(n)), _idempotency_gap(n), _session_setting(st))
+
+
+def _created(n: ast.Node) -> str | None:
+    """The table or named index a statement creates: the lint is quiet about them."""
+    if isinstance(n, ast.CreateStmt):
+        return relname(n.relation)
+    if isinstance(n, ast.CreateTableAsStmt) and n.into is not None:
+        return relname(n.into.rel)
+    if isinstance(n, ast.IndexStmt) and n.idxname:
+        schema = n.relation.schemaname
+        return n.idxname.lower() if schema in (None, "public") else f"{schema.lower()}.{n.idxname.lower()}"
+    return None
 
 
 # Statements that fail when what they create exists already (or what they drop is gone): the
@@ -125,12 +132,13 @@ def _session_setting_fix(what: str) -> str:
 def lint(graph: SchemaGraph, intro: Mapping[int, str]) -> list[Finding]:
     """Lint warnings with DAG context: a table created earlier in the same release is new."""
     out: list[Finding] = []
+    # a squash re-creates tables its originals created, in earlier releases, and replays history
+    # that was linted when it was written
+    notes = {m.id: [lint_notes(st) for st in m.up.statements] for m in graph.migrations.values() if not m.replaces}
     creators: dict[str, list[int]] = {}
-    for m in graph.migrations.values():
-        if m.replaces:
-            continue  # a squash re-creates tables its originals created, in earlier releases
-        for t in _created_relations(m):
-            creators.setdefault(t, []).append(m.id)
+    for mid, up in notes.items():
+        for t in dict.fromkeys(n.creates for n in up if n.creates):
+            creators.setdefault(t, []).append(mid)
 
     def new_in_upgrade(table: str | None, m: Migration) -> bool:
         if table is None:
@@ -145,12 +153,12 @@ def lint(graph: SchemaGraph, intro: Mapping[int, str]) -> list[Finding]:
     for m in graph.migrations.values():
         out += _session_settings(m)
         if m.replaces:
-            continue  # a squash replays history that was linted when it was written
-        for st in m.up.statements:
-            for hit in statement_hits(st.node):
+            continue
+        for st, note in zip(m.up.statements, notes[m.id]):
+            for hit in note.hits:
                 if hit.rule not in m.waivers and not new_in_upgrade(hit.table, m):
                     out.append(Finding(m.up.path, st.line, hit.message, f"{hit.fix}; or waive it: `waivers: {{{hit.rule}: <reason>}}`", "warning", hit.rule))
-            gap = _idempotency_gap(st.node)
+            gap = note.idempotency_gap
             if gap and not m.non_idempotent and "idempotency" not in m.waivers:
                 out.append(Finding(m.up.path, st.line, f"{gap}: running it twice fails", "add IF [NOT] EXISTS, or mark the migration `nonIdempotent: true`", "warning", "idempotency"))
         for which in ("up", "down"):
@@ -174,7 +182,7 @@ def _session_settings(m: Migration) -> list[Finding]:
     for which in ("up", "down"):
         script = getattr(m, which)
         for st in script.statements:
-            what = _session_setting(st)
+            what = st.notes.session_setting if st.notes is not None else _session_setting(st)
             if what:
                 also = ", and it drops pgferry's lock_timeout for the rest of this migration" if what == "RESET ALL" else ""
                 out.append(Finding(

@@ -6,7 +6,7 @@ table the same upgrade creates) and honours waivers.
 """
 from __future__ import annotations
 
-from typing import Iterator, NamedTuple
+from typing import Iterator
 
 from pglast import ast
 from pglast.enums import AlterTableType as AT
@@ -14,6 +14,7 @@ from pglast.enums import ConstrType, DropBehavior, ObjectType, ReindexObjectType
 
 from . import altertable
 from .locking import Work, analyse
+from .notes import Hit
 
 # id -> one line: what is risky. The first six predate issue 16 (lint.py's own rules among them).
 STATEMENT_RULES = {
@@ -37,13 +38,6 @@ STATEMENT_RULES = {
     "prefer-text-field": "varchar(n)'s limit can only be lifted without a rewrite; a CHECK is easier to change",
     "prefer-timestamptz": "timestamp without time zone stores local times that change meaning with the server's zone",
 }
-
-
-class Hit(NamedTuple):
-    rule: str
-    message: str
-    table: str | None  # as lint.py names tables: "t" in public, "s.t" elsewhere
-    fix: str  # the safe rewrite, SQL where there is one
 
 
 def relname(rv) -> str | None:

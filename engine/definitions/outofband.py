@@ -13,7 +13,7 @@ from pathlib import Path
 from packaging.version import InvalidVersion, Version
 
 from ..errors import Finding
-from .definitions import MIGRATION_DIR, OUT_OF_BAND_DIR, read_sql, relative_path, read_definition, read_yaml
+from .definitions import MIGRATION_DIR, Analyses, OUT_OF_BAND_DIR, read_sql, relative_path, read_definition, read_yaml
 from .sqlfile import SqlScript, SqlSyntaxError, parse_script
 
 PLACEHOLDER = re.compile(r"%\((\w+)\)s")
@@ -48,7 +48,8 @@ class OutOfBand:
         return f"OutOfBand({self.id})"
 
 
-def _read_batch_sql(path: Path, rel: str, findings: list[Finding], required: bool) -> SqlScript | None:
+def _read_batch_sql(path: Path, rel: str, findings: list[Finding], required: bool,
+                    analyses: Analyses | None) -> SqlScript | None:
     """Batch SQL carries %(batch_size)s, which PostgreSQL's parser cannot read: parse a copy
     with the placeholder filled in, keep the original text for running."""
     if not path.exists():
@@ -61,7 +62,7 @@ def _read_batch_sql(path: Path, rel: str, findings: list[Finding], required: boo
     # Same length, so offsets and lines stay right.
     parsable = PLACEHOLDER.sub(lambda m: "1".ljust(len(m.group(0))), text).replace("%%", "% ")
     try:
-        script = parse_script(rel, parsable)
+        script = analyses.script(path, rel, parsable) if analyses else parse_script(rel, parsable)
     except SqlSyntaxError as exc:
         findings.append(Finding(rel, exc.line, f"unparsable SQL: {exc.message}", "fix the statement so PostgreSQL can parse it",
                                 rule="sql-syntax"))
@@ -96,7 +97,7 @@ def _check_batch_sql(script: SqlScript | None, findings: list[Finding]) -> None:
                                 "write %% (the batch SQL is run with the batch_size parameter)", rule="oob-placeholder"))
 
 
-def load_out_of_band(root: Path, findings: list[Finding]) -> dict[int, OutOfBand]:
+def load_out_of_band(root: Path, findings: list[Finding], analyses: Analyses | None = None) -> dict[int, OutOfBand]:
     base = root / OUT_OF_BAND_DIR
     out: dict[int, OutOfBand] = {}
     if not base.is_dir():
@@ -117,7 +118,7 @@ def load_out_of_band(root: Path, findings: list[Finding]) -> dict[int, OutOfBand
         if not meta.exists():
             findings.append(Finding(meta_rel, None, "missing metadata.yaml", "add description, schema, introduced", rule="missing-file"))
             continue
-        doc = read_yaml(meta, meta_rel, findings)
+        doc = read_yaml(meta, meta_rel, findings, analyses)
         if doc is None:
             continue
         data = doc.data if isinstance(doc.data, dict) else None
@@ -152,10 +153,10 @@ def load_out_of_band(root: Path, findings: list[Finding]) -> dict[int, OutOfBand
         if isinstance(batch, int) and not isinstance(batch, bool) and batch <= 0:
             findings.append(Finding(meta_rel, doc.line("batchSize"), "batchSize must be positive", "e.g. batchSize: 1000", rule="metadata-type"))
             ok = False
-        progress = read_sql(path / "progress.sql", relative_path(path / "progress.sql", root), findings, required=True)
-        up = _read_batch_sql(path / "up.sql", relative_path(path / "up.sql", root), findings, required=True)
+        progress = read_sql(path / "progress.sql", relative_path(path / "progress.sql", root), findings, True, analyses)
+        up = _read_batch_sql(path / "up.sql", relative_path(path / "up.sql", root), findings, True, analyses)
         non_destructive = bool(data.get("nonDestructive", False))
-        down = _read_batch_sql(path / "down.sql", relative_path(path / "down.sql", root), findings, required=not non_destructive)
+        down = _read_batch_sql(path / "down.sql", relative_path(path / "down.sql", root), findings, not non_destructive, analyses)
         if progress is not None and (len(progress.statements) != 1 or progress.statements[0].kind != "SelectStmt"):
             findings.append(Finding(progress.path, 1, "progress.sql must be one SELECT returning one number in [0, 1]",
                                     "e.g. SELECT count(*) FILTER (WHERE done)::float8 / greatest(count(*), 1) FROM t",

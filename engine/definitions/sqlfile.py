@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, NamedTuple
 if TYPE_CHECKING:
     from pglast import ast
 
+    from .notes import LintNotes
+
 # pglast is imported where a file is parsed or a tree is built, never by loading this module: the
 # commands that only decide whether anything is to be done (status, check, up with nothing pending)
 # get their definitions from the cache (defcache) and never parse (tests/cli/test_lazy_imports.py).
@@ -117,6 +119,7 @@ class Facts(NamedTuple):
     concurrent: bool
     non_transactional: str | None
     create_index_concurrently: bool
+    names_index: bool = False  # CREATE INDEX <name> ...: a CIC must (validate.check_migration)
 
 
 def facts_of(wrapped: dict | None) -> Facts:
@@ -127,7 +130,7 @@ def facts_of(wrapped: dict | None) -> Facts:
     else:
         non_tx = _NON_TRANSACTIONAL_NODES.get(kind) or ("CONCURRENTLY" if concurrent else None)
     return Facts(kind, privilege_reason(kind, body), concurrent, non_tx,
-                 kind == "IndexStmt" and bool(body.get("concurrent")))
+                 kind == "IndexStmt" and bool(body.get("concurrent")), kind == "IndexStmt" and bool(body.get("idxname")))
 
 
 class LaterTrees:
@@ -161,10 +164,12 @@ class Statement:
     facts: Facts = field(repr=False, compare=False)
     source: LaterTrees = field(repr=False, compare=False)
     index: int = field(default=0, repr=False, compare=False)
+    # What the lint reads off the tree, when the shipped index says it (lint.lint_notes reads the tree otherwise)
+    notes: LintNotes | None = field(default=None, repr=False, compare=False)
 
     def __reduce__(self):
         # Never the built tree: it is rebuilt from the file's text when needed (defcache).
-        return Statement, (self.text, self.line, self.offset, self.facts, self.source, self.index)
+        return Statement, (self.text, self.line, self.offset, self.facts, self.source, self.index, self.notes)
 
     @cached_property
     def node(self) -> ast.Node:
@@ -252,15 +257,23 @@ def parse_script(path: str, text: str) -> SqlScript:
         message = str(exc.args[0]) if exc.args else str(exc)
         offset = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], int) else 0
         raise SqlSyntaxError(path, line_of(text, offset), message) from None
+    # the JSON is dropped with `parsed`: the statements keep only their facts
+    return script_of(path, text, parsed.spans, [facts_of(body) for body in parsed.bodies])
+
+
+def script_of(path: str, text: str, spans, facts, notes=None) -> SqlScript:
+    """The script whose statements stand at `spans` ((start, length) in characters, length 0 for
+    "to the end") with these facts: from the parser, or from the shipped index (defindex.py)."""
     statements = []
     lines = Lines(text)
-    trees = LaterTrees(text)  # shared by the file's statements; the JSON is dropped with `parsed`
-    for i, (start, length) in enumerate(parsed.spans):
+    trees = LaterTrees(text)  # shared by the file's statements
+    for i, (start, length) in enumerate(spans):
         start = start or 0
         end = start + length if length else len(text)
         chunk = text[start:end]
         body = chunk.strip()
         # the parser reports the start of leading comments in some cases; point at the first code line.
         lead = len(chunk) - len(chunk.lstrip())
-        statements.append(Statement(body, lines.of(start + lead), start + lead, facts_of(parsed.bodies[i]), trees, i))
+        statements.append(Statement(body, lines.of(start + lead), start + lead, facts[i], trees, i,
+                                    notes[i] if notes else None))
     return SqlScript(path, text, tuple(statements))

@@ -67,7 +67,7 @@ def check_migration(m: Migration) -> list[Finding]:
             line = sts[1].line if len(sts) > 1 else (sts[0].line if sts else None)
             out.append(_err(m, "up", line, f"createIndexConcurrently needs exactly one CREATE INDEX CONCURRENTLY and nothing else (found {len(sts)} statement(s))",
                             "keep only the CREATE INDEX CONCURRENTLY statement in up.sql", "cic-flag"))
-        elif not sts[0].node.idxname:
+        elif not sts[0].facts.names_index:
             out.append(_err(m, "up", sts[0].line, "CREATE INDEX CONCURRENTLY must name its index",
                             "write CREATE INDEX CONCURRENTLY <name> ON ... so pgferry can check and repair it", "cic-flag"))
     return out

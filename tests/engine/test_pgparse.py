@@ -146,6 +146,7 @@ def oracle(node) -> dict:
         "kind": kind,
         "concurrent": concurrent,
         "cic": isinstance(node, ast.IndexStmt) and bool(node.concurrent),
+        "names_index": isinstance(node, ast.IndexStmt) and bool(node.idxname),
         "transaction_control": isinstance(node, ast.TransactionStmt),
         "privileged_object": bool(obj) and getattr(node, obj).name in PRIVILEGED_OBJECTS,
     }
@@ -167,6 +168,7 @@ def test_statement_flags_from_json_agree_with_the_tree():
         for st, raw in zip(script.statements, expected):
             want = oracle(raw.stmt)
             got = {"kind": st.kind, "concurrent": st.concurrent, "cic": st.is_create_index_concurrently,
+                   "names_index": st.facts.names_index,
                    "transaction_control": st.transaction_control,
                    "privileged_object": st.kind in ("DropStmt", "CommentStmt", "RenameStmt") and st.privileged}
             assert got == want, st.text

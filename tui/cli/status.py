@@ -16,6 +16,11 @@ def register(sub) -> None:
                        description="Static validation and lint of the migration definitions. Errors exit 2; warnings do not.")
     common(p, db=False)
     p.add_argument("--strict", action="store_true", help="treat lint warnings as errors")
+    # A flag of validate, not a command of its own: the index is what a clean validation found,
+    # written where a release build already runs validate.
+    p.add_argument("--write-index", action="store_true",
+                   help="when the definitions validate, write DIR/pgferry-index.json: their analysis, shipped with a "
+                        "release so that its first load parses nothing (files edited since are parsed)")
     p.set_defaults(handler=cmd_validate)
 
     p = sub.add_parser("status", help="per schema: version, applied, pending, failed, in progress",
@@ -26,18 +31,28 @@ def register(sub) -> None:
 
 
 def cmd_validate(args) -> int:
-    _, findings = load_definitions(args.migrations or bundled_migrations_dir())
+    root = args.migrations or bundled_migrations_dir()
+    written = None
+    if args.write_index:
+        from pgferry.engine.definitions.indexwriter import write_index
+
+        written, findings = write_index(root, refuse_warnings=args.strict)
+    else:
+        _, findings = load_definitions(root)
     errors = [f for f in findings if f.severity == "error"]
     warnings = [f for f in findings if f.severity == "warning"]
     failed = bool(errors) or (args.strict and bool(warnings))
     if args.json:
-        emit_json({"ok": not failed, "errors": [f.as_dict() for f in errors], "warnings": [f.as_dict() for f in warnings]})
+        emit_json({"ok": not failed, "errors": [f.as_dict() for f in errors], "warnings": [f.as_dict() for f in warnings],
+                   **({"index": str(written) if written else None} if args.write_index else {})})
     else:
         for f in findings:
             print(f"{f.location()}: {f.severity}: {f.message}", file=sys.stderr)
             if f.hint:
                 print(f"  fix: {f.hint}", file=sys.stderr)
         print(f"{len(errors)} error(s), {len(warnings)} warning(s)", file=sys.stderr)
+        if args.write_index:
+            print(f"wrote {written}" if written else "index not written: the definitions do not validate", file=sys.stderr)
     return ExitCode.USAGE if failed else ExitCode.OK
 
 
