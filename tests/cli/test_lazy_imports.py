@@ -69,3 +69,17 @@ def test_validate_still_parses_and_lints_every_file(capsys, small_copy):
     broken.write_text("CREATE TABLE (;\n")
     rc, _, err = cli(capsys, "validate", "--migrations", str(small_copy))
     assert rc == 2 and "unparsable SQL" in err, err
+
+
+def test_a_run_printing_plain_lines_loads_no_rich(pg_server):
+    """`up --no-progress` with work to do (a log, CI, a pipe) prints plain lines: the live display and
+    rich are loaded only when a terminal shows them (tui/live.py)."""
+    dsn = pg_server.create_database()
+    try:
+        argv = ["up", "--no-progress", "--dsn", dsn, *M]
+        run = subprocess.run([sys.executable, "-c", CHILD, *argv], capture_output=True, text=True, cwd=ROOT, timeout=60)
+        code, imported = json.loads(run.stdout.strip().splitlines()[-1])
+        assert code == 0 and "applying" in run.stderr, run.stderr
+        assert "rich" not in imported and "textual" not in imported, imported
+    finally:
+        pg_server.drop_database(dsn)

@@ -13,7 +13,7 @@ from pgferry.engine.plan.export import to_markdown
 from pgferry.engine.plan.impact import Basis
 from pgferry.engine.plan.impactview import NOTICEABLE_S, seconds
 from pgferry.tui.plan_view import print_plan
-from pgferry.tui.render import UNCUT
+from pgferry.tui.terminal import UNCUT
 from tests.impact_data import bundled_plan, with_impacts
 
 

@@ -88,7 +88,7 @@ def cmd_plan(args) -> int:
 
         from rich.console import Console
 
-        from pgferry.tui.render import UNCUT
+        from pgferry.tui.terminal import UNCUT
 
         buffer = StringIO()
         print_plan(plan, Console(file=buffer, width=UNCUT, soft_wrap=True))
