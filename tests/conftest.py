@@ -185,6 +185,29 @@ def newest_db(pg_server, newest_template):
     pg_server.drop_database(dsn)
 
 
+@pytest.fixture(scope="session")
+def template15():
+    """A stopped PostgreSQL 15 data directory: the bundled product at bench/server_upgrade.py's RELEASE
+    with the demo's data. Built once: the server-upgrade tests of tests/faults and tests/tui start copies."""
+    from bench.server_upgrade import build_template
+
+    base = Path(tempfile.mkdtemp(prefix="pgferry-su-"))
+    os.chmod(base, 0o755)  # the cluster's owner (another user when the tests run as root) reaches it
+    yield build_template(base)
+    shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def old15(template15):
+    """A running copy of `template15` in a folder of its own (not tmp_path: pytest keeps
+    /tmp/pytest-of-<user> owner-only, and the cluster's owner must reach it)."""
+    from bench.server_upgrade import OldCluster
+
+    cluster = OldCluster(template15)
+    yield cluster
+    cluster.destroy()
+
+
 class Spawned:
     """`pgferry` subprocesses with their combined output in a file; killed at teardown."""
 

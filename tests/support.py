@@ -74,12 +74,19 @@ def wait_for(what: str, check, timeout: float = 60.0, interval: float = 0.02):
 
 
 def say(request, line: str) -> None:
-    """A line in pytest's terminal output even when output is captured (seeds, figures)."""
-    reporter = request.config.pluginmanager.getplugin("terminalreporter")
+    """A line in pytest's terminal output even when output is captured (seeds, figures). A pytest-xdist
+    worker's terminal reporter writes nowhere; its stderr is the terminal's, so the line goes there."""
     capture = request.config.pluginmanager.getplugin("capturemanager")
-    if reporter and capture:
-        with capture.global_and_fixture_disabled():
+    if capture is None:
+        return
+    reporter = request.config.pluginmanager.getplugin("terminalreporter")
+    with capture.global_and_fixture_disabled():
+        if reporter and not hasattr(request.config, "workerinput"):
             reporter.write_line(line)
+        else:
+            sys.stderr.write(line + "\n")
+            sys.stderr.flush()
+
 
 @cache
 def bundled():

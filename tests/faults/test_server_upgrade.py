@@ -3,9 +3,9 @@ product with the demo's data, upgraded to the embedded wheel's 18 in copy and li
 before any change; a SIGKILL during pg_upgrade answered by the next run, then rolled back or
 resumed; a managed service's checks and verification.
 
-One 15 cluster is made per module (bench/server_upgrade.py, which times the same upgrades) and
-stopped; each test starts a copy of its data directory, so a cluster a test consumes (link mode)
-costs a `cp -a` only.
+One 15 cluster is made per session (tests/conftest.py `template15`, built as bench/server_upgrade.py
+builds the one it times) and stopped; each test starts a copy of its data directory (`old15`), so a
+cluster a test consumes (link mode) costs a `cp -a` only.
 """
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -23,7 +22,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from bench.server_upgrade import OLD_BIN, RELEASE, OldCluster, build_template, new_bin
+from bench.server_upgrade import OLD_BIN, RELEASE, OldCluster, new_bin
 from pgferry.engine.embedded import server_major
 from pgferry.engine.server.plan import ServerUpgrade
 from pgferry.engine.server.run import upgrade
@@ -47,25 +46,6 @@ def fingerprint(dsn: str) -> dict[str, tuple[int, str]]:
         parts = [sql.SQL("SELECT {}, count(*), md5(coalesce(string_agg(t::text, ',' ORDER BY t::text), '')) "
                          "FROM {} t").format(sql.Literal(t), sql.SQL(t)) for t in tables]
         return {t: (n, h) for t, n, h in conn.execute(sql.SQL(" UNION ALL ").join(parts)).fetchall()}
-
-
-@pytest.fixture(scope="module")
-def template15():
-    """A stopped 15 data directory: the bundled product at RELEASE with the demo's data."""
-    base = Path(tempfile.mkdtemp(prefix="pgferry-su-"))
-    os.chmod(base, 0o755)
-    yield build_template(base)
-    shutil.rmtree(base, ignore_errors=True)
-
-
-@pytest.fixture
-def old15(template15):
-    # A copy in a folder of its own (not tmp_path: pytest keeps /tmp/pytest-of-<user> owner-only, and
-    # the cluster's owner, another user when the tests run as root, must reach it).
-    cluster = OldCluster(template15)
-    yield cluster
-    cluster.destroy()
-
 
 def job(old: OldCluster, mode: str = "copy", **kw) -> ServerUpgrade:
     return old.job(mode, **kw)

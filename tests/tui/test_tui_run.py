@@ -19,7 +19,7 @@ from pgferry.tui.app.overview import OverviewScreen
 from pgferry.tui.app.report import ReportScreen
 from pgferry.tui.app.run import RunScreen
 from pgferry.tui.cli import main
-from tests.support import until
+from tests.support import SMALL, until
 
 SIZE = (100, 32)
 pytestmark = pytest.mark.usefixtures("state_dir")  # journals in the test's own directory
@@ -157,12 +157,14 @@ def test_pause_stops_after_the_current_step_and_resume_finishes(at_110, slow_pro
     asyncio.run(go())
 
 
-def test_watch_is_read_only(at_110, slow_product):
+def test_watch_is_read_only(at_110):
+    # The run is watched once it has finished: the small product itself (1.1.0 is the same in
+    # `slow_product`), without main 15's five-second sleep.
     assert main(["upgrade", "--to", "1.2.0", "--yes", "--no-progress", "--dsn", at_110,
-                 "--migrations", str(slow_product)]) == 0
+                 "--migrations", str(SMALL)]) == 0
 
     async def go():
-        app = PgferryApp(source_for(at_110, slow_product, read_only=True), watch_run=0)
+        app = PgferryApp(source_for(at_110, SMALL, read_only=True), watch_run=0)
         async with app.run_test(size=SIZE) as pilot:
             await until(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.status == "succeeded",
                         what="the watched run")

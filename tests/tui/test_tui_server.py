@@ -246,7 +246,6 @@ def test_server_upgrade_snapshot_interrupted(snap_compare, size):
 # -- a real PostgreSQL 15 cluster --------------------------------------------------------------------------
 
 from bench.server_upgrade import OLD_BIN, new_bin  # noqa: E402
-from tests.faults.test_server_upgrade import old15, template15  # noqa: E402,F401  (the clusters, shared)
 
 NEW_BIN = new_bin()
 needs_15 = pytest.mark.skipif(server_major(OLD_BIN) != 15 or NEW_BIN is None,
