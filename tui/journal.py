@@ -22,7 +22,7 @@ from pgferry.engine import events as ev
 from pgferry.engine.connection import scrub
 from pgferry.engine.errors import UsageError
 from pgferry.engine.userdirs import SymlinkRefused, open_private, private_dir
-from pgferry.tui.render import describe, index_line, oob_line
+from pgferry.tui.lines import describe, index_line, oob_line
 
 PROGRESS_EVERY = 2.0  # seconds between progress lines: a log, not a live display
 

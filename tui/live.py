@@ -11,7 +11,7 @@ from rich.text import Text
 
 from pgferry.engine import events as ev
 from pgferry.tui.interrupt import ACTIVITY
-from pgferry.tui.render import _first_line, describe
+from pgferry.tui.lines import _first_line, describe
 from pgferry.tui.terminal import label, rich_console
 
 

@@ -9,7 +9,7 @@ from pgferry.engine.plan.planner import Planner
 from pgferry.engine.upgrade.planning import Connections, make_plan
 from pgferry.engine.upgrade.upgrade import Replanned, UpgradeStarted, Upgrade
 from pgferry.tui.cli import main
-from pgferry.tui.render import describe
+from pgferry.tui.lines import describe
 from tests.support import SMALL, applied_ids, migrate, up_to
 
 DEFS = load(SMALL)

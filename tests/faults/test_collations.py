@@ -16,7 +16,7 @@ from pgferry.engine.plan.export import to_markdown
 from pgferry.engine.upgrade.collation import RebuildFailed, read_state, settle
 from pgferry.engine.upgrade.preflight import preflight_plan, run_preflight
 from pgferry.engine.upgrade.upgrade import Connections, Upgrade, make_plan
-from pgferry.tui.render import describe
+from pgferry.tui.lines import describe
 from tests.bundled import DEFS, OLDEST, TARGETS, applied, expected, upgrade
 from tests.support import query, run_cli
 

@@ -20,7 +20,7 @@ from pgferry.engine.repair.kinds import ActionKind
 from pgferry.engine.repair.perform import run_action
 from pgferry.engine.safetext import printable
 from pgferry.tui import recover_view
-from pgferry.tui.render import describe
+from pgferry.tui.lines import describe
 
 from . import recovery_render as draw
 from .base import PgferryScreen, bottom_bar
