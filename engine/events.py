@@ -196,6 +196,19 @@ class MigrationFailedEvent:
 
 
 @dataclass(frozen=True)
+class RunInterrupted:
+    """A run stopped from outside (Ctrl-C) with migrations on the server. Pipelined, the events
+    before it may lag the server by a migration: this is what became of them, the COMMIT whose
+    answer had not come back read from migration_logs once the session was gone. Each migration
+    as (id, name, up)."""
+
+    schema: str
+    committed: tuple[tuple[int, str, bool], ...] = ()
+    rolled_back: tuple[tuple[int, str, bool], ...] = ()
+    unknown: tuple[tuple[int, str, bool], ...] = ()  # its COMMIT had been sent; the database could not be asked
+
+
+@dataclass(frozen=True)
 class RunFinished:
     schema: str
     applied: int
@@ -375,7 +388,7 @@ Event = Union[
     RunStarted, WaitingForLock, LockAcquired, MigrationStarted, StatementStarted, LockWait, LockRetry,
     IndexProgress, IndexRepaired, IndexRebuilt, CollationRefreshSkipped, WaitingForBuild, StaleAttempt,
     Retrying, MigrationFinished,
-    MigrationFailedEvent, RunFinished,
+    MigrationFailedEvent, RunFinished, RunInterrupted,
     OobStarted, OobProgress, OobBatchFailed, OobPaused, OobFinished,
     UpgradeStarted, StopReached, Replanned, UpgradeFinished, BackupTaken,
     FleetJoined, RingStarted, InstanceClaimed, InstanceFinished, RingVerified, Baking, FleetStopped,
