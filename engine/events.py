@@ -197,10 +197,8 @@ class MigrationFailedEvent:
 
 @dataclass(frozen=True)
 class RunInterrupted:
-    """A run stopped from outside (Ctrl-C) with migrations on the server. Pipelined, the events
-    before it may lag the server by a migration: this is what became of them, the COMMIT whose
-    answer had not come back read from migration_logs once the session was gone. Each migration
-    as (id, name, up)."""
+    """Ctrl-C stopped a run with migrations on the server, which the events before may lag: what
+    became of each (id, name, up), an unanswered COMMIT read back from migration_logs."""
 
     schema: str
     committed: tuple[tuple[int, str, bool], ...] = ()
