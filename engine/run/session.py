@@ -164,7 +164,7 @@ class MigratorSession:
         return ConnectionLost(f"lost the connection to {describe_target(self.dsn)} {during} "
                               f"({loss_reason(exc, self.dsn)}). {then}")
 
-    def settled_commit(self, pid: int, step: Step) -> bool | None:
+    def _settled_commit(self, pid: int, step: Step) -> bool | None:
         """Whether `step` committed, its COMMIT sent before session `pid` was closed unanswered.
 
         Closing does not stop the server at once: it still runs what it had received, that COMMIT

@@ -195,7 +195,7 @@ class TransactionalSteps(MigratorSession):
             self.on_event(RunInterrupted(self.graph.name, rolled_back=opened))
             return
         committing = about(sent.committing)
-        committed = True if sent.answered else self.settled_commit(pid, steps[sent.committing])
+        committed = True if sent.answered else self._settled_commit(pid, steps[sent.committing])
         if committed is None:
             self.on_event(RunInterrupted(self.graph.name, unknown=(committing,)))
         elif committed:
