@@ -196,6 +196,17 @@ class MigrationFailedEvent:
 
 
 @dataclass(frozen=True)
+class RunInterrupted:
+    """Ctrl-C stopped a run with migrations on the server, which the events before may lag: what
+    became of each (id, name, up), an unanswered COMMIT read back from migration_logs."""
+
+    schema: str
+    committed: tuple[tuple[int, str, bool], ...] = ()
+    rolled_back: tuple[tuple[int, str, bool], ...] = ()
+    unknown: tuple[tuple[int, str, bool], ...] = ()  # its COMMIT had been sent; the database could not be asked
+
+
+@dataclass(frozen=True)
 class RunFinished:
     schema: str
     applied: int
@@ -375,7 +386,7 @@ Event = Union[
     RunStarted, WaitingForLock, LockAcquired, MigrationStarted, StatementStarted, LockWait, LockRetry,
     IndexProgress, IndexRepaired, IndexRebuilt, CollationRefreshSkipped, WaitingForBuild, StaleAttempt,
     Retrying, MigrationFinished,
-    MigrationFailedEvent, RunFinished,
+    MigrationFailedEvent, RunFinished, RunInterrupted,
     OobStarted, OobProgress, OobBatchFailed, OobPaused, OobFinished,
     UpgradeStarted, StopReached, Replanned, UpgradeFinished, BackupTaken,
     FleetJoined, RingStarted, InstanceClaimed, InstanceFinished, RingVerified, Baking, FleetStopped,

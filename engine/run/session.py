@@ -3,6 +3,7 @@ and what happens when a migration fails on it (docs/design.md §7, rules 5 and 7
 from __future__ import annotations
 
 import random
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -14,12 +15,17 @@ from ..bookkeeping.bookkeeping import MigrationLog, SchemaState
 from ..connection import connect, describe_target, ensure_writable, loss_reason
 from ..definitions.graph import SchemaGraph, Step
 from ..definitions.sqlfile import Statement, line_of
-from ..errors import ConnectionLost, MigrationFailed, StatementFailure, server_message
+from ..errors import ConnectionLost, MigrationFailed, PgferryError, StatementFailure, server_message
 from ..events import EventSink, MigrationFailedEvent, discard
 from ..locks import AdvisoryLock, lock_key
 from .monitor import Monitor
 
 RETRYABLE = (pgerrors.LockNotAvailable, pgerrors.DeadlockDetected)
+SETTLE_SECONDS = 2  # how long Ctrl-C's answer may wait for the database
+# Ends this process's own migrator session (same pid and application_name), should the server
+# still be working through what was sent before it closed.
+_END_OWN_SESSION = ("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = %s "
+                    "AND application_name = current_setting('application_name') AND pid <> pg_backend_pid()")
 
 
 @dataclass(frozen=True)
@@ -157,6 +163,30 @@ class MigratorSession:
         """The session went away `during` something; `then` says what that left and what to do."""
         return ConnectionLost(f"lost the connection to {describe_target(self.dsn)} {during} "
                               f"({loss_reason(exc, self.dsn)}). {then}")
+
+    def _settled_commit(self, pid: int, step: Step) -> bool | None:
+        """Whether `step` committed, its COMMIT sent before session `pid` was closed unanswered.
+
+        Closing does not stop the server at once: it still runs what it had received, that COMMIT
+        included, until it notices. So the session is ended first, and only then is the step's
+        latest row read (a new connection: the migrator's is closed). None: the database could
+        not tell within SETTLE_SECONDS."""
+        try:
+            with connect(self.dsn, connect_timeout=SETTLE_SECONDS) as conn:
+                conn.execute(f"SET statement_timeout = {SETTLE_SECONDS * 1000}")
+                conn.execute(_END_OWN_SESSION, [pid])
+                deadline = time.monotonic() + SETTLE_SECONDS
+                while conn.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", [pid]).fetchone():
+                    if time.monotonic() > deadline:
+                        return None
+                    time.sleep(0.01)
+                latest = conn.execute(
+                    sql.SQL("SELECT success IS TRUE AND up = %s AND backend_pid = %s FROM {} "
+                            "WHERE schema = %s AND version = %s ORDER BY id DESC LIMIT 1").format(self.log.table),
+                    [step.up, pid, step.schema, step.id]).fetchone()
+                return bool(latest and latest[0])
+        except (psycopg.Error, PgferryError):
+            return None
 
     def _rollback(self) -> None:
         """End a failed migration's transaction (a lost connection has ended it already)."""

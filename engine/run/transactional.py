@@ -3,6 +3,7 @@ after a lock timeout (docs/design.md §7, rules 1, 5 and 6)."""
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Mapping
 
@@ -10,7 +11,7 @@ import psycopg
 
 from ..definitions.graph import Step
 from ..definitions.sqlfile import Statement
-from ..events import LockRetry, MigrationFinished, MigrationStarted, Retrying, StatementStarted
+from ..events import LockRetry, MigrationFinished, MigrationStarted, Retrying, RunInterrupted, StatementStarted
 from .pipeline import Pipeline, error_from
 from .session import RETRYABLE, MigratorSession, RunResult
 
@@ -29,6 +30,16 @@ class _StepFailed(Exception):
                  note: str = ""):
         self.position, self.statement, self.error, self.wall, self.note = position, statement, error, wall, note
         self.retryable = isinstance(error, RETRYABLE)
+
+
+@dataclass
+class _OnServer:
+    """Positions in a pipelined batch whose outcome this process has not delivered yet: what an
+    interruption leaves undecided (the server may be a migration ahead of the events)."""
+
+    committing: int | None = None  # its COMMIT was sent; cleared once its MigrationFinished is out
+    answered: bool = False  # ... and the server's answer to that COMMIT was read
+    open: int | None = None  # its statements were sent, its COMMIT not: it cannot have committed
 
 
 class TransactionalSteps(MigratorSession):
@@ -70,9 +81,11 @@ class TransactionalSteps(MigratorSession):
         conn, log, monitor, on_event = self.conn, self.log, self.monitor, self.on_event
         pid = self.pid
         pipe = Pipeline(conn)
+        sent = _OnServer()
 
         def send_body(i: int) -> None:
             step = steps[i]
+            sent.open = i
             pipe.send("BEGIN", (i, 0))
             for n, st in enumerate(step.script.statements, 1):
                 pipe.send(st.text, (i, n))
@@ -87,6 +100,7 @@ class TransactionalSteps(MigratorSession):
             step = steps[i]
             pipe.send(log.success_statement(step.schema, step.id, step.up, step.script,
                                             step.backfill, self.run_id), (i, _ROW), flush=False)
+            sent.committing, sent.answered, sent.open = i, False, None  # before it leaves: a check is never wrong
             pipe.send("COMMIT", (i, _COMMIT))
 
         def send_ahead(i: int) -> None:
@@ -139,8 +153,10 @@ class TransactionalSteps(MigratorSession):
                     raise _StepFailed(k, st, error_from(res, conn), wall, note)
                 if n != _COMMIT:
                     continue
+                sent.answered = True
                 (result.applied if step.up else result.reverted).append(step.id)
                 on_event(MigrationFinished(step.schema, step.id, step.up, time.monotonic() - t0, step.backfill))
+                sent.committing = None
                 if k + 1 < len(steps):
                     t0, wall = start(k + 1)
                     send_end(k + 1)
@@ -155,12 +171,34 @@ class TransactionalSteps(MigratorSession):
                     raise
                 # the error was the server going away: _fail reports the lost connection
             raise
-        except BaseException:
+        except BaseException as exc:
             # Interrupted from outside (a stop asked for, Ctrl-C): end the session rather than wait
             # for statements still queued on the server. The migration in flight never got its
             # COMMIT and is rolled back with the session (when a COMMIT had left but its answer had
-            # not come back, that migration committed with its success row or not at all).
+            # not come back, that migration committed with its success row or not at all: on Ctrl-C,
+            # the line printed says which, read back from the database).
             monitor.clear()
             conn.close()
+            if isinstance(exc, KeyboardInterrupt):  # Ctrl-C's line tells what the server did, not what we heard
+                self._report_interrupted(steps, sent, pid)
             raise
         pipe.close()
+
+    def _report_interrupted(self, steps: list[Step], sent: _OnServer, pid: int) -> None:
+        """Say what became of the migrations on the server when the run was stopped from outside:
+        a COMMIT sent but not answered is looked up in migration_logs, never guessed."""
+        if sent.committing is None and sent.open is None:
+            return
+        about = lambda i: (steps[i].id, steps[i].migration.name, steps[i].up)  # noqa: E731
+        opened = (about(sent.open),) if sent.open is not None else ()
+        if sent.committing is None:
+            self.on_event(RunInterrupted(self.graph.name, rolled_back=opened))
+            return
+        committing = about(sent.committing)
+        committed = True if sent.answered else self._settled_commit(pid, steps[sent.committing])
+        if committed is None:
+            self.on_event(RunInterrupted(self.graph.name, unknown=(committing,)))
+        elif committed:
+            self.on_event(RunInterrupted(self.graph.name, committed=(committing,), rolled_back=opened))
+        else:  # the server never got past it: the statements sent after it never ran
+            self.on_event(RunInterrupted(self.graph.name, rolled_back=(committing,)))
