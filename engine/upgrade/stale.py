@@ -42,7 +42,7 @@ def outcome(run: UpgradeRun, applied: Mapping[str, frozenset[int]], oob_progress
         return Outcome("succeeded", "its process ended before recording the end of the run; "
                                     "every step it planned is recorded done")
     return Outcome("interrupted", f"its process ended at step {run.position}/{run.total} without recording why "
-                                  "(killed, crashed or disconnected); the same command continues it")
+                                  "(killed, crashed or disconnected)")
 
 
 def _step_done(step: dict, applied: Mapping[str, frozenset[int]], oob_progress: Mapping[int, float | None]) -> bool:

@@ -9,6 +9,7 @@ import pytest
 from pgferry.engine.bookkeeping.runs import RunStore
 from pgferry.engine.connection import Connections
 from pgferry.engine.upgrade.planning import make_plan
+from pgferry.engine.upgrade.report import build_report
 from pgferry.engine.upgrade.upgrade import Upgrade
 from tests.support import SMALL, cli, query
 
@@ -41,7 +42,8 @@ def test_nothing_to_do_settles_a_run_that_did_everything(database, capsys):
     status, note, finished = run_row(database, run_id)
     assert status == "succeeded" and finished
     assert "process ended before recording the end" in note and "every step it planned is recorded done" in note
-    assert err.count(f"note: run {run_id} to 1.2.0 was still marked running: succeeded") == 1
+    assert err.count(f"note: run {run_id} to 1.2.0 settled as succeeded: its process ended") == 1
+    assert build_report({"main": database}, run_id=run_id).as_dict()["status"] == "succeeded"  # report --json
 
     rc, err = upgrade(capsys, database, "1.2.0")  # told once
     assert rc == 0 and "note:" not in err
@@ -73,12 +75,14 @@ def test_nothing_to_do_marks_an_unfinished_run_interrupted_and_the_next_move_con
     assert rc == 0
     status, note, _ = run_row(database, run_id)
     assert status == "interrupted" and f"at step 1/{len(plan.steps)}" in note
-    assert err.count(f"note: run {run_id} to 1.2.0 was still marked running: interrupted") == 1
+    assert err.count(f"note: run {run_id} to 1.2.0 settled as interrupted: its process ended") == 1
 
     rc, err = upgrade(capsys, database, "1.2.0")  # continues it, as after any interruption
     assert rc == 0 and f"(continues run {run_id})" in err
     assert run_row(database, run_id)[0] == "resumed"
     assert query(database, "SELECT status FROM upgrade_runs WHERE resumed_from = %s", [run_id]) == [("succeeded",)]
+    stopped = [w for w in build_report({"main": database}).warnings if f"run {run_id}" in w]  # said once, with why
+    assert len(stopped) == 1 and stopped[0].startswith(f"run {run_id} stopped: its process ended at step 1/"), stopped
 
 
 def test_a_new_move_settles_a_run_that_did_everything_instead_of_continuing_it(database, small_defs):
@@ -100,3 +104,16 @@ def test_only_runs_left_running_are_settled(database, capsys, status):
     query(database, "UPDATE upgrade_runs SET status = %s WHERE id = %s", [status, run_id])
     rc, err = upgrade(capsys, database, "1.2.0")
     assert rc == 0 and "note:" not in err and run_row(database, run_id)[0] == status
+
+
+def test_a_fleet_instance_with_nothing_to_do_settles_it_too(database, small_defs, capsys):
+    from pgferry.engine.fleet.inventory import Instance
+    from pgferry.engine.fleet.instance import upgrade_instance
+    from pgferry.engine.run.runner import RunOptions
+
+    assert upgrade(capsys, database, "1.2.0")[0] == 0
+    run_id = killed_before_finish(database)
+    outcome = upgrade_instance(small_defs, Instance("a", "canary", database, None), "1.2.0", RunOptions(),
+                               on_started=lambda _: None, on_run=lambda _: None, pause_asked=lambda: False)
+    assert outcome.status == "succeeded" and f"run {run_id} left running by a dead process settled as succeeded" in outcome.reason
+    assert run_row(database, run_id)[0] == "succeeded"
