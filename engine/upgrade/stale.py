@@ -50,7 +50,8 @@ def _step_done(step: dict, applied: Mapping[str, frozenset[int]], oob_progress: 
     if step.get("kind") == "schema":
         return (step["id"] in applied.get(step["schema"], frozenset())) == up
     progress = oob_progress.get(step["id"])
-    return progress is not None and progress >= 1.0 if up else not progress
+    # run to the end on the way up; undone (or out of reach again) on the way down
+    return (progress is not None and progress >= 1.0) if up else not progress
 
 
 def settle(store: RunStore, defs: Definitions, conns: Connections, applied: Mapping[str, frozenset[int]],
