@@ -300,6 +300,17 @@ class Replanned:
     steps: int
 
 
+@dataclass(frozen=True)
+class StaleRunSettled:
+    """A run left 'running' by a process that died (upgrade/stale.py), settled from what the
+    database records: succeeded or interrupted, with the note stored in its error column."""
+
+    run_id: int
+    status: str
+    note: str
+    to_version: str
+
+
 # Backups tied to runs (issue 15 §5): `upgrade --backup DIR` dumped a database before the run changed it.
 @dataclass(frozen=True)
 class BackupTaken:

@@ -59,6 +59,9 @@ def describe(e) -> str | None:
     if isinstance(e, ev.Replanned):
         return (f"another migrator moved the database since the plan was confirmed ({e.confirmed_from} → "
                 f"{e.now_from}): planned again from there, {e.steps} step(s) to {e.to_version}")
+    if isinstance(e, ev.StaleRunSettled):
+        then = f"; a move to {e.to_version} continues it" if e.status == "interrupted" else ""
+        return f"note: run {e.run_id} to {e.to_version} settled as {e.status}: {e.note}{then}"
     if isinstance(e, ev.StopReached):
         return f"stop at {e.release}: finishing out-of-band {', '.join(map(str, e.out_of_band))} ({e.reason})"
     if isinstance(e, ev.UpgradeFinished):

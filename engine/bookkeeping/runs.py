@@ -43,7 +43,11 @@ COLUMNS = {
     "backups": "jsonb",
 }
 
-UNFINISHED = ("running", "failed", "paused")
+# 'interrupted': a run whose process died, settled so by the next command (upgrade/stale.py); the
+# next run to its release continues it like a failed or paused one.
+UNFINISHED = ("running", "failed", "paused", "interrupted")
+# Its backend is gone: no session with its pid that started before the run did (pids are reused).
+_ALIVE = "EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = r.backend_pid AND a.backend_start <= r.started_at)"
 CONTROLS = ("pause", "abort")
 
 
@@ -126,14 +130,22 @@ class RunStore(BookkeepingTable):
             sql.SQL("UPDATE {} SET status = %s, error = %s, finished_at = now(), heartbeat = now() WHERE id = %s")
             .format(self.table), [status, error, run_id])
 
+    def settle(self, run_id: int, status: str, note: str) -> bool:
+        """End a run whose process died without recording it; False when it is not 'running' any more
+        or its backend is alive (checked in the same statement). It ended about its last heartbeat."""
+        cur = self.conn.execute(
+            sql.SQL("UPDATE {} r SET status = %s, error = %s, finished_at = coalesce(r.heartbeat, now()) "
+                    "WHERE r.id = %s AND r.status = 'running' AND NOT " + _ALIVE).format(self.table),
+            [status, note, run_id])
+        return cur.rowcount == 1
+
     def _rows(self, where: sql.Composable, params: list) -> list[UpgradeRun]:
         if not self.exists():
             return []
         missing = set(self.missing_columns())  # read-only callers never ALTER: an older table reads as NULLs
         names = ", ".join(f"NULL AS {c}" if c in missing else c for c in COLUMNS if c != "pgferry_version")
         rows = self.conn.execute(
-            sql.SQL("SELECT " + names + ", EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = r.backend_pid "
-                    "AND a.backend_start <= r.started_at) FROM {} r ").format(self.table) + where, params).fetchall()
+            sql.SQL("SELECT " + names + ", " + _ALIVE + " FROM {} r ").format(self.table) + where, params).fetchall()
         return [UpgradeRun(*row) for row in rows]
 
     def latest(self) -> UpgradeRun | None:

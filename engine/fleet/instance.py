@@ -12,12 +12,13 @@ from ..bookkeeping.runs import RunStore
 from ..connection import connect, scrub
 from ..definitions.catalog import Definitions
 from ..errors import PgferryError, RunStopped, server_message
-from ..events import UpgradeStarted
+from ..events import UpgradeStarted, discard
 from ..run.readiness import read_readiness
 from ..run.runner import RunOptions
 from ..upgrade.gate import check_before_move
 from ..upgrade.planning import Connections, make_plan
 from ..upgrade.preflight import preflight_failures, preflight_plan
+from ..upgrade.stale import settle_stale_run
 from ..upgrade.upgrade import Upgrade
 from .inventory import Instance
 
@@ -63,7 +64,9 @@ def upgrade_instance(defs: Definitions, instance: Instance, to: str, options: Ru
         plan = make_plan(defs, conns, to, downgrade=False)
         start = plan.from_label
         if plan.empty:
-            return Outcome("succeeded", start, plan.to_version, f"already at {plan.to_version}: nothing to do")
+            settled = settle_stale_run(defs, conns, plan.applied, discard)  # as `upgrade` does (upgrade/stale.py)
+            note = f"; run {settled.id} left running by a dead process settled as {settled.status}" if settled else ""
+            return Outcome("succeeded", start, plan.to_version, f"already at {plan.to_version}: nothing to do{note}")
         on_started(start)
         check_before_move(defs, conns, plan, privileged_dsn=superuser)
         if pause_asked():

@@ -25,6 +25,7 @@ from ..run.oobstate import lifetime_position
 from ..run.progress import measure
 from ..run.runner import Migrator, RunOptions
 from .planning import Connections, make_plan, read_applied
+from .stale import settle
 
 
 def _as_connection_lost(exc: BaseException, conns: Connections, run_id: int) -> ConnectionLost | None:
@@ -76,6 +77,9 @@ class Upgrade:
             with AdvisoryLock(conn, lock_key(self.conns.bookkeeping_schema, "upgrade"), "upgrade",
                               poll=self.options.poll, timeout=self.options.lock_wait, on_event=self.on_event):
                 plan = self._still_current(plan, to, downgrade, channel, check_drift)
+                # A run a dead process left 'running' is settled first: one that did all it planned is
+                # not continued, one that did not is (as interrupted).
+                settle(store, self.defs, self.conns, plan.applied, self.on_event)
                 # Before the run is recorded: a restore brings back the database as it was before run N.
                 self.backups = backup_before_changes(plan, self.conns.dsns, self.backup_dir, self.on_event)
                 previous = store.unfinished()

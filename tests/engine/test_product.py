@@ -180,7 +180,7 @@ def test_kill_at_a_stop_resumes_the_persisted_plan(pg_server, templates):
     assert r.returncode == 0, r.stderr
     assert f"continues run {run_id}" in r.stderr
     assert applied(dsn) == expected(NEWEST)
-    statuses = dict(query(dsn, "SELECT id, status FROM upgrade_runs"))
+    statuses = dict(query(dsn, "SELECT id, status FROM upgrade_runs ORDER BY id"))
     assert statuses[run_id] == "resumed" and list(statuses.values())[-1] == "succeeded"
     assert query(dsn, "SELECT count(*) FROM repo WHERE stars IS NULL") == [(0,)]
 

@@ -124,6 +124,12 @@ def cmd_move(args) -> int:
         journal.close()
 
 
+def _note(event) -> None:
+    from pgferry.tui.render import describe
+
+    print(printable(describe(event)), file=sys.stderr)
+
+
 def _move(args, journal) -> int:
     from pgferry.engine.run.background import BackgroundOptions
     from pgferry.engine.upgrade.gate import check_before_move
@@ -147,7 +153,11 @@ def _move(args, journal) -> int:
         return ExitCode.OK
     accepted = gate_changed(args, defs, conns)
     if plan.empty:
+        from pgferry.engine.upgrade.stale import settle_stale_run
+
         record_changed(args, defs, conns, accepted)
+        # A run killed after its last step committed left its row 'running': settled here, said once.
+        settle_stale_run(defs, conns, plan.applied, _note if journal is None else (lambda e: (_note(e), journal(e))))
         if args.json:
             emit_json({"run_id": None, "status": "up to date", "plan": plan.as_dict(), "backups": []})
         else:
