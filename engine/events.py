@@ -399,7 +399,7 @@ Event = Union[
     Retrying, MigrationFinished,
     MigrationFailedEvent, RunFinished, RunInterrupted,
     OobStarted, OobProgress, OobBatchFailed, OobPaused, OobFinished,
-    UpgradeStarted, StopReached, Replanned, UpgradeFinished, BackupTaken,
+    UpgradeStarted, StopReached, Replanned, StaleRunSettled, UpgradeFinished, BackupTaken,
     FleetJoined, RingStarted, InstanceClaimed, InstanceFinished, RingVerified, Baking, FleetStopped,
     ServerStep, ServerOutput,
 ]
