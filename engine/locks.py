@@ -15,9 +15,10 @@ import psycopg
 from psycopg import sql
 
 from .errors import PgferryError
+from .sessions import Session
 
 if TYPE_CHECKING:  # imported by the first lock taken: the read-only commands only read the bookkeeping
-    from .events import EventSink, Session
+    from .events import EventSink
 
 
 def lock_key(*parts: str) -> int:
@@ -62,8 +63,6 @@ class AdvisoryLock:
         self.held = False
 
     def holder(self) -> Session | None:
-        from .events import Session
-
         classid, objid = lock_key_parts(self.key)
         row = self.conn.execute(HOLDER_SQL, [classid, objid]).fetchone()
         if not row:

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import psycopg
 
 from ..connection import connect
-from ..events import EventSink, IndexProgress, LockWait, Session
+from ..events import EventSink, IndexProgress, LockWait
+from ..sessions import Session
 
 BLOCKERS_SQL = """
 SELECT a.pid, coalesce(a.application_name, ''), coalesce(host(a.client_addr), 'local'), coalesce(a.state, ''),

@@ -18,7 +18,7 @@ from psycopg import sql
 from ..bookkeeping.runs import RunStore, UpgradeRun
 from ..bookkeeping.status import IdleLockHolder, idle_lock_holders
 from ..connection import ROLES, application_name, connect
-from ..events import Session, build_fraction
+from ..sessions import Session, build_fraction
 from ..run.background import OutOfBandStore
 
 SESSIONS_SQL = """

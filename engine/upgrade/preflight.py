@@ -17,7 +17,7 @@ from psycopg import sql
 from ..connection import application_name, connect
 from ..definitions.catalog import Definitions
 from ..errors import DumpFailed
-from ..events import Session
+from ..sessions import Session
 from ..locks import lock_key_parts, lock_key
 from ..plan.planner import Plan, Planner
 from ..sizes import human_size

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from pgferry.engine.events import Session
+from pgferry.engine.sessions import Session
 from pgferry.engine.upgrade.live import IndexBuild, LiveRun, LockWaitNow, OobNow, Statement
 from pgferry.engine.bookkeeping.runs import UpgradeRun
 from pgferry.tui.app import PgferryApp, Source

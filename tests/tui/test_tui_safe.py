@@ -5,7 +5,7 @@ from rich.console import Group
 from rich.padding import Padding
 from rich.text import Text
 
-from pgferry.engine.events import Session
+from pgferry.engine.sessions import Session
 from pgferry.engine.upgrade.live import LiveRun, LockWaitNow, Statement
 from pgferry.tui.app.safe import escaped, neutralised
 
