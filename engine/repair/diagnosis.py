@@ -63,20 +63,23 @@ class Duplicates:
 
     def explain(self, index: str) -> str:
         if not self.checked:
-            return (f"{index} is a unique index and {self.table} is too large to check for duplicate keys within "
-                    f"{DUPLICATES_TIMEOUT_MS // 1000}s: a rebuild fails if there are any; find them with: {self.query}")
-        return (f"{self.table} holds duplicate keys for the unique index {index} ({', '.join(self.examples)}"
-                f"{', …' if len(self.examples) >= DUPLICATES_SHOWN else ''}): a rebuild would fail again. Resolve "
-                f"them first (delete or merge the extra rows); they are listed by: {self.query}")
+            return f"{index} is a unique index and {self._unchecked('a rebuild')}; find them with: {self.query}"
+        return (f"{self.table} holds duplicate keys for the unique index {index} ({self._keys()}): a rebuild would "
+                f"fail again. Resolve them first (delete or merge the extra rows); they are listed by: {self.query}")
 
     def advice(self, what: str) -> str:
         """Why the fix building `what` (a drift difference's unique index or constraint) may fail."""
         if not self.checked:
-            return (f"{self.table} is too large to check for duplicate keys within {DUPLICATES_TIMEOUT_MS // 1000}s: "
-                    f"building {what} fails if there are any; the query below lists them")
-        return (f"{self.table} holds duplicate keys for {what} ({', '.join(self.examples)}"
-                f"{', …' if len(self.examples) >= DUPLICATES_SHOWN else ''}): building it would fail. Resolve them "
-                "first (delete or merge the extra rows), as the query below lists them; then run the fix")
+            return f"{self._unchecked(f'building {what}')}; the query below lists them"
+        return (f"{self.table} holds duplicate keys for {what} ({self._keys()}): building it would fail. Resolve "
+                "them first (delete or merge the extra rows), as the query below lists them; then run the fix")
+
+    def _keys(self) -> str:
+        return ", ".join(self.examples) + (", …" if len(self.examples) >= DUPLICATES_SHOWN else "")
+
+    def _unchecked(self, work: str) -> str:
+        return (f"{self.table} is too large to check for duplicate keys within {DUPLICATES_TIMEOUT_MS // 1000}s: "
+                f"{work} fails if there are any")
 
     def as_dict(self) -> dict:
         return {"table": self.table, "query": self.query, "examples": list(self.examples), "checked": self.checked}
