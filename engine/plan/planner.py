@@ -181,9 +181,8 @@ class Planner:
                 for s, ids in current.items()):
             # A partial install on its way to the target (an interrupted install, or privileged
             # steps recorded applied by the `privileged verify` of pgferry before grants,
-            # grantlog.py): finish installing.
-            steps = self._schema_steps(dict(current), target, True, f"install {target.version}")
-            return Plan(version.label, None, target.version, "install", (), tuple(steps))
+            # grantlog.py): finish installing, with the stops an install makes.
+            return self._forward(current, version.label, None, t, progress)
         if version.release is None:
             oldest = self.releases[0].version if self.releases else "?"
             raise PlanError(f"unsupported source version: the database predates the oldest supported release {oldest}",

@@ -138,6 +138,7 @@ def test_refusals(product):
     # a partial install on its way to the target (interrupted, or privileged steps recorded ahead)
     partial = p.plan({"app": frozenset({1})}, "5.0.0")
     assert partial.direction == "install" and ids_of(partial) == list(range(2, 11))
+    assert [s.out_of_band for s in partial.stops] == [(1,)]  # it stops as an install from empty does
     with pytest.raises(DriftFound):
         # applied 5 (of 3.0.0) without 3 and 4: matches no release on the way
         p.plan({"app": frozenset({1, 2, 5})}, "2.0.0")
